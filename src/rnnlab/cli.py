@@ -1,0 +1,60 @@
+"""`rnnlab <command>`: a thin command line. It parses, builds and calls; the work lives in tasks.
+
+Each command module in `COMMAND_MODULES` exposes `register(commands: Commands)` and adds its
+sub-commands there. Modules import heavy libraries (torch) inside their handlers so `rnnlab --help`
+stays fast. A `UserError` raised anywhere becomes a one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from dataclasses import dataclass
+
+from rnnlab.errors import UserError
+
+COMMAND_MODULES = [
+    "rnnlab.commands.bench",
+    "rnnlab.commands.models",
+]
+
+
+@dataclass
+class Commands:
+    """Where command modules attach their parsers."""
+
+    top: argparse._SubParsersAction  # rnnlab <command>
+    train: argparse._SubParsersAction  # rnnlab train <task>
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnnlab",
+        description="Recurrent neural networks you can read, run and look inside.",
+    )
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    train_parser = top.add_parser("train", help="train a model (rnnlab train TASK --help)")
+    train = train_parser.add_subparsers(dest="task", metavar="TASK", required=True)
+    commands = Commands(top=top, train=train)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except UserError as error:
+        print(f"rnnlab: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnlab: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

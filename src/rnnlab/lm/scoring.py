@@ -1,0 +1,55 @@
+"""Reading sentences to score and printing scores: shared by every language model."""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from rnnlab.errors import DataError, UserError
+from rnnlab.lm.interface import SentenceScore, corpus_perplexity
+
+
+def read_sentences(sentences: Sequence[str], input_path: str | None) -> list[str]:
+    """Sentences from the command line, or one per non-empty line of a UTF-8 file."""
+    if input_path is not None:
+        path = Path(input_path)
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        lines = []
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8").strip()
+                except UnicodeDecodeError as error:
+                    raise DataError(f"{path}:{number}: not valid UTF-8 ({error.reason})") from None
+                if line:
+                    lines.append(line)
+        if not lines:
+            raise DataError(f"{path}: no sentences (the file is empty)")
+        return lines
+    if not sentences:
+        raise UserError("give sentences to score, or --input FILE")
+    return list(sentences)
+
+
+def print_scores(scores: Sequence[SentenceScore], show_tokens: bool = True, out: TextIO = sys.stdout) -> None:
+    """One block per sentence: total log-prob (ln and log10), perplexity, optional per-token table."""
+    for score in scores:
+        print(
+            f"{score.text}\n  log-prob {score.total_logprob:.4f} nats "
+            f"({score.total_log10prob:.4f} log10)  tokens {len(score.tokens)}  "
+            f"perplexity {score.perplexity:.2f}",
+            file=out,
+        )
+        if score.unknown:
+            print(f"  unknown symbols mapped to <unk>: {' '.join(score.unknown)}", file=out)
+        if show_tokens:
+            for token, logprob in zip(score.tokens, score.token_logprobs):
+                print(f"    {token!r:>12}  {logprob:9.4f}  p={math.exp(logprob):.4g}", file=out)
+    if len(scores) > 1:
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i].total_logprob)
+        print(f"most plausible first: {', '.join(str(i + 1) for i in ranked)}", file=out)
+        print(f"corpus perplexity {corpus_perplexity(scores):.2f}", file=out)

@@ -1,0 +1,45 @@
+"""Which code handles a saved model directory, by the `task` field of its `config.json`.
+
+`rnnlab eval / generate / score` open any model directory through `load_task_module(path)`; each task
+module listed here offers the functions the commands need (see `rnnlab.commands.models`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+
+from rnnlab.errors import CheckpointError
+
+# task name in config.json -> module implementing `evaluate(path, args)`, and for language models
+# `load_language_model(path) -> rnnlab.lm.interface.LanguageModel`.
+TASK_MODULES: dict[str, str] = {
+    "lm": "rnnlab.tasks.language_model",
+    "ngram": "rnnlab.tasks.ngram",
+}
+
+
+def read_task_name(path: str | Path) -> str:
+    """The `task` recorded in a model directory's config.json, with a clear error if absent."""
+    directory = Path(path)
+    config_file = directory / "config.json"
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: expected a model directory (with config.json), found none")
+    if not config_file.is_file():
+        raise CheckpointError(f"{directory}: missing config.json; not an rnnlab model directory")
+    try:
+        config = json.loads(config_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{config_file}: not valid JSON ({error})") from None
+    task = config.get("task") if isinstance(config, dict) else None
+    if task not in TASK_MODULES:
+        raise CheckpointError(
+            f"{config_file}: unknown task {task!r}; expected one of {sorted(TASK_MODULES)}"
+        )
+    return task
+
+
+def load_task_module(path: str | Path) -> ModuleType:
+    return importlib.import_module(TASK_MODULES[read_task_name(path)])

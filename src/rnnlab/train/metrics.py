@@ -1,0 +1,93 @@
+"""Training records: the JSONL metrics log, loss-derived metrics (ppl / bpc), and the loss-curve PNG."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MetricsLog", "derived_metrics", "plot_loss_curve", "read_metrics"]
+
+
+def derived_metrics(loss: float, kind: str | None) -> dict[str, float]:
+    """{"ppl": exp(loss)} or {"bpc": loss / ln 2} for a mean cross-entropy in nats; {} for kind None."""
+    if kind == "ppl":
+        return {"ppl": math.exp(min(loss, 700.0))}
+    if kind == "bpc":
+        return {"bpc": loss / math.log(2)}
+    if kind is None:
+        return {}
+    raise ValueError(f"unknown loss_metric {kind!r}; expected 'ppl', 'bpc' or None")
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """All records of a metrics.jsonl file (a torn last line from a killed run is skipped)."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+class MetricsLog:
+    """Append-only metrics.jsonl: one JSON object per event ("train", "eval", ...), flushed per line."""
+
+    def __init__(self, path: str | Path, *, resume_step: int | None = None) -> None:
+        """Start a fresh log, or (resume_step given) keep only the records up to that step.
+
+        Records after the checkpoint's step come from the part of the killed run that the resumed run
+        redoes; dropping them keeps exactly one record per step.
+        """
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.records: list[dict[str, Any]] = []
+        if resume_step is not None:
+            self.records = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for record in self.records:
+                handle.write(json.dumps(record) + "\n")
+        os.replace(tmp, self.path)
+        self._handle = open(self.path, "a", encoding="utf-8")
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        self._handle.write(json.dumps(record) + "\n")
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def plot_loss_curve(records: list[dict[str, Any]], path: str | Path, title: str = "loss") -> None:
+    """Write a PNG of train loss (per log event) and validation loss (per eval) against the step."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    train = [(r["step"], r["loss"]) for r in records if r.get("event") == "train" and "loss" in r]
+    valid = [(r["step"], r["loss"]) for r in records if r.get("event") == "eval" and "loss" in r]
+    figure = Figure(figsize=(7, 4.2), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot(1, 1, 1)
+    if train:
+        axes.plot(*zip(*train), label="train", linewidth=1.0, alpha=0.8)
+    if valid:
+        axes.plot(*zip(*valid), label="validation", marker="o", linewidth=1.5)
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss")
+    axes.set_title(title)
+    axes.grid(True, alpha=0.3)
+    if train or valid:
+        axes.legend()
+    figure.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    figure.savefig(tmp, format="png")
+    os.replace(tmp, path)

@@ -1,0 +1,566 @@
+"""The generic training loop every task reuses: `Trainer(task, model, config, output_dir).fit()`.
+
+The task supplies batches, a forward pass returning the mean loss, an evaluation and what to store in a
+checkpoint (see `rnnlab.train.task.TrainTask`); the Trainer does everything else: optimizer and lr
+schedule, gradient clipping, bf16 autocast on CUDA, a tqdm progress bar (loss, ppl/bpc, tokens/s, ETA),
+validation every N steps, early stopping, `best/` and `last/` checkpoints, `metrics.jsonl`,
+`loss_curve.png`, and exact resume: a run killed at any moment and resumed from `last/` produces the same
+loss at every later step as the uninterrupted run (on CPU; cuDNN kernels may be nondeterministic).
+
+Example (a tiny character LSTM language model)::
+
+    import math
+
+    import torch
+    from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, shuffled_indices
+
+    class CharLM(torch.nn.Module):
+        def __init__(self, vocab_size: int, hidden: int = 64):
+            super().__init__()
+            self.embed = torch.nn.Embedding(vocab_size, hidden)
+            self.lstm = torch.nn.LSTM(hidden, hidden, batch_first=True)
+            self.out = torch.nn.Linear(hidden, vocab_size)
+
+        def forward(self, x):                       # x: (N, L) token ids -> logits (N, L, V)
+            return self.out(self.lstm(self.embed(x))[0])
+
+    class CharLMTask(TrainTask):
+        loss_metric = "ppl"                         # progress bar and log show exp(loss)
+
+        def __init__(self, model, train_ids, valid_ids, seq_len=32, batch_size=8, seed=0):
+            self.model, self.seed = model, seed
+            rows = train_ids[: len(train_ids) // (seq_len + 1) * (seq_len + 1)].view(-1, seq_len + 1)
+            self.train_rows = rows
+            self.batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+            self.valid = valid_ids
+
+        def train_batches(self, epoch):              # same order for the same (seed, epoch)
+            return EpochBatches(self.batches, shuffled_indices(len(self.batches), self.seed, epoch))
+
+        def train_step(self, batch):
+            logits = self.model(batch[:, :-1])
+            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
+            return StepOutput(loss, num_tokens=batch[:, 1:].numel())
+
+        def evaluate(self):
+            x = self.valid[None, :-1]
+            loss = torch.nn.functional.cross_entropy(self.model(x)[0], self.valid[1:]).item()
+            return {"loss": loss, "ppl": math.exp(loss)}
+
+        def checkpoint_config(self):
+            return {"task": "lm", "vocab_size": self.model.out.out_features}
+
+    model = CharLM(vocab_size=100)
+    task = CharLMTask(model, train_ids, valid_ids)
+    summary = Trainer(task, model, TrainerConfig(max_epochs=3, eval_every=100), "runs/char").fit()
+    # later, after a crash:  Trainer(task, model, config, "runs/char").fit(resume=True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from rnnlab.config import config_to_dict
+from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
+from rnnlab.train.optim import LRSchedule, build_optimizer, is_improvement
+from rnnlab.train.task import TrainTask, as_step_output
+
+__all__ = ["TrainerConfig", "Trainer", "resolve_device", "set_seed", "get_rng_state", "set_rng_state"]
+
+_STATE_VERSION = 1
+
+
+@dataclass
+class TrainerConfig:
+    """Settings of the training loop (a nested `trainer:` section in task configs)."""
+
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.0  # sgd only
+    betas: tuple[float, float] = (0.9, 0.999)  # adam / adamw
+    schedule: Literal["none", "plateau", "cosine"] = "none"
+    plateau_factor: float = 0.5  # lr *= factor when the metric stalls ...
+    plateau_patience: int = 0  # ... for more than this many evaluations
+    warmup_steps: int = 0  # linear warmup from lr/warmup_steps to lr
+    min_lr: float = 0.0
+    max_steps: int | None = None  # stop after this many optimizer steps (None = no limit)
+    max_epochs: int | None = 10  # stop after this many epochs (None = no limit)
+    clip_grad_norm: float | None = None  # clip the global gradient norm to this (None = off)
+    eval_every: int = 0  # evaluate every N steps; 0 = at the end of every epoch
+    log_every: int = 50  # write a "train" record (mean loss over the interval) every N steps
+    save_every: int = 0  # also write last/ every N steps (0 = only at evaluations and at the end)
+    early_stopping_patience: int | None = None  # stop after N evaluations without improvement
+    metric: str = "loss"  # evaluate() key that decides best/ , plateau and early stopping
+    mode: Literal["min", "max"] = "min"
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast on CUDA only; auto = bf16 there
+    save_best: bool = True  # keep best/ (weights + config + task files, no optimizer state)
+    save_last: bool = True  # keep last/ (everything needed to resume)
+    progress: bool = True  # tqdm progress bar on stderr
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two values in [0, 1), got {self.betas}"),
+            (0 < self.plateau_factor < 1, f"plateau_factor must be in (0, 1), got {self.plateau_factor}"),
+            (self.plateau_patience >= 0, f"plateau_patience must be >= 0, got {self.plateau_patience}"),
+            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
+            (self.min_lr >= 0, f"min_lr must be >= 0, got {self.min_lr}"),
+            (self.max_steps is None or self.max_steps > 0, f"max_steps must be > 0 or null, got {self.max_steps}"),
+            (self.max_epochs is None or self.max_epochs > 0, f"max_epochs must be > 0 or null, got {self.max_epochs}"),
+            (self.max_steps is not None or self.max_epochs is not None, "set max_steps or max_epochs (or both)"),
+            (self.clip_grad_norm is None or self.clip_grad_norm > 0, f"clip_grad_norm must be > 0 or null, got {self.clip_grad_norm}"),
+            (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
+            (self.log_every > 0, f"log_every must be > 0, got {self.log_every}"),
+            (self.save_every >= 0, f"save_every must be >= 0, got {self.save_every}"),
+            (
+                self.early_stopping_patience is None or self.early_stopping_patience > 0,
+                f"early_stopping_patience must be > 0 or null, got {self.early_stopping_patience}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(f"trainer: {message}")
+        self.betas = (float(self.betas[0]), float(self.betas[1]))
+
+
+# --------------------------------------------------------------------------------- device, seeds, RNG
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" -> cuda if available else cpu; "cuda" without a GPU raises ConfigError."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"trainer.device={name!r} but no CUDA GPU is available; use device=cpu or auto")
+    return torch.device(name)
+
+
+def set_seed(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def get_rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"].cpu())
+    if torch.cuda.is_available() and "cuda" in state:
+        cuda_states = [s.cpu() for s in state["cuda"]]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        else:
+            warnings.warn("resume: GPU count changed; CUDA RNG state not restored", stacklevel=2)
+
+
+# -------------------------------------------------------------------------------------------- trainer
+class Trainer:
+    """Trains `model` on `task` with `config`, writing checkpoints and logs under `output_dir`.
+
+    Files under output_dir: last/ and best/ (checkpoint directories, see rnnlab.train.checkpoint),
+    metrics.jsonl, loss_curve.png. `fit(resume=True)` continues from last/ exactly.
+    """
+
+    def __init__(
+        self,
+        task: TrainTask,
+        model: torch.nn.Module,
+        config: TrainerConfig | None = None,
+        output_dir: str | Path = "runs/default",
+    ) -> None:
+        # Accept Trainer(model, task, ...) too: an early API note listed that order.
+        if isinstance(task, torch.nn.Module) and not isinstance(model, torch.nn.Module):
+            task, model = model, task
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"Trainer: model must be a torch.nn.Module, got {type(model).__name__}")
+        self.task = task
+        self.model = model
+        self.config = config if config is not None else TrainerConfig()
+        self.output_dir = Path(output_dir)
+        self.device = resolve_device(self.config.device)
+        self.precision = self._resolve_precision()
+        self.model.to(self.device)
+        self.metrics_path = self.output_dir / "metrics.jsonl"
+        self.plot_path = self.output_dir / "loss_curve.png"
+        self.last_dir = self.output_dir / "last"
+        self.best_dir = self.output_dir / "best"
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.schedule: LRSchedule | None = None
+        self._reset_progress()
+
+    # ------------------------------------------------------------------------------------- setup
+    def _resolve_precision(self) -> str:
+        precision = self.config.precision
+        if self.device.type != "cuda":
+            if precision == "bf16":
+                warnings.warn("trainer.precision=bf16 needs CUDA; training in fp32 on CPU", stacklevel=3)
+            return "fp32"
+        if precision == "auto":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return precision
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "bf16":
+            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _reset_progress(self) -> None:
+        self.step = 0  # optimizer steps done
+        self.epoch = 0  # current epoch (0-based)
+        self.batch_index = 0  # next batch of the current epoch
+        self.best_value: float | None = None
+        self.best_step: int | None = None
+        self.bad_evals = 0
+        self.early_stopped = False
+        self.last_eval: dict[str, float] | None = None
+        self.last_eval_step: int | None = None
+        self.wall_offset = 0.0  # wall time of the run before this process (resume)
+        self._acc = self._empty_accumulator()
+
+    def _empty_accumulator(self) -> dict[str, Any]:
+        return {"loss_sum": 0.0, "tokens": 0, "steps": 0, "metrics": {}}
+
+    def _steps_per_epoch(self) -> int:
+        if not hasattr(self, "_epoch_len"):
+            self._epoch_len = len(self.task.train_batches(0))
+            if self._epoch_len == 0:
+                raise ConfigError("task.train_batches(0) is empty: no training data")
+        return self._epoch_len
+
+    def total_steps(self) -> int:
+        """Planned optimizer steps of the whole run (epochs assumed equally long)."""
+        candidates = []
+        if self.config.max_steps is not None:
+            candidates.append(self.config.max_steps)
+        if self.config.max_epochs is not None:
+            candidates.append(self.config.max_epochs * self._steps_per_epoch())
+        return min(candidates)
+
+    def _build_optimizer(self) -> None:
+        cfg = self.config
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = build_optimizer(params, cfg.optimizer, cfg.lr, cfg.weight_decay, cfg.momentum, cfg.betas)
+        self.schedule = LRSchedule(
+            self.optimizer,
+            cfg.schedule,
+            warmup_steps=cfg.warmup_steps,
+            total_steps=self.total_steps() if cfg.schedule == "cosine" else None,
+            min_lr=cfg.min_lr,
+            factor=cfg.plateau_factor,
+            patience=cfg.plateau_patience,
+            mode=cfg.mode,
+        )
+
+    def _resume_path(self, resume: bool | str | Path) -> Path | None:
+        if resume is False or resume is None:
+            return None
+        if resume is True:
+            if not self.last_dir.exists() and not (self.output_dir / ".last.old").exists():
+                self._say(f"no checkpoint in {self.last_dir}; starting a fresh run")
+                return None
+            return self.last_dir
+        path = Path(resume)
+        if not path.exists():
+            raise CheckpointError(f"{path}: no checkpoint to resume from")
+        return path
+
+    # ---------------------------------------------------------------------------------------- fit
+    def fit(self, resume: bool | str | Path = False) -> dict[str, Any]:
+        """Train until max_steps / max_epochs / early stopping; returns a summary dict.
+
+        resume: False = fresh run (overwrites the logs in output_dir); True = continue from output_dir/last
+        if it exists (else fresh); a path = continue from that checkpoint directory.
+        """
+        cfg = self.config
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self._reset_progress()
+        set_seed(cfg.seed)
+        self._build_optimizer()
+        pending_rng = None
+        checkpoint_path = self._resume_path(resume)
+        if checkpoint_path is not None:
+            pending_rng = self._restore(checkpoint_path)
+        self.log = MetricsLog(self.metrics_path, resume_step=self.step if checkpoint_path is not None else None)
+        self._start_time = time.perf_counter()
+        self._interval_start = time.perf_counter()
+        self._interval_tokens = 0
+        self._bar = self._make_bar()
+        try:
+            self._loop(pending_rng)
+            if self.last_eval_step != self.step:
+                self._evaluate_and_save()
+            elif cfg.save_last:
+                self._save_last()
+        finally:
+            self._bar.close()
+            self.log.close()
+        return self.summary()
+
+    def _loop(self, pending_rng: dict[str, Any] | None) -> None:
+        cfg = self.config
+        while not self._done() and (cfg.max_epochs is None or self.epoch < cfg.max_epochs):
+            if self.batch_index == 0 and hasattr(self.task, "on_epoch_start"):
+                self.task.on_epoch_start(self.epoch)
+            batches = self.task.train_batches(self.epoch)
+            if pending_rng is not None:  # restore after train_batches so the resumed epoch sees the same RNG
+                set_rng_state(pending_rng)
+                pending_rng = None
+            while self.batch_index < len(batches):
+                self._train_step(batches[self.batch_index])
+                self.batch_index += 1
+                step = self.step
+                if step % cfg.log_every == 0:
+                    self._log_train()
+                if cfg.eval_every > 0 and step % cfg.eval_every == 0:
+                    self._evaluate_and_save()
+                elif cfg.save_every > 0 and step % cfg.save_every == 0 and cfg.save_last:
+                    self._save_last()
+                if self._done():
+                    return
+            self.epoch += 1
+            self.batch_index = 0
+            if cfg.eval_every == 0:
+                self._evaluate_and_save()
+
+    def _done(self) -> bool:
+        return self.early_stopped or (self.config.max_steps is not None and self.step >= self.config.max_steps)
+
+    def _train_step(self, batch: Any) -> None:
+        cfg = self.config
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            output = as_step_output(self.task.train_step(batch))
+        output.loss.backward()
+        if cfg.clip_grad_norm is not None:
+            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
+            self._acc["grad_norm"] = float(norm)
+        self.schedule.step(self.step)
+        self.optimizer.step()
+        self.step += 1
+        loss = float(output.loss.detach())
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss is {loss} at step {self.step} (epoch {self.epoch}); "
+                "try a lower lr or set trainer.clip_grad_norm"
+            )
+        acc = self._acc
+        acc["loss_sum"] += loss * output.num_tokens
+        acc["tokens"] += output.num_tokens
+        acc["steps"] += 1
+        for key, value in output.metrics.items():
+            acc["metrics"][key] = acc["metrics"].get(key, 0.0) + float(value)
+        self._interval_tokens += output.num_tokens
+        self._bar.update(1)
+
+    # ----------------------------------------------------------------------------- logging, eval
+    def _wall_time(self) -> float:
+        return self.wall_offset + time.perf_counter() - self._start_time
+
+    def _loss_metric(self) -> str | None:
+        return getattr(self.task, "loss_metric", None)
+
+    def _log_train(self) -> None:
+        acc = self._acc
+        if acc["steps"] == 0:
+            return
+        now = time.perf_counter()
+        loss = acc["loss_sum"] / max(acc["tokens"], 1)
+        record: dict[str, Any] = {
+            "event": "train",
+            "step": self.step,
+            "epoch": self.epoch,
+            "loss": loss,
+            **derived_metrics(loss, self._loss_metric()),
+            **{key: value / acc["steps"] for key, value in acc["metrics"].items()},
+            "lr": self.schedule.lr,
+            "tokens": acc["tokens"],
+            "tokens_per_s": self._interval_tokens / max(now - self._interval_start, 1e-9),
+            "wall_time": self._wall_time(),
+            "time": time.time(),
+        }
+        if "grad_norm" in acc:
+            record["grad_norm"] = acc["grad_norm"]
+        self.log.write(record)
+        postfix = {"loss": f"{loss:.4g}"}
+        for key in ("ppl", "bpc"):
+            if key in record:
+                postfix[key] = f"{record[key]:.4g}"
+        postfix["tok/s"] = f"{record['tokens_per_s']:.3g}"
+        postfix["lr"] = f"{record['lr']:.2e}"
+        self._bar.set_postfix(postfix, refresh=False)
+        self._acc = self._empty_accumulator()
+        self._interval_start = now
+        self._interval_tokens = 0
+
+    def _evaluate_and_save(self) -> None:
+        cfg = self.config
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                metrics = {key: float(value) for key, value in self.task.evaluate().items()}
+        finally:
+            self.model.train()
+        if cfg.metric not in metrics:
+            raise ConfigError(
+                f"trainer.metric={cfg.metric!r} is not among the metrics evaluate() returned: {sorted(metrics)}"
+            )
+        value = metrics[cfg.metric]
+        self.schedule.on_eval(value)
+        improved = is_improvement(value, self.best_value, cfg.mode)
+        if improved:
+            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+        else:
+            self.bad_evals += 1
+        if cfg.early_stopping_patience is not None and self.bad_evals >= cfg.early_stopping_patience:
+            self.early_stopped = True
+        self.last_eval, self.last_eval_step = metrics, self.step
+        self.log.write(
+            {
+                "event": "eval",
+                "step": self.step,
+                "epoch": self.epoch,
+                **metrics,
+                "lr": self.schedule.lr,
+                "best": self.best_value,
+                "improved": improved,
+                "wall_time": self._wall_time(),
+                "time": time.time(),
+            }
+        )
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
+        self._say(f"step {self.step} epoch {self.epoch}: {shown}{' (best)' if improved else ''}")
+        if cfg.save_last:
+            self._save_last()
+        if improved and cfg.save_best:
+            self._save(self.best_dir, with_state=False)
+        if self.early_stopped:
+            self._say(f"early stopping: no improvement of {cfg.metric} in {self.bad_evals} evaluations")
+        try:
+            plot_loss_curve(self.log.records, self.plot_path, title=f"{self.output_dir.name}: loss")
+        except Exception as error:  # a plot must never kill a training run
+            warnings.warn(f"could not write {self.plot_path}: {error}", stacklevel=2)
+
+    def _say(self, message: str) -> None:
+        if self.config.progress:
+            from tqdm import tqdm
+
+            tqdm.write(message, file=sys.stderr)
+
+    def _make_bar(self):
+        from tqdm import tqdm
+
+        return tqdm(
+            total=self.total_steps(),
+            initial=self.step,
+            disable=not self.config.progress,
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+            desc="train",
+        )
+
+    # ------------------------------------------------------------------------------ checkpoints
+    def trainer_state(self) -> dict[str, Any]:
+        """Everything besides the weights that an exact resume needs."""
+        return {
+            "version": _STATE_VERSION,
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_index": self.batch_index,
+            "best_value": self.best_value,
+            "best_step": self.best_step,
+            "bad_evals": self.bad_evals,
+            "early_stopped": self.early_stopped,
+            "last_eval": self.last_eval,
+            "last_eval_step": self.last_eval_step,
+            "wall_time": self._wall_time(),
+            "accumulator": self._acc,
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": get_rng_state(),
+            "task": self.task.state_dict() if hasattr(self.task, "state_dict") else {},
+            "trainer_config": config_to_dict(self.config),
+        }
+
+    def _save(self, directory: Path, *, with_state: bool) -> None:
+        files = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
+        save_checkpoint(
+            directory,
+            config=self.task.checkpoint_config(),
+            model=self.model,
+            extra_files=files,
+            trainer_state=self.trainer_state() if with_state else None,
+        )
+
+    def _save_last(self) -> None:
+        self._save(self.last_dir, with_state=True)
+
+    def _restore(self, path: Path) -> dict[str, Any]:
+        """Load weights and trainer state from `path`; returns the RNG state to apply at loop start."""
+        checkpoint = load_checkpoint(path, map_location="cpu")
+        state = checkpoint.trainer_state
+        if state is None:
+            raise CheckpointError(f"{path}: has no trainer_state/ (a best/ or exported model); resume from last/")
+        load_model_weights(self.model, checkpoint)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if hasattr(self.task, "load_state_dict"):
+            self.task.load_state_dict(state["task"])
+        self.step = int(state["step"])
+        self.epoch = int(state["epoch"])
+        self.batch_index = int(state["batch_index"])
+        self.best_value = state["best_value"]
+        self.best_step = state["best_step"]
+        self.bad_evals = int(state["bad_evals"])
+        self.early_stopped = bool(state["early_stopped"])
+        self.last_eval = state["last_eval"]
+        self.last_eval_step = state["last_eval_step"]
+        self.wall_offset = float(state["wall_time"])
+        self._acc = state["accumulator"]
+        self._say(f"resuming from {path} at step {self.step} (epoch {self.epoch}, batch {self.batch_index})")
+        return state["rng"]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "steps": self.step,
+            "epochs": self.epoch,
+            "metric": self.config.metric,
+            "best_value": self.best_value,
+            "best_step": self.best_step,
+            "last_eval": self.last_eval,
+            "early_stopped": self.early_stopped,
+            "output_dir": str(self.output_dir),
+            "best_checkpoint": str(self.best_dir) if self.config.save_best and self.best_dir.exists() else None,
+            "last_checkpoint": str(self.last_dir) if self.config.save_last and self.last_dir.exists() else None,
+            "metrics_file": str(self.metrics_path),
+            "wall_time": self._wall_time(),
+        }

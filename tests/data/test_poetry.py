@@ -1,0 +1,66 @@
+"""Poem forms on real poems (from the Tang corpus) and on malformed text."""
+
+import pytest
+
+from rnnlab.data.poetry import FORMS, is_well_formed, poem_form, split_lines
+
+# Real poems: 王之涣 登鹳雀楼, 王维 送元二使安西, 杜甫 春望, 崔颢 黄鹤楼 (its last four lines with the
+# first four of 杜甫 登高 would not do; use 杜甫 登高 itself).
+JUEJU_5 = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
+JUEJU_7 = "渭城朝雨浥轻尘，客舍青青柳色新。劝君更尽一杯酒，西出阳关无故人。"
+LUSHI_5 = "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。"
+LUSHI_7 = (
+    "风急天高猿啸哀，渚清沙白鸟飞回。无边落木萧萧下，不尽长江滚滚来。"
+    "万里悲秋常作客，百年多病独登台。艰难苦恨繁霜鬓，潦倒新停浊酒杯。"
+)
+
+
+def test_forms_table():
+    assert {name: (f.lines, f.chars) for name, f in FORMS.items()} == {
+        "五言绝句": (4, 5),
+        "七言绝句": (4, 7),
+        "五言律诗": (8, 5),
+        "七言律诗": (8, 7),
+    }
+
+
+@pytest.mark.parametrize(
+    "poem, form",
+    [(JUEJU_5, "五言绝句"), (JUEJU_7, "七言绝句"), (LUSHI_5, "五言律诗"), (LUSHI_7, "七言律诗")],
+)
+def test_real_poems(poem, form):
+    assert poem_form(poem) == form
+    assert poem_form("  " + poem + "\n") == form
+    assert is_well_formed(poem)
+
+
+def test_split_lines():
+    assert split_lines(JUEJU_5) == ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
+    assert split_lines("春眠不觉晓；处处闻啼鸟！夜来风雨声？花落知多少") == [
+        "春眠不觉晓",
+        "处处闻啼鸟",
+        "夜来风雨声",
+        "花落知多少",
+    ]
+    assert split_lines("") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "白日依山尽，黄河入海流。欲穷千里目，更上一层楼",  # no final mark
+        "白日依山尽，黄河入海流。欲穷千里目，更上一层。",  # a short line
+        "白日依山尽，黄河入海流。",  # two lines only
+        "白日依山尽，黄河入海流。欲穷千里目，，更上一层楼。",  # doubled mark
+        "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。白日依山尽，黄河入海流。",  # six lines
+        "白日依山尽，黄河入海流。欲穷千里目，更上 一层楼。",  # space inside
+        "白日依山尽，黄河入海流。欲穷千里目，更上□层楼。",  # placeholder character
+        "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。" * 3,  # twelve lines
+        "渭城朝雨浥轻尘，客舍青青柳色新。欲穷千里目，更上一层楼。",  # mixed 7 and 5
+        "abcde，fghij。klmno，pqrst。",
+    ],
+)
+def test_malformed(text):
+    assert poem_form(text) is None
+    assert not is_well_formed(text)

@@ -224,7 +224,7 @@ def _decode_one_token_at_a_time(
         log_probs = torch.log_softmax(scores.float(), dim=-1)
         constrained = _constrain(log_probs, history, t, eos_id, min_len, no_repeat_ngram_size)
         tokens = choose(constrained)
-        picked = log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1).double().cpu()
+        picked = log_probs.detach().gather(1, tokens.unsqueeze(1)).squeeze(1).double().cpu()
         total += torch.where(done, torch.zeros_like(picked), picked)
         history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
         if callback is not None:
@@ -364,7 +364,7 @@ def beam_search(
         length = t + 1
         lp = length_penalty(length, alpha, length_penalty_style)
         out, state = step(tokens, state)
-        log_probs = torch.log_softmax(out.float(), dim=-1)
+        log_probs = torch.log_softmax(out.detach().float(), dim=-1)
         log_probs = _constrain(log_probs, history, t, eos_id, min_len, no_repeat_ngram_size)
         groups, vocab = len(active), log_probs.size(-1)
         candidates = (scores.reshape(-1, 1) + log_probs).reshape(groups, k * vocab)

@@ -44,12 +44,30 @@ def run(args: argparse.Namespace) -> list[dict]:
                     continue  # the explicit (Python-stepped) LN-LSTM is slow; clipping-on only
                 blocked = False
                 for length in lengths:
-                    row = dict(task=task, cell=cell, clip=clip, length=length, seeds=seeds, solved=0,
-                               metrics=[], seconds=0.0, steps=[], diverged=0, skipped=blocked)
+                    row = dict(
+                        task=task,
+                        cell=cell,
+                        clip=clip,
+                        length=length,
+                        seeds=seeds,
+                        solved=0,
+                        metrics=[],
+                        seconds=0.0,
+                        steps=[],
+                        diverged=0,
+                        skipped=blocked,
+                    )
                     if not blocked:
                         for seed in range(seeds):
-                            config = RunConfig(task=task, cell=cell, length=length, steps=steps, clip_norm=clip,
-                                               seed=seed, **TASK_SETTINGS[task])
+                            config = RunConfig(
+                                task=task,
+                                cell=cell,
+                                length=length,
+                                steps=steps,
+                                clip_norm=clip,
+                                seed=seed,
+                                **TASK_SETTINGS[task],
+                            )
                             result = train_run(config)
                             row["solved"] += int(result.solved)
                             row["diverged"] += int(result.diverged)
@@ -65,11 +83,15 @@ def run(args: argparse.Namespace) -> list[dict]:
 def format_row(row: dict) -> str:
     clip = "clip=1" if row["clip"] else "noclip"
     if row["skipped"]:
-        return f"{row['task']:6s} {row['cell']:6s} {clip:6s} T={row['length']:<4d} skipped (shorter T unsolved)"
+        return (
+            f"{row['task']:6s} {row['cell']:6s} {clip:6s} T={row['length']:<4d} skipped (shorter T unsolved)"
+        )
     metrics = " ".join(f"{m:.4f}" for m in row["metrics"])
-    return (f"{row['task']:6s} {row['cell']:6s} {clip:6s} T={row['length']:<4d} solved {row['solved']}/{row['seeds']}"
-            f"  metric [{metrics}]  steps {row['steps']}  {row['seconds']:.1f}s"
-            + (f"  diverged {row['diverged']}" if row["diverged"] else ""))
+    return (
+        f"{row['task']:6s} {row['cell']:6s} {clip:6s} T={row['length']:<4d} solved {row['solved']}/{row['seeds']}"
+        f"  metric [{metrics}]  steps {row['steps']}  {row['seconds']:.1f}s"
+        + (f"  diverged {row['diverged']}" if row["diverged"] else "")
+    )
 
 
 def longest_solved(rows: list[dict], task: str, cell: str, clip) -> int:
@@ -83,7 +105,10 @@ def longest_solved(rows: list[dict], task: str, cell: str, clip) -> int:
 
 
 def summary_table(rows: list[dict], tasks: list[str], cells: list[str]) -> str:
-    lines = ["| task | cell | longest T solved, clip 1.0 | longest T solved, no clipping |", "|---|---|---|---|"]
+    lines = [
+        "| task | cell | longest T solved, clip 1.0 | longest T solved, no clipping |",
+        "|---|---|---|---|",
+    ]
     for task in tasks:
         for cell in cells:
             ran = {row["clip"] for row in rows if (row["task"], row["cell"]) == (task, cell)}
@@ -109,8 +134,15 @@ def plot(rows: list[dict], tasks: list[str], cells: list[str], lengths: list[int
                 if not ran:
                     continue
                 height = lengths.index(value) + 1 if value else 0
-                ax.bar(i + (j - 0.5) * 0.38, height, width=0.36, color=f"C{i}", alpha=1.0 if clip else 0.45,
-                       hatch=None if clip else "//", label=None)
+                ax.bar(
+                    i + (j - 0.5) * 0.38,
+                    height,
+                    width=0.36,
+                    color=f"C{i}",
+                    alpha=1.0 if clip else 0.45,
+                    hatch=None if clip else "//",
+                    label=None,
+                )
         ax.set_xticks(range(len(cells)), cells)
         ax.set_yticks(range(len(lengths) + 1), ["none"] + [str(v) for v in lengths])
         ax.set_ylabel("longest T solved")
@@ -140,8 +172,10 @@ def main() -> None:
     wall = time.perf_counter() - start
     print()
     print(summary_table(rows, args.tasks, cells))
-    print(f"\nwall time {wall / 60:.1f} min; settings {json.dumps(TASK_SETTINGS)}; "
-          f"max steps {args.steps or plan['steps']}, seeds {args.seeds or plan['seeds']}")
+    print(
+        f"\nwall time {wall / 60:.1f} min; settings {json.dumps(TASK_SETTINGS)}; "
+        f"max steps {args.steps or plan['steps']}, seeds {args.seeds or plan['seeds']}"
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, args.tasks, cells, lengths, out.with_suffix(".png"))

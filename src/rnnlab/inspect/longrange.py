@@ -31,7 +31,9 @@ ADDING_BASELINE_MSE = 1.0 / 6.0
 COPY_BLANK, COPY_DELIMITER, COPY_NUM_DATA, COPY_VOCAB = 0, 9, 8, 10
 
 
-def adding_batch(batch_size: int, length: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def adding_batch(
+    batch_size: int, length: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
     """Adding problem examples: inputs (N, T, 2), targets (N, 1)."""
     if length < 2:
         raise ConfigError(f"adding problem needs length >= 2, got {length}")
@@ -117,6 +119,7 @@ class RunResult:
     seconds: float
     max_grad_norm: float
     diverged: bool  # the loss became NaN/inf
+    model: SequenceModel | None = None  # the trained model (not part of the benchmark record)
 
 
 def _batch(config: RunConfig, size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -146,13 +149,21 @@ def is_solved(task: str, metric: float) -> bool:
     return metric < 0.01 if task == "adding" else metric >= 0.99
 
 
-def train_run(config: RunConfig, stop_when_solved: bool = True) -> RunResult:
-    """Train one model on fresh batches for `config.steps` Adam steps; evaluate on a fixed test set."""
+def train_run(
+    config: RunConfig, stop_when_solved: bool = True, model: SequenceModel | None = None
+) -> RunResult:
+    """Train one model on fresh batches for `config.steps` Adam steps; evaluate on a fixed test set.
+
+    Pass `model` to continue training an existing model (else a fresh one is built from the seed).
+    """
     torch.manual_seed(config.seed)
-    model = SequenceModel(config.task, config.cell, config.hidden_size)
+    if model is None:
+        model = SequenceModel(config.task, config.cell, config.hidden_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     train_gen = torch.Generator().manual_seed(config.seed)
-    test_inputs, test_targets = _batch(config, config.eval_size, torch.Generator().manual_seed(10_000 + config.seed))
+    test_inputs, test_targets = _batch(
+        config, config.eval_size, torch.Generator().manual_seed(10_000 + config.seed)
+    )
     start = time.perf_counter()
     metric, max_norm, diverged, step = float("nan"), 0.0, False, 0
     for step in range(1, config.steps + 1):
@@ -184,4 +195,5 @@ def train_run(config: RunConfig, stop_when_solved: bool = True) -> RunResult:
         seconds=time.perf_counter() - start,
         max_grad_norm=max_norm,
         diverged=diverged,
+        model=model,
     )

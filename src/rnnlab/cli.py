@@ -17,6 +17,7 @@ from rnnlab.errors import UserError
 COMMAND_MODULES = [
     "rnnlab.commands.bench",
     "rnnlab.commands.models",
+    "rnnlab.commands.labelling",
 ]
 
 

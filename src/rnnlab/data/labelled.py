@@ -36,7 +36,7 @@ from pathlib import Path
 from rnnlab.data.tagged import TaggedSentence, parse_tagged
 from rnnlab.errors import DataError, FetchError
 
-CACHE_FORMAT = 1  # bump when parsing changes, so stale caches are rebuilt
+CACHE_FORMAT = 2  # bump when parsing changes, so stale caches are rebuilt
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,11 @@ def _split(items: list) -> dict[str, list]:
 # --- parsers (pure: text in, examples out; tested on small fixtures) ---------------------------------
 
 def parse_oanc(text: str, source: str) -> list[TaggedSentence]:
-    return parse_tagged(text.splitlines(), "slash", source=source)
+    """OANC `word/TAG` lines; the 4 ambiguous tags such as "VBG|NN" keep their first choice."""
+    sentences = parse_tagged(text.splitlines(), "slash", source=source)
+    for sentence in sentences:
+        sentence.tags = [tag.split("|")[0] if "|" in tag and tag != "|" else tag for tag in sentence.tags or []]
+    return sentences
 
 
 def parse_wnut(text: str, source: str) -> list[TaggedSentence]:

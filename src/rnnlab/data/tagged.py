@@ -50,7 +50,7 @@ class TaggedSentence:
             )
 
 
-def _read_lines(path: str | Path) -> list[str]:
+def read_lines(path: str | Path) -> list[str]:
     try:
         return Path(path).read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
@@ -84,7 +84,7 @@ def read_tagged(
     require_tags: bool = True,
 ) -> list[TaggedSentence]:
     """Read a tagged (or, with require_tags=False, possibly untagged) file in any of FORMATS."""
-    lines = _read_lines(path)
+    lines = read_lines(path)
     return parse_tagged(lines, fmt, source=str(path), tag_column=tag_column, require_tags=require_tags)
 
 

@@ -18,6 +18,9 @@ from rnnlab.errors import CheckpointError
 TASK_MODULES: dict[str, str] = {
     "lm": "rnnlab.tasks.language_model",
     "ngram": "rnnlab.tasks.ngram",
+    "tagger": "rnnlab.tasks.tagging",
+    "classifier": "rnnlab.tasks.classification",
+    "cloze": "rnnlab.tasks.cloze",
 }
 
 

@@ -1,0 +1,377 @@
+"""Sequence tagging (synchronous seq2seq: one tag per token): POS and NER with a BiLSTM(-CRF).
+
+    words + character BiRNN features -> stacked BiLSTM/BiGRU -> per-token scores -> softmax or CRF
+
+`train(config)` trains with the shared Trainer and writes `<output_dir>/best` and `/last`;
+`load_tagger(path)` gives a `Tagger` whose `tag(sentences)` returns tags (batched, vectorised Viterbi);
+`evaluate_command(args)` is what `rnnlab eval CKPT` calls for tagger directories.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.data.tagged import TaggedSentence, check_scheme, read_tagged
+from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.nn.crf import CRF, bio_constraints
+from rnnlab.tasks.labelling_common import (
+    TokenVocab,
+    WordCharEmbedding,
+    bucketed_batches,
+    dump_json,
+    read_json_file,
+    read_model_dir,
+    recurrent,
+    run_packed,
+    sorted_batches,
+)
+from rnnlab.tasks.labelling_metrics import (
+    accuracy,
+    confusion,
+    entity_scores,
+    format_confusion,
+    plot_confusion,
+)
+from rnnlab.train import StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
+
+TASK = "tagger"
+
+
+# --- configuration -----------------------------------------------------------------------------------
+
+@dataclass
+class TaggerDataConfig:
+    dataset: str | None = "en-pos"  # a built-in dataset (rnnlab.data.labelled), or None to use files
+    train: str | None = None  # tagged files (word/TAG, CoNLL, CoNLL-U) when dataset is None
+    valid: str | None = None
+    test: str | None = None
+    format: str = "auto"
+    tag_column: str = "upos"  # CoNLL-U only
+    scheme: Literal["auto", "none", "bio", "bioes"] = "auto"  # auto: BIO if tags look like B-/I-, else none
+    max_train_sentences: int | None = None  # keep only the first N training sentences (short runs)
+
+
+@dataclass
+class TaggerModelConfig:
+    rnn: Literal["lstm", "gru"] = "lstm"
+    word_dim: int = 100
+    char_dim: int = 30  # 0 turns the character features off
+    char_hidden: int = 50
+    hidden_size: int = 150  # per direction
+    num_layers: int = 1
+    dropout: float = 0.3
+    word_dropout: float = 0.05
+    output: Literal["crf", "softmax"] = "crf"
+    lowercase: bool = True
+    min_freq: int = 1
+    max_vocab: int | None = 50000
+
+
+@dataclass
+class TaggerConfig:
+    data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
+    model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    output_dir: str = "runs/tagger"
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy", mode="max"))
+
+
+# --- model -------------------------------------------------------------------------------------------
+
+class BiRNNTagger(nn.Module):
+    """Emissions from a stacked BiRNN over word+char embeddings; CRF or per-token softmax on top."""
+
+    def __init__(self, config: TaggerModelConfig, num_words: int, num_chars: int, tags: Sequence[str],
+                 scheme: str) -> None:
+        super().__init__()
+        self.embed = WordCharEmbedding(
+            num_words, config.word_dim, num_chars, config.char_dim, config.char_hidden, config.rnn,
+            config.word_dropout,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = recurrent(config.rnn, self.embed.output_size, config.hidden_size, config.num_layers,
+                             config.dropout, bidirectional=True)
+        self.scores = nn.Linear(2 * config.hidden_size, len(tags))
+        self.crf = None
+        if config.output == "crf":
+            constraints = bio_constraints(list(tags)) if scheme in ("bio", "bioes") else (None, None, None)
+            self.crf = CRF(len(tags), *constraints)
+
+    def emissions(self, batch: dict[str, Tensor]) -> Tensor:
+        """(N, L, T) per-token tag scores."""
+        mask = batch["mask"]
+        vectors = self.dropout(self.embed(batch["words"], mask, batch.get("chars")))
+        states = run_packed(self.rnn, vectors, mask.sum(1))
+        return self.scores(self.dropout(states))
+
+    def loss(self, batch: dict[str, Tensor]) -> Tensor:
+        """Mean loss per token: CRF negative log-likelihood or cross-entropy."""
+        emissions = self.emissions(batch)
+        mask = batch["mask"]
+        if self.crf is not None:
+            return self.crf(emissions, batch["tags"], mask, reduction="token_mean")
+        return nn.functional.cross_entropy(emissions[mask], batch["tags"][mask])
+
+    @torch.no_grad()
+    def predict(self, batch: dict[str, Tensor]) -> Tensor:
+        """(N, L) tag ids, -1 on padding (Viterbi over the whole batch at once with a CRF)."""
+        emissions = self.emissions(batch)
+        if self.crf is not None:
+            return self.crf.decode(emissions, batch["mask"])[0]
+        return emissions.argmax(2).masked_fill(~batch["mask"], -1)
+
+
+# --- data --------------------------------------------------------------------------------------------
+
+def load_splits(data: TaggerDataConfig) -> dict[str, list[TaggedSentence]]:
+    """train / valid / test tagged sentences from a built-in dataset or from files."""
+    if data.dataset:
+        from rnnlab.data.labelled import dataset_kind, load_dataset
+
+        if dataset_kind(data.dataset) != "tagged":
+            raise ConfigError(f"data.dataset: {data.dataset!r} is a sentence-label dataset, not a tagged one")
+        splits = load_dataset(data.dataset)
+    else:
+        if not data.train:
+            raise ConfigError("data: expected data.dataset or data.train (a tagged file), got neither")
+        splits = {"train": read_tagged(data.train, data.format, data.tag_column)}
+        for name in ("valid", "test"):
+            path = getattr(data, name)
+            splits[name] = read_tagged(path, data.format, data.tag_column) if path else []
+        if not splits["valid"]:
+            # No validation file: hold out every 10th training sentence.
+            train = splits["train"]
+            splits["valid"] = train[9::10]
+            splits["train"] = [s for i, s in enumerate(train) if i % 10 != 9]
+    if data.max_train_sentences:
+        splits["train"] = splits["train"][: data.max_train_sentences]
+    return splits
+
+
+def resolve_scheme(scheme: str, sentences: Sequence[TaggedSentence]) -> str:
+    """"none" for POS-like tags, "bio"/"bioes" for chunk tags (and check every tag follows it)."""
+    if scheme == "auto":
+        tags = {t for s in sentences for t in s.tags or []}
+        prefixed = all(t == "O" or (len(t) > 2 and t[1] == "-" and t[0] in "BIES") for t in tags)
+        scheme = "none" if not prefixed or "O" not in tags else (
+            "bioes" if any(t[0] in "ES" for t in tags if t != "O") else "bio")
+    if scheme != "none":
+        for sentence in sentences:
+            check_scheme(sentence, scheme)
+    return scheme
+
+
+def tag_set(sentences: Sequence[TaggedSentence], scheme: str) -> list[str]:
+    """Tags seen in training; for chunk schemes every prefix of every seen type (B-X implies I-X)."""
+    tags = {t for s in sentences for t in s.tags or []}
+    if scheme in ("bio", "bioes"):
+        prefixes = "BI" if scheme == "bio" else "BIES"
+        tags |= {f"{p}-{t[2:]}" for t in tags if t != "O" for p in prefixes} | {"O"}
+    return sorted(tags)
+
+
+class Encoder:
+    """Sentences -> padded id tensors for one model (vocabularies + tag list)."""
+
+    def __init__(self, vocab: TokenVocab, tags: Sequence[str], use_chars: bool) -> None:
+        self.vocab = vocab
+        self.tags = list(tags)
+        self.tag_ids = {t: i for i, t in enumerate(self.tags)}
+        self.use_chars = use_chars
+
+    def batch(self, sentences: Sequence[TaggedSentence], with_tags: bool) -> dict[str, Tensor]:
+        batch = self.vocab.encode([s.tokens for s in sentences], with_chars=self.use_chars)
+        if with_tags:
+            tags = torch.zeros_like(batch["words"])
+            for i, sentence in enumerate(sentences):
+                tags[i, : len(sentence.tokens)] = torch.tensor(self.tag_ids_of(sentence))
+            batch["tags"] = tags
+        return batch
+
+    def tag_ids_of(self, sentence: TaggedSentence) -> list[int]:
+        ids = []
+        for offset, tag in enumerate(sentence.tags or []):
+            if tag not in self.tag_ids:
+                raise DataError(
+                    f"{sentence.source}:{sentence.line + offset if sentence.rows else sentence.line}: "
+                    f"unknown tag {tag!r}; this model knows {len(self.tags)} tags: {', '.join(self.tags[:20])}"
+                    + (" ..." if len(self.tags) > 20 else "")
+                )
+            ids.append(self.tag_ids[tag])
+        return ids
+
+
+# --- the trained model -------------------------------------------------------------------------------
+
+class Tagger:
+    """A trained tagger: `tag(token lists)` -> tag lists, batched by length."""
+
+    def __init__(self, model: BiRNNTagger, encoder: Encoder, config: TaggerConfig, scheme: str) -> None:
+        self.model = model.eval()
+        self.encoder = encoder
+        self.config = config
+        self.scheme = scheme
+
+    @property
+    def tags(self) -> list[str]:
+        return self.encoder.tags
+
+    def predict_sentences(self, sentences: Sequence[TaggedSentence], batch_size: int = 128) -> list[list[str]]:
+        output: list[list[str] | None] = [None] * len(sentences)
+        device = next(self.model.parameters()).device
+        for indices in sorted_batches([len(s.tokens) for s in sentences], batch_size):
+            batch = self.encoder.batch([sentences[i] for i in indices], with_tags=False)
+            predicted = self.model.predict({k: v.to(device) for k, v in batch.items()}).cpu()
+            for row, i in enumerate(indices):
+                output[i] = [self.tags[t] for t in predicted[row, : len(sentences[i].tokens)].tolist()]
+        return output  # type: ignore[return-value]
+
+    def tag(self, sentences: Sequence[Sequence[str]], batch_size: int = 128) -> list[list[str]]:
+        return self.predict_sentences([TaggedSentence(list(s)) for s in sentences], batch_size)
+
+    def evaluate(self, sentences: Sequence[TaggedSentence], batch_size: int = 128) -> dict:
+        """Accuracy, entity P/R/F1 (chunk schemes), confusion counts, and sentences/s."""
+        for sentence in sentences:
+            self.encoder.tag_ids_of(sentence)  # unknown gold tags: a clear error before any work
+        start = time.perf_counter()
+        predicted = self.predict_sentences(sentences, batch_size)
+        seconds = time.perf_counter() - start
+        gold = [s.tags for s in sentences]
+        result = {
+            "sentences": len(sentences),
+            "tokens": sum(len(s.tokens) for s in sentences),
+            "accuracy": accuracy(gold, predicted),
+            "sentences_per_second": len(sentences) / max(seconds, 1e-9),
+            "predicted": predicted,
+            "entity_f1": None,
+        }
+        if self.scheme in ("bio", "bioes"):
+            scores = entity_scores(gold, predicted)
+            result["entities"] = {k: asdict(v) for k, v in scores.items()}
+            result["entity_f1"] = scores["micro"].f1
+        flat_gold = [t for tags in gold for t in tags]
+        flat_pred = [t for tags in predicted for t in tags]
+        result["confusion"] = confusion(flat_gold, flat_pred, self.tags)
+        return result
+
+
+def load_tagger(path: str | Path) -> Tagger:
+    checkpoint = read_model_dir(path, TASK)
+    config = config_from_dict(TaggerConfig, checkpoint.config["config"], source=str(checkpoint.path))
+    files = read_json_file(checkpoint, "vocab.json")
+    try:
+        vocab = TokenVocab.from_json(files)
+        tags, scheme = list(files["tags"]), checkpoint.config["scheme"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{checkpoint.path}: malformed vocab.json ({error})") from None
+    model = BiRNNTagger(config.model, len(vocab.words), len(vocab.chars), tags, scheme)
+    load_model_weights(model, checkpoint)
+    return Tagger(model, Encoder(vocab, tags, model.embed.use_chars), config, scheme)
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+class TaggingTask(TrainTask):
+    """What the Trainer needs: length-bucketed batches, the loss, validation accuracy / entity F1."""
+
+    def __init__(self, config: TaggerConfig, model: BiRNNTagger, encoder: Encoder, scheme: str,
+                 splits: dict[str, list[TaggedSentence]]) -> None:
+        self.config = config
+        self.model = model
+        self.encoder = encoder
+        self.scheme = scheme
+        self.train_set = splits["train"]
+        self.valid_set = splits["valid"]
+        self.lengths = [len(s.tokens) for s in self.train_set]
+
+    def train_batches(self, epoch: int):
+        from rnnlab.train import EpochBatches
+
+        batches = bucketed_batches(self.lengths, self.config.batch_size, self.config.trainer.seed, epoch)
+        return EpochBatches(batches, make=lambda idx: self.encoder.batch([self.train_set[i] for i in idx], True))
+
+    def train_step(self, batch) -> StepOutput:
+        device = next(self.model.parameters()).device
+        batch = {k: v.to(device) for k, v in batch.items()}
+        return StepOutput(self.model.loss(batch), num_tokens=int(batch["mask"].sum()))
+
+    def evaluate(self) -> dict[str, float]:
+        tagger = Tagger(self.model, self.encoder, self.config, self.scheme)
+        result = tagger.evaluate(self.valid_set, self.config.eval_batch_size)
+        metrics = {"accuracy": result["accuracy"]}
+        if result["entity_f1"] is not None:
+            metrics["f1"] = result["entity_f1"]
+        return metrics
+
+    def checkpoint_config(self) -> dict:
+        return {"task": TASK, "scheme": self.scheme, "config": config_to_dict(self.config),
+                "data": {"dataset": self.config.data.dataset}}
+
+    def checkpoint_files(self) -> dict[str, str]:
+        return {"vocab.json": dump_json({**self.encoder.vocab.to_json(), "tags": self.encoder.tags})}
+
+
+def train(config: TaggerConfig, resume: bool = False) -> dict:
+    """Train a tagger; returns the Trainer's summary (best model under <output_dir>/best)."""
+    splits = load_splits(config.data)
+    if not splits["valid"]:
+        raise DataError("validation split is empty; give data.valid or more training sentences")
+    scheme = resolve_scheme(config.data.scheme, splits["train"])
+    vocab = TokenVocab.build([s.tokens for s in splits["train"]], config.model.lowercase,
+                             config.model.min_freq, config.model.max_vocab)
+    tags = tag_set(splits["train"], scheme)
+    torch.manual_seed(config.trainer.seed)
+    model = BiRNNTagger(config.model, len(vocab.words), len(vocab.chars), tags, scheme)
+    encoder = Encoder(vocab, tags, model.embed.use_chars)
+    # Validation tags never seen in training would crash evaluation later: say so now.
+    for sentence in splits["valid"]:
+        encoder.tag_ids_of(sentence)
+    task = TaggingTask(config, model, encoder, scheme, splits)
+    return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, data_file: str | None = None,
+                           data_format: str = "auto") -> dict:
+    """Evaluate a saved tagger on a split of its training data (or on a tagged file)."""
+    tagger = load_tagger(path)
+    if data_file:
+        sentences = read_tagged(data_file, data_format, tagger.config.data.tag_column)
+    else:
+        splits = load_splits(tagger.config.data)
+        if split not in splits:
+            raise DataError(f"--split: expected train, valid or test, got {split!r}")
+        sentences = splits[split]
+        if not sentences:
+            raise DataError(f"the {split} split of this model's data is empty; pass --data FILE")
+    return tagger.evaluate(sentences, batch_size)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """`rnnlab eval CKPT [--split test] [--data FILE]`: accuracy, entity P/R/F1, confusion (+ PNG)."""
+    result = evaluate_dataset_split(args.checkpoint, args.split, data_file=getattr(args, "data", None))
+    tagger_tags = load_tagger(args.checkpoint).tags
+    print(f"sentences {result['sentences']}  tokens {result['tokens']}  "
+          f"accuracy {100 * result['accuracy']:.2f}%  ({result['sentences_per_second']:.0f} sentences/s)")
+    if result["entity_f1"] is not None:
+        print(f"{'entity':12s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'support':>8s}")
+        for name, s in result["entities"].items():
+            print(f"{name:12s} {100 * s['precision']:9.2f} {100 * s['recall']:7.2f} {100 * s['f1']:7.2f} "
+                  f"{s['support']:8d}")
+    print("confusion (most frequent gold tags; rows gold, columns predicted):")
+    print(format_confusion(result["confusion"], tagger_tags))
+    image = Path(getattr(args, "output", None) or Path(args.checkpoint) / f"confusion-{args.split}.png")
+    plot_confusion(result["confusion"], tagger_tags, str(image))
+    print(f"confusion matrix written to {image}")
+    return 0

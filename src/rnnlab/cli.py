@@ -16,6 +16,7 @@ from rnnlab.errors import UserError
 
 COMMAND_MODULES = [
     "rnnlab.commands.bench",
+    "rnnlab.commands.data",
     "rnnlab.commands.models",
     "rnnlab.commands.labelling",
 ]

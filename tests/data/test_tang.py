@@ -5,7 +5,8 @@ from collections import Counter
 
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.poetry import FORMS, poem_form
-from rnnlab.data.tang import load_poems, split_of, tang_splits
+from rnnlab.data.splits import split_of
+from rnnlab.data.tang import load_poems, tang_splits
 
 
 def test_every_poem_is_regular_and_simplified():

@@ -3,7 +3,7 @@
 import pytest
 
 from rnnlab.data.corpora import load_corpus
-from rnnlab.data.usertext import split_by_blocks
+from rnnlab.data.splits import split_by_blocks
 from rnnlab.errors import DataError
 
 

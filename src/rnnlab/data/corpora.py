@@ -76,7 +76,7 @@ DATASETS: dict[str, DatasetInfo] = {
         ),
         DatasetInfo(
             "songci",
-            "all ~21,000 Song ci (宋词) of chinese-poetry, one per line (simplified if opencc is installed)",
+            "all ~21,000 Song ci (宋词) of chinese-poetry, one per line (simplified script as published)",
             "char",
             "npm chinese-poetry@2.0.1",
             "MIT",

@@ -7,10 +7,11 @@ source (npm chinese-poetry@2.0.1, MIT) and the filter. Built by scripts/build_ta
 from __future__ import annotations
 
 import gzip
-import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+
+from rnnlab.data.splits import split_of
 
 RESOURCE = ("tang", "tang.txt.gz")
 SEPARATOR = "::"
@@ -33,15 +34,6 @@ def load_poems() -> tuple[Poem, ...]:
         title, author, body = line.split(SEPARATOR)
         poems.append(Poem(title, author, body))
     return tuple(poems)
-
-
-def split_of(text: str, valid_percent: int = 5, test_percent: int = 5) -> str:
-    """The split ("train", "valid" or "test") of an item, from the sha256 of its text: stable across
-    runs and machines, and independent of which other items exist."""
-    bucket = int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16) % 100
-    if bucket < 100 - valid_percent - test_percent:
-        return "train"
-    return "valid" if bucket < 100 - test_percent else "test"
 
 
 def tang_splits() -> dict[str, str]:

@@ -2,7 +2,7 @@
 
 - A directory holding `train.txt` and `valid.txt` (or `dev.txt`), optionally `test.txt`: splits as given.
 - Otherwise every matching file (a directory means all files under it, recursively, hidden ones skipped),
-  in sorted order, concatenated and split deterministically 90/5/5 by blocks of lines (`split_by_blocks`).
+  in sorted order, concatenated and split deterministically 90/5/5 by blocks of lines (`splits.split_by_blocks`).
 
 Every error names the file and, for text problems, the line: invalid UTF-8, binary files (a NUL byte),
 empty corpora.
@@ -13,10 +13,10 @@ from __future__ import annotations
 import glob
 from pathlib import Path
 
+from rnnlab.data.splits import split_by_blocks
 from rnnlab.errors import DataError
 
 SPLIT_NAMES = {"train": ("train.txt",), "valid": ("valid.txt", "dev.txt"), "test": ("test.txt",)}
-CYCLE = 20  # blocks per cycle: 18 train, 1 valid, 1 test (90/5/5)
 
 
 def read_text_file(path: Path) -> str:
@@ -63,28 +63,6 @@ def resolve_paths(spec: str | Path) -> list[Path]:
     raise DataError(
         f"{spec}: expected a built-in dataset name, a text file, a directory or a glob; found none of these"
     )
-
-
-def split_by_blocks(text: str) -> dict[str, str]:
-    """Split lines 90/5/5 into train/valid/test, deterministically.
-
-    Lines are grouped in blocks of consecutive lines (about 1/400 of the text each, at most 50 lines) so
-    each split samples the whole text while neighbouring lines mostly stay together; block i goes to
-    valid when i % 20 == 18, test when i % 20 == 19, else train. Texts under 20 lines give their last
-    two lines to valid and test. Needs at least 3 non-empty lines.
-    """
-    lines = text.splitlines(keepends=True)
-    if sum(1 for line in lines if line.strip()) < 3:
-        raise DataError("expected at least 3 non-empty lines to split into train/valid/test")
-    if len(lines) < CYCLE:
-        return {"train": "".join(lines[:-2]), "valid": lines[-2], "test": lines[-1]}
-    block = max(1, min(50, len(lines) // (CYCLE * CYCLE)))
-    parts: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
-    for start in range(0, len(lines), block):
-        position = (start // block) % CYCLE
-        split = "valid" if position == CYCLE - 2 else "test" if position == CYCLE - 1 else "train"
-        parts[split].extend(lines[start : start + block])
-    return {split: "".join(chunk) for split, chunk in parts.items()}
 
 
 def _join(texts: list[str]) -> str:

@@ -1,0 +1,331 @@
+"""N-gram language models: train, score, next-token distributions, sampling, save/load, ARPA.
+
+    model = NGramModel.train(lines, order=3, smoothing="mkn")      # KenLM lmplz's estimator
+    model.score(["the cat sat"])[0].total_logprob                  # natural log, </s> included
+    model.next_token_distribution(["the"])                         # {token: P(token | the)}
+    model.generate("the", num_samples=3, seed=0)
+    model.save("runs/ptb-5gram"); NGramModel.load("runs/ptb-5gram")
+    model.write_arpa("model.arpa"); NGramModel.from_arpa("other.arpa")
+
+`NGramModel` follows `rnnlab.lm.interface.LanguageModel`, so `rnnlab score / generate / eval` treat it
+like a neural language model. Counting lives in `ngram_counts`, estimators in `ngram_smoothing`, the
+stored trie and its vectorised lookups in `ngram_index`, the ARPA format in `arpa`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.lm.interface import SentenceScore
+from rnnlab.lm.ngram_counts import count_ngrams
+from rnnlab.lm.ngram_index import NGramTables
+from rnnlab.lm.ngram_smoothing import METHODS, BuildReport, SmoothingConfig, build_tables
+from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, NGramVocab, detokenize, tokenize
+
+CONFIG_FILE = "config.json"
+ARRAYS_FILE = "model.npz"
+VOCAB_FILE = "vocab.txt"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class NGramConfig:
+    """What a saved n-gram model records in config.json (besides `"task": "ngram"`)."""
+
+    order: int = 3
+    smoothing: str = "mkn"
+    level: str = "word"
+    min_count: int = 1
+    k: float = 1.0
+    prune: list[int] = field(default_factory=list)
+    discount_fallback: list[float] | None = None
+    corpus: str | None = None  # a built-in dataset name or a file path, for `rnnlab eval --split`
+    source: str = "counts"  # "counts" (estimated here) or "arpa" (imported)
+    counts: list[int] = field(default_factory=list)  # stored n-grams per order
+    discounts: list[list[float]] = field(default_factory=list)
+    tokens: int = 0
+    sentences: int = 0
+
+    def validate(self) -> None:
+        if not isinstance(self.order, int) or self.order < 1:
+            raise ConfigError(f"n-gram order must be an integer >= 1, got {self.order!r}")
+        if self.smoothing not in METHODS and self.source != "arpa":
+            raise ConfigError(f"unknown smoothing {self.smoothing!r}; expected one of {', '.join(METHODS)}")
+        if self.level not in LEVELS:
+            raise ConfigError(f"unknown token level {self.level!r}; expected 'word' or 'char'")
+        if self.min_count < 1:
+            raise ConfigError(f"min_count must be >= 1, got {self.min_count}")
+
+
+class NGramModel:
+    """An order-N language model over sentences; see the module docstring."""
+
+    def __init__(self, vocab: NGramVocab, tables: NGramTables, config: NGramConfig):
+        self.vocab = vocab
+        self.tables = tables
+        self.config = config
+        self.report: BuildReport | None = None
+
+    @property
+    def order(self) -> int:
+        return self.tables.order
+
+    # -----------------------------------------------------------------------------------------------
+    # building
+
+    @classmethod
+    def train(
+        cls,
+        corpus: Iterable[str] | Callable[[], Iterable[str]],
+        order: int = 3,
+        smoothing: str = "mkn",
+        *,
+        level: str = "word",
+        min_count: int = 1,
+        k: float = 1.0,
+        prune: Sequence[int] = (),
+        discount_fallback: Sequence[float] | None = None,
+        chunk_tokens: int = 1_000_000,
+        corpus_name: str | None = None,
+    ) -> NGramModel:
+        """Count `corpus` (lines, or a callable returning an iterable of lines) and estimate the model."""
+        config = NGramConfig(
+            order=order,
+            smoothing=smoothing,
+            level=level,
+            min_count=min_count,
+            k=k,
+            prune=list(prune),
+            discount_fallback=None if discount_fallback is None else list(discount_fallback),
+            corpus=corpus_name,
+        )
+        config.validate()
+        smoothing_config = SmoothingConfig(smoothing, k, prune, discount_fallback)
+        smoothing_config.validate(order)  # fail before counting a large corpus
+        counts = count_ngrams(corpus, order, level, min_count, chunk_tokens)
+        tables, report = build_tables(counts, smoothing_config)
+        config.counts = tables.sizes()
+        config.discounts = report.discounts
+        config.tokens, config.sentences = counts.token_count, counts.sentence_count
+        model = cls(counts.vocab, tables, config)
+        model.report = report
+        return model
+
+    # -----------------------------------------------------------------------------------------------
+    # the LanguageModel interface
+
+    def encode_sentences(
+        self, sentences: Sequence[str]
+    ) -> tuple[list[list[str]], np.ndarray, np.ndarray, list]:
+        """Tokens (with </s>) per sentence, and the `<s> ... </s>` id stream with positions for scoring."""
+        tokens, encoded, unknown = [], [], []
+        for sentence in sentences:
+            words = tokenize(sentence, self.config.level)
+            ids, unknown_words = self.vocab.encode(words)
+            tokens.append(words + [EOS])
+            encoded.append(np.concatenate([[BOS_ID], ids, [EOS_ID]]))
+            unknown.append(unknown_words)
+        if not encoded:
+            return tokens, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), unknown
+        lengths = np.array([len(e) for e in encoded])
+        stream = np.concatenate(encoded).astype(np.int64)
+        position = np.arange(len(stream)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return tokens, stream, position, unknown
+
+    def score(self, sentences: Sequence[str]) -> list[SentenceScore]:
+        """ln P of every token (words and `</s>`) of every sentence; vectorised over the whole batch."""
+        tokens, stream, position, unknown = self.encode_sentences(sentences)
+        logprobs = self.tables.stream_logprobs(stream, position) if len(stream) else np.zeros(0)
+        scores, start = [], 0
+        for sentence, words, unknown_words in zip(sentences, tokens, unknown):
+            values = logprobs[start + 1 : start + 1 + len(words)]  # skip <s>
+            start += len(words) + 1
+            scores.append(SentenceScore(sentence, words, values.tolist(), unknown_words))
+        return scores
+
+    def corpus_logprob(self, sentences: Sequence[str]) -> tuple[float, int, int]:
+        """(sum of ln P over all tokens, number of tokens incl. </s>, number of out-of-vocabulary words)."""
+        _, stream, position, unknown = self.encode_sentences(sentences)
+        logprobs = self.tables.stream_logprobs(stream, position)
+        predicted = stream != BOS_ID
+        return float(logprobs[predicted].sum()), int(predicted.sum()), sum(len(u) for u in unknown)
+
+    def context_ids(self, context: Sequence[str]) -> list[int]:
+        """Ids of a context given as tokens; a leading `<s>` means sentence start (added when absent)."""
+        context = list(context)
+        if context and context[0] == "<s>":
+            context = context[1:]
+        ids, _ = self.vocab.encode(context)
+        return [BOS_ID] + ids.tolist()
+
+    def next_token_distribution(self, context: Sequence[str]) -> dict[str, float]:
+        """P(next token | context) over the vocabulary (without `<s>`); sums to 1.
+
+        `context` is a list of tokens from the start of the sentence (a string is tokenised first).
+        """
+        if isinstance(context, str):
+            context = tokenize(context, self.config.level)
+        probs = self.tables.distribution(self.context_ids(context))
+        return {token: float(p) for token, p in zip(self.vocab.tokens, probs) if token != "<s>"}
+
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        num_samples: int = 1,
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+    ) -> list[str]:
+        """Sample sentence continuations of `prompt` (returned with the prompt); stop at `</s>`."""
+        if temperature < 0:
+            raise ConfigError(f"temperature must be >= 0, got {temperature}")
+        if top_k is not None and top_k < 1:
+            raise ConfigError(f"top_k must be >= 1, got {top_k}")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
+        rng = np.random.default_rng(seed)
+        prompt_tokens = tokenize(prompt, self.config.level)
+        results = []
+        for _ in range(num_samples):
+            history = self.context_ids(prompt_tokens)
+            generated: list[str] = []
+            for _ in range(max_tokens):
+                probs = _filter(self.tables.distribution(history), temperature, top_k, top_p)
+                token_id = int(np.argmax(probs)) if temperature == 0 else int(rng.choice(len(probs), p=probs))
+                if token_id == EOS_ID:
+                    break
+                history.append(token_id)
+                generated.append(self.vocab.tokens[token_id])
+                text = detokenize(generated, self.config.level)
+                if any(s and s in text for s in stop):
+                    break
+            results.append(detokenize(prompt_tokens + generated, self.config.level))
+        return results
+
+    # -----------------------------------------------------------------------------------------------
+    # size, saving, loading, ARPA
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the n-gram tables (keys, log-probabilities, backoffs)."""
+        return self.tables.nbytes()
+
+    def save(self, directory: str | Path, arpa: bool = False) -> Path:
+        """Write config.json, model.npz (numpy arrays, no pickle), vocab.txt (and model.arpa)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        arrays: dict[str, np.ndarray] = {}
+        t = self.tables
+        for m in range(1, t.order + 1):
+            if m > 1:
+                arrays[f"keys_{m}"] = t.keys[m - 1]
+            arrays[f"logprob_{m}"] = t.logprob[m - 1]
+            if m < t.order:
+                arrays[f"backoff_{m}"] = t.backoff[m - 1]
+                if t.uniform_backoff:
+                    arrays[f"is_context_{m}"] = t.is_context[m - 1]
+        arrays["root_backoff"] = np.array([t.root_backoff])
+        _atomic_write(directory / ARRAYS_FILE, lambda handle: np.savez(handle, **arrays))
+        vocab_text = "".join(token + "\n" for token in self.vocab.tokens)
+        _atomic_write(directory / VOCAB_FILE, lambda handle: handle.write(vocab_text.encode("utf-8")))
+        payload = {"task": "ngram", "format_version": FORMAT_VERSION, **asdict(self.config)}
+        payload["uniform_backoff"] = t.uniform_backoff
+        config_text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+        if arpa:
+            self.write_arpa(directory / "model.arpa")
+        _atomic_write(directory / CONFIG_FILE, lambda handle: handle.write(config_text.encode("utf-8")))
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> NGramModel:
+        directory = Path(directory)
+        try:
+            payload = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise CheckpointError(f"{directory / CONFIG_FILE}: cannot read ({error})") from None
+        if payload.get("task") != "ngram":
+            raise CheckpointError(f"{directory}: not an n-gram model (task {payload.get('task')!r})")
+        uniform = bool(payload.pop("uniform_backoff", False))
+        payload.pop("task")
+        payload.pop("format_version", None)
+        try:
+            config = NGramConfig(**payload)
+        except TypeError as error:
+            raise CheckpointError(f"{directory / CONFIG_FILE}: {error}") from None
+        try:
+            tokens = (directory / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:-1]
+            vocab = NGramVocab(tokens)
+            with np.load(directory / ARRAYS_FILE, allow_pickle=False) as data:
+                order = config.order
+                keys = [np.arange(len(vocab), dtype=np.int64)] + [
+                    data[f"keys_{m}"] for m in range(2, order + 1)
+                ]
+                logprob = [data[f"logprob_{m}"] for m in range(1, order + 1)]
+                backoff = [data[f"backoff_{m}"] for m in range(1, order)]
+                is_context = [data[f"is_context_{m}"] for m in range(1, order)] if uniform else None
+                root = float(data["root_backoff"][0])
+        except (OSError, KeyError, ValueError) as error:
+            raise CheckpointError(f"{directory}: damaged n-gram model ({error})") from None
+        if len(logprob[0]) != len(vocab):
+            raise CheckpointError(
+                f"{directory}: vocab.txt has {len(vocab)} tokens, model.npz {len(logprob[0])}"
+            )
+        tables = NGramTables(
+            len(vocab), vocab.predictable_size, keys, logprob, backoff, uniform, is_context, root
+        )
+        return cls(vocab, tables, config)
+
+    def write_arpa(self, path: str | Path) -> None:
+        from rnnlab.lm.arpa import write_arpa
+
+        write_arpa(self, path)
+
+    @classmethod
+    def from_arpa(cls, path: str | Path, level: str = "word") -> NGramModel:
+        from rnnlab.lm.arpa import read_arpa
+
+        return read_arpa(path, level=level)
+
+
+def _filter(probs: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:
+    """Temperature, top-k and nucleus (top-p) filtering of a distribution; returns one that sums to 1."""
+    probs = probs.astype(np.float64)
+    if temperature > 0 and temperature != 1.0:
+        with np.errstate(divide="ignore"):
+            logits = np.log(probs) / temperature
+        logits -= logits.max()
+        probs = np.exp(logits)
+    if top_k is not None and top_k < np.count_nonzero(probs):
+        cutoff = np.partition(probs, -top_k)[-top_k]
+        probs = np.where(probs >= cutoff, probs, 0.0)
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-probs)
+        cumulative = np.cumsum(probs[order]) / probs.sum()
+        keep = order[: int(np.searchsorted(cumulative, top_p)) + 1]
+        filtered = np.zeros_like(probs)
+        filtered[keep] = probs[keep]
+        probs = filtered
+    return probs / probs.sum()
+
+
+def _atomic_write(path: Path, write: Callable) -> None:
+    """Write through a temporary file and rename, so a crash never leaves half a file."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        write(handle)
+    os.replace(temporary, path)
+
+
+def perplexity(total_logprob: float, count: int) -> float:
+    return math.exp(-total_logprob / count) if count else float("nan")

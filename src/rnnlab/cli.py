@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "rnnlab.commands.data",
     "rnnlab.commands.models",
     "rnnlab.commands.labelling",
+    "rnnlab.commands.translate",
 ]
 
 

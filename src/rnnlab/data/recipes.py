@@ -230,8 +230,9 @@ def kernel_sources(deb: Path, directories: tuple[str, ...] = ("kernel", "mm")) -
     raise FetchError(f"{deb.name}: no usr/src/linux-source-*.tar.xz inside; the package layout changed?")
 
 
-def header_sources(directory: Path = UAPI_HEADERS) -> dict[str, str]:
-    """The *.h files directly in `directory` (path -> text), undecodable ones skipped."""
+def header_sources(directory: Path | None = None) -> dict[str, str]:
+    """The *.h files directly in `directory` (default UAPI_HEADERS) (path -> text), undecodable ones skipped."""
+    directory = UAPI_HEADERS if directory is None else directory
     files = {}
     for path in sorted(directory.glob("*.h")):
         try:

@@ -21,6 +21,7 @@ TASK_MODULES: dict[str, str] = {
     "tagger": "rnnlab.tasks.tagging",
     "classifier": "rnnlab.tasks.classification",
     "cloze": "rnnlab.tasks.cloze",
+    "translate": "rnnlab.tasks.translation",
 }
 
 

@@ -281,7 +281,11 @@ def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
                     pass
             if isinstance(choice, str) and str(value) == choice:
                 return choice
-        raise fail("one of " + ", ".join(repr(choice) for choice in args))
+        guess = difflib.get_close_matches(str(value), [str(choice) for choice in args], n=1)
+        hint = f" (did you mean {guess[0]!r}?)" if guess else ""
+        raise ConfigError(
+            f"{source}: key '{key}' expects one of {', '.join(repr(c) for c in args)}, got {value!r}{hint}"
+        )
 
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):

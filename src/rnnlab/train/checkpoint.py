@@ -57,6 +57,7 @@ _RESERVED = {CONFIG_FILE, MODEL_FILE, MANIFEST_FILE, TRAINER_STATE_DIR}
 _FORMAT = "rnnlab-checkpoint"
 _VERSION = 1
 _ALIASES_KEY = "rnnlab_aliases"  # safetensors metadata: JSON {alias_name: stored_name} for tied weights
+_ORDER_KEY = "rnnlab_order"  # safetensors metadata: JSON list of the state_dict's names in model order
 
 
 @dataclass
@@ -134,7 +135,8 @@ def save_checkpoint(
 
         state_dict = model.state_dict() if isinstance(model, torch.nn.Module) else dict(model)
         tensors, aliases = _dedupe_tensors(state_dict)
-        save_file(tensors, str(tmp / MODEL_FILE), metadata={_ALIASES_KEY: json.dumps(aliases)})
+        metadata = {_ALIASES_KEY: json.dumps(aliases), _ORDER_KEY: json.dumps(list(state_dict))}
+        save_file(tensors, str(tmp / MODEL_FILE), metadata=metadata)
         _fsync_file(tmp / MODEL_FILE)
 
         if trainer_state is not None:
@@ -231,12 +233,15 @@ def load_checkpoint(directory: str | Path, *, map_location: str | torch.device =
     state_dict, metadata = _load_safetensors(path / MODEL_FILE, device)
     try:
         aliases = json.loads(metadata.get(_ALIASES_KEY, "{}"))
+        order = json.loads(metadata.get(_ORDER_KEY, "[]"))
     except json.JSONDecodeError:
-        raise CheckpointError(f"{path / MODEL_FILE}: malformed tied-weight metadata") from None
+        raise CheckpointError(f"{path / MODEL_FILE}: malformed rnnlab metadata") from None
     for alias, stored in aliases.items():
         if stored not in state_dict:
             raise CheckpointError(f"{path / MODEL_FILE}: tied weight {alias!r} refers to missing {stored!r}")
         state_dict[alias] = state_dict[stored]
+    if sorted(order) == sorted(state_dict):  # safetensors sorts names; give them back in the model's order
+        state_dict = {name: state_dict[name] for name in order}
 
     trainer_state = None
     if _STATE_JSON in manifest:

@@ -74,6 +74,7 @@ def plot_loss_curve(records: list[dict[str, Any]], path: str | Path, title: str 
     train = [(r["step"], r["loss"]) for r in records if r.get("event") == "train" and "loss" in r]
     valid = [(r["step"], r["loss"]) for r in records if r.get("event") == "eval" and "loss" in r]
     figure = Figure(figsize=(7, 4.2), dpi=100)
+    figure.subplots_adjust(left=0.1, right=0.97, bottom=0.12, top=0.92)  # fixed margins: no extra layout pass
     FigureCanvasAgg(figure)
     axes = figure.add_subplot(1, 1, 1)
     if train:
@@ -86,7 +87,6 @@ def plot_loss_curve(records: list[dict[str, Any]], path: str | Path, title: str 
     axes.grid(True, alpha=0.3)
     if train or valid:
         axes.legend()
-    figure.tight_layout()
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.png")
     figure.savefig(tmp, format="png")

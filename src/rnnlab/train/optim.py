@@ -84,24 +84,23 @@ class LRSchedule:
         self.best: float | None = None
         self.bad_evals = 0
 
-    def multiplier(self, step: int) -> float:
-        """lr factor for the optimizer step numbered `step` (0-based) relative to base_lr."""
-        warm = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps > 0 else 1.0
+    def lr_for(self, base_lr: float, step: int) -> float:
+        """lr of a group with base lr `base_lr` at optimizer step `step` (0-based)."""
+        floor = min(self.min_lr, base_lr)
+        if step < self.warmup_steps:  # linear warmup from base_lr / warmup_steps to base_lr
+            return base_lr * self.scale * (step + 1) / self.warmup_steps
         if self.kind == "cosine":
             span = max(1, self.total_steps - self.warmup_steps)
-            progress = min(1.0, max(0.0, (step - self.warmup_steps) / span))
-            return warm * (0.5 * (1.0 + math.cos(math.pi * progress)))
-        return warm * self.scale
+            progress = min(1.0, (step - self.warmup_steps) / span)
+            return floor + (base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        if self.kind == "plateau":
+            return max(base_lr * self.scale, floor)
+        return base_lr
 
     def step(self, step: int) -> None:
         """Set each group's lr for optimizer step `step` (0-based). Call before `optimizer.step()`."""
-        m = self.multiplier(step)
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            if self.kind == "cosine":
-                floor = min(self.min_lr, base)
-                group["lr"] = floor + (base - floor) * m
-            else:
-                group["lr"] = max(base * m, min(self.min_lr, base)) if self.kind == "plateau" else base * m
+            group["lr"] = self.lr_for(base, step)
 
     def on_eval(self, value: float) -> bool:
         """Feed a validation metric ("plateau" only); returns True if the lr was reduced."""

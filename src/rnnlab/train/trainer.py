@@ -112,6 +112,7 @@ class TrainerConfig:
     save_best: bool = True  # keep best/ (weights + config + task files, no optimizer state)
     save_last: bool = True  # keep last/ (everything needed to resume)
     progress: bool = True  # tqdm progress bar on stderr
+    plot: bool = True  # rewrite loss_curve.png at every evaluation
 
     def __post_init__(self) -> None:
         checks = [
@@ -464,6 +465,10 @@ class Trainer:
             self._save(self.best_dir, with_state=False)
         if self.early_stopped:
             self._say(f"early stopping: no improvement of {cfg.metric} in {self.bad_evals} evaluations")
+        if cfg.plot:
+            self._plot()
+
+    def _plot(self) -> None:
         try:
             plot_loss_curve(self.log.records, self.plot_path, title=f"{self.output_dir.name}: loss")
         except Exception as error:  # a plot must never kill a training run

@@ -1,0 +1,244 @@
+"""Parallel text (sentence pairs) for translation: the built-in German→English and English→Chinese pairs
+and users' own files.
+
+Built-in pairs
+- "de-en": the Ding dictionary of Debian's `trans-de-en` (1.9-6, GPL-2+), fetched with `apt-get download`
+  and checked by sha256. Lines are `DE :: EN`; each side has sub-entries separated by ` | ` that align one
+  to one; within a sub-entry `; ` separates synonyms (the first is kept) and `{...}`, `[...]`, `<...>` are
+  grammar/usage annotations (removed). Example sentences are the sub-entries that read as sentences on
+  both sides (start with a capital, end in . ? or !, at least three words): about 19.4k pairs after
+  deduplication. `include_phrases=True` also adds the shorter phrase pairs.
+- "en-zh": the English→Chinese (zh_CN) message catalogues (`.mo`) of the Debian packages installed on this
+  machine, read with Python's `gettext`; menu accelerators (`_`, `&`) are removed, entries with format
+  directives or fewer than 4 words are dropped. Its size depends on the installed packages.
+
+Both are normalised (Unicode NFC, whitespace collapsed), deduplicated on the source side (first target
+kept, so a source never appears in two splits or with two references), and split 90/5/5 into
+train/valid/test by the sha256 of the source (`rnnlab.data.splits.split_of`): stable across machines and
+runs. Parsed pairs are cached as TSV under `cache_root()/translation/<name>/`.
+
+User files: `read_parallel("train.tsv")` (one `source<TAB>target` per line) or
+`read_parallel("train.de,train.en")` (two files, one sentence per line, same line count). Empty sides,
+missing tabs and mismatched line counts raise `DataError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import gettext
+import re
+import struct
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnlab.data.corpora import cache_root
+from rnnlab.data.splits import split_of
+from rnnlab.errors import DataError
+
+__all__ = [
+    "Pair",
+    "ParallelData",
+    "BUILTIN_PAIRS",
+    "normalise",
+    "parse_ding",
+    "read_mo_catalogues",
+    "dedupe_and_split",
+    "read_parallel",
+    "load_builtin",
+    "write_tsv",
+]
+
+Pair = tuple[str, str]
+
+TRANS_DE_EN = ("trans-de-en", "1.9-6", "45f6b4cf1c434776fba6811d7bc522efabb5425c43ba8afd0e289bf9e2e53df4")
+TRANS_DE_EN_FILE = "usr/share/trans/de-en"
+LOCALE_DIR = Path("/usr/share/locale/zh_CN/LC_MESSAGES")
+BUILTIN_PAIRS = {
+    "de-en": "German→English example sentences of the Ding dictionary (Debian trans-de-en 1.9-6, GPL-2+)",
+    "en-zh": "English→Chinese UI messages from the installed gettext catalogues (zh_CN .mo files)",
+}
+
+
+@dataclass
+class ParallelData:
+    """Sentence pairs per split ("train", "valid", "test") and where they came from."""
+
+    splits: dict[str, list[Pair]]
+    source: str
+
+    def sizes(self) -> dict[str, int]:
+        return {name: len(pairs) for name, pairs in self.splits.items()}
+
+
+def normalise(text: str) -> str:
+    """Unicode NFC and single spaces, stripped."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+# -------------------------------------------------------------------------------------------- Ding de-en
+
+_ANNOTATION = re.compile(r"\s*(\{[^{}]*\}|\[[^\[\]]*\]|<[^<>]*>)")
+
+
+def _clean_ding(text: str) -> str:
+    return normalise(_ANNOTATION.sub("", text).split("; ")[0])
+
+
+def _is_sentence(text: str) -> bool:
+    return text[:1].isupper() and text[-1:] in ".?!" and len(text.split()) >= 3
+
+
+def parse_ding(lines: Iterable[str], include_phrases: bool = False) -> list[Pair]:
+    """Aligned (German, English) pairs from Ding `DE :: EN` lines, in file order (duplicates kept)."""
+    pairs = []
+    for line in lines:
+        if line.startswith("#") or " :: " not in line:
+            continue
+        german, english = line.split(" :: ", 1)
+        de_parts, en_parts = german.split(" | "), english.split(" | ")
+        if len(de_parts) != len(en_parts):
+            continue  # misaligned entry: skip rather than guess
+        for de, en in zip(de_parts, en_parts):
+            de, en = _clean_ding(de), _clean_ding(en)
+            if not de or not en:
+                continue
+            if (_is_sentence(de) and _is_sentence(en)) or include_phrases:
+                pairs.append((de, en))
+    return pairs
+
+
+def _fetch_ding_text(workdir: Path) -> str:
+    from rnnlab.data.registries import deb_member, download_debian, verify_sha256
+
+    name, version, sha = TRANS_DE_EN
+    debs = sorted(workdir.glob(f"{name}_*.deb"))
+    deb = debs[0] if debs else download_debian(name, version, workdir)
+    verify_sha256(deb, sha)
+    return deb_member(deb, TRANS_DE_EN_FILE).decode("utf-8")
+
+
+# ------------------------------------------------------------------------------------------ gettext en-zh
+
+_FORMAT = re.compile(r"%[-+ #0-9.*]*[a-zA-Z]|\{[^}]*\}|\\|<[^>]+>")
+
+
+def read_mo_catalogues(directory: Path = LOCALE_DIR, min_words: int = 4) -> list[Pair]:
+    """(English msgid, translated msgstr) pairs of every `.mo` file in `directory`, sorted by file name."""
+    pairs = []
+    for mo in sorted(directory.glob("*.mo")):
+        try:
+            with open(mo, "rb") as handle:
+                catalog = gettext.GNUTranslations(handle)._catalog
+        except (OSError, ValueError, struct.error):  # bad magic number, truncated, not UTF-8
+            continue  # an unreadable catalogue: skip it
+        for msgid, msgstr in catalog.items():
+            if not isinstance(msgid, str) or not msgid or not msgstr:
+                continue  # header entry or plural forms
+            english, chinese = (normalise(t.replace("_", "").replace("&", "")) for t in (msgid, msgstr))
+            if len(english.split()) < min_words or _FORMAT.search(english) or _FORMAT.search(chinese):
+                continue
+            if english == chinese:
+                continue  # untranslated
+            pairs.append((english, chinese))
+    return pairs
+
+
+# ------------------------------------------------------------------------------------------------ splits
+
+
+def dedupe_and_split(pairs: Iterable[Pair]) -> dict[str, list[Pair]]:
+    """Keep the first pair of each source; split 90/5/5 by the sha256 of the source."""
+    seen: set[str] = set()
+    splits: dict[str, list[Pair]] = {"train": [], "valid": [], "test": []}
+    for src, tgt in pairs:
+        if src in seen:
+            continue
+        seen.add(src)
+        splits[split_of(src)].append((src, tgt))
+    return splits
+
+
+def write_tsv(path: Path, pairs: Iterable[Pair]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_builtin(name: str, cache_dir: str | Path | None = None, include_phrases: bool = False) -> ParallelData:
+    """The built-in pair `name` ("de-en" or "en-zh"), fetched and parsed on first use, then cached."""
+    if name not in BUILTIN_PAIRS:
+        raise DataError(f"unknown built-in language pair {name!r}; expected one of {sorted(BUILTIN_PAIRS)} "
+                        f"or parallel files")  # fmt: skip
+    variant = name + ("-phrases" if include_phrases else "")
+    directory = cache_root(cache_dir) / "translation" / variant
+    files = {split: directory / f"{split}.tsv" for split in ("train", "valid", "test")}
+    if not all(f.is_file() for f in files.values()):
+        if name == "de-en":
+            text = _fetch_ding_text(cache_root(cache_dir) / "downloads")
+            pairs = parse_ding(text.splitlines(), include_phrases)
+        else:
+            if not LOCALE_DIR.is_dir():
+                raise DataError(f"{LOCALE_DIR}: no zh_CN message catalogues on this machine; install "
+                                f"language packs or use your own parallel files")  # fmt: skip
+            pairs = read_mo_catalogues()
+        splits = dedupe_and_split(pairs)
+        for split, pairs_of_split in splits.items():
+            write_tsv(files[split], pairs_of_split)
+    splits = {split: read_parallel(str(path)) for split, path in files.items()}
+    return ParallelData(splits, BUILTIN_PAIRS[name])
+
+
+# -------------------------------------------------------------------------------------------- user files
+
+
+def _read_lines(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"{path}: parallel text file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 text") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def read_parallel(spec: str) -> list[Pair]:
+    """Sentence pairs from "pairs.tsv" (source<TAB>target per line) or "src.txt,tgt.txt" (two files with
+    one sentence per line). Every pair is normalised; errors name the file and line."""
+    if "," in spec and not Path(spec).is_file():
+        src_name, tgt_name = (part.strip() for part in spec.split(",", 1))
+        src_path, tgt_path = Path(src_name), Path(tgt_name)
+        src_lines, tgt_lines = _read_lines(src_path), _read_lines(tgt_path)
+        if len(src_lines) != len(tgt_lines):
+            raise DataError(f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}; "
+                            f"parallel files need one sentence per line on both sides")  # fmt: skip
+        pairs = []
+        for number, (src, tgt) in enumerate(zip(src_lines, tgt_lines), start=1):
+            src, tgt = normalise(src), normalise(tgt)
+            if not src:
+                raise DataError(f"{src_path}:{number}: empty source sentence (its target is {tgt[:40]!r})")
+            if not tgt:
+                raise DataError(f"{tgt_path}:{number}: empty target sentence (its source is {src[:40]!r})")
+            pairs.append((src, tgt))
+        return pairs
+    path = Path(spec)
+    pairs = []
+    for number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():
+            continue  # blank lines between pairs are harmless in a TSV
+        fields = line.split("\t")
+        if len(fields) != 2:
+            raise DataError(f"{path}:{number}: expected 'source<TAB>target', found {len(fields) - 1} tabs")
+        src, tgt = normalise(fields[0]), normalise(fields[1])
+        if not src or not tgt:
+            side = "source" if not src else "target"
+            raise DataError(f"{path}:{number}: empty {side} sentence")
+        pairs.append((src, tgt))
+    if not pairs:
+        raise DataError(f"{path}: no sentence pairs found")
+    return pairs

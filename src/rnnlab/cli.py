@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "rnnlab.commands.models",
     "rnnlab.commands.labelling",
     "rnnlab.commands.translate",
+    "rnnlab.commands.inspect",
     "rnnlab.commands.ngram",
 ]
 

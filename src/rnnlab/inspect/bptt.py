@@ -75,7 +75,7 @@ def chain_rule_gradient(model: SmallRNN, k: int, t: int) -> Tensor:
     grad_state[:hidden] = grad_h[0]  # the loss reads h only (not c)
     for j in range(k, t, -1):
         grad_state = grad_state @ jac_state[j]
-    return grad_state @ jac_input[t]
+    return (grad_state @ jac_input[t]).detach()
 
 
 def plot_bptt(model: SmallRNN, t: int, path: str | Path, grads: Tensor | None = None) -> Tensor:

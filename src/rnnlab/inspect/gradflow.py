@@ -240,3 +240,52 @@ def plot_gradflow(report: GradflowReport, path: str | Path, title: str | None = 
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+# ------------------------------------------------------------------------ a trained language model
+def lm_input_gradient_norms(model: nn.Module, ids: Tensor) -> Tensor:
+    """‖∂L_T/∂e_t‖ for a language model: L_T = −log P(x_T | x_<T), e_t the embedding of token t.
+
+    `model(ids (L, 1)) -> logits (L, 1, V)` (or `(logits, state)`) with an `embedding` module; ids (T, 1).
+    Returns (T-1,): one norm per input position t = 1..T-1. The embedding output is the leaf we
+    differentiate, so this works on the fused path too.
+    """
+    captured: dict[str, Tensor] = {}
+
+    def hook(module, args, output):
+        leaf = output.detach().requires_grad_(True)
+        captured["e"] = leaf
+        return leaf
+
+    handle = model.embedding.register_forward_hook(hook)
+    try:
+        result = model(ids[:-1])
+    finally:
+        handle.remove()
+    logits = result[0] if isinstance(result, tuple) else result
+    loss = nn.functional.cross_entropy(logits[-1, :1].float(), ids[-1, :1])
+    (grad,) = torch.autograd.grad(loss, captured["e"])
+    return grad[:, 0].norm(dim=-1).detach()
+
+
+def reinitialised(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of `model` with every sub-module's parameters reset (the same architecture at init)."""
+    torch.manual_seed(seed)
+    fresh = copy.deepcopy(model)
+    for module in fresh.modules():
+        if hasattr(module, "reset_parameters") and module is not fresh:
+            module.reset_parameters()
+    return fresh
+
+
+def lm_gradflow_curves(model: nn.Module, ids: Tensor, seed: int = 0) -> list[Curve]:
+    """‖∂L_T/∂e_t‖ of the trained model and of the same architecture re-initialised."""
+    model = model.eval()
+    curves = []
+    for label, net in (
+        ("init (re-initialised)", reinitialised(model, seed).eval()),
+        ("trained checkpoint", model),
+    ):
+        norms = lm_input_gradient_norms(net, ids)
+        curves.append(Curve(label, norms.tolist(), float("nan"), float("nan"), float("nan")))
+    return curves

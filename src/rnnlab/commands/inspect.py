@@ -1,0 +1,188 @@
+"""`rnnlab inspect diagram | gates | bptt | gradflow`: look inside recurrent networks.
+
+Each sub-command writes a picture (PNG, or SVG/PDF when `--out` ends so) and prints a short summary.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+CELLS = ["rnn", "lstm", "gru"]
+
+
+def register(commands) -> None:
+    inspect = commands.top.add_parser(
+        "inspect", help="look inside: gate diagrams, gate traces, BPTT, gradient flow"
+    )
+    sub = inspect.add_subparsers(dest="inspect_command", metavar="WHAT", required=True)
+
+    diagram = sub.add_parser("diagram", help="draw a cell with its gates labelled")
+    diagram.add_argument("--cell", choices=CELLS, default="lstm")
+    diagram.add_argument("--out", default=None, help="output file (default: diagram_CELL.png)")
+    diagram.set_defaults(handler=run_diagram)
+
+    gates = sub.add_parser(
+        "gates", help="heatmaps of every gate per step and unit, and units that track features"
+    )
+    gates.add_argument("checkpoint", nargs="?", default=None, help="language-model directory (task 'lm')")
+    gates.add_argument("text", nargs="?", default=None, help="the text to run the model on")
+    gates.add_argument("--input", default=None, help="read the text from this file instead")
+    gates.add_argument(
+        "--random", action="store_true", help="a randomly initialised char model, no checkpoint"
+    )
+    gates.add_argument(
+        "--cell", choices=CELLS + ["lnlstm"], default="lstm", help="cell of the --random model"
+    )
+    gates.add_argument("--hidden-size", type=int, default=32, help="units of the --random model")
+    gates.add_argument("--num-layers", type=int, default=1, help="layers of the --random model")
+    gates.add_argument("--bidirectional", action="store_true", help="bidirectional --random model")
+    gates.add_argument("--max-units", type=int, default=64, help="units shown per heatmap")
+    gates.add_argument("--top", type=int, default=3, help="tracking units listed per feature")
+    gates.add_argument("--seed", type=int, default=0)
+    gates.add_argument(
+        "--out", default="gates.png", help="heatmap file (one per layer/direction: NAME_l0...)"
+    )
+    gates.set_defaults(handler=run_gates)
+
+    bptt = sub.add_parser("bptt", help="the unrolled graph with the back-propagation paths that reach x_t")
+    bptt.add_argument("--cell", choices=CELLS, default="rnn")
+    bptt.add_argument("--steps", type=int, default=6, help="unrolled steps n")
+    bptt.add_argument("--t", type=int, default=3, help="which input x_t (1-based)")
+    bptt.add_argument("--hidden-size", type=int, default=4)
+    bptt.add_argument("--seed", type=int, default=0)
+    bptt.add_argument("--out", default=None, help="output file (default: bptt_CELL.png)")
+    bptt.set_defaults(handler=run_bptt)
+
+    gradflow = sub.add_parser("gradflow", help="‖∂L_T/∂h_t‖ against t, at init and after training; clipping")
+    gradflow.add_argument("--cell", choices=CELLS, default="rnn")
+    gradflow.add_argument("--length", type=int, default=100, help="sequence length T")
+    gradflow.add_argument("--train-steps", type=int, default=300, help="Adam steps on the adding problem")
+    gradflow.add_argument("--hidden-size", type=int, default=32)
+    gradflow.add_argument("--scale", type=float, default=3.0, help="W_hh scale of the exploding RNN run")
+    gradflow.add_argument("--explode-steps", type=int, default=150)
+    gradflow.add_argument("--ckpt", default=None, help="a language-model directory: curve of its inputs")
+    gradflow.add_argument("--text", default=None, help="text for --ckpt (default: a sample from the model)")
+    gradflow.add_argument("--seed", type=int, default=0)
+    gradflow.add_argument("--out", default=None, help="output file (default: gradflow_CELL.png)")
+    gradflow.set_defaults(handler=run_gradflow)
+
+
+def _positive(name: str, value: int) -> None:
+    from rnnlab.errors import ConfigError
+
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, got {value}")
+
+
+def run_diagram(args: argparse.Namespace) -> int:
+    from rnnlab.inspect.diagram import draw_cell
+
+    out = args.out or f"diagram_{args.cell}.png"
+    lines = draw_cell(args.cell, out)
+    print("\n".join(lines))
+    print(f"wrote {out}")
+    return 0
+
+
+def _load_lm(path: str):
+    from rnnlab.errors import CheckpointError
+    from rnnlab.tasks.registry import load_task_module, read_task_name
+
+    if read_task_name(path) != "lm":
+        raise CheckpointError(f"{path}: expected a neural language model directory (task 'lm')")
+    return load_task_module(path).load_language_model(path)
+
+
+def run_gates(args: argparse.Namespace) -> int:
+    from rnnlab.errors import ConfigError
+    from rnnlab.inspect import gates
+
+    if args.random and args.checkpoint is not None and args.text is None:
+        args.text, args.checkpoint = args.checkpoint, None  # `inspect gates --random "text"`
+    if args.input is not None:
+        if args.text is not None:
+            raise ConfigError("give the text either as an argument or with --input, not both")
+        args.text = Path(args.input).read_text(encoding="utf-8")
+    if args.text is None:
+        raise ConfigError(
+            'expected a text: rnnlab inspect gates CKPT "text" (or --random "text", or --input FILE)'
+        )
+    _positive("--hidden-size", args.hidden_size)
+    _positive("--num-layers", args.num_layers)
+    if args.random:
+        traces = gates.random_model_traces(
+            args.text, args.cell, args.hidden_size, args.num_layers, args.bidirectional, args.seed
+        )
+        print(f"random {args.cell} char model (untrained: correlations below are what chance gives)")
+    elif args.checkpoint is None:
+        raise ConfigError("expected a checkpoint directory, or --random for an untrained model")
+    else:
+        traces = gates.language_model_traces(_load_lm(args.checkpoint), args.text)
+    paths = gates.plot_gate_heatmaps(traces, args.out, max_units=args.max_units)
+    units = gates.tracking_units(traces, top=args.top)
+    units_path = Path(args.out).with_name(Path(args.out).stem + "_units" + Path(args.out).suffix)
+    gates.plot_tracking_units(traces, units, units_path)
+    print(
+        f"{len(traces.tokens)} tokens; layers/directions: {len(traces.gates)}; gates: "
+        f"{', '.join(next(iter(traces.gates.values())))}"
+    )
+    for unit in units:
+        print(f"  {unit.feature:>16s}: {unit.where:<40s} r = {unit.correlation:+.3f}")
+    print("wrote " + ", ".join(str(p) for p in [*paths, units_path]))
+    return 0
+
+
+def run_bptt(args: argparse.Namespace) -> int:
+    from rnnlab.errors import ConfigError
+    from rnnlab.inspect.bptt import SmallRNN, chain_rule_gradient, plot_bptt
+
+    _positive("--steps", args.steps)
+    _positive("--hidden-size", args.hidden_size)
+    if not 1 <= args.t <= args.steps:
+        raise ConfigError(f"--t must be between 1 and --steps ({args.steps}), got {args.t}")
+    model = SmallRNN.random(args.cell, args.steps, hidden_size=args.hidden_size, seed=args.seed)
+    out = args.out or f"bptt_{args.cell}.png"
+    grads = plot_bptt(model, args.t, out)
+    print(f"{args.cell}, {args.steps} steps: ‖∂L_k/∂x_{args.t}‖ by autograd (and by the chain-rule product):")
+    for k in range(1, args.steps + 1):
+        chain = float(chain_rule_gradient(model, k - 1, args.t - 1).norm())
+        note = (
+            "no path (k < t)"
+            if k < args.t
+            else f"path L_{k} -> y_{k} -> h_{k}"
+            + (f" -> ... -> h_{args.t}" if k > args.t else "")
+            + f" -> x_{args.t}"
+        )
+        print(f"  L_{k}: {float(grads[k - 1, args.t - 1]):.3e}  ({chain:.3e})  {note}")
+    print(f"wrote {out}")
+    return 0
+
+
+def run_gradflow(args: argparse.Namespace) -> int:
+    from rnnlab.inspect import gradflow
+
+    _positive("--length", args.length)
+    _positive("--hidden-size", args.hidden_size)
+    out = args.out or f"gradflow_{args.cell}.png"
+    report = gradflow.gradflow_report(
+        args.cell, args.length, args.train_steps, args.hidden_size, args.scale, args.explode_steps, args.seed
+    )
+    title = None
+    if args.ckpt is not None:
+        import torch
+
+        lm = _load_lm(args.ckpt)
+        text = args.text or lm.generate(max_tokens=args.length, seed=args.seed)[0]
+        tokens = lm.tokenizer.tokenize(text)[: args.length]
+        ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
+        report.curves = gradflow.lm_gradflow_curves(lm.model, ids, args.seed)
+        report.length = len(tokens)
+        title = f"{args.ckpt}: ‖∂L_T/∂e_t‖ over {len(tokens)} tokens"
+        for curve in report.curves:
+            values = torch.tensor(curve.norms)
+            print(f"  {curve.label}: ‖∂L_T/∂e_1‖/‖∂L_T/∂e_T-1‖ = {float(values[0] / values[-1]):.2e}")
+    print(report.summary())
+    gradflow.plot_gradflow(report, out, title=title)
+    print(f"wrote {out}")
+    return 0

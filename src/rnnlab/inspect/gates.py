@@ -1,0 +1,307 @@
+"""Gate traces as pictures: every gate's activation per step and unit, and the units that track something.
+
+In the spirit of Karpathy, Johnson & Fei-Fei (2015), "Visualizing and understanding recurrent networks",
+and LSTMVis (Strobelt et al. 2017): run a model on a text with `rnnlab.nn.record_gates`, draw one heatmap
+per (layer, direction, gate) with the tokens on the time axis, and correlate each unit with simple
+features of the text (inside quotes, bracket depth, position in the line) to find the units that track them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlab.errors import DataError
+from rnnlab.inspect.cells import check_name, make_layer
+from rnnlab.nn import record_gates
+
+SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # values in (0, 1); the others lie in (-1, 1) or are unbounded (c)
+OPENING, CLOSING = "([{", ")]}"
+
+
+@dataclass
+class Traces:
+    """Gate activations of one text: `gates[(layer_name, layer, direction)][gate]` is (L, H)."""
+
+    tokens: list[str]
+    gates: dict[tuple[str, int, int], dict[str, np.ndarray]]
+
+
+def record_text(model: nn.Module, run: Callable[[], object], tokens: list[str]) -> Traces:
+    """Call `run()` (which runs `model` on the token ids of one text) with gate recording on."""
+    with torch.no_grad(), record_gates(model) as recorded:
+        run()
+    gates = {}
+    for name, trace in recorded.items():
+        for (layer, direction), values in trace.items():
+            # (L, N, H) time-major, one sequence: keep batch element 0
+            gates[(name, layer, direction)] = {g: v[:, 0].float().numpy() for g, v in values.items()}
+    return Traces(tokens, gates)
+
+
+class RandomCharModel(nn.Module):
+    """A randomly initialised character model (embedding -> rnnlab layer) over the characters of a text."""
+
+    def __init__(
+        self,
+        text: str,
+        cell: str = "lstm",
+        hidden_size: int = 32,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.chars = sorted(set(text))
+        self.index = {c: i for i, c in enumerate(self.chars)}
+        self.embedding = nn.Embedding(len(self.chars), 16)
+        name = check_name(cell, ("rnn", "lstm", "gru", "lnlstm"))
+        if num_layers == 1 and not bidirectional:
+            self.rnn = make_layer(name, 16, hidden_size, batch_first=False)
+        else:
+            import rnnlab.nn as rnn_nn
+
+            classes = {"rnn": rnn_nn.RNN, "lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU}
+            if name == "lnlstm":
+                self.rnn = rnn_nn.Recurrent(
+                    rnn_nn.LayerNormLSTMCell,
+                    16,
+                    hidden_size,
+                    num_layers=num_layers,
+                    bidirectional=bidirectional,
+                )
+            else:
+                self.rnn = classes[name](16, hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+
+    def encode(self, text: str) -> torch.Tensor:
+        """(L, 1) character ids."""
+        return torch.tensor([self.index[c] for c in text], dtype=torch.long).unsqueeze(1)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        output, _ = self.rnn(self.embedding(ids))
+        return output
+
+
+def random_model_traces(
+    text: str,
+    cell: str = "lstm",
+    hidden_size: int = 32,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+    seed: int = 0,
+) -> Traces:
+    if not text:
+        raise DataError("inspect gates: the text is empty")
+    model = RandomCharModel(text, cell, hidden_size, num_layers, bidirectional, seed).eval()
+    ids = model.encode(text)
+    return record_text(model, lambda: model(ids), list(text))
+
+
+def language_model_traces(lm, text: str) -> Traces:
+    """Traces of a loaded language model (`.model(ids (L, 1))`, `.tokenizer.tokenize`, `.vocab.encode`)."""
+    tokens = lm.tokenizer.tokenize(text)
+    if not tokens:
+        raise DataError("inspect gates: the text has no tokens under this model's tokenizer")
+    ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
+    device = next(lm.model.parameters()).device
+    model = lm.model.eval()
+    return record_text(model, lambda: model(ids.to(device)), tokens)
+
+
+def token_features(tokens: list[str]) -> dict[str, np.ndarray]:
+    """Per-token features of the text read so far (after token t): each (L,) float.
+
+    inside quotes: 1 between an opening and a closing '"'; bracket depth: open ([{ minus closed )]};
+    position in line: tokens since the last line break (0 at the break).
+    """
+    inside, depth, position = [], [], []
+    quote, level, column = False, 0, 0
+    for token in tokens:
+        for char in token:
+            if char == '"':
+                quote = not quote
+            elif char in OPENING:
+                level += 1
+            elif char in CLOSING:
+                level = max(level - 1, 0)
+        column = 0 if ("\n" in token or token in ("</s>", "<eos>")) else column + 1
+        inside.append(float(quote))
+        depth.append(float(level))
+        position.append(float(column))
+    return {
+        "inside quotes": np.array(inside),
+        "bracket depth": np.array(depth),
+        "position in line": np.array(position),
+    }
+
+
+@dataclass
+class TrackingUnit:
+    feature: str
+    layer_key: tuple[str, int, int]
+    gate: str
+    unit: int
+    correlation: float
+
+    @property
+    def where(self) -> str:
+        name, layer, direction = self.layer_key
+        prefix = f"{name}." if name else ""
+        return f"{prefix}layer {layer} {'backward' if direction else 'forward'} {self.gate}[{self.unit}]"
+
+
+def pearson(values: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """Correlation of each column of values (L, H) with feature (L,); 0 where either is constant."""
+    centred = values - values.mean(axis=0)
+    target = feature - feature.mean()
+    denominator = np.sqrt((centred**2).sum(axis=0) * (target**2).sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = (centred * target[:, None]).sum(axis=0) / denominator
+    return np.nan_to_num(result)
+
+
+def tracking_units(traces: Traces, top: int = 3) -> list[TrackingUnit]:
+    """For each non-constant feature, the `top` units (any layer, direction, gate) with the largest |r|."""
+    found = []
+    for feature_name, feature in token_features(traces.tokens).items():
+        if feature.std() == 0:
+            continue
+        candidates = []
+        for key, gates in traces.gates.items():
+            for gate, values in gates.items():
+                for unit, r in enumerate(pearson(values, feature)):
+                    candidates.append(TrackingUnit(feature_name, key, gate, unit, float(r)))
+        candidates.sort(key=lambda u: -abs(u.correlation))
+        found.extend(candidates[:top])
+    return found
+
+
+def _shown(token: str) -> str:
+    return token.replace("\n", "⏎").replace(" ", "␣").replace("\t", "⇥") or "∅"
+
+
+def _token_axis(ax, tokens: list[str], max_labels: int = 120) -> None:
+    stride = max(1, math.ceil(len(tokens) / max_labels))
+    positions = list(range(0, len(tokens), stride))
+    ax.set_xticks(
+        positions,
+        [_shown(tokens[p]) for p in positions],
+        fontsize=7,
+        rotation=0 if all(len(t) <= 1 for t in tokens) else 90,
+        family="monospace",
+    )
+
+
+def heatmap_paths(traces: Traces, path: str | Path) -> dict[tuple[str, int, int], Path]:
+    """One file per (layer, direction): `path` itself when there is one, else `stem_l{k}[_reverse]`."""
+    path = Path(path)
+    keys = list(traces.gates)
+    if len(keys) == 1:
+        return {keys[0]: path}
+    return {
+        key: path.with_name(
+            f"{path.stem}_{key[0] + '_' if key[0] else ''}l{key[1]}"
+            f"{'_reverse' if key[2] else ''}{path.suffix}"
+        )
+        for key in keys
+    }
+
+
+def plot_gate_heatmaps(
+    traces: Traces, path: str | Path, max_units: int = 64, max_tokens: int = 200
+) -> list[Path]:
+    """Per (layer, direction), one heatmap per gate: units on the y axis, tokens on the x axis.
+
+    Writes one file per (layer, direction) (see `heatmap_paths`) and returns their paths.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tokens = traces.tokens[:max_tokens]
+    width = min(max(8.0, 0.13 * len(tokens) + 3), 30.0)
+    written = []
+    for key, out in heatmap_paths(traces, path).items():
+        gates = traces.gates[key]
+        units = min(max_units, next(iter(gates.values())).shape[1])
+        fig, axes = plt.subplots(
+            len(gates), 1, figsize=(width, len(gates) * (0.06 * units + 0.9)), squeeze=False
+        )
+        name, layer, direction = key
+        for ax, (gate, values) in zip(axes[:, 0], gates.items()):
+            values = values[: len(tokens), :max_units].T  # (H, L)
+            if gate in SIGMOID_GATES:
+                image = ax.imshow(
+                    values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest"
+                )
+            else:
+                bound = max(float(np.abs(values).max()), 1e-6)
+                image = ax.imshow(
+                    values, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest"
+                )
+            ax.set_ylabel(f"{gate}\nunits", fontsize=8)
+            ax.set_title(
+                f"{name + '.' if name else ''}layer {layer} {'backward' if direction else 'forward'}: "
+                f"gate {gate}",
+                fontsize=9,
+                loc="left",
+            )
+            _token_axis(ax, tokens)
+            fig.colorbar(image, ax=ax, fraction=0.015, pad=0.005)
+        fig.tight_layout()
+        fig.savefig(out, dpi=90)
+        plt.close(fig)
+        written.append(out)
+    return written
+
+
+def plot_tracking_units(
+    traces: Traces, units: list[TrackingUnit], path: str | Path, max_tokens: int = 200
+) -> None:
+    """For each feature's best unit: its activation over the tokens next to the feature it tracks."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    features = token_features(traces.tokens)
+    best = {}
+    for unit in units:  # units come sorted by |r| within each feature
+        best.setdefault(unit.feature, unit)
+    tokens = traces.tokens[:max_tokens]
+    width = min(max(8.0, 0.13 * len(tokens) + 3), 30.0)
+    fig, axes = plt.subplots(max(len(best), 1), 1, figsize=(width, 2.3 * max(len(best), 1)), squeeze=False)
+    for ax, unit in zip(axes[:, 0], best.values()):
+        values = traces.gates[unit.layer_key][unit.gate][: len(tokens), unit.unit]
+        ax.plot(values, color="C0", lw=1.3, label=f"{unit.where}")
+        ax.set_ylabel("activation", color="C0", fontsize=8)
+        twin = ax.twinx()
+        twin.step(
+            range(len(tokens)),
+            features[unit.feature][: len(tokens)],
+            where="mid",
+            color="C3",
+            lw=1,
+            alpha=0.7,
+        )
+        twin.set_ylabel(unit.feature, color="C3", fontsize=8)
+        ax.set_title(
+            f"{unit.where} tracks '{unit.feature}' (Pearson r = {unit.correlation:+.2f})",
+            fontsize=9,
+            loc="left",
+        )
+        _token_axis(ax, tokens)
+    if not best:
+        axes[0, 0].text(0.5, 0.5, "every feature is constant on this text", ha="center")
+        axes[0, 0].axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

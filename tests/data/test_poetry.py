@@ -4,8 +4,7 @@ import pytest
 
 from rnnlab.data.poetry import FORMS, is_well_formed, poem_form, split_lines
 
-# Real poems: 王之涣 登鹳雀楼, 王维 送元二使安西, 杜甫 春望, 崔颢 黄鹤楼 (its last four lines with the
-# first four of 杜甫 登高 would not do; use 杜甫 登高 itself).
+# Real poems: 王之涣 登鹳雀楼, 王维 送元二使安西, 杜甫 春望, 杜甫 登高.
 JUEJU_5 = "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。"
 JUEJU_7 = "渭城朝雨浥轻尘，客舍青青柳色新。劝君更尽一杯酒，西出阳关无故人。"
 LUSHI_5 = "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。"

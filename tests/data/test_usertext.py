@@ -44,6 +44,9 @@ def test_given_splits(tmp_path):
     (tmp_path / "dev.txt").write_text("three\n", encoding="utf-8")
     corpus = load_corpus(tmp_path)
     assert (corpus.train, corpus.valid, corpus.test) == ("one two\n", "three\n", "")
+    (tmp_path / "dev.txt").unlink()
+    with pytest.raises(DataError, match="expected valid.txt"):
+        load_corpus(tmp_path)
 
 
 def test_errors_name_file_and_line(tmp_path):

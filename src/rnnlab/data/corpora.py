@@ -174,7 +174,11 @@ def fetch(name: str, cache_dir: str | Path | None = None, force: bool = False) -
         )
         if directory.exists():
             shutil.rmtree(directory)
-        staged.rename(directory)  # atomic on one file system: never a half-written cache
+        try:
+            staged.rename(directory)  # atomic on one file system: never a half-written cache
+        except OSError:
+            if not is_cached(name, cache_dir):  # else another process just cached it: use theirs
+                raise
     return directory
 
 

@@ -78,6 +78,8 @@ def load_user_splits(spec: str | Path) -> tuple[dict[str, str], str]:
             split: next((path / n for n in names if (path / n).is_file()), None)
             for split, names in SPLIT_NAMES.items()
         }
+        if given["train"] is not None and given["valid"] is None:
+            raise DataError(f"{path}: found train.txt, expected valid.txt (or dev.txt) next to it")
         if given["train"] is not None and given["valid"] is not None:
             splits = {split: read_text_file(p) if p is not None else "" for split, p in given.items()}
             for split in ("train", "valid"):

@@ -19,6 +19,7 @@ Values are coerced to each field's annotated type: `int`, `float`, `bool` ("true
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import types
@@ -31,7 +32,16 @@ import yaml
 
 from rnnlab.errors import ConfigError
 
-__all__ = ["load_config", "config_from_dict", "config_to_dict", "parse_overrides", "read_yaml"]
+__all__ = [
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "parse_overrides",
+    "read_yaml",
+    "config_keys",
+    "add_config_arguments",
+    "config_from_args",
+]
 
 T = TypeVar("T")
 
@@ -140,6 +150,57 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def config_keys(cls: type) -> dict[str, Any]:
+    """Every leaf key of a config dataclass, dotted, with its annotated type: {"trainer.lr": float, ...}."""
+    keys: dict[str, Any] = {}
+    for name, tp in _field_types(cls).items():
+        sub = _dataclass_in(tp)
+        if sub is not None:
+            keys.update({f"{name}.{key}": t for key, t in config_keys(sub).items()})
+        else:
+            keys[name] = tp
+    return keys
+
+
+_ARG_PREFIX = "config_override:"
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type, default_config: str | None = None) -> None:
+    """Add `--config FILE`, one `--KEY VALUE` option per config key, and positional `KEY=VALUE` overrides.
+
+    Use `config_from_args(cls, args)` in the handler. Options accept dashes or underscores
+    (`--trainer.max-steps 5` == `--trainer.max_steps=5`); a boolean option alone means true.
+    """
+    parser.add_argument("--config", default=default_config, metavar="FILE", help="YAML config file")
+    parser.add_argument(
+        "overrides", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=0.01"
+    )
+    group = parser.add_argument_group("config keys (override the YAML file)")
+    for key, tp in config_keys(cls).items():
+        dest = _ARG_PREFIX + key
+        if tp is bool:  # --key / --no-key (an explicit value goes as key=false)
+            prefix, _, leaf = key.rpartition(".")
+            negative = f"{prefix}.no_{leaf}" if prefix else f"no_{leaf}"
+            group.add_argument(*_flags(key), dest=dest, action="store_const", const="true", default=argparse.SUPPRESS)
+            group.add_argument(
+                *_flags(negative), dest=dest, action="store_const", const="false", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+            )
+        else:
+            group.add_argument(*_flags(key), dest=dest, default=argparse.SUPPRESS, metavar="VALUE", help=_type_name(tp))
+
+
+def _flags(key: str) -> list[str]:
+    return [f"--{key}"] + ([f"--{key.replace('_', '-')}"] if "_" in key else [])
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """The config described by parsed `add_config_arguments` options (file, then KEY=VALUE, then --KEY)."""
+    overrides = dict(_nest(parse_overrides(getattr(args, "overrides", []) or [])))
+    options = {key[len(_ARG_PREFIX) :]: value for key, value in vars(args).items() if key.startswith(_ARG_PREFIX)}
+    merged = _deep_merge(overrides, _nest(options))
+    return load_config(cls, getattr(args, "config", None), merged)
+
+
 # ------------------------------------------------------------------------------------------ internals
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"a.b": 1, "c": {"d.e": 2}} -> {"a": {"b": 1}, "c": {"d": {"e": 2}}}."""
@@ -240,6 +301,12 @@ def _is_union(tp: Any) -> bool:
 
 
 def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) is Literal:
+        return "one of " + "|".join(str(arg) for arg in typing.get_args(tp))
+    if _is_union(tp):
+        return " or ".join("none" if arg is type(None) else _type_name(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is not None:
+        return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 

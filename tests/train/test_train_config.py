@@ -25,7 +25,7 @@ class Experiment:
     name: str = "run"
     layers: list[int] = field(default_factory=lambda: [1, 2])
     tied: bool = False
-    budget: Optional[float] = None
+    budget: Optional[float] = None  # noqa: UP045 (the Optional spelling must work too)
     data: Path = Path("data/train.txt")
     model: ModelSection = field(default_factory=ModelSection)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
@@ -137,3 +137,23 @@ def test_missing_required_key():
     with pytest.raises(ConfigError, match="missing required key.*path"):
         config_from_dict(Needs, {}, source="x.yaml")
     assert config_from_dict(Needs, {"path": "p"}).path == "p"
+
+
+def test_argparse_integration(tmp_path):
+    import argparse
+
+    from rnnlab.config import add_config_arguments, config_from_args
+
+    path = write(tmp_path, "model:\n  hidden_size: 64\ntrainer:\n  lr: 0.2\n")
+    parser = argparse.ArgumentParser()
+    add_config_arguments(parser, Experiment)
+    args = parser.parse_args(
+        ["--config", str(path), "--trainer.max-steps", "5", "--tied", "model.cell=gru", "--trainer.lr=0.3"]
+    )
+    cfg = config_from_args(Experiment, args)
+    assert cfg.model == ModelSection(hidden_size=64, cell="gru")
+    assert cfg.trainer.max_steps == 5 and cfg.trainer.lr == 0.3 and cfg.tied is True
+    with pytest.raises(ConfigError, match="unknown key 'model.depth'"):
+        config_from_args(Experiment, parser.parse_args(["model.depth=3"]))
+    assert config_from_args(Experiment, parser.parse_args([])) == Experiment()
+    assert config_from_args(Experiment, parser.parse_args(["--trainer.no-progress"])).trainer.progress is False

@@ -331,6 +331,11 @@ class Trainer:
             if self.batch_index == 0 and hasattr(self.task, "on_epoch_start"):
                 self.task.on_epoch_start(self.epoch)
             batches = self.task.train_batches(self.epoch)
+            if not (hasattr(batches, "__len__") and hasattr(batches, "__getitem__")):
+                raise TypeError(
+                    f"task.train_batches() returned a {type(batches).__name__}; the Trainer needs a sequence "
+                    "(len + indexing) to resume at an exact batch; wrap batches in rnnlab.train.EpochBatches"
+                )
             if pending_rng is not None:  # restore after train_batches so the resumed epoch sees the same RNG
                 set_rng_state(pending_rng)
                 pending_rng = None

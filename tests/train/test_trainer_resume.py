@@ -55,3 +55,21 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path, one_thread):
     assert final_killed.trainer_state["step"] == 16
     assert resumed_summary["best_value"] == summary["best_value"]
     assert resumed_summary["best_step"] == summary["best_step"]
+
+
+@pytest.mark.parametrize(
+    "crash_at, checkpoint_step, position",
+    [
+        (6, 5, (1, 1)),  # last/ written by the evaluation at step 5, one batch into epoch 1
+        (13, 12, (2, 4)),  # last/ written by save_every after the final batch of epoch 2, before the epoch ends
+    ],
+)
+def test_crash_then_resume_at_epoch_positions(tmp_path, one_thread, crash_at, checkpoint_step, position):
+    full, crashed = tmp_path / "full", tmp_path / "crashed"
+    train(str(full))
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train(str(crashed), crash_at_step=crash_at)
+    state = load_checkpoint(crashed / "last").trainer_state
+    assert state["step"] == checkpoint_step and (state["epoch"], state["batch_index"]) == position
+    train(str(crashed), resume=True)
+    assert trajectory(crashed) == trajectory(full)

@@ -37,10 +37,11 @@ class TinyLM(torch.nn.Module):
 class TinyTask(TrainTask):
     loss_metric = "ppl"
 
-    def __init__(self, model: TinyLM, seed: int = 0, kill_at_step: int | None = None):
+    def __init__(self, model: TinyLM, seed: int = 0, kill_at_step: int | None = None, crash_at_step: int | None = None):
         self.model = model
         self.seed = seed
         self.kill_at_step = kill_at_step
+        self.crash_at_step = crash_at_step
         self.steps_seen = 0
         generator = torch.Generator().manual_seed(1234)
         # 4 parallel streams of 4 chunks of 8 tokens: each batch is (4 streams, 9 tokens)
@@ -62,6 +63,8 @@ class TinyTask(TrainTask):
         self.steps_seen += 1
         if self.kill_at_step is not None and self.steps_seen >= self.kill_at_step:
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.crash_at_step is not None and self.steps_seen >= self.crash_at_step:
+            raise RuntimeError("simulated crash")
         hidden = None if self.hidden is None else tuple(h.detach() for h in self.hidden)
         logits, self.hidden = self.model(batch[:, :-1], hidden)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
@@ -94,11 +97,11 @@ def make_config(**overrides) -> TrainerConfig:
     return TrainerConfig(**settings)
 
 
-def train(output_dir: str, resume: bool = False, kill_at_step: int | None = None) -> dict:
+def train(output_dir: str, resume: bool = False, kill_at_step: int | None = None, crash_at_step: int | None = None) -> dict:
     """The run the resume test compares: same model init, data and config every time."""
     torch.manual_seed(0)  # model init; a resumed run gets its weights from the checkpoint anyway
     model = TinyLM()
-    task = TinyTask(model, seed=7, kill_at_step=kill_at_step)
+    task = TinyTask(model, seed=7, kill_at_step=kill_at_step, crash_at_step=crash_at_step)
     return Trainer(task, model, make_config(), output_dir).fit(resume=resume)
 
 

@@ -20,8 +20,9 @@ COMMAND_MODULES = [
     "rnnlab.commands.models",
     "rnnlab.commands.labelling",
     "rnnlab.commands.translate",
-    "rnnlab.commands.inspect",
     "rnnlab.commands.ngram",
+    "rnnlab.commands.inspect",
+    "rnnlab.commands.lm",
 ]
 
 
@@ -49,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if not getattr(args, "accepts_overrides", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.overrides = extra  # `rnnlab train TASK --key value ...`: config overrides
     try:
         result = args.handler(args)
     except UserError as error:

@@ -25,14 +25,22 @@ TASK_MODULES: dict[str, str] = {
 }
 
 
-def read_task_name(path: str | Path) -> str:
-    """The `task` recorded in a model directory's config.json, with a clear error if absent."""
+def resolve_model_dir(path: str | Path) -> Path:
+    """A model directory as given, or a training run's directory: then its best/ (else last/) checkpoint."""
     directory = Path(path)
-    config_file = directory / "config.json"
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: expected a model directory (with config.json), found none")
-    if not config_file.is_file():
-        raise CheckpointError(f"{directory}: missing config.json; not an rnnlab model directory")
+    if (directory / "config.json").is_file():
+        return directory
+    for child in ("best", "last"):
+        if (directory / child / "config.json").is_file():
+            return directory / child
+    raise CheckpointError(f"{directory}: missing config.json; not an rnnlab model directory (nor a run with best/)")
+
+
+def read_task_name(path: str | Path) -> str:
+    """The `task` recorded in a model directory's config.json, with a clear error if absent."""
+    config_file = resolve_model_dir(path) / "config.json"
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:

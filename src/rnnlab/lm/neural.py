@@ -1,0 +1,309 @@
+"""A trained RNN language model together with its tokenizer and vocabulary.
+
+`NeuralLanguageModel` is what `rnnlab score / generate / eval` use for a neural LM; it follows the
+`rnnlab.lm.interface.LanguageModel` protocol that the n-gram models follow too.
+
+Sentences are scored like an n-gram model scores them: the model starts from the boundary token (the line
+end, "\\n" for characters or "</s>" for words, which is what precedes a line in the training stream) and
+predicts every token of the sentence followed by the boundary token.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rnnlab.data.poetry import FORMS, is_han
+from rnnlab.data.tokenizers import Tokenizer
+from rnnlab.data.vocab import SPECIALS, Vocabulary
+from rnnlab.errors import UserError
+from rnnlab.lm.batching import BPTTWindows, batchify
+from rnnlab.lm.interface import SentenceScore
+from rnnlab.lm.rnn_lm import RNNLanguageModel, detach_state
+from rnnlab.nn.decoding import beam_search, filter_logits, greedy_decode, index_select_state, sample_decode
+
+
+@torch.no_grad()
+def stream_loss(model: RNNLanguageModel, ids: Tensor, batch_size: int, bptt: int) -> tuple[float, int]:
+    """Mean cross-entropy (nats/token) of a token stream, read as `batch_size` parallel streams.
+
+    Returns (mean loss, number of predicted tokens). The hidden state is carried across windows, so the
+    result does not depend on `bptt` beyond float rounding.
+    """
+    was_training = model.training
+    model.eval()
+    device = model.embedding.weight.device
+    streams = batchify(ids, min(batch_size, max(1, ids.numel() // 2))).to(device)
+    total, count, state = 0.0, 0, None
+    for inputs, targets in BPTTWindows(streams, bptt):
+        logits, state = model(inputs, state)
+        total += F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), reduction="sum").item()
+        count += targets.numel()
+        state = detach_state(state)
+    model.train(was_training)
+    return total / count, count
+
+
+class NeuralLanguageModel:
+    """Scoring, next-token distributions and generation with a trained `RNNLanguageModel`.
+
+    Args:
+        model: the network (its device is used for everything).
+        tokenizer: turns text into the tokens the vocabulary knows.
+        vocab: token <-> id.
+        boundary: the token that ends a line in the training stream ("\\n" or "</s>").
+        stop_at_boundary: generation ends a sample at the boundary token (poems, sentences) by default.
+    """
+
+    def __init__(
+        self,
+        model: RNNLanguageModel,
+        tokenizer: Tokenizer,
+        vocab: Vocabulary,
+        boundary: str,
+        stop_at_boundary: bool = True,
+    ) -> None:
+        if boundary not in vocab:
+            raise UserError(f"the boundary token {boundary!r} is not in the model's vocabulary")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.vocab = vocab
+        self.boundary = boundary
+        self.boundary_id = vocab.token_to_id(boundary)
+        self.stop_at_boundary = stop_at_boundary
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embedding.weight.device
+
+    # --------------------------------------------------------------------------------------- tokens
+    def _tokens(self, text: str) -> list[str]:
+        tokens = self.tokenizer.tokenize(text)
+        while tokens and tokens[-1] == self.boundary:  # the word tokenizer ends each line with </s>
+            tokens.pop()
+        return tokens
+
+    def _forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
+        with torch.no_grad():
+            logits, state = self.model(ids.to(self.device), state)
+        return logits.float(), state
+
+    # -------------------------------------------------------------------------------------- scoring
+    def score(self, sentences: Sequence[str]) -> list[SentenceScore]:
+        """Log-probability of each sentence and its boundary token, conditioned on a preceding boundary."""
+        if not sentences:
+            return []
+        encoded = []
+        for sentence in sentences:
+            tokens = self._tokens(sentence.strip())
+            encoded.append((sentence, [*tokens, self.boundary], self.vocab.unknown(tokens)))
+        longest = max(len(tokens) for _, tokens, _ in encoded)
+        inputs = torch.full((longest, len(encoded)), self.vocab.pad_id, dtype=torch.long)
+        targets = torch.full((longest, len(encoded)), self.vocab.pad_id, dtype=torch.long)
+        for column, (_, tokens, _) in enumerate(encoded):
+            ids = self.vocab.encode(tokens)
+            inputs[: len(ids), column] = torch.tensor([self.boundary_id, *ids[:-1]])
+            targets[: len(ids), column] = torch.tensor(ids)
+        # Padding sits after each sentence, and the model reads left to right: it cannot affect the scores.
+        logits, _ = self._forward(inputs)
+        log_probs = logits.log_softmax(-1).gather(2, targets.to(self.device).unsqueeze(2)).squeeze(2).cpu()
+        return [
+            SentenceScore(
+                text=sentence,
+                tokens=tokens,
+                token_logprobs=log_probs[: len(tokens), column].tolist(),
+                unknown=unknown,
+            )
+            for column, (sentence, tokens, unknown) in enumerate(encoded)
+        ]
+
+    def next_token_distribution(self, context: Sequence[str]) -> dict[str, float]:
+        """P(next token | boundary + context tokens) over the whole vocabulary (sums to 1)."""
+        ids = [self.boundary_id, *self.vocab.encode(list(context))]
+        logits, _ = self._forward(torch.tensor(ids).unsqueeze(1))
+        probs = logits[-1, 0].double().softmax(-1).tolist()
+        return dict(zip(self.vocab.tokens, probs))
+
+    def evaluate_text(self, text: str, batch_size: int = 10, bptt: int = 35) -> dict[str, float]:
+        """Loss (nats/token), perplexity and bits per token of a text read as one stream."""
+        tokens = self.tokenizer.tokenize(text)
+        if len(tokens) < 2:
+            raise UserError("the text to evaluate has fewer than 2 tokens")
+        ids = torch.tensor(self.vocab.encode(tokens))
+        loss, count = stream_loss(self.model, ids, batch_size, bptt)
+        return {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2), "tokens": count,
+                "unknown": int((ids == self.vocab.unk_id).sum())}  # fmt: skip
+
+    # ----------------------------------------------------------------------------------- generation
+    def _prime(self, prompt: str, batch: int) -> tuple[Tensor, object, list[str]]:
+        """Run the boundary + prompt through the model; returns (last token (B,), state, prompt tokens)."""
+        tokens = self._tokens(prompt) if prompt else []
+        if tokens and all(self.vocab.token_to_id(t) == self.vocab.unk_id for t in tokens):
+            raise UserError(f"every symbol of the prompt {prompt!r} is unknown to this model; nothing to continue")
+        ids = [self.boundary_id, *self.vocab.encode(tokens)]
+        context = torch.tensor(ids[:-1], dtype=torch.long).unsqueeze(1).expand(-1, batch)
+        state = None
+        if context.shape[0] > 0:
+            _, state = self._forward(context)
+        if state is None:
+            state = self.model.init_state(batch)
+        return torch.full((batch,), ids[-1], dtype=torch.long, device=self.device), state, tokens
+
+    def _step(self, tokens: Tensor, state) -> tuple[Tensor, object]:
+        logits, state = self._forward(tokens.unsqueeze(0), state)
+        return logits[0], state
+
+    def generate(
+        self,
+        prompt: str = "",
+        *,
+        num_samples: int = 1,
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        greedy: bool = False,
+        beam: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> list[str]:
+        """Continue `prompt` `num_samples` times; returns the texts, prompt included.
+
+        Sampling (temperature / top-k / top-p) by default, `greedy=True` or `beam=K` for the most likely
+        continuations (beam returns the K best). `on_token` streams the text of sample 0 as it is made.
+        """
+        _check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
+        rows = 1 if (greedy or beam) else num_samples
+        start, state, prompt_tokens = self._prime(prompt, rows)
+        eos = self.boundary_id if self.stop_at_boundary else None
+        callback = None
+        if on_token is not None:
+            def callback(tokens: Tensor) -> None:
+                token = self.vocab.id_to_token(int(tokens[0]))
+                if token != self.boundary or not self.stop_at_boundary:
+                    on_token(self.tokenizer.detokenize([token]) if token != self.boundary else "\n")
+        reorder = partial(index_select_state, dim=1)
+        if beam:
+            hypotheses = beam_search(self._step, state, start, reorder_state=reorder, beam_size=beam,
+                                     eos_id=self.boundary_id, max_len=max_tokens, n_best=min(beam, num_samples))  # fmt: skip
+        elif greedy:
+            hypotheses = greedy_decode(self._step, state, start, eos_id=eos, max_len=max_tokens, callback=callback)
+        else:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**63))
+            hypotheses = sample_decode(self._step, state, start, eos_id=eos, max_len=max_tokens,
+                                       temperature=temperature, top_k=top_k, top_p=top_p,
+                                       generator=generator, callback=callback)  # fmt: skip
+        texts = []
+        for hypothesis in _flatten(hypotheses):
+            tokens = [*prompt_tokens, *self.vocab.decode(hypothesis.tokens)]
+            text = self.tokenizer.detokenize(tokens).rstrip("\n") if tokens else ""
+            texts.append(_cut_at_stop(text, stop, len(prompt)))
+        return texts
+
+    def generate_poem(
+        self,
+        form: str | None = None,
+        acrostic: str | None = None,
+        *,
+        num_samples: int = 1,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> list[str]:
+        """Poems of a regular form (e.g. 五言绝句), optionally acrostic (line k starts with acrostic[k]).
+
+        Sampling follows a template: each character slot draws only from Han characters, each line
+        ends with the form's punctuation (，。alternating), and acrostic slots are fixed. The model's
+        state sees every token, fixed or sampled, so later lines are conditioned on the forced ones.
+        """
+        _check_sampling(num_samples, 1, temperature, top_k, top_p)
+        template = poem_template(form, acrostic)
+        for token in {t for t in template if t is not None}:
+            if token not in self.vocab:
+                raise UserError(f"{token!r} is not in this model's vocabulary; choose other acrostic characters")
+        han = torch.tensor([is_han(t[0]) and len(t) == 1 and t not in SPECIALS for t in self.vocab.tokens],
+                           device=self.device)  # fmt: skip
+        if not bool(han.any()):
+            raise UserError("this model knows no Chinese characters; poem forms need a Chinese character model")
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**63))
+        token, state, _ = self._prime("", num_samples)
+        produced: list[Tensor] = []
+        for slot in template:
+            logits, state = self._step(token, state)
+            if slot is None:
+                logits = logits.masked_fill(~han, float("-inf"))
+                probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)
+                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+            else:
+                token = torch.full((num_samples,), self.vocab.token_to_id(slot), device=self.device)
+            produced.append(token.cpu())
+        columns = torch.stack(produced, dim=1).tolist()
+        return ["".join(self.vocab.decode(row)) for row in columns]
+
+
+def poem_template(form: str | None, acrostic: str | None) -> list[str | None]:
+    """The slots of a regular poem: None for a free Han character, else the fixed token.
+
+    Without a form, an acrostic of 4 (8) characters gives a 五言绝句 (五言律诗).
+    """
+    if acrostic is not None:
+        acrostic = acrostic.strip()
+        if not acrostic or not all(is_han(c) for c in acrostic):
+            raise UserError(f"--acrostic expects Chinese characters, got {acrostic!r}")
+    if form is None:
+        if acrostic is None:
+            raise UserError("give a poem form (e.g. 五言绝句) or an acrostic")
+        form = {4: "五言绝句", 8: "五言律诗"}.get(len(acrostic))
+        if form is None:
+            raise UserError(f"an acrostic needs 4 or 8 characters without --form, got {len(acrostic)}")
+    if form not in FORMS:
+        raise UserError(f"unknown poem form {form!r}; expected one of {', '.join(FORMS)}")
+    shape = FORMS[form]
+    if acrostic is not None and len(acrostic) != shape.lines:
+        raise UserError(f"{form} has {shape.lines} lines but the acrostic has {len(acrostic)} characters")
+    template: list[str | None] = []
+    for line in range(shape.lines):
+        first = acrostic[line] if acrostic is not None else None
+        template += [first] + [None] * (shape.chars - 1)
+        template.append("，" if line % 2 == 0 else "。")
+    return template
+
+
+def _check_sampling(num_samples: int, max_tokens: int, temperature: float, top_k, top_p) -> None:
+    if num_samples < 1:
+        raise UserError(f"--num-samples must be >= 1, got {num_samples}")
+    if max_tokens < 1:
+        raise UserError(f"--max-tokens must be >= 1, got {max_tokens}")
+    if not temperature > 0:
+        raise UserError(f"--temperature must be > 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise UserError(f"--top-k must be >= 1, got {top_k}")
+    if top_p is not None and not 0 < top_p <= 1:
+        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
+
+
+def _flatten(hypotheses) -> list:
+    flat = []
+    for item in hypotheses:
+        flat.extend(item if isinstance(item, list) else [item])
+    return flat
+
+
+def _cut_at_stop(text: str, stop: Sequence[str], skip: int) -> str:
+    """Cut `text` at the first stop string found after the first `skip` characters (the prompt)."""
+    cut = len(text)
+    for marker in stop:
+        if marker:
+            position = text.find(marker, skip)
+            if position != -1:
+                cut = min(cut, position)
+    return text[:cut]

@@ -1,0 +1,111 @@
+"""The RNN language model: embedding -> stacked recurrent layer -> softmax over the vocabulary.
+
+    P(x_1 .. x_T) = prod_t P(x_t | x_<t),   P(x_t | x_<t) = softmax(W h_t + b),   h_t = RNN(e(x_t-1), h_t-1)
+
+The recurrent layer is any rnnlab layer: the fused `LSTM`/`GRU`/`RNN` (torch's kernels), or
+`Recurrent` over a custom cell such as `LayerNormLSTMCell`. Dropout is applied to the embeddings, between
+recurrent layers and before the output layer; weight tying shares the embedding matrix with the output
+layer (Press & Wolf 2017, Inan et al. 2017), which needs embedding_size == hidden_size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.errors import ConfigError
+from rnnlab.nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
+
+CellName = Literal["lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"]
+State = Tensor | tuple[Tensor, Tensor]
+
+
+@dataclass
+class RNNLMConfig:
+    """Architecture of an RNN language model (the `model:` section of a config)."""
+
+    cell: CellName = "lstm"
+    embedding_size: int = 200
+    hidden_size: int = 200
+    num_layers: int = 2
+    dropout: float = 0.0  # on embeddings, between layers and before the softmax
+    tie_weights: bool = False  # share the embedding matrix with the output layer
+    init_range: float | None = None  # uniform(-r, r) init of all weights (Zaremba et al. use 0.1); None = torch's
+
+    def __post_init__(self) -> None:
+        if self.cell not in ("lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"):
+            raise ConfigError(f"model.cell must be lstm, gru, rnn, rnn_relu or layernorm_lstm, got {self.cell!r}")
+        for name in ("embedding_size", "hidden_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.tie_weights and self.embedding_size != self.hidden_size:
+            raise ConfigError(
+                "model.tie_weights needs embedding_size == hidden_size, "
+                f"got {self.embedding_size} and {self.hidden_size}"
+            )
+
+
+def build_recurrent_layer(config: RNNLMConfig) -> nn.Module:
+    """The recurrent layer named by `config.cell` (time-major, no internal dropout on the last layer)."""
+    args = (config.embedding_size, config.hidden_size, config.num_layers)
+    dropout = config.dropout if config.num_layers > 1 else 0.0
+    if config.cell == "lstm":
+        return LSTM(*args, dropout=dropout)
+    if config.cell == "gru":
+        return GRU(*args, dropout=dropout)
+    if config.cell in ("rnn", "rnn_relu"):
+        return RNN(*args, nonlinearity="relu" if config.cell == "rnn_relu" else "tanh", dropout=dropout)
+    return Recurrent(LayerNormLSTMCell, *args, dropout=dropout)
+
+
+class RNNLanguageModel(nn.Module):
+    """Next-token model over a vocabulary of `vocab_size` tokens.
+
+    forward(tokens (L, N) int64, state) -> logits (L, N, V), new state. The state is the recurrent
+    layer's: h (layers, N, H) for RNN/GRU, (h, c) for LSTM; `None` means zeros.
+    """
+
+    def __init__(self, vocab_size: int, config: RNNLMConfig) -> None:
+        super().__init__()
+        if vocab_size < 2:
+            raise ValueError(f"vocab_size must be >= 2, got {vocab_size}")
+        self.config = config
+        self.vocab_size = vocab_size
+        self.embedding = nn.Embedding(vocab_size, config.embedding_size)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = build_recurrent_layer(config)
+        self.output = nn.Linear(config.hidden_size, vocab_size)
+        if config.init_range is not None:
+            for parameter in self.parameters():
+                nn.init.uniform_(parameter, -config.init_range, config.init_range)
+        if config.tie_weights:
+            self.output.weight = self.embedding.weight
+
+    def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if tokens.dim() != 2 or tokens.dtype != torch.long:
+            raise ValueError(f"expected token ids of shape (L, N) and dtype int64, got {tuple(tokens.shape)} {tokens.dtype}")
+        embedded = self.dropout(self.embedding(tokens))  # (L, N, E)
+        hidden, state = self.rnn(embedded, state)  # (L, N, H)
+        return self.output(self.dropout(hidden)), state
+
+    def init_state(self, batch_size: int) -> State:
+        """Zero state for `batch_size` sequences (``new_zeros`` keeps device and dtype)."""
+        weight = self.embedding.weight
+        shape = (self.config.num_layers, batch_size, self.config.hidden_size)
+        if self.config.cell in ("lstm", "layernorm_lstm"):
+            return weight.new_zeros(shape), weight.new_zeros(shape)
+        return weight.new_zeros(shape)
+
+
+def detach_state(state: State | None) -> State | None:
+    """Cut the graph between truncated-BPTT windows, keeping the values (pytorch/examples' repackage_hidden)."""
+    if state is None:
+        return None
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return state.detach()

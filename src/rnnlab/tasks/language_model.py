@@ -1,0 +1,289 @@
+"""The language-model task: corpus -> tokenizer + vocabulary -> RNN LM trained with truncated BPTT.
+
+Entry points used by the CLI:
+
+* `train(config)`: build everything from an `LMTaskConfig` and run the shared Trainer;
+* `load_language_model(path)`: a saved model directory -> `NeuralLanguageModel` (score / generate);
+* `evaluate_command`, `generate_command`: `rnnlab eval` and `rnnlab generate` for task "lm".
+
+A model directory holds config.json (task "lm", the whole task config, vocabulary size, boundary token),
+model.safetensors, vocab.json and the tokenizer files (see `rnnlab.train.checkpoint`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.data.corpora import Corpus, load_corpus
+from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
+from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
+from rnnlab.data.tokenizers import SubwordTokenizer, Tokenizer, load_tokenizer, make_tokenizer
+from rnnlab.data.vocab import Vocabulary
+from rnnlab.errors import CheckpointError, ConfigError, DataError, UserError
+from rnnlab.lm.batching import BPTTWindows, batchify
+from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
+from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig, detach_state
+from rnnlab.tasks.registry import resolve_model_dir
+from rnnlab.train import StepOutput, Trainer, TrainerConfig, TrainTask, load_checkpoint, load_model_weights
+
+VOCAB_FILE = "vocab.json"
+# Corpora made of lines that are units (a poem, a sentence): generation stops at the end of a line.
+LINE_CORPORA = {"tang", "tang-full", "songci", "ptb", "lyrics"}
+
+
+@dataclass
+class LMDataConfig:
+    """Which text and how it becomes tokens (the `data:` section)."""
+
+    corpus: str = "tang"  # a built-in dataset (rnnlab data list) or a text file, directory or glob
+    level: Literal["char", "word", "subword"] | None = None  # None: the corpus's own hint
+    min_freq: int = 1  # rarer tokens become <unk>
+    max_vocab: int | None = None  # cap on the vocabulary size, specials included
+    subword_vocab_size: int = 4000  # sentencepiece pieces when level = subword
+    stop_at_line_end: bool | None = None  # generation ends at a line end; None: yes for poems/sentences
+
+    def __post_init__(self) -> None:
+        if self.min_freq < 1:
+            raise ConfigError(f"data.min_freq must be >= 1, got {self.min_freq}")
+        if self.subword_vocab_size < 8:
+            raise ConfigError(f"data.subword_vocab_size must be >= 8, got {self.subword_vocab_size}")
+
+
+@dataclass
+class LMTaskConfig:
+    """A language-model experiment: data, model, training loop and batching."""
+
+    data: LMDataConfig = field(default_factory=LMDataConfig)
+    model: RNNLMConfig = field(default_factory=RNNLMConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    batch_size: int = 20  # parallel streams
+    bptt: int = 35  # truncated back-propagation length
+    eval_batch_size: int = 10
+    output_dir: str = "runs/lm"
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "bptt", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+# ------------------------------------------------------------------------------------ data preparation
+def build_tokenizer(corpus: Corpus, data: LMDataConfig) -> Tokenizer:
+    level = data.level or corpus.level
+    if level == "subword":
+        return SubwordTokenizer.train(corpus.train, data.subword_vocab_size)
+    return make_tokenizer(level)
+
+
+def boundary_token(tokenizer: Tokenizer) -> str:
+    """The token that ends a line in this tokenizer's stream."""
+    return getattr(tokenizer, "eol", None) or "\n"
+
+
+def encode_text(text: str, tokenizer: Tokenizer, vocab: Vocabulary, what: str) -> torch.Tensor:
+    tokens = tokenizer.tokenize(text)
+    if len(tokens) < 2:
+        raise DataError(f"the {what} split has {len(tokens)} token(s); a language model needs at least 2")
+    return torch.tensor(vocab.encode(tokens), dtype=torch.long)
+
+
+class LanguageModelTask(TrainTask):
+    """Truncated-BPTT language modelling for the shared Trainer.
+
+    Batches are consecutive (inputs, targets) windows of shape (bptt, batch_size); the hidden state is
+    carried from one window to the next (detached) and reset at each epoch start. It is part of the
+    task's state, so a resumed run continues with exactly the state it had.
+    """
+
+    def __init__(self, config: LMTaskConfig, corpus: Corpus | None = None) -> None:
+        self.config = config
+        self.corpus = corpus or load_corpus(config.data.corpus)
+        self.tokenizer = build_tokenizer(self.corpus, config.data)
+        train_tokens = self.tokenizer.tokenize(self.corpus.train)
+        if len(train_tokens) < 2 * config.batch_size:
+            raise DataError(
+                f"corpus {self.corpus.name!r}: the train split has {len(train_tokens)} tokens, too few for "
+                f"batch_size {config.batch_size}"
+            )
+        self.boundary = boundary_token(self.tokenizer)
+        self.vocab = Vocabulary.build([train_tokens, [self.boundary]], config.data.min_freq, config.data.max_vocab)
+        self.train_ids = torch.tensor(self.vocab.encode(train_tokens), dtype=torch.long)
+        self.valid_ids = encode_text(self.corpus.valid, self.tokenizer, self.vocab, "valid")
+        self.level = config.data.level or self.corpus.level
+        self.loss_metric = "bpc" if self.level == "char" else "ppl"
+        self.model = RNNLanguageModel(len(self.vocab), config.model)
+        self.streams = batchify(self.train_ids, config.batch_size)
+        self.windows = BPTTWindows(self.streams, config.bptt)
+        self.state = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embedding.weight.device
+
+    # --- TrainTask ---------------------------------------------------------------------------------
+    def train_batches(self, epoch: int) -> BPTTWindows:
+        return self.windows  # in order: the hidden state flows from one window to the next
+
+    def on_epoch_start(self, epoch: int) -> None:
+        self.state = None
+
+    def train_step(self, batch) -> StepOutput:
+        inputs, targets = (t.to(self.device) for t in batch)
+        logits, state = self.model(inputs, self.state)
+        self.state = detach_state(state)
+        loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+        return StepOutput(loss, num_tokens=targets.numel())
+
+    def evaluate(self) -> dict[str, float]:
+        loss, _ = stream_loss(self.model, self.valid_ids, self.config.eval_batch_size, self.config.bptt)
+        return {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"hidden": self.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        hidden = state.get("hidden")
+        if isinstance(hidden, list):
+            hidden = tuple(hidden)
+        if hidden is not None:
+            hidden = tuple(h.to(self.device) for h in hidden) if isinstance(hidden, tuple) else hidden.to(self.device)
+        self.state = hidden
+
+    def checkpoint_config(self) -> dict[str, Any]:
+        stop = self.config.data.stop_at_line_end
+        if stop is None:
+            stop = self.corpus.name in LINE_CORPORA
+        return {
+            "task": "lm",
+            "vocab_size": len(self.vocab),
+            "level": self.level,
+            "boundary": self.boundary,
+            "stop_at_line_end": stop,
+            "corpus": self.corpus.name,
+            "config": config_to_dict(self.config),
+        }
+
+    def checkpoint_files(self) -> dict[str, bytes | str]:
+        files: dict[str, bytes | str] = {VOCAB_FILE: json.dumps({"tokens": self.vocab.tokens}, ensure_ascii=False)}
+        payload = {"kind": self.tokenizer.kind, **self.tokenizer.config()}
+        files[TOKENIZER_FILE] = json.dumps(payload, ensure_ascii=False)
+        if isinstance(self.tokenizer, SubwordTokenizer):
+            files[TOKENIZER_MODEL_FILE] = self.tokenizer.model_proto
+        return files
+
+
+def train(config: LMTaskConfig, resume: bool = False, corpus: Corpus | None = None) -> dict[str, Any]:
+    """Train a language model as configured; returns the Trainer's summary (plus the test metrics)."""
+    task = LanguageModelTask(config, corpus)
+    print(
+        f"rnnlab: corpus {task.corpus.name} ({task.level}): {len(task.train_ids):,} train tokens, "
+        f"vocabulary {len(task.vocab):,}; model {config.model.cell} "
+        f"{config.model.num_layers}x{config.model.hidden_size}, "
+        f"{sum(p.numel() for p in task.model.parameters()):,} parameters",
+        file=sys.stderr,
+    )
+    trainer = Trainer(task, task.model, config.trainer, config.output_dir)
+    summary = trainer.fit(resume=resume)
+    best = summary.get("best_checkpoint") or summary.get("last_checkpoint")
+    if best:
+        model = load_language_model(best)
+        test_ids = encode_text(task.corpus.test, task.tokenizer, task.vocab, "test")
+        loss, _ = stream_loss(model.model, test_ids, config.eval_batch_size, config.bptt)
+        summary["test"] = {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2)}
+    return summary
+
+
+# --------------------------------------------------------------------------------------- loading
+def load_language_model(path: str | Path, device: str | torch.device = "cpu") -> NeuralLanguageModel:
+    """Load a saved RNN language model (weights verified against the manifest; no code is unpickled)."""
+    checkpoint = load_checkpoint(resolve_model_dir(path), map_location=device)
+    if checkpoint.task != "lm":
+        raise CheckpointError(f"{checkpoint.path}: a {checkpoint.task!r} model, not a language model")
+    try:
+        config = config_from_dict(LMTaskConfig, checkpoint.config["config"], source=str(checkpoint.path / "config.json"))
+        tokens = checkpoint.read_json(VOCAB_FILE)["tokens"]
+        boundary = checkpoint.config["boundary"]
+    except (KeyError, TypeError) as error:
+        raise CheckpointError(f"{checkpoint.path}: config.json or vocab.json lacks a field ({error})") from None
+    vocab = Vocabulary(tokens)
+    tokenizer = load_tokenizer(checkpoint.path)
+    model = RNNLanguageModel(len(vocab), config.model)
+    load_model_weights(model, checkpoint)
+    model.to(device)
+    return NeuralLanguageModel(model, tokenizer, vocab, boundary, bool(checkpoint.config.get("stop_at_line_end", True)))
+
+
+# --------------------------------------------------------------------------------------- commands
+def evaluate_command(args: argparse.Namespace) -> int:
+    """`rnnlab eval CKPT [--split S | --data FILE]`: perplexity (words) or bits per character (chars)."""
+    lm = load_language_model(args.checkpoint)
+    checkpoint_config = json.loads((resolve_model_dir(args.checkpoint) / "config.json").read_text(encoding="utf-8"))
+    config = config_from_dict(LMTaskConfig, checkpoint_config["config"])
+    if args.data:
+        corpus_text = _read_text_file(args.data)
+        where = args.data
+    else:
+        corpus = load_corpus(config.data.corpus)
+        corpus_text = corpus.split(args.split)
+        where = f"{corpus.name} {args.split}"
+    metrics = lm.evaluate_text(corpus_text, batch_size=config.eval_batch_size, bptt=config.bptt)
+    level = checkpoint_config.get("level", "word")
+    headline = f"bits per character {metrics['bpc']:.4f}" if level == "char" else f"perplexity {metrics['ppl']:.2f}"
+    print(f"{where}: {headline}  (loss {metrics['loss']:.4f} nats/token, perplexity {metrics['ppl']:.2f}, "
+          f"{metrics['tokens']:,} tokens, {metrics['unknown']:,} mapped to <unk>)")  # fmt: skip
+    return 0
+
+
+def generate_command(args: argparse.Namespace) -> int:
+    """`rnnlab generate CKPT ...`: samples, or poems of a form / acrostic for Chinese poem models."""
+    lm = load_language_model(args.checkpoint)
+    if args.form or args.acrostic:
+        poems = lm.generate_poem(args.form, args.acrostic, num_samples=args.num_samples,
+                                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                                 seed=args.seed)  # fmt: skip
+        for poem in poems:
+            print(poem)
+        return 0
+    stream = args.num_samples == 1 and not args.no_stream and not args.beam and not args.stop
+    if stream:
+        sys.stdout.write(args.prompt)
+        sys.stdout.flush()
+
+    def on_token(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    texts = lm.generate(args.prompt, num_samples=args.num_samples, max_tokens=args.max_tokens,
+                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                        stop=args.stop, greedy=args.greedy, beam=args.beam,
+                        on_token=on_token if stream else None)  # fmt: skip
+    if stream:
+        print()
+    else:
+        for index, text in enumerate(texts, start=1):
+            print(f"--- sample {index}\n{text}" if len(texts) > 1 else text)
+    return 0
+
+
+def _read_text_file(path: str) -> str:
+    file = Path(path)
+    if not file.is_file():
+        raise UserError(f"{file}: no such file")
+    data = file.read_bytes()
+    if b"\x00" in data[:8192]:
+        raise DataError(f"{file}: looks binary (NUL bytes); expected UTF-8 text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataError(f"{file}:{line}: not valid UTF-8 ({error.reason})") from None

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from rnnlab.inspect.cells import make_cell
 from rnnlab.inspect.longrange import RunConfig, SequenceModel, adding_batch, train_run
-from rnnlab.inspect.unroll import spectral_radius, step_jacobians, unroll
+from rnnlab.inspect.unroll import spectral_radius, step_jacobians, unroll, zero_state
 
 
 def hidden_gradient_norms(cell: nn.Module, inputs: Tensor, loss_fn: Callable[[Tensor], Tensor]) -> Tensor:
@@ -34,7 +34,15 @@ def hidden_gradient_norms(cell: nn.Module, inputs: Tensor, loss_fn: Callable[[Te
     `cell(x (N, I), state) -> state` is any recurrent cell (state h, or (h, c)); inputs (T, N, I).
     The norm is taken over the whole (N, H) gradient of the batch.
     """
-    states = unroll(cell, inputs)
+    # A zero initial state that requires grad keeps every h_t in the graph, even for a cell without
+    # trainable parameters.
+    initial = zero_state(cell, inputs.shape[1], inputs.dtype)
+    initial = (
+        tuple(s.requires_grad_(True) for s in initial)
+        if isinstance(initial, tuple)
+        else initial.requires_grad_(True)
+    )
+    states = unroll(cell, inputs, initial)
     hidden = [s[0] if isinstance(s, tuple) else s for s in states]
     grads = torch.autograd.grad(loss_fn(hidden[-1]), hidden, allow_unused=True)
     return torch.stack([g.norm() if g is not None else torch.zeros(()) for g in grads]).detach()

@@ -1,0 +1,86 @@
+"""Smoke test of the n-gram commands: rnnlab train ngram, score, generate, eval, ARPA import/export."""
+
+from __future__ import annotations
+
+import json
+
+from rnnlab.cli import main
+
+CORPUS = [
+    "the cat sat on the mat",
+    "the dog sat on the log",
+    "the cat ate the fish",
+    "a dog ate a bone",
+    "a cat saw the dog",
+] * 3
+
+
+def test_train_score_generate_eval_and_arpa(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
+    model, arpa = tmp_path / "model", tmp_path / "model.arpa"
+    argv = ["train", "ngram", str(corpus), "--order", "3", "--smoothing", "wb", "--output", str(model)]
+    assert main(argv + ["--arpa", str(arpa)]) == 0
+    out = capsys.readouterr().out
+    assert "3-grams" in out and "MiB" in out
+    assert json.loads((model / "config.json").read_text())["task"] == "ngram"
+
+    assert main(["score", str(model), "the cat sat on the log", "log the on sat cat the"]) == 0
+    out = capsys.readouterr().out
+    assert "most plausible first: 1, 2" in out
+
+    assert main(["generate", str(model), "--prompt", "the", "--num-samples", "2", "--seed", "0"]) == 0
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert len(lines) == 2 and all(line.startswith("the") for line in lines)
+
+    assert main(["eval", str(model), "--data", str(corpus)]) == 0
+    assert "perplexity" in capsys.readouterr().out
+    assert main(["eval", str(model), "--split", "test"]) == 2  # trained on a file: no split to evaluate
+    assert "--data FILE" in capsys.readouterr().err
+
+    imported = tmp_path / "imported"
+    assert main(["train", "ngram", "--from-arpa", str(arpa), "--output", str(imported)]) == 0
+    capsys.readouterr()
+    main(["score", str(model), "a dog sat"])
+    original = capsys.readouterr().out
+    main(["score", str(imported), "a dog sat"])
+    assert capsys.readouterr().out == original
+
+
+def test_chinese_characters_and_clear_errors(tmp_path, capsys):
+    corpus = tmp_path / "zh.txt"
+    corpus.write_text("那只猫在作报告\n那只狗在作报告\n猫在睡觉\n狗在报告\n" * 3, encoding="utf-8")
+    model = tmp_path / "zh"
+    assert (
+        main(
+            [
+                "train",
+                "ngram",
+                str(corpus),
+                "--level",
+                "char",
+                "--smoothing",
+                "kn",
+                "--order",
+                "2",
+                "--discount-fallback",
+                "--output",
+                str(model),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["score", str(model), "那只猫在作报告!", "! 在报那猫告做只"]) == 0
+    assert "most plausible first: 1, 2" in capsys.readouterr().out
+
+    assert main(["train", "ngram", str(corpus), "--order", "0", "--output", str(tmp_path / "x")]) == 2
+    assert "order must be" in capsys.readouterr().err
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n", encoding="utf-8")
+    assert main(["train", "ngram", str(empty), "--output", str(tmp_path / "y")]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["train", "ngram", str(corpus), "--smoothing", "mkn", "--output", str(tmp_path / "z")]) == 2
+    assert "--discount-fallback" in capsys.readouterr().err
+    assert main(["train", "ngram", str(tmp_path / "missing.txt")]) == 2
+    assert "no such file" in capsys.readouterr().err

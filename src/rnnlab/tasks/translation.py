@@ -457,6 +457,9 @@ def load_translator(path: str | Path, device: str = "cpu") -> Translator:
     """A Translator from a model directory written by `rnnlab train translate`."""
     from rnnlab.train import load_checkpoint, load_model_weights
 
+    path = Path(path)
+    if not (path / "config.json").is_file() and (path / "best" / "config.json").is_file():
+        path = path / "best"  # a training run's directory: use its best checkpoint
     checkpoint = load_checkpoint(path, map_location=device)
     if checkpoint.task != TASK_NAME:
         raise CheckpointError(f"{path}: a {checkpoint.task!r} model, not a translation model")

@@ -158,6 +158,13 @@ def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def evenly(items: Sequence, count: int | None) -> list:
+    """At most `count` items spread evenly over `items` (corpora are often sorted by label or topic)."""
+    if not count or count >= len(items):
+        return list(items)
+    return [items[i * len(items) // count] for i in range(count)]
+
+
 def read_model_dir(path: str | Path, task: str):
     """Load a saved model directory of `task` (checks the task, verifies the files); a Checkpoint."""
     from rnnlab.train.checkpoint import load_checkpoint

@@ -28,6 +28,7 @@ from rnnlab.tasks.labelling_common import (
     WordCharEmbedding,
     bucketed_batches,
     dump_json,
+    evenly,
     read_json_file,
     read_model_dir,
     recurrent,
@@ -57,7 +58,7 @@ class TaggerDataConfig:
     format: str = "auto"
     tag_column: str = "upos"  # CoNLL-U only
     scheme: Literal["auto", "none", "bio", "bioes"] = "auto"  # auto: BIO if tags look like B-/I-, else none
-    max_train_sentences: int | None = None  # keep only the first N training sentences (short runs)
+    max_train_sentences: int | None = None  # keep N training sentences spread over the corpus
 
 
 @dataclass
@@ -154,7 +155,7 @@ def load_splits(data: TaggerDataConfig) -> dict[str, list[TaggedSentence]]:
             splits["valid"] = train[9::10]
             splits["train"] = [s for i, s in enumerate(train) if i % 10 != 9]
     if data.max_train_sentences:
-        splits["train"] = splits["train"][: data.max_train_sentences]
+        splits["train"] = evenly(splits["train"], data.max_train_sentences)
     return splits
 
 
@@ -327,6 +328,8 @@ def train(config: TaggerConfig, resume: bool = False) -> dict:
     if not splits["valid"]:
         raise DataError("validation split is empty; give data.valid or more training sentences")
     scheme = resolve_scheme(config.data.scheme, splits["train"])
+    if config.trainer.metric == "loss":  # evaluate() reports accuracy / f1: pick the one that fits the tags
+        config.trainer.metric, config.trainer.mode = ("f1" if scheme != "none" else "accuracy"), "max"
     vocab = TokenVocab.build([s.tokens for s in splits["train"]], config.model.lowercase,
                              config.model.min_freq, config.model.max_vocab)
     tags = tag_set(splits["train"], scheme)

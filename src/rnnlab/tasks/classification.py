@@ -1,0 +1,303 @@
+"""Sentence classification (sequence to vector): BiRNN encoder -> pooling -> label probabilities.
+
+    tokens -> embeddings -> BiLSTM/BiGRU -> last state | mean | max | attention pooling -> softmax
+
+Data: a built-in dataset (`en-sentiment`, `zh-sentiment`) or `label<TAB>text` files.
+`load_classifier(path).probabilities(texts)` gives {label: probability} per text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.data.labelled import LabelledText
+from rnnlab.data.tagged import read_lines
+from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.nn.pooling import Pooling
+from rnnlab.tasks.labelling_common import (
+    TokenVocab,
+    WordCharEmbedding,
+    bucketed_batches,
+    dump_json,
+    evenly,
+    read_json_file,
+    read_model_dir,
+    recurrent,
+    run_packed,
+    sorted_batches,
+)
+from rnnlab.tasks.labelling_metrics import confusion, format_confusion, plot_confusion
+from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
+
+TASK = "classifier"
+
+
+@dataclass
+class ClassifierDataConfig:
+    dataset: str | None = "en-sentiment"  # built-in (rnnlab.data.labelled) or None for files
+    train: str | None = None  # `label<TAB>text` lines
+    valid: str | None = None
+    test: str | None = None
+    tokenizer: Literal["auto", "whitespace", "chars"] = "auto"  # auto: chars for zh-* datasets
+    max_train_sentences: int | None = None
+    max_length: int = 200  # tokens kept per sentence (long reviews are truncated)
+
+
+@dataclass
+class ClassifierModelConfig:
+    rnn: Literal["lstm", "gru"] = "lstm"
+    word_dim: int = 100
+    char_dim: int = 0  # >0 adds character-RNN features per token
+    char_hidden: int = 0
+    hidden_size: int = 128
+    num_layers: int = 1
+    dropout: float = 0.5
+    word_dropout: float = 0.0
+    pooling: Literal["last", "mean", "max", "attention"] = "max"
+    lowercase: bool = True
+    min_freq: int = 1
+    max_vocab: int | None = 30000
+
+
+@dataclass
+class ClassifierConfig:
+    data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
+    model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    output_dir: str = "runs/classifier"
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy", mode="max"))
+
+
+class BiRNNClassifier(nn.Module):
+    """Logits (N, C) for a batch of token-id sentences."""
+
+    def __init__(self, config: ClassifierModelConfig, num_words: int, num_chars: int, num_labels: int) -> None:
+        super().__init__()
+        self.embed = WordCharEmbedding(num_words, config.word_dim, num_chars, config.char_dim,
+                                       config.char_hidden, config.rnn, config.word_dropout)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = recurrent(config.rnn, self.embed.output_size, config.hidden_size, config.num_layers,
+                             config.dropout, bidirectional=True)
+        self.pool = Pooling(config.pooling, 2 * config.hidden_size, bidirectional=True)
+        self.out = nn.Linear(2 * config.hidden_size, num_labels)
+
+    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
+        """(logits (N, C), attention weights (N, L) or None)."""
+        mask = batch["mask"]
+        vectors = self.dropout(self.embed(batch["words"], mask, batch.get("chars")))
+        states = run_packed(self.rnn, vectors, mask.sum(1))
+        pooled, weights = self.pool(states, mask)
+        return self.out(self.dropout(pooled)), weights
+
+
+def tokenize(text: str, tokenizer: str, max_length: int) -> list[str]:
+    tokens = [c for c in text if not c.isspace()] if tokenizer == "chars" else text.split()
+    return tokens[:max_length]
+
+
+def read_labelled_file(path: str) -> list[LabelledText]:
+    """`label<TAB>text` lines; DataError names the file and line of a malformed one."""
+    examples = []
+    for number, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        label, tab, text = line.partition("\t")
+        if not tab or not label.strip():
+            raise DataError(f"{path}:{number}: expected 'label<TAB>text', found no tab-separated label")
+        if not text.strip():
+            raise DataError(f"{path}:{number}: empty sentence after the label {label!r}")
+        examples.append(LabelledText(text.strip(), label.strip(), path, number))
+    if not examples:
+        raise DataError(f"{path}: no examples found")
+    return examples
+
+
+def load_splits(data: ClassifierDataConfig) -> dict[str, list[LabelledText]]:
+    if data.dataset:
+        from rnnlab.data.labelled import dataset_kind, load_dataset
+
+        if dataset_kind(data.dataset) != "labelled":
+            raise ConfigError(f"data.dataset: {data.dataset!r} is a tagged dataset, not a sentence-label one")
+        splits = load_dataset(data.dataset)
+    else:
+        if not data.train:
+            raise ConfigError("data: expected data.dataset or data.train (a label<TAB>text file), got neither")
+        splits = {"train": read_labelled_file(data.train)}
+        for name in ("valid", "test"):
+            path = getattr(data, name)
+            splits[name] = read_labelled_file(path) if path else []
+        if not splits["valid"]:
+            train = splits["train"]
+            splits["valid"], splits["train"] = train[9::10], [x for i, x in enumerate(train) if i % 10 != 9]
+    if data.max_train_sentences:
+        splits["train"] = evenly(splits["train"], data.max_train_sentences)
+    return splits
+
+
+def resolve_tokenizer(data: ClassifierDataConfig) -> str:
+    if data.tokenizer != "auto":
+        return data.tokenizer
+    return "chars" if (data.dataset or "").startswith("zh") else "whitespace"
+
+
+class Classifier:
+    """A trained classifier: `probabilities(texts)` and `evaluate(examples)`."""
+
+    def __init__(self, model: BiRNNClassifier, vocab: TokenVocab, labels: Sequence[str],
+                 config: ClassifierConfig, tokenizer: str) -> None:
+        self.model = model.eval()
+        self.vocab = vocab
+        self.labels = list(labels)
+        self.config = config
+        self.tokenizer = tokenizer
+
+    def _tokens(self, text: str, where: str = "<input>") -> list[str]:
+        tokens = tokenize(text, self.tokenizer, self.config.data.max_length)
+        if not tokens:
+            raise DataError(f"{where}: empty sentence; expected text to classify")
+        return tokens
+
+    def encode(self, token_lists: Sequence[Sequence[str]]) -> dict[str, Tensor]:
+        return self.vocab.encode(token_lists, with_chars=self.model.embed.use_chars)
+
+    @torch.no_grad()
+    def probability_matrix(self, texts: Sequence[str], batch_size: int = 128) -> Tensor:
+        """(N, C) label probabilities, batched by length."""
+        tokens = [self._tokens(text, f"sentence {i + 1}") for i, text in enumerate(texts)]
+        probs = torch.zeros(len(texts), len(self.labels))
+        device = next(self.model.parameters()).device
+        for indices in sorted_batches([len(t) for t in tokens], batch_size):
+            batch = self.encode([tokens[i] for i in indices])
+            logits, _ = self.model({k: v.to(device) for k, v in batch.items()})
+            probs[indices] = torch.softmax(logits.float(), dim=1).cpu()
+        return probs
+
+    def probabilities(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        matrix = self.probability_matrix(texts)
+        return [dict(zip(self.labels, row.tolist())) for row in matrix]
+
+    def evaluate(self, examples: Sequence[LabelledText], batch_size: int = 128) -> dict:
+        for example in examples:
+            if example.label not in self.labels:
+                raise DataError(f"{example.source}:{example.line}: unknown label {example.label!r}; "
+                                f"this model knows {', '.join(self.labels)}")
+        start = time.perf_counter()
+        probs = self.probability_matrix([x.text for x in examples], batch_size)
+        seconds = time.perf_counter() - start
+        predicted = [self.labels[i] for i in probs.argmax(1).tolist()]
+        gold = [x.label for x in examples]
+        gold_ids = torch.tensor([self.labels.index(g) for g in gold])
+        loss = nn.functional.nll_loss(probs.clamp_min(1e-12).log(), gold_ids).item()
+        return {
+            "examples": len(examples),
+            "accuracy": sum(p == g for p, g in zip(predicted, gold)) / len(examples),
+            "loss": loss,
+            "sentences_per_second": len(examples) / max(seconds, 1e-9),
+            "confusion": confusion(gold, predicted, self.labels),
+            "predicted": predicted,
+        }
+
+
+def load_classifier(path: str | Path) -> Classifier:
+    checkpoint = read_model_dir(path, TASK)
+    config = config_from_dict(ClassifierConfig, checkpoint.config["config"], source=str(checkpoint.path))
+    files = read_json_file(checkpoint, "vocab.json")
+    try:
+        vocab, labels = TokenVocab.from_json(files), list(files["labels"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{checkpoint.path}: malformed vocab.json ({error})") from None
+    model = BiRNNClassifier(config.model, len(vocab.words), len(vocab.chars), len(labels))
+    load_model_weights(model, checkpoint)
+    return Classifier(model, vocab, labels, config, checkpoint.config["tokenizer"])
+
+
+class ClassificationTask(TrainTask):
+    def __init__(self, config: ClassifierConfig, classifier: Classifier, splits: dict[str, list[LabelledText]]):
+        self.config = config
+        self.classifier = classifier
+        self.model = classifier.model
+        self.valid_set = splits["valid"]
+        self.train_tokens = [classifier._tokens(x.text, f"{x.source}:{x.line}") for x in splits["train"]]
+        self.train_labels = [classifier.labels.index(x.label) for x in splits["train"]]
+
+    def train_batches(self, epoch: int):
+        batches = bucketed_batches([len(t) for t in self.train_tokens], self.config.batch_size,
+                                   self.config.trainer.seed, epoch)
+        return EpochBatches(batches, make=self._batch)
+
+    def _batch(self, indices: list[int]) -> dict[str, Tensor]:
+        batch = self.classifier.encode([self.train_tokens[i] for i in indices])
+        batch["labels"] = torch.tensor([self.train_labels[i] for i in indices])
+        return batch
+
+    def train_step(self, batch) -> StepOutput:
+        device = next(self.model.parameters()).device
+        batch = {k: v.to(device) for k, v in batch.items()}
+        logits, _ = self.model(batch)
+        return StepOutput(nn.functional.cross_entropy(logits, batch["labels"]), num_tokens=len(batch["labels"]))
+
+    def evaluate(self) -> dict[str, float]:
+        result = self.classifier.evaluate(self.valid_set, self.config.eval_batch_size)
+        return {"accuracy": result["accuracy"], "loss": result["loss"]}
+
+    def checkpoint_config(self) -> dict:
+        return {"task": TASK, "tokenizer": self.classifier.tokenizer, "config": config_to_dict(self.config),
+                "data": {"dataset": self.config.data.dataset}}
+
+    def checkpoint_files(self) -> dict[str, str]:
+        return {"vocab.json": dump_json({**self.classifier.vocab.to_json(), "labels": self.classifier.labels})}
+
+
+def train(config: ClassifierConfig, resume: bool = False) -> dict:
+    splits = load_splits(config.data)
+    if not splits["valid"]:
+        raise DataError("validation split is empty; give data.valid or more training sentences")
+    tokenizer = resolve_tokenizer(config.data)
+    tokens = [tokenize(x.text, tokenizer, config.data.max_length) for x in splits["train"]]
+    vocab = TokenVocab.build(tokens, config.model.lowercase, config.model.min_freq, config.model.max_vocab)
+    labels = sorted({x.label for x in splits["train"]})
+    if len(labels) < 2:
+        raise DataError(f"training data has {len(labels)} label(s); a classifier needs at least 2")
+    torch.manual_seed(config.trainer.seed)
+    model = BiRNNClassifier(config.model, len(vocab.words), len(vocab.chars), len(labels))
+    classifier = Classifier(model, vocab, labels, config, tokenizer)
+    model.train()
+    task = ClassificationTask(config, classifier, splits)
+    return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
+
+
+def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, data_file: str | None = None) -> dict:
+    classifier = load_classifier(path)
+    if data_file:
+        examples = read_labelled_file(data_file)
+    else:
+        splits = load_splits(classifier.config.data)
+        if split not in splits:
+            raise DataError(f"--split: expected train, valid or test, got {split!r}")
+        examples = splits[split]
+        if not examples:
+            raise DataError(f"the {split} split of this model's data is empty; pass --data FILE")
+    return classifier.evaluate(examples, batch_size)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """`rnnlab eval CKPT`: accuracy, confusion matrix (text + PNG)."""
+    classifier = load_classifier(args.checkpoint)
+    result = evaluate_dataset_split(args.checkpoint, args.split, data_file=getattr(args, "data", None))
+    print(f"examples {result['examples']}  accuracy {100 * result['accuracy']:.2f}%  "
+          f"loss {result['loss']:.4f}  ({result['sentences_per_second']:.0f} sentences/s)")
+    print(format_confusion(result["confusion"], classifier.labels))
+    image = Path(args.checkpoint) / f"confusion-{args.split}.png"
+    plot_confusion(result["confusion"], classifier.labels, str(image))
+    print(f"confusion matrix written to {image}")
+    return 0

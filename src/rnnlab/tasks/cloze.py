@@ -1,0 +1,305 @@
+"""Fill in the blank with a bidirectional RNN: "I am ___ very hungry , I could eat half a pig ."
+
+A forward RNN reads the words left of position t, a backward RNN the words right of it. Two heads share
+them and are trained together on every position of every sentence:
+
+    forward-only head:   P(x_t | x_<t)        = softmax(W_f h_fwd(t-1))             (a plain LM)
+    bidirectional head:  P(x_t | x_<t, x_>t)  = softmax(W_b [h_fwd(t-1); h_bwd(t+1)])
+
+so `rnnlab cloze CKPT "..."` ranks fillers with both and shows how much the right-hand context
+("very hungry", "eat half a pig") changes the answer. Validation reports both heads' loss and top-1
+accuracy at recovering held-out words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
+from rnnlab.errors import CheckpointError, DataError, UserError
+from rnnlab.tasks.labelling_common import (
+    bucketed_batches,
+    dump_json,
+    read_json_file,
+    read_model_dir,
+    recurrent,
+)
+from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
+
+TASK = "cloze"
+BLANK = "___"
+
+
+@dataclass
+class ClozeDataConfig:
+    corpus: str = "ptb"  # a built-in corpus (rnnlab.data.corpora) or a text file / directory / glob
+    lowercase: bool = True
+    max_train_lines: int | None = None  # use at most this many training sentences (short runs)
+    max_valid_lines: int | None = 1000
+    max_length: int = 60  # longer lines are cut (they still teach both directions)
+    min_freq: int = 1
+    max_vocab: int | None = 10000
+
+
+@dataclass
+class ClozeModelConfig:
+    rnn: Literal["lstm", "gru"] = "lstm"
+    embedding_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 1
+    dropout: float = 0.3
+
+
+@dataclass
+class ClozeConfig:
+    data: ClozeDataConfig = field(default_factory=ClozeDataConfig)
+    model: ClozeModelConfig = field(default_factory=ClozeModelConfig)
+    batch_size: int = 32
+    eval_batch_size: int = 128
+    output_dir: str = "runs/cloze"
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)  # metric "loss" = bidirectional loss
+
+
+def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse each row's first `lengths[i]` positions, leaving the padding in place. x (N, L, ...)."""
+    positions = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # (1, L)
+    index = torch.where(positions < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - positions, positions)
+    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class BiCloze(nn.Module):
+    """Forward and backward RNN LMs over `<s> x_1 .. x_n </s>` with a forward-only and a two-sided head."""
+
+    def __init__(self, config: ClozeModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=PAD_ID)
+        self.dropout = nn.Dropout(config.dropout)
+        self.forward_rnn = recurrent(config.rnn, config.embedding_dim, config.hidden_size, config.num_layers,
+                                     config.dropout, bidirectional=False)
+        self.backward_rnn = recurrent(config.rnn, config.embedding_dim, config.hidden_size, config.num_layers,
+                                      config.dropout, bidirectional=False)
+        self.forward_head = nn.Linear(config.hidden_size, vocab_size)
+        self.both_head = nn.Linear(2 * config.hidden_size, vocab_size)
+
+    def states(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """h_fwd (N, L, H) where h_fwd[t] has read ids[..t]; h_bwd (N, L, H) where h_bwd[t] read ids[t..end]."""
+        vectors = self.dropout(self.embed(ids))
+        forward, _ = self.forward_rnn(vectors)
+        backward, _ = self.backward_rnn(reverse_padded(vectors, lengths))
+        return self.dropout(forward), self.dropout(reverse_padded(backward, lengths))
+
+    def logits(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """Scores for the words at positions 1..L-2 (between <s> and </s>): (forward-only, both), (N, L-2, V)."""
+        forward, backward = self.states(ids, lengths)
+        left = forward[:, :-2]  # h_fwd(t-1) for t = 1..L-2
+        right = backward[:, 2:]  # h_bwd(t+1)
+        return self.forward_head(left), self.both_head(torch.cat([left, right], dim=2))
+
+    def losses(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Per-position cross-entropy (N, L-2) of both heads, targets, and the mask of real words."""
+        forward_logits, both_logits = self.logits(ids, lengths)
+        targets = ids[:, 1:-1]
+        mask = torch.arange(targets.size(1), device=ids.device).unsqueeze(0) < (lengths - 2).unsqueeze(1)
+        ce = nn.functional.cross_entropy
+        forward_loss = ce(forward_logits.transpose(1, 2), targets, reduction="none")
+        both_loss = ce(both_logits.transpose(1, 2), targets, reduction="none")
+        return forward_loss, both_loss, targets, mask
+
+
+class ClozeModel:
+    """A trained cloze model with its vocabulary."""
+
+    def __init__(self, model: BiCloze, vocab: Vocabulary, config: ClozeConfig) -> None:
+        self.model = model.eval()
+        self.vocab = vocab
+        self.config = config
+
+    def tokenize(self, text: str) -> list[str]:
+        if self.config.data.lowercase:
+            text = text.lower()
+        return text.split()
+
+    @torch.no_grad()
+    def blank_distributions(self, tokens: Sequence[str], blank: str = BLANK) -> tuple[Tensor, Tensor]:
+        """P(filler) over the vocabulary for the one blank: (bidirectional (V,), forward-only (V,))."""
+        positions = [i for i, token in enumerate(tokens) if token == blank]
+        if len(positions) != 1:
+            raise UserError(f"expected exactly one blank {blank!r} in the sentence, found {len(positions)}")
+        ids = [BOS_ID, *self.vocab.encode([t if t != blank else SPECIALS[UNK_ID] for t in tokens]), EOS_ID]
+        tensor = torch.tensor([ids])
+        forward_logits, both_logits = self.model.logits(tensor, torch.tensor([len(ids)]))
+        excluded = torch.tensor([PAD_ID, UNK_ID, BOS_ID, EOS_ID])  # never offer a special as a filler
+        out = []
+        for logits in (both_logits, forward_logits):
+            row = logits[0, positions[0]].float()
+            row[excluded] = float("-inf")
+            out.append(torch.softmax(row, dim=0))
+        return out[0], out[1]
+
+    def fill(self, text: str, top_k: int = 10, blank: str = BLANK) -> tuple[list, list]:
+        """Top-k (word, probability) by the bidirectional head and by the forward-only head."""
+        tokens = separate_blank(self.tokenize(text), blank)
+        both, forward = self.blank_distributions(tokens, blank)
+        ranked = []
+        for probs in (both, forward):
+            values, indices = probs.topk(min(top_k, len(self.vocab) - len(SPECIALS)))
+            ranked.append([(self.vocab.id_to_token(int(i)), float(v)) for v, i in zip(values, indices)])
+        return ranked[0], ranked[1]
+
+
+def separate_blank(tokens: list[str], blank: str) -> list[str]:
+    """Split a blank glued to punctuation ("___," -> "___", ",") and punctuation off words ("hungry,")."""
+    out = []
+    for token in tokens:
+        parts = [p for p in re.split(f"({re.escape(blank)})", token) if p]
+        for part in parts:
+            out.extend([part] if part == blank else re.findall(r"[\w'-]+|[^\w\s]", part) or [part])
+    return out
+
+
+def fill_blank(model: ClozeModel, text: str, top_k: int = 10, blank: str = BLANK):
+    return model.fill(text, top_k, blank)
+
+
+def load_cloze(path: str | Path) -> ClozeModel:
+    checkpoint = read_model_dir(path, TASK)
+    config = config_from_dict(ClozeConfig, checkpoint.config["config"], source=str(checkpoint.path))
+    try:
+        vocab = Vocabulary(read_json_file(checkpoint, "vocab.json")["tokens"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{checkpoint.path}: malformed vocab.json ({error})") from None
+    model = BiCloze(config.model, len(vocab))
+    load_model_weights(model, checkpoint)
+    return ClozeModel(model, vocab, config)
+
+
+# --- training ----------------------------------------------------------------------------------------
+
+def corpus_lines(text: str, lowercase: bool, max_length: int, limit: int | None) -> list[list[str]]:
+    lines = []
+    for line in text.splitlines():
+        tokens = (line.lower() if lowercase else line).split()
+        if tokens:
+            lines.append(tokens[:max_length])
+    if limit and limit < len(lines):
+        lines = [lines[i * len(lines) // limit] for i in range(limit)]
+    return lines
+
+
+def encode_lines(lines: Sequence[Sequence[str]], vocab: Vocabulary) -> tuple[Tensor, Tensor]:
+    """(ids (N, L) with <s> .. </s> and padding, lengths (N,))."""
+    encoded = [vocab.encode(line, add_bos=True, add_eos=True) for line in lines]
+    lengths = torch.tensor([len(e) for e in encoded])
+    ids = torch.full((len(encoded), int(lengths.max())), PAD_ID, dtype=torch.long)
+    for i, e in enumerate(encoded):
+        ids[i, : len(e)] = torch.tensor(e)
+    return ids, lengths
+
+
+class ClozeTask(TrainTask):
+    loss_metric = "ppl"
+
+    def __init__(self, config: ClozeConfig, model: BiCloze, vocab: Vocabulary, train_lines, valid_lines):
+        self.config, self.model, self.vocab = config, model, vocab
+        self.train_lines, self.valid_lines = train_lines, valid_lines
+
+    def train_batches(self, epoch: int):
+        batches = bucketed_batches([len(x) for x in self.train_lines], self.config.batch_size,
+                                   self.config.trainer.seed, epoch)
+        return EpochBatches(batches, make=lambda idx: encode_lines([self.train_lines[i] for i in idx], self.vocab))
+
+    def train_step(self, batch) -> StepOutput:
+        device = next(self.model.parameters()).device
+        ids, lengths = batch[0].to(device), batch[1].to(device)
+        forward_loss, both_loss, _, mask = self.model.losses(ids, lengths)
+        count = mask.sum()
+        loss = ((forward_loss + both_loss) * mask).sum() / count
+        return StepOutput(loss, num_tokens=int(count))
+
+    def evaluate(self) -> dict[str, float]:
+        return evaluate_lines(self.model, self.vocab, self.valid_lines, self.config.eval_batch_size)
+
+    def checkpoint_config(self) -> dict:
+        return {"task": TASK, "config": config_to_dict(self.config), "data": {"dataset": self.config.data.corpus}}
+
+    def checkpoint_files(self) -> dict[str, str]:
+        return {"vocab.json": dump_json({"tokens": self.vocab.tokens})}
+
+
+@torch.no_grad()
+def evaluate_lines(model: BiCloze, vocab: Vocabulary, lines, batch_size: int) -> dict[str, float]:
+    """Mean loss / ppl and top-1 accuracy of both heads at predicting each held-out word."""
+    device = next(model.parameters()).device
+    totals = {"forward_loss": 0.0, "loss": 0.0, "forward_acc": 0.0, "acc": 0.0}
+    count = 0
+    for start in range(0, len(lines), batch_size):
+        ids, lengths = encode_lines(lines[start : start + batch_size], vocab)
+        ids, lengths = ids.to(device), lengths.to(device)
+        forward_logits, both_logits = model.logits(ids, lengths)
+        forward_loss, both_loss, targets, mask = model.losses(ids, lengths)
+        totals["forward_loss"] += float((forward_loss * mask).sum())
+        totals["loss"] += float((both_loss * mask).sum())
+        totals["forward_acc"] += float(((forward_logits.argmax(2) == targets) & mask).sum())
+        totals["acc"] += float(((both_logits.argmax(2) == targets) & mask).sum())
+        count += int(mask.sum())
+    metrics = {key: value / max(count, 1) for key, value in totals.items()}
+    metrics["ppl"] = math.exp(min(metrics["loss"], 50))
+    metrics["forward_ppl"] = math.exp(min(metrics["forward_loss"], 50))
+    return metrics
+
+
+def load_lines(config: ClozeConfig) -> dict[str, list[list[str]]]:
+    from rnnlab.data.corpora import load_corpus
+
+    corpus = load_corpus(config.data.corpus, level="word")
+    data = config.data
+    splits = {
+        "train": corpus_lines(corpus.train, data.lowercase, data.max_length, data.max_train_lines),
+        "valid": corpus_lines(corpus.valid, data.lowercase, data.max_length, data.max_valid_lines),
+        "test": corpus_lines(corpus.test, data.lowercase, data.max_length, data.max_valid_lines),
+    }
+    if not splits["train"] or not splits["valid"]:
+        raise DataError(f"{data.corpus}: expected non-empty train and valid text")
+    return splits
+
+
+def train(config: ClozeConfig, resume: bool = False) -> dict:
+    splits = load_lines(config)
+    vocab = Vocabulary.build(splits["train"], config.data.min_freq, config.data.max_vocab)
+    torch.manual_seed(config.trainer.seed)
+    model = BiCloze(config.model, len(vocab))
+    task = ClozeTask(config, model, vocab, splits["train"], splits["valid"])
+    return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    """`rnnlab eval CKPT`: both heads on held-out sentences (a split of the corpus, or --data FILE)."""
+    cloze = load_cloze(args.checkpoint)
+    data = cloze.config.data
+    if getattr(args, "data", None):
+        from rnnlab.data.tagged import read_lines
+
+        lines = corpus_lines("\n".join(read_lines(args.data)), data.lowercase, data.max_length, None)
+        if not lines:
+            raise DataError(f"{args.data}: no sentences found")
+    else:
+        splits = load_lines(cloze.config)
+        if args.split not in splits:
+            raise DataError(f"--split: expected train, valid or test, got {args.split!r}")
+        lines = splits[args.split]
+    m = evaluate_lines(cloze.model, cloze.vocab, lines, cloze.config.eval_batch_size)
+    print(f"sentences {len(lines)}; predicting each word from its context:")
+    print(f"  bidirectional (left + right): loss {m['loss']:.3f}  ppl {m['ppl']:.1f}  top-1 {100 * m['acc']:.1f}%")
+    print(f"  forward only (left):          loss {m['forward_loss']:.3f}  ppl {m['forward_ppl']:.1f}  "
+          f"top-1 {100 * m['forward_acc']:.1f}%")
+    return 0

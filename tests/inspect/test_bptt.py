@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from rnnlab.inspect.bptt import SmallRNN, bptt_gradients, chain_rule_gradient, plot_bptt
+from rnnlab.inspect.bptt import (
+    SmallRNN,
+    bptt_gradients,
+    chain_rule_gradient,
+    loss_is_sum_check,
+    plot_bptt,
+    weight_sharing_check,
+)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -31,3 +38,22 @@ def test_plot_writes_png(tmp_path):
     out = tmp_path / "bptt.png"
     grads = plot_bptt(SmallRNN.random("rnn", steps=4), t=2, path=out)
     assert out.stat().st_size > 1000 and grads.shape == (4, 4)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_loss_is_sum_and_weights_are_shared(cell):
+    model = SmallRNN.random(cell, steps=5, seed=3)
+    total, parts = loss_is_sum_check(model, 1)
+    torch.testing.assert_close(total, parts)
+    per_step, summed, shared = weight_sharing_check(model)
+    torch.testing.assert_close(summed, shared)
+    assert per_step[0] == 0.0 and torch.all(per_step[1:] > 0)  # h_0 = 0: step 1 does not use W_hh
+
+
+def test_saved_memory_grows_linearly_with_length():
+    from rnnlab.inspect.cost import measure_costs
+
+    rows = measure_costs("gru", lengths=(10, 20, 40), batch_size=2, hidden_size=8, repeats=1)
+    memory = [row.saved_megabytes for row in rows]
+    assert memory[0] < memory[1] < memory[2]
+    assert (memory[2] - memory[1]) == pytest.approx(2 * (memory[1] - memory[0]), rel=0.05)

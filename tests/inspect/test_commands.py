@@ -56,3 +56,14 @@ def test_gradflow(tmp_path):
     ]
     assert main(args) == 0
     assert out.stat().st_size > 1000
+
+
+def test_cost(tmp_path, capsys):
+    out = tmp_path / "c.png"
+    assert (
+        main(
+            ["inspect", "cost", "--cell", "rnn", "--lengths", "5", "10", "--repeats", "1", "--out", str(out)]
+        )
+        == 0
+    )
+    assert out.stat().st_size > 1000 and "T=10" in capsys.readouterr().out

@@ -15,12 +15,15 @@ def register(commands) -> None:
     inspect = commands.top.add_parser(
         "inspect", help="look inside: gate diagrams, gate traces, BPTT, gradient flow"
     )
+    inspect.add_argument(
+        "--threads", type=int, default=1, help="torch CPU threads (default 1: small models, and a shared CPU)"
+    )
     sub = inspect.add_subparsers(dest="inspect_command", metavar="WHAT", required=True)
 
     diagram = sub.add_parser("diagram", help="draw a cell with its gates labelled")
     diagram.add_argument("--cell", choices=CELLS, default="lstm")
     diagram.add_argument("--out", default=None, help="output file (default: diagram_CELL.png)")
-    diagram.set_defaults(handler=run_diagram)
+    diagram.set_defaults(handler=_with_threads(run_diagram))
 
     gates = sub.add_parser(
         "gates", help="heatmaps of every gate per step and unit, and units that track features"
@@ -43,7 +46,7 @@ def register(commands) -> None:
     gates.add_argument(
         "--out", default="gates.png", help="heatmap file (one per layer/direction: NAME_l0...)"
     )
-    gates.set_defaults(handler=run_gates)
+    gates.set_defaults(handler=_with_threads(run_gates))
 
     bptt = sub.add_parser("bptt", help="the unrolled graph with the back-propagation paths that reach x_t")
     bptt.add_argument("--cell", choices=CELLS, default="rnn")
@@ -52,7 +55,16 @@ def register(commands) -> None:
     bptt.add_argument("--hidden-size", type=int, default=4)
     bptt.add_argument("--seed", type=int, default=0)
     bptt.add_argument("--out", default=None, help="output file (default: bptt_CELL.png)")
-    bptt.set_defaults(handler=run_bptt)
+    bptt.set_defaults(handler=_with_threads(run_bptt))
+
+    cost = sub.add_parser("cost", help="BPTT's memory (saved activations) and time against T")
+    cost.add_argument("--cell", choices=CELLS + ["lnlstm"], default="lstm")
+    cost.add_argument("--lengths", type=int, nargs="+", default=[25, 50, 100, 200, 400])
+    cost.add_argument("--batch-size", type=int, default=16)
+    cost.add_argument("--hidden-size", type=int, default=64)
+    cost.add_argument("--repeats", type=int, default=3)
+    cost.add_argument("--out", default=None, help="output file (default: cost_CELL.png)")
+    cost.set_defaults(handler=_with_threads(run_cost))
 
     gradflow = sub.add_parser("gradflow", help="‖∂L_T/∂h_t‖ against t, at init and after training; clipping")
     gradflow.add_argument("--cell", choices=CELLS, default="rnn")
@@ -65,7 +77,23 @@ def register(commands) -> None:
     gradflow.add_argument("--text", default=None, help="text for --ckpt (default: a sample from the model)")
     gradflow.add_argument("--seed", type=int, default=0)
     gradflow.add_argument("--out", default=None, help="output file (default: gradflow_CELL.png)")
-    gradflow.set_defaults(handler=run_gradflow)
+    gradflow.set_defaults(handler=_with_threads(run_gradflow))
+
+
+def _with_threads(handler):
+    """Run `handler` with `--threads` torch threads, restoring the previous setting afterwards."""
+
+    def run(args: argparse.Namespace) -> int:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(max(1, args.threads))
+        try:
+            return handler(args)
+        finally:
+            torch.set_num_threads(previous)
+
+    return run
 
 
 def _positive(name: str, value: int) -> None:
@@ -135,7 +163,13 @@ def run_gates(args: argparse.Namespace) -> int:
 
 def run_bptt(args: argparse.Namespace) -> int:
     from rnnlab.errors import ConfigError
-    from rnnlab.inspect.bptt import SmallRNN, chain_rule_gradient, plot_bptt
+    from rnnlab.inspect.bptt import (
+        SmallRNN,
+        chain_rule_gradient,
+        loss_is_sum_check,
+        plot_bptt,
+        weight_sharing_check,
+    )
 
     _positive("--steps", args.steps)
     _positive("--hidden-size", args.hidden_size)
@@ -155,6 +189,31 @@ def run_bptt(args: argparse.Namespace) -> int:
             + f" -> x_{args.t}"
         )
         print(f"  L_{k}: {float(grads[k - 1, args.t - 1]):.3e}  ({chain:.3e})  {note}")
+    total, parts = loss_is_sum_check(model, args.t - 1)
+    print(
+        f"loss is the sum over steps: ‖∂L/∂x_{args.t}‖ = {float(total.norm()):.3e} = ‖Σ_k ∂L_k/∂x_{args.t}‖ "
+        f"(max difference {float((total - parts).abs().max()):.1e})"
+    )
+    per_step, summed, shared = weight_sharing_check(model)
+    count = sum(p.numel() for p in model.cell.parameters())
+    print(
+        f"weights are shared across time: {count} cell parameters for any number of steps; "
+        f"∂L/∂W_hh = Σ_k (step k's share) with max difference {float((summed - shared).abs().max()):.1e}; "
+        f"per-step shares ‖·‖ = " + " ".join(f"{float(v):.2e}" for v in per_step)
+    )
+    print(f"wrote {out}")
+    return 0
+
+
+def run_cost(args: argparse.Namespace) -> int:
+    from rnnlab.inspect.cost import format_costs, measure_costs, plot_costs
+
+    for length in args.lengths:
+        _positive("--lengths", length)
+    rows = measure_costs(args.cell, args.lengths, args.batch_size, args.hidden_size, args.repeats)
+    out = args.out or f"cost_{args.cell}.png"
+    print(format_costs(rows, args.cell))
+    plot_costs(rows, args.cell, out)
     print(f"wrote {out}")
     return 0
 

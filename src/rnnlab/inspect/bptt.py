@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.inspect.cells import make_cell
-from rnnlab.inspect.unroll import is_tuple_cell, step_jacobians, unroll, zero_state
+from rnnlab.inspect.unroll import step_jacobians, unroll, zero_state
 
 
 @dataclass
@@ -168,4 +168,29 @@ def plot_bptt(model: SmallRNN, t: int, path: str | Path, grads: Tensor | None = 
     return grads
 
 
-__all__ = ["SmallRNN", "bptt_gradients", "chain_rule_gradient", "plot_bptt", "is_tuple_cell", "zero_state"]
+def loss_is_sum_check(model: SmallRNN, t: int) -> tuple[Tensor, Tensor]:
+    """∂L/∂x_t for L = Σ_k L_k, and Σ_k ∂L_k/∂x_t computed loss by loss (0-based t): they agree."""
+    inputs = model.inputs.clone().requires_grad_(True)
+    losses = model.step_losses(inputs)
+    (total,) = torch.autograd.grad(torch.stack(losses).sum(), inputs, retain_graph=True)
+    parts = sum(torch.autograd.grad(loss, inputs, retain_graph=True)[0] for loss in losses)
+    return total[t, 0], parts[t, 0]
+
+
+def weight_sharing_check(model: SmallRNN) -> tuple[Tensor, Tensor, Tensor]:
+    """The one recurrent matrix W_hh is used at every step; its gradient is the sum of the per-step ones.
+
+    Unrolls once with a separate copy W_hh^(k) per step (same values) and once with the shared matrix.
+    Returns (per-step gradient norms (T,), Σ_k ∂L/∂W_hh^(k), ∂L/∂W_hh).
+    """
+    params = dict(model.cell.named_parameters())
+    copies = [params["weight_hh"].detach().clone().requires_grad_(True) for _ in range(model.inputs.shape[0])]
+    state = zero_state(model.cell, 1)
+    total = torch.zeros(())
+    for k, x in enumerate(model.inputs):
+        state = torch.func.functional_call(model.cell, {**params, "weight_hh": copies[k]}, (x, state))
+        h = state[0] if isinstance(state, tuple) else state
+        total = total + 0.5 * ((model.head(h) - model.targets[k]) ** 2).sum()
+    per_step = torch.autograd.grad(total, copies)
+    (shared,) = torch.autograd.grad(torch.stack(model.step_losses(model.inputs)).sum(), params["weight_hh"])
+    return torch.stack([g.norm() for g in per_step]), sum(per_step), shared

@@ -19,6 +19,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram_counts import count_ngrams
 from rnnlab.lm.ngram_index import NGramTables
 from rnnlab.lm.ngram_smoothing import METHODS, BuildReport, SmoothingConfig, build_tables
-from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, NGramVocab, detokenize, tokenize
+from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, UNK, UNK_ID, NGramVocab, detokenize, tokenize
 
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.npz"
@@ -125,20 +126,29 @@ class NGramModel:
     def encode_sentences(
         self, sentences: Sequence[str]
     ) -> tuple[list[list[str]], np.ndarray, np.ndarray, list]:
-        """Tokens (with </s>) per sentence, and the `<s> ... </s>` id stream with positions for scoring."""
-        tokens, encoded, unknown = [], [], []
-        for sentence in sentences:
-            words = tokenize(sentence, self.config.level)
-            ids, unknown_words = self.vocab.encode(words)
-            tokens.append(words + [EOS])
-            encoded.append(np.concatenate([[BOS_ID], ids, [EOS_ID]]))
-            unknown.append(unknown_words)
-        if not encoded:
-            return tokens, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), unknown
-        lengths = np.array([len(e) for e in encoded])
-        stream = np.concatenate(encoded).astype(np.int64)
-        position = np.arange(len(stream)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return tokens, stream, position, unknown
+        """Tokens (with </s>) per sentence, and the `<s> ... </s>` id stream with positions for scoring.
+
+        Returns (tokens, stream (T,), position (T,), unknown words per sentence); one dict lookup per
+        token, the rest vectorised.
+        """
+        level = self.config.level
+        tokens = [tokenize(sentence, level) for sentence in sentences]
+        flat = [token for words in tokens for token in words]
+        ids = np.fromiter(map(self.vocab.index.get, flat, repeat(UNK_ID)), dtype=np.int64, count=len(flat))
+        lengths = np.array([len(words) for words in tokens], dtype=np.int64)
+        unknown: list[list[str]] = [[] for _ in tokens]
+        for i in np.flatnonzero(ids == UNK_ID).tolist():
+            if flat[i] != UNK:
+                unknown[int(np.searchsorted(np.cumsum(lengths), i, side="right"))].append(flat[i])
+        padded = lengths + 2  # <s> ... </s>
+        total = int(padded.sum())
+        stream = np.full(total, EOS_ID, dtype=np.int64)
+        starts = np.cumsum(padded) - padded
+        stream[starts] = BOS_ID
+        offsets = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        stream[np.repeat(starts + 1, lengths) + offsets] = ids
+        position = np.arange(total) - np.repeat(starts, padded)
+        return [words + [EOS] for words in tokens], stream, position, unknown
 
     def score(self, sentences: Sequence[str]) -> list[SentenceScore]:
         """ln P of every token (words and `</s>`) of every sentence; vectorised over the whole batch."""

@@ -28,15 +28,18 @@ from rnnlab.lm.ngram_tokens import BOS_ID
 
 def find(keys: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """Row of each query in the sorted `keys`, or -1. Negative queries are never found. Shapes (Q,)."""
-    if len(keys) == 0 or len(queries) == 0:
-        return np.full(len(queries), -1, dtype=np.int64)
-    order = np.argsort(queries, kind="stable")  # sorted queries walk the table in order: cache friendly
-    sorted_queries = queries[order]
-    rows = np.searchsorted(keys, sorted_queries)
-    rows_clipped = np.minimum(rows, len(keys) - 1)
-    hit = (keys[rows_clipped] == sorted_queries) & (sorted_queries >= 0)
-    result = np.empty(len(queries), dtype=np.int64)
-    result[order] = np.where(hit, rows_clipped, -1)
+    result = np.full(len(queries), -1, dtype=np.int64)
+    if len(keys) == 0:
+        return result
+    asked = np.flatnonzero(queries >= 0)  # unseen contexts need no search
+    if len(asked) == 0:
+        return result
+    wanted = queries[asked]
+    order = np.argsort(wanted)  # sorted queries walk the table in order: cache friendly
+    wanted = wanted[order]
+    rows = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    hit = keys[rows] == wanted
+    result[asked[order[hit]]] = rows[hit]
     return result
 
 

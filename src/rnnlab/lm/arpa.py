@@ -263,7 +263,7 @@ def read_arpa(path: str | Path, level: str = "word"):
                 f"{' '.join(words[m - 1][row][:-1])!r} among the {m - 1}-grams; rnnlab needs every context listed"
             )
         gram_keys = prefix_rows * size + grams[:, -1]
-        permutation = np.argsort(gram_keys, kind="stable")
+        permutation = np.argsort(gram_keys)
         sorted_keys = gram_keys[permutation]
         if len(sorted_keys) > 1 and (sorted_keys[1:] == sorted_keys[:-1]).any():
             _, counts = unique_rows(grams, np.ones(len(grams), dtype=np.int64))

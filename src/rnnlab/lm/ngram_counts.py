@@ -62,16 +62,20 @@ class NGramCounts:
 
 
 def _pack_limbs(rows: np.ndarray) -> list[np.ndarray]:
-    """Pack the columns of `rows` (ids < 2**31) two per int64, last column most significant first.
+    """Pack the columns of `rows` (non-negative ids) into as few int64 as fit, last column first.
 
     Returned least significant first, ready for `np.lexsort`, so sorting gives suffix order.
     """
+    bits = max(1, int(rows.max()).bit_length()) if rows.size else 1
+    per_limb = max(1, 63 // bits)
     columns = [rows[:, j].astype(np.int64) for j in range(rows.shape[1] - 1, -1, -1)]
     limbs = []
-    for i in range(0, len(columns), 2):
-        limb = columns[i] << 32
-        if i + 1 < len(columns):
-            limb |= columns[i + 1]
+    for i in range(0, len(columns), per_limb):
+        group = columns[i : i + per_limb]
+        limb = group[0].copy()
+        for column in group[1:]:
+            limb <<= bits
+            limb |= column
         limbs.append(limb)
     return limbs[::-1]
 
@@ -81,7 +85,7 @@ def unique_rows(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
     if len(rows) == 0:
         return rows.reshape(0, rows.shape[1]).astype(np.int64), counts.astype(np.int64)
     limbs = _pack_limbs(rows)
-    order = np.lexsort(limbs) if len(limbs) > 1 else np.argsort(limbs[0], kind="stable")
+    order = np.lexsort(limbs) if len(limbs) > 1 else np.argsort(limbs[0])
     rows = rows[order]
     counts = counts[order]
     new = np.ones(len(rows), dtype=bool)
@@ -94,16 +98,18 @@ def unique_rows(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
 # Streaming
 
 
-def padded_windows(sentences: list[np.ndarray], order: int) -> np.ndarray:
-    """All N-token windows ending on a real token of `<s>^(N-1) w1 .. wk </s>`, shape (M, N)."""
-    lengths = np.array([len(s) + 1 for s in sentences], dtype=np.int64)  # + </s>
-    padded_lengths = lengths + order - 1
+def padded_windows(ids: np.ndarray, lengths: np.ndarray, order: int) -> np.ndarray:
+    """All N-token windows ending on a real token of `<s>^(N-1) w1 .. wk </s>`, shape (M, N).
+
+    ids: (T,) the words of the sentences laid end to end; lengths: (S,) words per sentence.
+    """
+    padded_lengths = lengths + order  # N-1 <s>, the words, </s>
     total = int(padded_lengths.sum())
     stream = np.full(total, BOS_ID, dtype=np.int64)
     first = np.cumsum(padded_lengths) - padded_lengths + order - 1  # where each sentence's words start
-    tokens = np.concatenate([np.append(s, EOS_ID) for s in sentences])
-    offsets = np.arange(len(tokens)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    stream[np.repeat(first, lengths) + offsets] = tokens
+    offsets = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    stream[np.repeat(first, lengths) + offsets] = ids
+    stream[first + lengths] = EOS_ID
     windows = np.lib.stride_tricks.sliding_window_view(stream, order)
     return windows[stream[order - 1 :] != BOS_ID]
 
@@ -125,6 +131,9 @@ class _Accumulator:
 
     def merge(self) -> None:
         if not self.pending:
+            return
+        if len(self.rows) == 0 and len(self.pending) == 1:  # already sorted and distinct
+            (self.rows, self.counts), self.pending, self.pending_rows = self.pending[0], [], 0
             return
         rows = np.concatenate([self.rows] + [r for r, _ in self.pending])
         counts = np.concatenate([self.counts] + [c for _, c in self.pending])
@@ -153,25 +162,32 @@ def count_windows(
         raise ConfigError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
     ids: dict[str, int] = {token: i for i, token in enumerate(SPECIALS)}
     accumulator = _Accumulator(order)
-    chunk: list[np.ndarray] = []
+    chunk: list[list[str]] = []
     chunk_size = token_count = sentence_count = 0
+
+    def flush() -> None:
+        flat = [token for tokens in chunk for token in tokens]
+        for token in dict.fromkeys(flat):  # new words get ids in order of first appearance
+            if token not in ids:
+                ids[token] = len(ids)
+        encoded = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
+        windows = padded_windows(encoded, lengths, order)
+        accumulator.add(windows, np.ones(len(windows), dtype=np.int64))
+
     for line in iter_sentences(source):
         tokens = tokenize(line, level)
         if not tokens:
             continue  # blank lines are not sentences
-        setdefault = ids.setdefault
-        encoded = np.fromiter((setdefault(t, len(ids)) for t in tokens), dtype=np.int64, count=len(tokens))
-        chunk.append(encoded)
+        chunk.append(tokens)
         chunk_size += len(tokens) + 1
         token_count += len(tokens)
         sentence_count += 1
         if chunk_size >= chunk_tokens:
-            windows = padded_windows(chunk, order)
-            accumulator.add(windows, np.ones(len(windows), dtype=np.int64))
+            flush()
             chunk, chunk_size = [], 0
     if chunk:
-        windows = padded_windows(chunk, order)
-        accumulator.add(windows, np.ones(len(windows), dtype=np.int64))
+        flush()
     accumulator.merge()
     if sentence_count == 0:
         raise DataError("the corpus is empty: no line has a token to count")
@@ -185,11 +201,12 @@ def count_windows(
 def _renumber(
     names: list[str], rows: np.ndarray, counts: np.ndarray, min_count: int
 ) -> tuple[NGramVocab, np.ndarray, np.ndarray]:
-    """Final ids: specials, then words by falling count (ties by text); rare words become `<unk>`."""
+    """Final ids: specials, then words in order of first appearance; rarer than `min_count`: `<unk>`."""
+    if min_count <= 1:
+        return NGramVocab(names), rows, counts
     # Every token occurrence is the last word of exactly one window.
     word_counts = np.bincount(rows[:, -1], weights=counts, minlength=len(names)).astype(np.int64)
     words = [i for i in range(len(SPECIALS), len(names)) if word_counts[i] >= min_count]
-    words.sort(key=lambda i: (-word_counts[i], names[i]))
     mapping = np.full(len(names), UNK_ID, dtype=np.int64)
     mapping[BOS_ID], mapping[EOS_ID] = BOS_ID, EOS_ID
     mapping[words] = np.arange(len(SPECIALS), len(SPECIALS) + len(words))

@@ -173,7 +173,7 @@ def build_tables(counts: NGramCounts, config: SmoothingConfig) -> tuple[NGramTab
         level = counts.orders[m - 1]
         prefix_rows = tables_so_far.lookup(level.grams[:, :-1])[-1]
         gram_keys = prefix_rows * vocab_size + level.grams[:, -1]
-        permutation = np.argsort(gram_keys, kind="stable")
+        permutation = np.argsort(gram_keys)
         keys.append(gram_keys[permutation])
         context_of.append(prefix_rows[permutation])
         lower_of.append(position_of[m - 2][level.suffix[permutation]])

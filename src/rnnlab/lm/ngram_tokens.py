@@ -8,7 +8,7 @@ An n-gram model sees one sentence (one line) at a time, as KenLM does: `<s> w1 .
 
 Literal `<s>` / `</s>` in the text are treated as whitespace (as KenLM's lmplz does); a literal `<unk>` is
 the unknown-word token itself (PTB writes its out-of-vocabulary words that way).
-Ids are fixed for the specials: 0 `<unk>`, 1 `<s>`, 2 `</s>` (KenLM's order), then words by falling count.
+Ids are fixed for the specials: 0 `<unk>`, 1 `<s>`, 2 `</s>` (KenLM's order), then words as first seen.
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 from rnnlab.data.labelled import load_dataset
 from rnnlab.tasks.labelling_metrics import accuracy, entity_scores
 
@@ -124,12 +126,32 @@ def ours(path: str, batch_size: int) -> tuple[str, str, float, float]:
     return config["data"]["dataset"], "accuracy", result["accuracy"], result["sentences_per_second"]
 
 
+def throughput(path: str, batch_sizes: list[int]) -> None:
+    """Tagging speed on the test split at several batch sizes (sentences/s), one thread."""
+    from rnnlab.data.labelled import load_dataset
+    from rnnlab.tasks.tagging import load_tagger
+
+    tagger = load_tagger(path)
+    sentences = load_dataset(tagger.config.data.dataset)["test"]
+    tagger.predict_sentences(sentences[:64], 64)  # warm-up
+    for batch_size in batch_sizes:
+        subset = sentences if batch_size > 1 else sentences[:300]
+        start = time.perf_counter()
+        tagger.predict_sentences(subset, batch_size)
+        speed = len(subset) / (time.perf_counter() - start)
+        print(f"throughput {tagger.config.data.dataset:8s} batch {batch_size:4d}: {speed:7.0f} sentences/s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peers", nargs="*", default=[], choices=sorted(PEERS))
     parser.add_argument("--ours", nargs="*", default=[], help="rnnlab model directories")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--throughput", nargs="*", default=[], help="tagger directories to time")
     args = parser.parse_args()
+    torch.set_num_threads(1)  # the benchmark machine is shared: one thread gives steadier numbers
+    for path in args.throughput:
+        throughput(path, [1, 16, 64, 256])
     rows = {}
     for name in args.peers:
         label, score, seconds = PEERS[name](name)

@@ -58,6 +58,13 @@ def test_conllu_skips_ranges_keeps_comments_and_picks_column():
     assert "# text = Don't go." in out and "1\tHi\thi\tX\tUH" in out
 
 
+def test_untagged_conllu_is_accepted_for_tagging_only():
+    lines = ["1\tHi\thi\t_\t_\t_\t0\troot\t_\t_", ""]
+    assert parse_tagged(lines, require_tags=False)[0].tags is None
+    with pytest.raises(DataError, match=r"f:1: token 'Hi' has no tag"):
+        parse_tagged(lines, source="f")
+
+
 def test_detect_format():
     assert detect_format(CONLLU.splitlines()) == "conllu"
     assert detect_format(["the/DT cat/NN"]) == "slash"

@@ -105,7 +105,7 @@ def parse_tagged(
     elif fmt == "conllu":
         if tag_column not in _CONLLU_TAG_INDEX:
             raise DataError(f"tag_column: expected 'upos' or 'xpos', got {tag_column!r}")
-        sentences = _parse_conllu(lines, source, _CONLLU_TAG_INDEX[tag_column])
+        sentences = _parse_conllu(lines, source, _CONLLU_TAG_INDEX[tag_column], require_tags)
     elif fmt == "text":
         if require_tags:
             raise DataError(f"{source}: plain text has no tags; expected word/TAG, CoNLL or CoNLL-U")
@@ -173,18 +173,22 @@ def _parse_conll(lines: Sequence[str], source: str, require_tags: bool) -> list[
     return sentences
 
 
-def _parse_conllu(lines: Sequence[str], source: str, tag_index: int) -> list[TaggedSentence]:
+def _parse_conllu(lines: Sequence[str], source: str, tag_index: int, require_tags: bool) -> list[TaggedSentence]:
     sentences: list[TaggedSentence] = []
     rows: list[list[str]] = []
     comments: list[str] = []
     start = 0
+
+    def sentence() -> TaggedSentence:
+        tags = [r[tag_index] for r in rows]
+        untagged = "_" in tags  # input to be tagged may leave the column empty
+        return TaggedSentence([r[1] for r in rows], None if untagged else tags, source, start,
+                              rows=rows, comments=comments)
+
     for number, line in enumerate(lines, 1):
         if not line.strip():
             if rows:
-                sentences.append(
-                    TaggedSentence([r[1] for r in rows], [r[tag_index] for r in rows], source, start,
-                                   rows=rows, comments=comments)
-                )
+                sentences.append(sentence())
             elif comments:
                 raise DataError(f"{source}:{number}: empty sentence (comments but no token lines)")
             rows, comments = [], []
@@ -204,14 +208,11 @@ def _parse_conllu(lines: Sequence[str], source: str, tag_index: int) -> list[Tag
             continue  # multiword range or empty node: not a surface token with its own tag
         if not rows:
             start = number
-        if columns[tag_index] == "_":
+        if columns[tag_index] == "_" and require_tags:
             raise DataError(f"{source}:{number}: token {columns[1]!r} has no tag in column {tag_index + 1}")
         rows.append(columns)
     if rows:
-        sentences.append(
-            TaggedSentence([r[1] for r in rows], [r[tag_index] for r in rows], source, start,
-                           rows=rows, comments=comments)
-        )
+        sentences.append(sentence())
     return sentences
 
 

@@ -255,6 +255,7 @@ class Tagger:
             "sentences_per_second": len(sentences) / max(seconds, 1e-9),
             "predicted": predicted,
             "entity_f1": None,
+            "tags": self.tags,
         }
         if self.scheme in ("bio", "bioes"):
             scores = entity_scores(gold, predicted)
@@ -364,7 +365,7 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, 
 def evaluate_command(args: argparse.Namespace) -> int:
     """`rnnlab eval CKPT [--split test] [--data FILE]`: accuracy, entity P/R/F1, confusion (+ PNG)."""
     result = evaluate_dataset_split(args.checkpoint, args.split, data_file=getattr(args, "data", None))
-    tagger_tags = load_tagger(args.checkpoint).tags
+    tagger_tags = result["tags"]
     print(f"sentences {result['sentences']}  tokens {result['tokens']}  "
           f"accuracy {100 * result['accuracy']:.2f}%  ({result['sentences_per_second']:.0f} sentences/s)")
     if result["entity_f1"] is not None:

@@ -10,11 +10,14 @@ import sys
 
 
 def _add_train(commands, name: str, help_text: str, handler) -> None:
-    parser = commands.train.add_parser(name, help=help_text)
+    parser = commands.train.add_parser(
+        name, help=help_text,
+        description=f"{help_text}. Any config key can be overridden after the options: "
+        "key=value or --key value, e.g. trainer.max_epochs=2 --model.output softmax.",
+    )
     parser.add_argument("--config", default=None, help=f"YAML config (see configs/{name}/)")
     parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last")
-    parser.add_argument("config_overrides", nargs="*", metavar="KEY=VALUE",
-                        help="config overrides, e.g. trainer.max_epochs=2 model.output=softmax")
+    # The CLI hands every unrecognised argument (key=value, --key value) over as args.overrides.
     parser.set_defaults(handler=handler, accepts_overrides=True)
 
 
@@ -50,8 +53,7 @@ def register(commands) -> None:
 def _config(cls, args: argparse.Namespace):
     from rnnlab.config import load_config
 
-    # `--key value` overrides arrive in args.overrides when the CLI collects unknown options.
-    return load_config(cls, args.config, [*args.config_overrides, *(getattr(args, "overrides", None) or [])])
+    return load_config(cls, args.config, getattr(args, "overrides", None) or [])
 
 
 def _report(summary: dict) -> int:

@@ -59,6 +59,7 @@ Example (a tiny character LSTM language model)::
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import random
 import sys
@@ -81,6 +82,7 @@ from rnnlab.train.task import TrainTask, as_step_output
 __all__ = ["TrainerConfig", "Trainer", "resolve_device", "set_seed", "get_rng_state", "set_rng_state"]
 
 _STATE_VERSION = 1
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -244,6 +246,7 @@ class Trainer:
         self.last_eval: dict[str, float] | None = None
         self.last_eval_step: int | None = None
         self.wall_offset = 0.0  # wall time of the run before this process (resume)
+        self._saved_step: int | None = None  # step of the last write of last/
         self._acc = self._empty_accumulator()
 
     def _empty_accumulator(self) -> dict[str, Any]:
@@ -318,7 +321,7 @@ class Trainer:
             self._loop(pending_rng)
             if self.last_eval_step != self.step:
                 self._evaluate_and_save()
-            elif cfg.save_last:
+            elif cfg.save_last and self._saved_step != self.step:
                 self._save_last()
         finally:
             self._bar.close()
@@ -480,6 +483,7 @@ class Trainer:
             warnings.warn(f"could not write {self.plot_path}: {error}", stacklevel=2)
 
     def _say(self, message: str) -> None:
+        logger.info(message)
         if self.config.progress:
             from tqdm import tqdm
 
@@ -533,6 +537,7 @@ class Trainer:
 
     def _save_last(self) -> None:
         self._save(self.last_dir, with_state=True)
+        self._saved_step = self.step
 
     def _restore(self, path: Path) -> dict[str, Any]:
         """Load weights and trainer state from `path`; returns the RNG state to apply at loop start."""
@@ -541,7 +546,12 @@ class Trainer:
         if state is None:
             raise CheckpointError(f"{path}: has no trainer_state/ (a best/ or exported model); resume from last/")
         load_model_weights(self.model, checkpoint)
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError, RuntimeError) as error:
+            raise CheckpointError(
+                f"{path}: cannot restore the optimizer state ({error}); was the model or trainer.optimizer changed?"
+            ) from None
         self.schedule.load_state_dict(state["schedule"])
         if hasattr(self.task, "load_state_dict"):
             self.task.load_state_dict(state["task"])
@@ -555,6 +565,7 @@ class Trainer:
         self.last_eval = state["last_eval"]
         self.last_eval_step = state["last_eval_step"]
         self.wall_offset = float(state["wall_time"])
+        self._saved_step = self.step
         self._acc = state["accumulator"]
         self._say(f"resuming from {path} at step {self.step} (epoch {self.epoch}, batch {self.batch_index})")
         return state["rng"]

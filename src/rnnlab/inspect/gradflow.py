@@ -90,18 +90,19 @@ class GradflowReport:
     length: int
     curves: list[Curve] = field(default_factory=list)
     exploding: list[ExplodingRun] = field(default_factory=list)
-    scale: float = 3.0
+    scale: float = 2.0
 
     def summary(self) -> str:
         lines = [
             f"gradient flow for {self.cell}, T = {self.length} (adding problem, L_T = MSE at the last step)"
         ]
+        weight_name = {"rnn": "ρ(W_hh)", "lstm": "ρ(W_hg)", "gru": "ρ(W_hn)"}.get(self.cell, "ρ(W)")
         for curve in self.curves:
             norms = torch.tensor(curve.norms)
             lines.append(
                 f"  {curve.label:>9s}: ‖∂L_T/∂h_1‖/‖∂L_T/∂h_T‖ = {float(norms[0] / norms[-1]):.2e}, "
                 f"x{decay_per_step(norms):.3f} per step back; mean ρ(∂s_t/∂s_t-1) = {curve.jacobian_radius:.3f}; "
-                f"ρ(W_hh) = {curve.weight_radius:.3f}; test MSE {curve.test_mse:.4f} (baseline 0.167)"
+                f"{weight_name} = {curve.weight_radius:.3f}; test MSE {curve.test_mse:.4f} (baseline 0.167)"
             )
         for run in self.exploding:
             finite = [v for v in run.grad_norms if math.isfinite(v)]
@@ -181,8 +182,8 @@ def gradflow_report(
     length: int = 100,
     train_steps: int = 300,
     hidden_size: int = 32,
-    scale: float = 3.0,
-    explode_steps: int = 150,
+    scale: float = 2.0,
+    explode_steps: int = 300,
     seed: int = 0,
 ) -> GradflowReport:
     """The whole experiment: curves at init and after `train_steps` Adam steps on the adding problem."""
@@ -239,6 +240,8 @@ def plot_gradflow(report: GradflowReport, path: str | Path, title: str | None = 
         if bad is not None:
             axes[2].axvline(bad + 1, color="k", ls=":", lw=1)
             axes[2].text(bad + 1, 0.5, " loss NaN", transform=axes[2].get_xaxis_transform(), fontsize=8)
+    axes[2].axhline(1 / 6, color="k", ls="--", lw=0.8)
+    axes[2].text(1, 1 / 6, " baseline 0.167", va="bottom", fontsize=8)
     axes[1].set_title(f"tanh RNN, W_hh = {report.scale:g} x orthogonal: ‖grad‖ before clipping", fontsize=10)
     axes[1].set_xlabel("training step")
     axes[2].set_title("its training loss (adding problem, SGD)", fontsize=10)

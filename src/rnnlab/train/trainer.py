@@ -467,10 +467,12 @@ class Trainer:
         )
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
         self._say(f"step {self.step} epoch {self.epoch}: {shown}{' (best)' if improved else ''}")
-        if cfg.save_last:
-            self._save_last()
+        # best/ before last/: a run killed between the two resumes from the previous last/, redoes this
+        # evaluation and writes best/ again; the other order could lose this best/ for good
         if improved and cfg.save_best:
             self._save(self.best_dir, with_state=False)
+        if cfg.save_last:
+            self._save_last()
         if self.early_stopped:
             self._say(f"early stopping: no improvement of {cfg.metric} in {self.bad_evals} evaluations")
         if cfg.plot:

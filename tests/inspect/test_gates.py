@@ -96,3 +96,15 @@ def test_language_model_traces_use_the_model_tokenizer_and_vocab():
     traces = language_model_traces(lm, "one two three")
     assert traces.tokens == ["one", "two", "three"]
     assert traces.gates[("rnn", 0, 0)]["c"].shape == (3, 4)
+
+
+def test_fitting_the_char_model_lowers_its_loss():
+    from rnnlab.inspect.gates import RandomCharModel, fit_char_model
+
+    text = "ab(cd)ef" * 40
+    model = RandomCharModel(text, "lstm", hidden_size=8)
+    first = fit_char_model(model, text, steps=1, seq_len=16, batch_size=4)
+    later = fit_char_model(model, text, steps=60, seq_len=16, batch_size=4)
+    assert later < first
+    traces = random_model_traces("ab(cd)", "gru", hidden_size=4, fit_steps=3, fit_text=text)
+    assert traces.tokens == list("ab(cd)")

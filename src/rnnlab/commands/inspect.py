@@ -40,6 +40,15 @@ def register(commands) -> None:
     gates.add_argument("--hidden-size", type=int, default=32, help="units of the --random model")
     gates.add_argument("--num-layers", type=int, default=1, help="layers of the --random model")
     gates.add_argument("--bidirectional", action="store_true", help="bidirectional --random model")
+    gates.add_argument(
+        "--fit-steps",
+        type=int,
+        default=0,
+        help="first train the --random model to predict the next character",
+    )
+    gates.add_argument(
+        "--fit-file", default=None, help="text to train on with --fit-steps (default: the text)"
+    )
     gates.add_argument("--max-units", type=int, default=64, help="units shown per heatmap")
     gates.add_argument("--top", type=int, default=3, help="tracking units listed per feature")
     gates.add_argument("--seed", type=int, default=0)
@@ -71,8 +80,8 @@ def register(commands) -> None:
     gradflow.add_argument("--length", type=int, default=100, help="sequence length T")
     gradflow.add_argument("--train-steps", type=int, default=300, help="Adam steps on the adding problem")
     gradflow.add_argument("--hidden-size", type=int, default=32)
-    gradflow.add_argument("--scale", type=float, default=3.0, help="W_hh scale of the exploding RNN run")
-    gradflow.add_argument("--explode-steps", type=int, default=150)
+    gradflow.add_argument("--scale", type=float, default=2.0, help="W_hh scale of the exploding RNN run")
+    gradflow.add_argument("--explode-steps", type=int, default=300)
     gradflow.add_argument("--ckpt", default=None, help="a language-model directory: curve of its inputs")
     gradflow.add_argument("--text", default=None, help="text for --ckpt (default: a sample from the model)")
     gradflow.add_argument("--seed", type=int, default=0)
@@ -139,10 +148,23 @@ def run_gates(args: argparse.Namespace) -> int:
     _positive("--hidden-size", args.hidden_size)
     _positive("--num-layers", args.num_layers)
     if args.random:
+        fit_text = Path(args.fit_file).read_text(encoding="utf-8") if args.fit_file else None
         traces = gates.random_model_traces(
-            args.text, args.cell, args.hidden_size, args.num_layers, args.bidirectional, args.seed
+            args.text,
+            args.cell,
+            args.hidden_size,
+            args.num_layers,
+            args.bidirectional,
+            args.seed,
+            args.fit_steps,
+            fit_text,
         )
-        print(f"random {args.cell} char model (untrained: correlations below are what chance gives)")
+        if args.fit_steps:
+            print(
+                f"{args.cell} char model trained for {args.fit_steps} steps on {args.fit_file or 'the text itself'}"
+            )
+        else:
+            print(f"random {args.cell} char model (untrained: correlations below are what chance gives)")
     elif args.checkpoint is None:
         raise ConfigError("expected a checkpoint directory, or --random for an untrained model")
     else:

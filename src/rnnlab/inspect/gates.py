@@ -89,6 +89,45 @@ class RandomCharModel(nn.Module):
         return output
 
 
+def fit_char_model(
+    model: RandomCharModel,
+    text: str,
+    steps: int,
+    seq_len: int = 64,
+    batch_size: int = 16,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+) -> float:
+    """Train `model` (plus a linear read-out) to predict the next character of `text`; returns the last loss.
+
+    A quick way to get units that track something without a checkpoint: the model only sees the
+    characters of `text` (its vocabulary must cover them). Unidirectional models only.
+    """
+    if getattr(model.rnn, "bidirectional", False):
+        raise DataError("inspect gates: next-character training needs a unidirectional model")
+    if len(text) < seq_len + 2:
+        raise DataError(
+            f"inspect gates: the training text has {len(text)} characters; need at least {seq_len + 2}"
+        )
+    ids = model.encode(text)[:, 0]
+    head = nn.Linear(model.rnn.hidden_size, len(model.chars))
+    optimizer = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    loss = torch.zeros(())
+    model.train()
+    for _ in range(steps):
+        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator)
+        window = torch.stack([ids[s : s + seq_len + 1] for s in starts.tolist()], dim=1)  # (L+1, N)
+        logits = head(model(window[:-1]))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[1:].reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    model.eval()
+    return float(loss.detach())
+
+
 def random_model_traces(
     text: str,
     cell: str = "lstm",
@@ -96,10 +135,16 @@ def random_model_traces(
     num_layers: int = 1,
     bidirectional: bool = False,
     seed: int = 0,
+    fit_steps: int = 0,
+    fit_text: str | None = None,
 ) -> Traces:
+    """Traces of a character model over `text`: untrained, or first fitted for `fit_steps` on `fit_text`."""
     if not text:
         raise DataError("inspect gates: the text is empty")
-    model = RandomCharModel(text, cell, hidden_size, num_layers, bidirectional, seed).eval()
+    fit_text = text if fit_text is None else fit_text
+    model = RandomCharModel(text + fit_text, cell, hidden_size, num_layers, bidirectional, seed).eval()
+    if fit_steps > 0:
+        fit_char_model(model, fit_text, fit_steps, seed=seed)
     ids = model.encode(text)
     return record_text(model, lambda: model(ids), list(text))
 

@@ -161,7 +161,7 @@ def test_model_task_argument_order_and_fresh_resume(tmp_path):
 
 def test_errors(tmp_path):
     with pytest.raises(ConfigError, match=r"trainer.metric='accuracy' is not among .*\['loss', 'ppl'\]"):
-        fit(tmp_path, metric="accuracy")
+        fit(tmp_path, metric="accuracy", eval_every=1)
     fit(tmp_path / "a", max_epochs=1)
     with pytest.raises(CheckpointError, match="has no trainer_state"):
         fit(tmp_path / "b", resume=tmp_path / "a" / "run" / "best")
@@ -189,3 +189,14 @@ def test_resume_after_finished_run_does_nothing_more(tmp_path):
     assert [json.loads(line)["step"] for line in before.splitlines()] == [
         r["step"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl")
     ]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallbacks")
+def test_cpu_precision_and_device_fallbacks(tmp_path):
+    model = TinyLM()
+    with pytest.warns(UserWarning, match="bf16 needs CUDA"):
+        trainer = Trainer(TinyTask(model), model, make_config(precision="bf16"), tmp_path)
+    assert trainer.precision == "fp32" and trainer.device == torch.device("cpu")
+    assert Trainer(TinyTask(model), model, make_config(device="auto"), tmp_path).device.type == "cpu"
+    with pytest.raises(ConfigError, match="no CUDA GPU is available"):
+        Trainer(TinyTask(model), model, make_config(device="cuda"), tmp_path)

@@ -69,6 +69,8 @@ def test_classifier_learns_keyword_sentiment(tmp_path, capsys, pooling):
     assert sum(probs[0].values()) == pytest.approx(1.0)
     assert main(["classify", str(tmp_path / "run" / "best"), "really great film", "--top-k", "2"]) == 0
     assert capsys.readouterr().out.startswith("pos ")
+    assert main(["eval", str(tmp_path / "run" / "best"), "--split", "valid"]) == 0
+    assert "accuracy 100.00%" in capsys.readouterr().out
 
 
 def test_labelled_file_errors(tmp_path):

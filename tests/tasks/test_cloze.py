@@ -57,3 +57,8 @@ def test_trained_cloze_prefers_the_word_the_right_context_demands(tmp_path, caps
     assert rows[0].split()[0] == "cat"  # bidirectional top choice
     assert main(["cloze", str(tmp_path / "run" / "best"), "the ___ barks ___"]) == 2
     assert "exactly one blank" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "run"), "--split", "valid"]) == 0  # a run directory: uses best/
+    out = capsys.readouterr().out
+    both = float(out.split("bidirectional (left + right): loss ")[1].split()[0])
+    forward = float(out.split("forward only (left):")[1].split("loss ")[1].split()[0])
+    assert both < forward  # the right-hand word tells dog from cat; the left context cannot

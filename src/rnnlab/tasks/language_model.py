@@ -34,7 +34,15 @@ from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig, detach_state
 from rnnlab.tasks.registry import resolve_model_dir
-from rnnlab.train import StepOutput, Trainer, TrainerConfig, TrainTask, load_checkpoint, load_model_weights
+from rnnlab.train import (
+    StepOutput,
+    Trainer,
+    TrainerConfig,
+    TrainTask,
+    load_checkpoint,
+    load_model_weights,
+    set_seed,
+)
 
 VOCAB_FILE = "vocab.json"
 # Corpora made of lines that are units (a poem, a sentence): generation stops at the end of a line.
@@ -121,6 +129,7 @@ class LanguageModelTask(TrainTask):
         self.valid_ids = encode_text(self.corpus.valid, self.tokenizer, self.vocab, "valid")
         self.level = config.data.level or self.corpus.level
         self.loss_metric = "bpc" if self.level == "char" else "ppl"
+        set_seed(config.trainer.seed)  # the initial weights depend on the seed only: runs are reproducible
         self.model = RNNLanguageModel(len(self.vocab), config.model)
         self.streams = batchify(self.train_ids, config.batch_size)
         self.windows = BPTTWindows(self.streams, config.bptt)

@@ -200,3 +200,17 @@ def test_cpu_precision_and_device_fallbacks(tmp_path):
     assert Trainer(TinyTask(model), model, make_config(device="auto"), tmp_path).device.type == "cpu"
     with pytest.raises(ConfigError, match="no CUDA GPU is available"):
         Trainer(TinyTask(model), model, make_config(device="cuda"), tmp_path)
+
+
+def test_module_docstring_example_runs(tmp_path):
+    import textwrap
+
+    import rnnlab.train.trainer as trainer_module
+
+    doc = trainer_module.__doc__
+    code = textwrap.dedent(doc[doc.index("Example") :].split("::", 1)[1])
+    code = code.replace("TrainerConfig(max_epochs=3, eval_every=100)", "TrainerConfig(max_epochs=1, progress=False)")
+    code = code.replace('"runs/char"', repr(str(tmp_path / "char")))
+    namespace: dict = {}
+    exec(compile(code, "trainer docstring example", "exec"), namespace)
+    assert namespace["summary"]["steps"] == 17 and set(namespace["summary"]["last_eval"]) == {"loss", "ppl"}

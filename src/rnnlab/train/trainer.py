@@ -30,7 +30,6 @@ Example (a tiny character LSTM language model)::
         def __init__(self, model, train_ids, valid_ids, seq_len=32, batch_size=8, seed=0):
             self.model, self.seed = model, seed
             rows = train_ids[: len(train_ids) // (seq_len + 1) * (seq_len + 1)].view(-1, seq_len + 1)
-            self.train_rows = rows
             self.batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
             self.valid = valid_ids
 
@@ -50,8 +49,9 @@ Example (a tiny character LSTM language model)::
         def checkpoint_config(self):
             return {"task": "lm", "vocab_size": self.model.out.out_features}
 
+    ids = torch.randint(0, 100, (5000,))          # stand-in for an encoded corpus
     model = CharLM(vocab_size=100)
-    task = CharLMTask(model, train_ids, valid_ids)
+    task = CharLMTask(model, train_ids=ids[:4500], valid_ids=ids[4500:])
     summary = Trainer(task, model, TrainerConfig(max_epochs=3, eval_every=100), "runs/char").fit()
     # later, after a crash:  Trainer(task, model, config, "runs/char").fit(resume=True)
 """

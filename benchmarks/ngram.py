@@ -140,7 +140,7 @@ def main() -> None:
     )
     parser.add_argument("--orders", type=int, nargs="+", default=[3, 5])
     parser.add_argument("--nltk-orders", type=int, nargs="*", default=[3], help="orders to run nltk for")
-    parser.add_argument("--nltk-tokens", type=int, default=5000, help="test tokens nltk scores")
+    parser.add_argument("--nltk-tokens", type=int, default=1000, help="test tokens nltk scores")
     args = parser.parse_args()
 
     data = load_ptb()

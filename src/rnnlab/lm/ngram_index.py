@@ -66,7 +66,7 @@ class NGramTables:
         return len(self.keys)
 
     def sizes(self) -> list[int]:
-        """Number of stored n-grams per order (unigrams without `<s>`... as ARPA counts them: with it)."""
+        """Number of stored n-grams per order (unigrams include `<s>` and `<unk>`, as in ARPA files)."""
         return [len(k) for k in self.keys]
 
     def nbytes(self) -> int:

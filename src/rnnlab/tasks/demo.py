@@ -26,7 +26,7 @@ DEMO_CONFIG = {
     "data": {"corpus": "tang", "level": "char"},
     "model": {"cell": "lstm", "embedding_size": 128, "hidden_size": 256, "num_layers": 1, "dropout": 0.1},
     "trainer": {"optimizer": "adam", "lr": 0.003, "schedule": "cosine", "clip_grad_norm": 1.0,
-                "log_every": 50, "max_epochs": None},  # fmt: skip
+                "log_every": 50, "max_epochs": None, "max_steps": 1000},  # fmt: skip
     "batch_size": 32,
     "bptt": 64,
     "eval_batch_size": 16,

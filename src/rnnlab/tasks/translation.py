@@ -262,13 +262,17 @@ class TranslationTask(TrainTask):
 
     loss_metric = "ppl"
 
-    def __init__(self, config: TranslationConfig, splits: dict[str, list[Pair]] | None = None,
-                 log=print) -> None:  # fmt: skip
+    def __init__(self, config: TranslationConfig, splits: dict[str, list[Pair]] | None = None, log=print,
+                 vocabs: tuple[SubwordVocab, SubwordVocab] | None = None) -> None:  # fmt: skip
+        """splits: pairs per split (default: loaded from config.data); vocabs: (source, target) vocabularies
+        to reuse (default: trained on the training pairs as config.vocab says)."""
         self.config = config
         self.splits = splits if splits is not None else load_pairs(config.data)
         if not self.splits.get("train"):
             raise DataError("no training pairs")
-        self.src_vocab, self.tgt_vocab = build_vocabularies(config.vocab, self.splits["train"])
+        if vocabs is None:
+            vocabs = build_vocabularies(config.vocab, self.splits["train"])
+        self.src_vocab, self.tgt_vocab = vocabs
         train, skipped = encode_pairs(self.splits["train"], self.src_vocab, self.tgt_vocab, config.data.max_len)
         if not train:
             raise DataError(f"every training pair is longer than data.max_len={config.data.max_len} tokens")

@@ -7,7 +7,8 @@ Peers (install with `pip install -e .[bench] "torch==<your torch>"`):
 rnnlab side: saved model directories, evaluated on the test split; tagging throughput in sentences/s.
 
     nice -n 10 python benchmarks/labelling.py --peers en-pos en-ner zh-ner en-sentiment \
-        --ours runs/tagger-en-pos runs/tagger-en-ner runs/tagger-zh-ner runs/classifier-en-sentiment
+        --ours runs/tagger-en-pos runs/tagger-en-ner runs/tagger-zh-ner runs/classifier-en-sentiment \
+        --throughput runs/tagger-en-pos runs/tagger-zh-ner --viterbi
 
 Prints one table; each row gives the peer's score and ours on the identical test split.
 """
@@ -142,14 +143,37 @@ def throughput(path: str, batch_sizes: list[int]) -> None:
         print(f"throughput {tagger.config.data.dataset:8s} batch {batch_size:4d}: {speed:7.0f} sentences/s", flush=True)
 
 
+def viterbi_speed(num_tags: int = 9, batch: int = 256, length: int = 30) -> None:
+    """Batched (vectorised) Viterbi against decoding the same sentences one at a time."""
+    from rnnlab.nn.crf import CRF
+
+    torch.manual_seed(0)
+    crf = CRF(num_tags)
+    emissions = torch.randn(batch, length, num_tags)
+    lengths = torch.randint(5, length + 1, (batch,))
+    mask = torch.arange(length)[None] < lengths[:, None]
+    start = time.perf_counter()
+    batched, _ = crf.decode(emissions, mask)
+    batched_s = time.perf_counter() - start
+    start = time.perf_counter()
+    single = [crf.decode(emissions[i : i + 1, : lengths[i]])[0] for i in range(batch)]
+    single_s = time.perf_counter() - start
+    assert all(torch.equal(batched[i, : lengths[i]], single[i][0]) for i in range(batch))
+    print(f"viterbi {batch} sentences x <= {length} tokens, {num_tags} tags: batched {batch / batched_s:8.0f} "
+          f"sentences/s, one at a time {batch / single_s:8.0f} sentences/s ({single_s / batched_s:.1f}x)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peers", nargs="*", default=[], choices=sorted(PEERS))
     parser.add_argument("--ours", nargs="*", default=[], help="rnnlab model directories")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--throughput", nargs="*", default=[], help="tagger directories to time")
+    parser.add_argument("--viterbi", action="store_true", help="time batched against one-at-a-time Viterbi")
     args = parser.parse_args()
     torch.set_num_threads(1)  # the benchmark machine is shared: one thread gives steadier numbers
+    if args.viterbi:
+        viterbi_speed()
     for path in args.throughput:
         throughput(path, [1, 16, 64, 256])
     rows = {}
@@ -161,6 +185,8 @@ def main() -> None:
         name, metric, score, speed = ours(path, args.batch_size)
         rows.setdefault(name, {})["ours"] = f"rnnlab {metric} {100 * score:.2f} ({speed:.0f} sent/s)"
         print(f"ours  {name:13s} {metric}: {100 * score:.2f}  tagging {speed:.0f} sentences/s", flush=True)
+    if not rows:
+        return
     print("\n| dataset | peer | rnnlab |\n|---|---|---|")
     for name, row in rows.items():
         print(f"| {name} | {row.get('peer', '-')} | {row.get('ours', '-')} |")

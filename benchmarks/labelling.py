@@ -112,6 +112,9 @@ PEERS = {
 
 def ours(path: str, batch_size: int) -> tuple[str, str, float, float]:
     """(dataset, metric name, test score, test sentences/s) of a saved rnnlab model."""
+    from rnnlab.tasks.registry import resolve_model_dir
+
+    path = str(resolve_model_dir(path))
     config = json.loads((Path(path) / "config.json").read_text())
     task = config["task"]
     if task == "tagger":

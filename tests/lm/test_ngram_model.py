@@ -195,3 +195,14 @@ def test_save_and_load_round_trip(tmp_path):
         sentences = ["the cat sat on the log", "zebra"]
         for a, b in zip(model.score(sentences), loaded.score(sentences)):
             assert a.token_logprobs == b.token_logprobs
+
+
+def test_literal_sentence_markers_and_blank_lines_are_whitespace():
+    messy = ["the <s> cat  sat", "", "   ", "\ton the </s> mat\n", "the cat"]
+    clean = ["the cat sat", "on the mat", "the cat"]
+    for chunk in (1, 1000):
+        a, b = count_ngrams(messy, 3, chunk_tokens=chunk), count_ngrams(clean, 3)
+        assert a.vocab.tokens == b.vocab.tokens and (a.token_count, a.sentence_count) == (8, 3)
+        for x, y in zip(a.orders, b.orders):
+            np.testing.assert_array_equal(x.grams, y.grams)
+            np.testing.assert_array_equal(x.raw, y.raw)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 
@@ -97,6 +98,8 @@ def unique_rows(rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.nd
 # ---------------------------------------------------------------------------------------------------
 # Streaming
 
+_SEPARATOR = "\x00"  # put between the lines of a word-level chunk; whitespace-free, so one token
+
 
 def padded_windows(ids: np.ndarray, lengths: np.ndarray, order: int) -> np.ndarray:
     """All N-token windows ending on a real token of `<s>^(N-1) w1 .. wk </s>`, shape (M, N).
@@ -162,27 +165,40 @@ def count_windows(
         raise ConfigError(f"chunk_tokens must be >= 1, got {chunk_tokens}")
     ids: dict[str, int] = {token: i for i, token in enumerate(SPECIALS)}
     accumulator = _Accumulator(order)
-    chunk: list[list[str]] = []
+    chunk: list[str] = []
     chunk_size = token_count = sentence_count = 0
+    # word level: a chunk's lines are split in one call, with a separator token between lines
+    per_line = level != "word"
+    chars_per_token = 6  # how a word-level chunk's size is judged before splitting it
 
     def flush() -> None:
-        flat = [token for tokens in chunk for token in tokens]
+        nonlocal token_count, sentence_count
+        if per_line:
+            sentences = [tokenize(line, level) for line in chunk]
+            flat = [token for tokens in sentences for token in tokens]
+            lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        else:
+            flat = f" {_SEPARATOR} ".join(chunk).split()
         for token in dict.fromkeys(flat):  # new words get ids in order of first appearance
-            if token not in ids:
+            if token not in ids and token != _SEPARATOR:
                 ids[token] = len(ids)
-        encoded = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-        lengths = np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk))
-        windows = padded_windows(encoded, lengths, order)
-        accumulator.add(windows, np.ones(len(windows), dtype=np.int64))
+        encoded = np.fromiter(map(ids.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+        if not per_line:
+            separator = encoded < 0
+            sentence = np.cumsum(separator)
+            words = ~separator & (encoded != BOS_ID) & (encoded != EOS_ID)  # literal <s>, </s>: spaces
+            lengths = np.bincount(sentence[words], minlength=len(chunk))
+            encoded = encoded[words]
+        lengths = lengths[lengths > 0]  # blank lines are not sentences
+        token_count += len(encoded)
+        sentence_count += len(lengths)
+        if len(lengths):
+            windows = padded_windows(encoded, lengths, order)
+            accumulator.add(windows, np.ones(len(windows), dtype=np.int64))
 
     for line in iter_sentences(source):
-        tokens = tokenize(line, level)
-        if not tokens:
-            continue  # blank lines are not sentences
-        chunk.append(tokens)
-        chunk_size += len(tokens) + 1
-        token_count += len(tokens)
-        sentence_count += 1
+        chunk.append(line)
+        chunk_size += len(line) // chars_per_token + 1 if not per_line else len(line) + 1
         if chunk_size >= chunk_tokens:
             flush()
             chunk, chunk_size = [], 0

@@ -256,6 +256,15 @@ class _LayerMixin:
         return True
 
     def _fused(self, input, hx, lengths):
+        if isinstance(input, PackedSequence) and lengths is None:
+            # Check without unpacking (a copy of the whole batch): features and dtype of the packed data,
+            # and the state against the batch size, which is the first time step's batch size.
+            data = input.data
+            shape = (1, int(input.batch_sizes[0]), data.shape[-1])
+            probe = data.new_empty(shape[1::-1] + shape[2:] if self.batch_first else shape) if data.dim() == 2 else data
+            batch = _prepare_input(self, probe, None)
+            _prepare_state(self, hx, batch)
+            return super().forward(input, hx)
         batch = _prepare_input(self, input, lengths)  # same checks as the explicit path
         _prepare_state(self, hx, batch)
         if not batch.pad_output:

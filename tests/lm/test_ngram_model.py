@@ -206,3 +206,16 @@ def test_literal_sentence_markers_and_blank_lines_are_whitespace():
         for x, y in zip(a.orders, b.orders):
             np.testing.assert_array_equal(x.grams, y.grams)
             np.testing.assert_array_equal(x.raw, y.raw)
+
+
+def test_batch_scoring_equals_one_by_one():
+    model = train(CORPUS, 3, "mkn")
+    sentences = ["the cat sat", "", "zebra the <s> cat", "a \x00 b", "  on the   mat  ", "the"]
+    for sentence, batched in zip(sentences, model.score(sentences)):
+        alone = model.score([sentence])[0]
+        assert (alone.tokens, alone.token_logprobs, alone.unknown) == (
+            batched.tokens,
+            batched.token_logprobs,
+            batched.unknown,
+        )
+    assert model.score(["zebra the <s> cat"])[0].tokens == ["zebra", "the", "cat", "</s>"]

@@ -35,6 +35,7 @@ CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.npz"
 VOCAB_FILE = "vocab.txt"
 FORMAT_VERSION = 1
+_SEPARATOR = "\x00"  # between sentences when a batch is split in one call
 
 
 @dataclass
@@ -74,6 +75,7 @@ class NGramModel:
         self.tables = tables
         self.config = config
         self.report: BuildReport | None = None
+        self._lookup: dict[str, int] | None = None  # vocabulary index plus the batch separator
 
     @property
     def order(self) -> int:
@@ -131,15 +133,13 @@ class NGramModel:
         Returns (tokens, stream (T,), position (T,), unknown words per sentence); one dict lookup per
         token, the rest vectorised.
         """
-        level = self.config.level
-        tokens = [tokenize(sentence, level) for sentence in sentences]
-        flat = [token for words in tokens for token in words]
-        ids = np.fromiter(map(self.vocab.index.get, flat, repeat(UNK_ID)), dtype=np.int64, count=len(flat))
-        lengths = np.array([len(words) for words in tokens], dtype=np.int64)
+        flat, ids, lengths = self._encode_flat(sentences)
+        ends = np.cumsum(lengths)
+        tokens = [flat[end - length : end] for end, length in zip(ends.tolist(), lengths.tolist())]
         unknown: list[list[str]] = [[] for _ in tokens]
         for i in np.flatnonzero(ids == UNK_ID).tolist():
             if flat[i] != UNK:
-                unknown[int(np.searchsorted(np.cumsum(lengths), i, side="right"))].append(flat[i])
+                unknown[int(np.searchsorted(ends, i, side="right"))].append(flat[i])
         padded = lengths + 2  # <s> ... </s>
         total = int(padded.sum())
         stream = np.full(total, EOS_ID, dtype=np.int64)
@@ -149,6 +149,39 @@ class NGramModel:
         stream[np.repeat(starts + 1, lengths) + offsets] = ids
         position = np.arange(total) - np.repeat(starts, padded)
         return [words + [EOS] for words in tokens], stream, position, unknown
+
+    def _encode_flat(self, sentences: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """All tokens laid end to end, their ids (T,) and the tokens per sentence (S,).
+
+        Word level splits the whole batch in one call, with a separator token between sentences.
+        """
+        index = self.vocab.index
+        if self.config.level != "word":
+            per_sentence = [tokenize(sentence, self.config.level) for sentence in sentences]
+            flat = [token for words in per_sentence for token in words]
+            ids = np.fromiter(map(index.get, flat, repeat(UNK_ID)), dtype=np.int64, count=len(flat))
+            return flat, ids, np.fromiter(map(len, per_sentence), dtype=np.int64, count=len(per_sentence))
+        flat = f" {_SEPARATOR} ".join(sentences).split()
+        if _SEPARATOR in index:  # only a vocabulary imported from a strange ARPA file could have it
+            return self._encode_flat_slow(sentences)
+        if self._lookup is None:
+            self._lookup = {**index, _SEPARATOR: -2}
+        codes = np.fromiter(map(self._lookup.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
+        separator = codes == -2
+        if int(separator.sum()) != max(len(sentences) - 1, 0):  # a sentence holds the separator itself
+            return self._encode_flat_slow(sentences)
+        words = ~separator & (codes != BOS_ID) & (codes != EOS_ID)  # literal <s>, </s>: whitespace
+        lengths = np.bincount(np.cumsum(separator)[words], minlength=len(sentences))
+        keep = np.flatnonzero(words)
+        flat = [flat[i] for i in keep.tolist()] if len(keep) != len(flat) else flat
+        ids = np.where(codes[keep] < 0, UNK_ID, codes[keep])
+        return flat, ids, lengths
+
+    def _encode_flat_slow(self, sentences: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        per_sentence = [tokenize(sentence, "word") for sentence in sentences]
+        flat = [token for words in per_sentence for token in words]
+        ids = np.fromiter(map(self.vocab.index.get, flat, repeat(UNK_ID)), dtype=np.int64, count=len(flat))
+        return flat, ids, np.fromiter(map(len, per_sentence), dtype=np.int64, count=len(per_sentence))
 
     def score(self, sentences: Sequence[str]) -> list[SentenceScore]:
         """ln P of every token (words and `</s>`) of every sentence; vectorised over the whole batch."""

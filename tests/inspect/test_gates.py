@@ -48,7 +48,7 @@ def test_gru_trace_recomputes_the_fused_output():
 def test_token_features_by_hand():
     features = token_features(list('a("b)"c)\nd'))
     assert features["inside quotes"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0]
-    assert features["bracket depth"].tolist() == [0, 1, 1, 1, 0, 0, 0, 0, 0, 0]
+    assert features["bracket depth"].tolist() == [0, 1, 1, 1, 1, 1, 1, 0, 0, 0]  # ")" inside quotes ignored
     assert features["position in line"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 0, 1]
 
 

@@ -50,6 +50,9 @@ def register(commands) -> None:
         "--fit-file", default=None, help="text to train on with --fit-steps (default: the text)"
     )
     gates.add_argument("--max-units", type=int, default=64, help="units shown per heatmap")
+    gates.add_argument(
+        "--max-tokens", type=int, default=200, help="tokens shown (the rest is still correlated)"
+    )
     gates.add_argument("--top", type=int, default=3, help="tracking units listed per feature")
     gates.add_argument("--seed", type=int, default=0)
     gates.add_argument(
@@ -169,10 +172,10 @@ def run_gates(args: argparse.Namespace) -> int:
         raise ConfigError("expected a checkpoint directory, or --random for an untrained model")
     else:
         traces = gates.language_model_traces(_load_lm(args.checkpoint), args.text)
-    paths = gates.plot_gate_heatmaps(traces, args.out, max_units=args.max_units)
+    paths = gates.plot_gate_heatmaps(traces, args.out, max_units=args.max_units, max_tokens=args.max_tokens)
     units = gates.tracking_units(traces, top=args.top)
     units_path = Path(args.out).with_name(Path(args.out).stem + "_units" + Path(args.out).suffix)
-    gates.plot_tracking_units(traces, units, units_path)
+    gates.plot_tracking_units(traces, units, units_path, max_tokens=args.max_tokens)
     print(
         f"{len(traces.tokens)} tokens; layers/directions: {len(traces.gates)}; gates: "
         f"{', '.join(next(iter(traces.gates.values())))}"

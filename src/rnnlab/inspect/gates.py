@@ -163,7 +163,8 @@ def language_model_traces(lm, text: str) -> Traces:
 def token_features(tokens: list[str]) -> dict[str, np.ndarray]:
     """Per-token features of the text read so far (after token t): each (L,) float.
 
-    inside quotes: 1 between an opening and a closing '"'; bracket depth: open ([{ minus closed )]};
+    inside quotes: 1 between an opening and a closing '"'; bracket depth: open ([{ minus closed )]}
+    outside quotes;
     position in line: tokens since the last line break (0 at the break).
     """
     inside, depth, position = [], [], []
@@ -172,6 +173,8 @@ def token_features(tokens: list[str]) -> dict[str, np.ndarray]:
         for char in token:
             if char == '"':
                 quote = not quote
+            elif quote:
+                continue  # brackets inside a string do not nest code
             elif char in OPENING:
                 level += 1
             elif char in CLOSING:
@@ -232,7 +235,7 @@ def _shown(token: str) -> str:
     return token.replace("\n", "⏎").replace(" ", "␣").replace("\t", "⇥") or "∅"
 
 
-def _token_axis(ax, tokens: list[str], max_labels: int = 120) -> None:
+def _token_axis(ax, tokens: list[str], max_labels: int = 160) -> None:
     stride = max(1, math.ceil(len(tokens) / max_labels))
     positions = list(range(0, len(tokens), stride))
     ax.set_xticks(
@@ -288,7 +291,8 @@ def plot_gate_heatmaps(
                     values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest"
                 )
             else:
-                bound = max(float(np.abs(values).max()), 1e-6)
+                # the 99th percentile, so one large memory cell does not wash out the others
+                bound = max(float(np.percentile(np.abs(values), 99)), 1e-6)
                 image = ax.imshow(
                     values, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest"
                 )

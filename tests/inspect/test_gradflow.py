@@ -104,3 +104,16 @@ def test_lm_input_gradients_match_direct_autograd():
     torch.testing.assert_close(norms, grad[:, 0].norm(dim=-1))
     fresh = reinitialised(model, seed=1)
     assert not torch.equal(fresh.rnn.weight_hh_l0, model.rnn.weight_hh_l0)
+
+
+def test_checkpoint_report_and_plot(tmp_path):
+    from rnnlab.inspect.gradflow import GradflowReport, add_exploding_runs, lm_gradflow_curves, plot_gradflow
+
+    torch.manual_seed(0)
+    report = GradflowReport("lstm", 8, checkpoint="tiny")
+    report.curves = lm_gradflow_curves(TinyLM(), torch.randint(0, 7, (8, 1)))
+    add_exploding_runs(report, length=6, steps=3)
+    text = report.summary()
+    assert "‖∂L_T/∂e_1‖" in text and "trained checkpoint" in text and "clip=1.0" in text
+    plot_gradflow(report, tmp_path / "g.png")
+    assert (tmp_path / "g.png").stat().st_size > 1000

@@ -249,23 +249,32 @@ def run_gradflow(args: argparse.Namespace) -> int:
     _positive("--length", args.length)
     _positive("--hidden-size", args.hidden_size)
     out = args.out or f"gradflow_{args.cell}.png"
-    report = gradflow.gradflow_report(
-        args.cell, args.length, args.train_steps, args.hidden_size, args.scale, args.explode_steps, args.seed
-    )
     title = None
-    if args.ckpt is not None:
+    if args.ckpt is None:
+        report = gradflow.gradflow_report(
+            args.cell,
+            args.length,
+            args.train_steps,
+            args.hidden_size,
+            args.scale,
+            args.explode_steps,
+            args.seed,
+        )
+    else:
         import torch
 
         lm = _load_lm(args.ckpt)
         text = args.text or lm.generate(max_tokens=args.length, seed=args.seed)[0]
         tokens = lm.tokenizer.tokenize(text)[: args.length]
+        if len(tokens) < 2:
+            from rnnlab.errors import DataError
+
+            raise DataError(f"--text has {len(tokens)} token(s) under the model's tokenizer; need at least 2")
         ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
+        report = gradflow.GradflowReport(args.cell, len(tokens), scale=args.scale, checkpoint=args.ckpt)
         report.curves = gradflow.lm_gradflow_curves(lm.model, ids, args.seed)
-        report.length = len(tokens)
-        title = f"{args.ckpt}: ‖∂L_T/∂e_t‖ over {len(tokens)} tokens"
-        for curve in report.curves:
-            values = torch.tensor(curve.norms)
-            print(f"  {curve.label}: ‖∂L_T/∂e_1‖/‖∂L_T/∂e_T-1‖ = {float(values[0] / values[-1]):.2e}")
+        gradflow.add_exploding_runs(report, min(args.length, 50), args.explode_steps, args.seed)
+        title = f"‖∂L_T/∂e_t‖ of the checkpoint, {len(tokens)} tokens"
     print(report.summary())
     gradflow.plot_gradflow(report, out, title=title)
     print(f"wrote {out}")

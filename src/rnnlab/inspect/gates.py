@@ -8,7 +8,9 @@ features of the text (inside quotes, bracket depth, position in the line) to fin
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,11 +233,57 @@ def tracking_units(traces: Traces, top: int = 3) -> list[TrackingUnit]:
     return found
 
 
+# Fonts with CJK glyphs, tried in order when a text has characters DejaVu lacks (e.g. Tang poems).
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "AR PL UMing CN",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+)
+
+
+@functools.cache
+def _cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is None:
+        print("note: no CJK font is installed (e.g. Debian fonts-noto-cjk); CJK tokens are drawn as boxes")
+    return found
+
+
+def token_font(tokens: list[str]) -> list[str]:
+    """Font families for the token labels: DejaVu Sans Mono, plus an installed CJK font when needed."""
+    if all(ord(char) < 0x2E80 for token in tokens for char in token):
+        return ["DejaVu Sans Mono"]
+    cjk = _cjk_font()
+    return ["DejaVu Sans Mono"] + ([cjk] if cjk else [])
+
+
+def _quiet_glyphs(plot):
+    """Silence matplotlib's one warning per glyph a font lacks (reported once by `_cjk_font`)."""
+
+    @functools.wraps(plot)
+    def run(*args, **kwargs):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+            return plot(*args, **kwargs)
+
+    return run
+
+
 def _shown(token: str) -> str:
     return token.replace("\n", "⏎").replace(" ", "␣").replace("\t", "⇥") or "∅"
 
 
-def _token_axis(ax, tokens: list[str], max_labels: int = 160) -> None:
+def _token_axis(ax, tokens: list[str], family: list[str], max_labels: int = 160) -> None:
     stride = max(1, math.ceil(len(tokens) / max_labels))
     positions = list(range(0, len(tokens), stride))
     ax.set_xticks(
@@ -243,7 +291,7 @@ def _token_axis(ax, tokens: list[str], max_labels: int = 160) -> None:
         [_shown(tokens[p]) for p in positions],
         fontsize=7,
         rotation=0 if all(len(t) <= 1 for t in tokens) else 90,
-        family="monospace",
+        family=family,
     )
 
 
@@ -262,6 +310,7 @@ def heatmap_paths(traces: Traces, path: str | Path) -> dict[tuple[str, int, int]
     }
 
 
+@_quiet_glyphs
 def plot_gate_heatmaps(
     traces: Traces, path: str | Path, max_units: int = 64, max_tokens: int = 200
 ) -> list[Path]:
@@ -275,6 +324,7 @@ def plot_gate_heatmaps(
     import matplotlib.pyplot as plt
 
     tokens = traces.tokens[:max_tokens]
+    family = token_font(tokens)
     width = min(max(8.0, 0.13 * len(tokens) + 3), 30.0)
     written = []
     for key, out in heatmap_paths(traces, path).items():
@@ -303,7 +353,7 @@ def plot_gate_heatmaps(
                 fontsize=9,
                 loc="left",
             )
-            _token_axis(ax, tokens)
+            _token_axis(ax, tokens, family)
             fig.colorbar(image, ax=ax, fraction=0.015, pad=0.005)
         fig.tight_layout()
         fig.savefig(out, dpi=90)
@@ -312,6 +362,7 @@ def plot_gate_heatmaps(
     return written
 
 
+@_quiet_glyphs
 def plot_tracking_units(
     traces: Traces, units: list[TrackingUnit], path: str | Path, max_tokens: int = 200
 ) -> None:
@@ -326,6 +377,7 @@ def plot_tracking_units(
     for unit in units:  # units come sorted by |r| within each feature
         best.setdefault(unit.feature, unit)
     tokens = traces.tokens[:max_tokens]
+    family = token_font(tokens)
     width = min(max(8.0, 0.13 * len(tokens) + 3), 30.0)
     fig, axes = plt.subplots(max(len(best), 1), 1, figsize=(width, 2.3 * max(len(best), 1)), squeeze=False)
     for ax, unit in zip(axes[:, 0], best.values()):
@@ -347,7 +399,7 @@ def plot_tracking_units(
             fontsize=9,
             loc="left",
         )
-        _token_axis(ax, tokens)
+        _token_axis(ax, tokens, family)
     if not best:
         axes[0, 0].text(0.5, 0.5, "every feature is constant on this text", ha="center")
         axes[0, 0].axis("off")

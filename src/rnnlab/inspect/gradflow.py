@@ -91,14 +91,26 @@ class GradflowReport:
     curves: list[Curve] = field(default_factory=list)
     exploding: list[ExplodingRun] = field(default_factory=list)
     scale: float = 2.0
+    checkpoint: str | None = None  # set when the curves come from a language-model checkpoint
 
     def summary(self) -> str:
-        lines = [
-            f"gradient flow for {self.cell}, T = {self.length} (adding problem, L_T = MSE at the last step)"
-        ]
+        if self.checkpoint is not None:
+            lines = [
+                f"gradient flow of {self.checkpoint}: L_T = -log P(last token), over {self.length} tokens"
+            ]
+        else:
+            lines = [
+                f"gradient flow for {self.cell}, T = {self.length} (adding problem, L_T = MSE at the last step)"
+            ]
         weight_name = {"rnn": "ρ(W_hh)", "lstm": "ρ(W_hg)", "gru": "ρ(W_hn)"}.get(self.cell, "ρ(W)")
         for curve in self.curves:
             norms = torch.tensor(curve.norms)
+            if self.checkpoint is not None:  # gradients at the input embeddings e_t, t = 1..T-1
+                lines.append(
+                    f"  {curve.label}: ‖∂L_T/∂e_1‖/‖∂L_T/∂e_T-1‖ = {float(norms[0] / norms[-1]):.2e}, "
+                    f"x{decay_per_step(norms):.3f} per step back"
+                )
+                continue
             lines.append(
                 f"  {curve.label:>9s}: ‖∂L_T/∂h_1‖/‖∂L_T/∂h_T‖ = {float(norms[0] / norms[-1]):.2e}, "
                 f"x{decay_per_step(norms):.3f} per step back; mean ρ(∂s_t/∂s_t-1) = {curve.jacobian_radius:.3f}; "
@@ -188,6 +200,7 @@ def gradflow_report(
 ) -> GradflowReport:
     """The whole experiment: curves at init and after `train_steps` Adam steps on the adding problem."""
     report = GradflowReport(cell, length, scale=scale)
+    add_exploding_runs(report, min(length, 50), explode_steps, seed)
     torch.manual_seed(seed)
     model = SequenceModel("adding", cell, hidden_size)
     report.curves.append(measure_curve(model, cell, "init", length, seed))
@@ -204,9 +217,13 @@ def gradflow_report(
         )
         train_run(config, stop_when_solved=False, model=model)
         report.curves.append(measure_curve(model, cell, f"trained {train_steps}", length, seed))
-    for clip in (None, 1.0):
-        report.exploding.append(exploding_run(min(length, 50), scale, clip, explode_steps, seed))
     return report
+
+
+def add_exploding_runs(report: GradflowReport, length: int, steps: int, seed: int = 0) -> None:
+    """The tanh RNN with W_hh = report.scale x orthogonal, trained without and with clipping at 1.0."""
+    for clip in (None, 1.0):
+        report.exploding.append(exploding_run(length, report.scale, clip, steps, seed))
 
 
 def plot_gradflow(report: GradflowReport, path: str | Path, title: str | None = None) -> None:
@@ -223,10 +240,11 @@ def plot_gradflow(report: GradflowReport, path: str | Path, title: str | None = 
             ts,
             [max(v, 1e-300) for v in curve.norms],
             color=color,
-            label=f"{curve.label} (mean ρ(J) {curve.jacobian_radius:.2f})",
+            label=curve.label
+            + (f" (mean ρ(J) {curve.jacobian_radius:.2f})" if math.isfinite(curve.jacobian_radius) else ""),
         )
     ax.set_xlabel("t")
-    ax.set_ylabel("‖∂L_T/∂h_t‖")
+    ax.set_ylabel("‖∂L_T/∂e_t‖ (input embeddings)" if report.checkpoint else "‖∂L_T/∂h_t‖")
     ax.set_title(title or f"{report.cell}: ‖∂L_T/∂h_t‖, T={report.length}, adding problem", fontsize=10)
     ax.legend(fontsize=8)
     for run in report.exploding:

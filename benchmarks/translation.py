@@ -127,7 +127,7 @@ def joey_config(work: Path, budget_config: TranslationConfig, test_mode: bool = 
             "model_dir": str(work / "joey"), "overwrite": not test_mode, "random_seed": 0,
             "optimizer": "adam", "learning_rate": budget_config.trainer.lr, "batch_size": budget_config.batch_size,
             "batch_type": "sentence", "normalization": "tokens", "epochs": 1000, "validation_freq": 10**8,
-            "logging_freq": 100, "label_smoothing": budget_config.label_smoothing, "clip_grad_norm": 1.0,
+            "logging_freq": 10, "label_smoothing": budget_config.label_smoothing, "clip_grad_norm": 1.0,
             "shuffle": True, "use_cuda": False, "scheduling": "exponential", "decrease_factor": 1.0, "keep_best_ckpts": 1, "print_valid_sents": [],
         },  # fmt: skip
         "model": {
@@ -150,8 +150,11 @@ def run_joey(python: str, work: Path, config: TranslationConfig, budget: float, 
     train_cfg.write_text(yaml.safe_dump(joey_config(work, config)), encoding="utf-8")
     joey_log = work / "joey_stdout.log"
     with open(joey_log, "w") as handle:
+        # SIGINT default in the child: a shell's background job ignores SIGINT, and Joey only saves its
+        # weights on KeyboardInterrupt.
         process = subprocess.Popen([python, "-m", "joeynmt", "train", str(train_cfg), "--skip-test"],
-                                   stdout=handle, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+                                   stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     train_log = work / "joey" / "train.log"
     deadline = time.time() + 600
     while time.time() < deadline:  # Joey's clock starts with its first epoch (after loading the data)

@@ -53,7 +53,10 @@ def register(commands) -> None:
         "--from-arpa", default=None, metavar="FILE", help="import an ARPA file instead of counting"
     )
     parser.add_argument(
-        "--chunk-tokens", type=int, default=1_000_000, help="tokens counted per chunk before merging"
+        "--chunk-tokens",
+        type=int,
+        default=1_000_000,
+        help="about this many tokens are counted per chunk before merging (memory bound)",
     )
     parser.set_defaults(handler=run_train)
 

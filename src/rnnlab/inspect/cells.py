@@ -25,21 +25,22 @@ def check_name(name: str, allowed: tuple[str, ...]) -> str:
 
 def make_cell(name: str, input_size: int, hidden_size: int) -> nn.Module:
     """A single cell: `cell(x (N, H_in), state) -> state` (state h, or (h, c) for the LSTM)."""
-    module = rnn_nn
-    classes = {"rnn": module.RNNCell, "lstm": module.LSTMCell, "gru": module.GRUCell}
+    classes = {"rnn": rnn_nn.RNNCell, "lstm": rnn_nn.LSTMCell, "gru": rnn_nn.GRUCell}
     return classes[check_name(name, CELL_NAMES)](input_size, hidden_size)
 
 
-def make_layer(name: str, input_size: int, hidden_size: int, batch_first: bool = True) -> nn.Module:
-    """A one-layer recurrent layer with torch.nn's forward contract (fused kernel where possible)."""
-    module = rnn_nn
+def make_layer(
+    name: str,
+    input_size: int,
+    hidden_size: int,
+    batch_first: bool = True,
+    num_layers: int = 1,
+    bidirectional: bool = False,
+) -> nn.Module:
+    """A recurrent layer with torch.nn's forward contract (fused kernel where possible; LN-LSTM explicit)."""
     name = check_name(name, LAYER_NAMES)
+    options = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional)
     if name == "lnlstm":
-        return module.Recurrent(module.LayerNormLSTMCell, input_size, hidden_size, batch_first=batch_first)
-    classes = {"rnn": module.RNN, "lstm": module.LSTM, "gru": module.GRU}
-    return classes[name](input_size, hidden_size, batch_first=batch_first)
-
-
-def state_hidden(state):
-    """The hidden state h of a cell's state (h for RNN/GRU, h of (h, c) for the LSTM)."""
-    return state[0] if isinstance(state, tuple) else state
+        return rnn_nn.Recurrent(rnn_nn.LayerNormLSTMCell, input_size, hidden_size, **options)
+    classes = {"rnn": rnn_nn.RNN, "lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU}
+    return classes[name](input_size, hidden_size, **options)

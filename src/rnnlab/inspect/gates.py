@@ -20,11 +20,12 @@ import torch
 from torch import nn
 
 from rnnlab.errors import DataError
-from rnnlab.inspect.cells import check_name, make_layer
+from rnnlab.inspect.cells import make_layer
 from rnnlab.nn import record_gates
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # values in (0, 1); the others lie in (-1, 1) or are unbounded (c)
 OPENING, CLOSING = "([{", ")]}"
+EMBEDDING_SIZE = 16  # of the --random character model
 
 
 @dataclass
@@ -63,24 +64,8 @@ class RandomCharModel(nn.Module):
         torch.manual_seed(seed)
         self.chars = sorted(set(text))
         self.index = {c: i for i, c in enumerate(self.chars)}
-        self.embedding = nn.Embedding(len(self.chars), 16)
-        name = check_name(cell, ("rnn", "lstm", "gru", "lnlstm"))
-        if num_layers == 1 and not bidirectional:
-            self.rnn = make_layer(name, 16, hidden_size, batch_first=False)
-        else:
-            import rnnlab.nn as rnn_nn
-
-            classes = {"rnn": rnn_nn.RNN, "lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU}
-            if name == "lnlstm":
-                self.rnn = rnn_nn.Recurrent(
-                    rnn_nn.LayerNormLSTMCell,
-                    16,
-                    hidden_size,
-                    num_layers=num_layers,
-                    bidirectional=bidirectional,
-                )
-            else:
-                self.rnn = classes[name](16, hidden_size, num_layers=num_layers, bidirectional=bidirectional)
+        self.embedding = nn.Embedding(len(self.chars), EMBEDDING_SIZE)
+        self.rnn = make_layer(cell, EMBEDDING_SIZE, hidden_size, False, num_layers, bidirectional)
 
     def encode(self, text: str) -> torch.Tensor:
         """(L, 1) character ids."""

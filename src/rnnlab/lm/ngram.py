@@ -19,7 +19,7 @@ import math
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from pathlib import Path
 
 import numpy as np
@@ -126,17 +126,21 @@ class NGramModel:
     # the LanguageModel interface
 
     def encode_sentences(
-        self, sentences: Sequence[str]
-    ) -> tuple[list[list[str]], np.ndarray, np.ndarray, list]:
+        self, sentences: Sequence[str], with_tokens: bool = True
+    ) -> tuple[list[list[str]] | None, np.ndarray, np.ndarray, list]:
         """Tokens (with </s>) per sentence, and the `<s> ... </s>` id stream with positions for scoring.
 
-        Returns (tokens, stream (T,), position (T,), unknown words per sentence); one dict lookup per
-        token, the rest vectorised.
+        Returns (tokens or None, stream (T,), position (T,), unknown words per sentence); one dict
+        lookup per token, the rest vectorised.
         """
         flat, ids, lengths = self._encode_flat(sentences)
         ends = np.cumsum(lengths)
-        tokens = [flat[end - length : end] for end, length in zip(ends.tolist(), lengths.tolist())]
-        unknown: list[list[str]] = [[] for _ in tokens]
+        tokens = None
+        if with_tokens:
+            tokens = [
+                flat[end - length : end] + [EOS] for end, length in zip(ends.tolist(), lengths.tolist())
+            ]
+        unknown: list[list[str]] = [[] for _ in sentences]
         for i in np.flatnonzero(ids == UNK_ID).tolist():
             if flat[i] != UNK:
                 unknown[int(np.searchsorted(ends, i, side="right"))].append(flat[i])
@@ -148,7 +152,7 @@ class NGramModel:
         offsets = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         stream[np.repeat(starts + 1, lengths) + offsets] = ids
         position = np.arange(total) - np.repeat(starts, padded)
-        return [words + [EOS] for words in tokens], stream, position, unknown
+        return tokens, stream, position, unknown
 
     def _encode_flat(self, sentences: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
         """All tokens laid end to end, their ids (T,) and the tokens per sentence (S,).
@@ -173,7 +177,7 @@ class NGramModel:
         words = ~separator & (codes != BOS_ID) & (codes != EOS_ID)  # literal <s>, </s>: whitespace
         lengths = np.bincount(np.cumsum(separator)[words], minlength=len(sentences))
         keep = np.flatnonzero(words)
-        flat = [flat[i] for i in keep.tolist()] if len(keep) != len(flat) else flat
+        flat = list(compress(flat, words.tolist()))
         ids = np.where(codes[keep] < 0, UNK_ID, codes[keep])
         return flat, ids, lengths
 
@@ -196,7 +200,7 @@ class NGramModel:
 
     def corpus_logprob(self, sentences: Sequence[str]) -> tuple[float, int, int]:
         """(sum of ln P over all tokens, number of tokens incl. </s>, number of out-of-vocabulary words)."""
-        _, stream, position, unknown = self.encode_sentences(sentences)
+        _, stream, position, unknown = self.encode_sentences(sentences, with_tokens=False)
         logprobs = self.tables.stream_logprobs(stream, position)
         predicted = stream != BOS_ID
         return float(logprobs[predicted].sum()), int(predicted.sum()), sum(len(u) for u in unknown)

@@ -46,6 +46,13 @@ def test_train_score_generate_eval_and_arpa(tmp_path, capsys):
     main(["score", str(imported), "a dog sat"])
     assert capsys.readouterr().out == original
 
+    exported, again = tmp_path / "exported.arpa", tmp_path / "again"
+    assert main(["ngram", "export", str(model), str(exported)]) == 0
+    assert exported.read_text(encoding="utf-8") == arpa.read_text(encoding="utf-8")
+    assert main(["ngram", "import", str(exported), "--output", str(again)]) == 0
+    assert main(["ngram", "info", str(again)]) == 0
+    assert "3-grams: " in capsys.readouterr().out
+
 
 def test_chinese_characters_and_clear_errors(tmp_path, capsys):
     corpus = tmp_path / "zh.txt"

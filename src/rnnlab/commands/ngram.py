@@ -1,4 +1,4 @@
-"""`rnnlab train ngram`: count a corpus and estimate an n-gram model, or import an ARPA file."""
+"""`rnnlab train ngram` (count a corpus, estimate a model) and `rnnlab ngram import|export|info`."""
 
 from __future__ import annotations
 
@@ -59,6 +59,29 @@ def register(commands) -> None:
         help="about this many tokens are counted per chunk before merging (memory bound)",
     )
     parser.set_defaults(handler=run_train)
+
+    tools = commands.top.add_parser("ngram", help="n-gram model tools: ARPA import/export, info")
+    actions = tools.add_subparsers(dest="ngram_action", metavar="ACTION", required=True)
+    export = actions.add_parser("export", help="write a saved n-gram model as an ARPA file")
+    export.add_argument("checkpoint", help="model directory")
+    export.add_argument("arpa", help="ARPA file to write")
+    export.set_defaults(handler=run_tool)
+    imports = actions.add_parser(
+        "import", help="turn an ARPA file (SRILM, KenLM, ...) into a model directory"
+    )
+    imports.add_argument("arpa", help="ARPA file to read")
+    imports.add_argument("--output", required=True, help="model directory to write")
+    imports.add_argument("--level", choices=("word", "char"), default="word", help="how its tokens were made")
+    imports.set_defaults(handler=run_tool)
+    info = actions.add_parser("info", help="order, estimator, n-gram counts, discounts and memory of a model")
+    info.add_argument("checkpoint", help="model directory")
+    info.set_defaults(handler=run_tool)
+
+
+def run_tool(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.ngram import tool_command
+
+    return tool_command(args)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -115,6 +115,31 @@ def _print_build(model: NGramModel) -> None:
         print(line)
 
 
+def tool_command(args: argparse.Namespace) -> int:
+    """`rnnlab ngram export DIR FILE`, `rnnlab ngram import FILE --output DIR`, `rnnlab ngram info DIR`."""
+    if args.ngram_action == "export":
+        model = NGramModel.load(args.checkpoint)
+        model.write_arpa(args.arpa)
+        print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")
+    elif args.ngram_action == "import":
+        model = NGramModel.from_arpa(args.arpa, level=args.level)
+        model.save(args.output)
+        print(f"imported {args.arpa} into {args.output}: order {model.order}, n-grams {model.tables.sizes()}")
+    else:
+        model = NGramModel.load(args.checkpoint)
+        config = model.config
+        print(
+            f"{args.checkpoint}: {config.order}-gram, smoothing {config.smoothing}, {config.level} level, "
+            f"vocabulary {len(model.vocab) - 1} (with <unk> and </s>), trained on {config.corpus}"
+        )
+        for m, count in enumerate(model.tables.sizes(), start=1):
+            discounts = config.discounts[m - 1] if m <= len(config.discounts) else None
+            text = "  D1={:.4f} D2={:.4f} D3+={:.4f}".format(*discounts) if discounts else ""
+            print(f"  {m}-grams: {count}{text}")
+        print(f"  n-gram tables: {model.memory_bytes() / 2**20:.1f} MiB")
+    return 0
+
+
 def load_language_model(path: str | Path) -> NGramModel:
     return NGramModel.load(path)
 

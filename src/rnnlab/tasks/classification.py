@@ -33,9 +33,10 @@ from rnnlab.tasks.labelling_common import (
     read_model_dir,
     recurrent,
     run_packed,
+    save_confusion_png,
     sorted_batches,
 )
-from rnnlab.tasks.labelling_metrics import confusion, format_confusion, plot_confusion
+from rnnlab.tasks.labelling_metrics import confusion, format_confusion
 from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
 
 TASK = "classifier"
@@ -297,7 +298,5 @@ def evaluate_command(args: argparse.Namespace) -> int:
     print(f"examples {result['examples']}  accuracy {100 * result['accuracy']:.2f}%  "
           f"loss {result['loss']:.4f}  ({result['sentences_per_second']:.0f} sentences/s)")
     print(format_confusion(result["confusion"], classifier.labels))
-    image = Path(args.checkpoint) / f"confusion-{args.split}.png"
-    plot_confusion(result["confusion"], classifier.labels, str(image))
-    print(f"confusion matrix written to {image}")
+    print(f"confusion matrix written to {save_confusion_png(result['confusion'], classifier.labels, args)}")
     return 0

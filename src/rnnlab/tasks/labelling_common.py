@@ -189,6 +189,21 @@ def _resolve(path: str | Path) -> Path:
     return path
 
 
+def save_confusion_png(counts: list[list[int]], labels: Sequence[str], args) -> Path:
+    """confusion-<split>.png in the model directory, or in the current directory if that is read-only."""
+    from rnnlab.tasks.labelling_metrics import plot_confusion
+    from rnnlab.tasks.registry import resolve_model_dir
+
+    name = f"confusion-{Path(args.data).stem if getattr(args, 'data', None) else args.split}.png"
+    image = resolve_model_dir(args.checkpoint) / name
+    try:
+        plot_confusion(counts, labels, str(image))
+    except OSError:
+        image = Path.cwd() / name
+        plot_confusion(counts, labels, str(image))
+    return image
+
+
 def read_json_file(checkpoint, name: str) -> dict:
     data = checkpoint.read_json(name)
     if not isinstance(data, dict):

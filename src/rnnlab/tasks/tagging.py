@@ -33,6 +33,7 @@ from rnnlab.tasks.labelling_common import (
     read_model_dir,
     recurrent,
     run_packed,
+    save_confusion_png,
     sorted_batches,
 )
 from rnnlab.tasks.labelling_metrics import (
@@ -40,7 +41,6 @@ from rnnlab.tasks.labelling_metrics import (
     confusion,
     entity_scores,
     format_confusion,
-    plot_confusion,
 )
 from rnnlab.train import StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
 
@@ -375,7 +375,5 @@ def evaluate_command(args: argparse.Namespace) -> int:
                   f"{s['support']:8d}")
     print("confusion (most frequent gold tags; rows gold, columns predicted):")
     print(format_confusion(result["confusion"], tagger_tags))
-    image = Path(getattr(args, "output", None) or Path(args.checkpoint) / f"confusion-{args.split}.png")
-    plot_confusion(result["confusion"], tagger_tags, str(image))
-    print(f"confusion matrix written to {image}")
+    print(f"confusion matrix written to {save_confusion_png(result['confusion'], tagger_tags, args)}")
     return 0

@@ -156,3 +156,23 @@ def malformed(text, tmp_path):
 def test_malformed_arpa_is_refused_with_the_line(tmp_path, edit, message):
     with pytest.raises(DataError, match=message):
         NGramModel.from_arpa(malformed(edit(FOREIGN), tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("-0.7\tthe sat", "-0.7\tthe cat"), r"a 2-gram is listed twice"),
+        (
+            lambda t: t.replace("-0.15\tthe cat sat", "-0.15\tcat the sat"),
+            r"'cat the sat' has no context 'cat the'",
+        ),
+        (
+            lambda t: t.replace("-0.7\tthe sat", "-0.7\tthe dog"),
+            r"'the dog' has a word missing from the unigrams",
+        ),
+        (lambda t: t.replace("-0.8\t</s>\n", "").replace("ngram 1=6", "ngram 1=5"), r"do not list </s>"),
+    ],
+)
+def test_inconsistent_arpa_is_refused(tmp_path, edit, message):
+    with pytest.raises(DataError, match=message):
+        NGramModel.from_arpa(malformed(edit(FOREIGN), tmp_path))

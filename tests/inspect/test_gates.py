@@ -8,6 +8,7 @@ import torch
 
 from rnnlab.inspect.gates import (
     Traces,
+    chance_levels,
     language_model_traces,
     pearson,
     plot_gate_heatmaps,
@@ -96,6 +97,7 @@ def test_language_model_traces_use_the_model_tokenizer_and_vocab():
     traces = language_model_traces(lm, "one two three")
     assert traces.tokens == ["one", "two", "three"]
     assert traces.gates[("rnn", 0, 0)]["c"].shape == (3, 4)
+    assert traces.baseline.gates[("rnn", 0, 0)]["c"].shape == (3, 4)
 
 
 def test_fitting_the_char_model_lowers_its_loss():
@@ -107,4 +109,7 @@ def test_fitting_the_char_model_lowers_its_loss():
     later = fit_char_model(model, text, steps=60, seq_len=16, batch_size=4)
     assert later < first
     traces = random_model_traces("ab(cd)", "gru", hidden_size=4, fit_steps=3, fit_text=text)
-    assert traces.tokens == list("ab(cd)")
+    assert traces.tokens == list("ab(cd)") and traces.baseline.tokens == traces.tokens
+    changed = traces.gates[("rnn", 0, 0)]["z"] - traces.baseline.gates[("rnn", 0, 0)]["z"]
+    assert np.abs(changed).max() > 0  # the baseline is the model before fitting
+    assert set(chance_levels(traces)) == {"bracket depth", "position in line"}

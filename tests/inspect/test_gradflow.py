@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
+from rnnlab.inspect.cells import reinitialised
 from rnnlab.inspect.gradflow import (
     cell_from_layer,
     decay_per_step,
     hidden_gradient_norms,
     lm_input_gradient_norms,
-    reinitialised,
 )
 from rnnlab.inspect.unroll import spectral_radius, step_jacobians
 from rnnlab.nn import GRU, LSTM, RNN

@@ -180,8 +180,10 @@ def run_gates(args: argparse.Namespace) -> int:
         f"{len(traces.tokens)} tokens; layers/directions: {len(traces.gates)}; gates: "
         f"{', '.join(next(iter(traces.gates.values())))}"
     )
+    chance = gates.chance_levels(traces)
     for unit in units:
-        print(f"  {unit.feature:>16s}: {unit.where:<40s} r = {unit.correlation:+.3f}")
+        note = f"  (untrained: best |r| {chance[unit.feature]:.3f})" if unit.feature in chance else ""
+        print(f"  {unit.feature:>16s}: {unit.where:<40s} r = {unit.correlation:+.3f}{note}")
     print("wrote " + ", ".join(str(p) for p in [*paths, units_path]))
     return 0
 

@@ -8,6 +8,9 @@ The layers take torch's fused kernel where they can (speed) and the explicit pat
 
 from __future__ import annotations
 
+import copy
+
+import torch
 from torch import nn
 
 import rnnlab.nn as rnn_nn
@@ -44,3 +47,13 @@ def make_layer(
         return rnn_nn.Recurrent(rnn_nn.LayerNormLSTMCell, input_size, hidden_size, **options)
     classes = {"rnn": rnn_nn.RNN, "lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU}
     return classes[name](input_size, hidden_size, **options)
+
+
+def reinitialised(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of `model` with every sub-module's parameters reset (the same architecture at init)."""
+    torch.manual_seed(seed)
+    fresh = copy.deepcopy(model)
+    for module in fresh.modules():
+        if hasattr(module, "reset_parameters") and module is not fresh:
+            module.reset_parameters()
+    return fresh

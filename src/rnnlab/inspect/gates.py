@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rnnlab.errors import DataError
-from rnnlab.inspect.cells import make_layer
+from rnnlab.inspect.cells import make_layer, reinitialised
 from rnnlab.nn import record_gates
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # values in (0, 1); the others lie in (-1, 1) or are unbounded (c)
@@ -34,6 +34,7 @@ class Traces:
 
     tokens: list[str]
     gates: dict[tuple[str, int, int], dict[str, np.ndarray]]
+    baseline: Traces | None = None  # the same architecture untrained, on the same text: chance level
 
 
 def record_text(model: nn.Module, run: Callable[[], object], tokens: list[str]) -> Traces:
@@ -130,10 +131,14 @@ def random_model_traces(
         raise DataError("inspect gates: the text is empty")
     fit_text = text if fit_text is None else fit_text
     model = RandomCharModel(text + fit_text, cell, hidden_size, num_layers, bidirectional, seed).eval()
-    if fit_steps > 0:
-        fit_char_model(model, fit_text, fit_steps, seed=seed)
     ids = model.encode(text)
-    return record_text(model, lambda: model(ids), list(text))
+    baseline = None
+    if fit_steps > 0:
+        baseline = record_text(model, lambda: model(ids), list(text))
+        fit_char_model(model, fit_text, fit_steps, seed=seed)
+    traces = record_text(model, lambda: model(ids), list(text))
+    traces.baseline = baseline
+    return traces
 
 
 def language_model_traces(lm, text: str) -> Traces:
@@ -144,7 +149,10 @@ def language_model_traces(lm, text: str) -> Traces:
     ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
     device = next(lm.model.parameters()).device
     model = lm.model.eval()
-    return record_text(model, lambda: model(ids.to(device)), tokens)
+    traces = record_text(model, lambda: model(ids.to(device)), tokens)
+    untrained = reinitialised(model).eval()
+    traces.baseline = record_text(untrained, lambda: untrained(ids.to(device)), tokens)
+    return traces
 
 
 def token_features(tokens: list[str]) -> dict[str, np.ndarray]:
@@ -216,6 +224,13 @@ def tracking_units(traces: Traces, top: int = 3) -> list[TrackingUnit]:
         candidates.sort(key=lambda u: -abs(u.correlation))
         found.extend(candidates[:top])
     return found
+
+
+def chance_levels(traces: Traces) -> dict[str, float]:
+    """For each feature, the best |r| of any unit of the untrained baseline (0 when there is none)."""
+    if traces.baseline is None:
+        return {}
+    return {unit.feature: abs(unit.correlation) for unit in tracking_units(traces.baseline, top=1)}
 
 
 # Fonts with CJK glyphs, tried in order when a text has characters DejaVu lacks (e.g. Tang poems).

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from rnnlab.inspect.cells import make_cell
+from rnnlab.inspect.cells import make_cell, reinitialised
 from rnnlab.inspect.longrange import RunConfig, SequenceModel, adding_batch, train_run
 from rnnlab.inspect.unroll import spectral_radius, step_jacobians, unroll, zero_state
 
@@ -295,16 +295,6 @@ def lm_input_gradient_norms(model: nn.Module, ids: Tensor) -> Tensor:
     loss = nn.functional.cross_entropy(logits[-1, :1].float(), ids[-1, :1])
     (grad,) = torch.autograd.grad(loss, captured["e"])
     return grad[:, 0].norm(dim=-1).detach()
-
-
-def reinitialised(model: nn.Module, seed: int = 0) -> nn.Module:
-    """A copy of `model` with every sub-module's parameters reset (the same architecture at init)."""
-    torch.manual_seed(seed)
-    fresh = copy.deepcopy(model)
-    for module in fresh.modules():
-        if hasattr(module, "reset_parameters") and module is not fresh:
-            module.reset_parameters()
-    return fresh
 
 
 def lm_gradflow_curves(model: nn.Module, ids: Tensor, seed: int = 0) -> list[Curve]:

@@ -152,7 +152,10 @@ def _safe_log(values: np.ndarray) -> np.ndarray:
 
 
 def build_tables(counts: NGramCounts, config: SmoothingConfig) -> tuple[NGramTables, BuildReport]:
-    """Estimate, prune and store an order-N model from `counts`."""
+    """Estimate, prune and store an order-N model from `counts`.
+
+    Consumes `counts`: each order's arrays are released once its trie level is built (peak memory).
+    """
     order = counts.order
     thresholds = config.validate(order)
     vocab_size = len(counts.vocab)
@@ -167,7 +170,7 @@ def build_tables(counts: NGramCounts, config: SmoothingConfig) -> tuple[NGramTab
     lower_of = [None]  # row of the suffix h[1:] w at the order below
     raw = [counts.orders[0].raw]
     adjusted = [counts.orders[0].adjusted]
-    position_of = [np.arange(vocab_size)]  # OrderCounts row -> trie row
+    position_of = np.arange(vocab_size)  # OrderCounts row -> trie row, of the order below
     tables_so_far = NGramTables(vocab_size, predictable, keys, [], [])
     for m in range(2, order + 1):
         level = counts.orders[m - 1]
@@ -176,12 +179,14 @@ def build_tables(counts: NGramCounts, config: SmoothingConfig) -> tuple[NGramTab
         permutation = np.argsort(gram_keys)
         keys.append(gram_keys[permutation])
         context_of.append(prefix_rows[permutation])
-        lower_of.append(position_of[m - 2][level.suffix[permutation]])
+        lower_of.append(position_of[level.suffix[permutation]])
         raw.append(level.raw[permutation])
-        adjusted.append(level.adjusted[permutation])
-        inverse = np.empty_like(permutation)
-        inverse[permutation] = np.arange(len(permutation))
-        position_of.append(inverse)
+        adjusted.append(level.adjusted[permutation] if use_adjusted else None)
+        position_of = np.empty_like(permutation)
+        position_of[permutation] = np.arange(len(permutation))
+        counts.orders[m - 1] = None  # release the suffix-ordered copy
+        del level, prefix_rows, gram_keys, permutation
+    del position_of
 
     # 2. alpha per n-gram; gamma and "seen" per context row of the order below (order 1: one root).
     alphas, gammas, seens = [], [], []

@@ -137,6 +137,27 @@ def summary_table(rows: list[dict], tasks: list[str], cells: list[str]) -> str:
     return "\n".join(lines)
 
 
+def detail_table(rows: list[dict], lengths: list[int]) -> str:
+    """Per task, cell and clipping: 'solved/seeds (best metric)' for every T; '-' where not run."""
+    header = "| task | cell | clip | " + " | ".join(f"T={t}" for t in lengths) + " |"
+    lines = [header, "|" + "---|" * (3 + len(lengths))]
+    groups: dict[tuple, dict[int, dict]] = {}
+    for row in rows:
+        groups.setdefault((row["task"], row["cell"], row["clip"]), {})[row["length"]] = row
+    for (task, cell, clip), by_length in groups.items():
+        cells = []
+        for length in lengths:
+            row = by_length.get(length)
+            if row is None or row["skipped"]:
+                cells.append("-")
+                continue
+            finite = [m for m in row["metrics"] if m == m]  # drop NaN (diverged)
+            best = (min(finite) if task == "adding" else max(finite)) if finite else float("nan")
+            cells.append(f"{row['solved']}/{row['seeds']} ({best:.3f})")
+        lines.append(f"| {task} | {cell} | {'1.0' if clip else 'off'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot(rows: list[dict], tasks: list[str], cells: list[str], lengths: list[int], path: Path) -> None:
     import matplotlib
 
@@ -194,6 +215,8 @@ def main() -> None:
     wall = time.perf_counter() - start
     print()
     print(summary_table(rows, args.tasks, cells))
+    print()
+    print(detail_table(rows, lengths))
     print(
         f"\nwall time {wall / 60:.1f} min; settings {json.dumps(TASK_SETTINGS)}; "
         f"max steps {args.steps or plan['steps']}, seeds {args.seeds or plan['seeds']} with clipping, "

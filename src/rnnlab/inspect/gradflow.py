@@ -131,10 +131,8 @@ class GradflowReport:
 def _recurrent_radius(layer: nn.Module, name: str) -> float:
     weight = layer.weight_hh_l0.detach()
     hidden = layer.hidden_size
-    if name == "lstm":
-        weight = weight[2 * hidden : 3 * hidden]  # the candidate g block
-    elif name == "gru":
-        weight = weight[2 * hidden : 3 * hidden]  # the candidate n block
+    if name in ("lstm", "gru"):
+        weight = weight[2 * hidden : 3 * hidden]  # the candidate block: g (LSTM i|f|g|o), n (GRU r|z|n)
     return spectral_radius(weight)
 
 

@@ -48,10 +48,10 @@ def run(args: argparse.Namespace) -> list[dict]:
     steps = args.steps or plan["steps"]
     deadline = time.perf_counter() + 60 * args.budget_minutes
     rows = []
-    # Most telling runs first (clipping on), so a run cut by the time budget loses the least.
-    for clip in (1.0, None):
-        seeds = (args.seeds or plan["seeds"]) if clip else (args.seeds_noclip or plan["seeds_noclip"])
-        for task in args.tasks:
+    # Task by task, clipping on then off, so a run cut by the time budget still compares clipping.
+    for task in args.tasks:
+        for clip in (1.0, None):
+            seeds = (args.seeds or plan["seeds"]) if clip else (args.seeds_noclip or plan["seeds_noclip"])
             for cell in cells:
                 if cell == "lnlstm" and not args.quick and clip is None:
                     continue

@@ -167,7 +167,7 @@ def main() -> None:
             ratio = kenlm_result["score_s"] / result["score_s"]
             rows.append(
                 f"| PyPI kenlm on our ARPA, {order}-gram | | {kenlm_result['test']:.2f} (max per-sentence "
-                f"|Δlog10| {kenlm_result['worst']:.1e}) | ARPA written in {kenlm_result['write']:.1f} s | "
+                f"abs(Δlog10) {kenlm_result['worst']:.1e}) | ARPA written in {kenlm_result['write']:.1f} s | "
                 f"{result['tokens'] / kenlm_result['score_s']:,.0f} tok/s (ours/kenlm speed {ratio:.2f}x) |"
             )
             print(rows[-1], flush=True)

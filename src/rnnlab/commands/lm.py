@@ -22,6 +22,7 @@ def register(commands) -> None:
     demo.add_argument("--output-dir", default="runs/demo")
     demo.add_argument("--minutes", type=float, default=4.0, help="training time budget (default 4)")
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--steps", type=int, default=None, help="train exactly this many steps instead")
     demo.set_defaults(handler=run_demo)
 
 
@@ -38,7 +39,7 @@ def run_train(args: argparse.Namespace) -> int:
 def run_demo(args: argparse.Namespace) -> int:
     from rnnlab.tasks.demo import run_demo as demo
 
-    demo(output_dir=args.output_dir, minutes=args.minutes, seed=args.seed)
+    demo(output_dir=args.output_dir, minutes=args.minutes, seed=args.seed, steps=args.steps)
     return 0
 
 

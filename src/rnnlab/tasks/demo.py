@@ -47,15 +47,19 @@ def _seconds_per_step(task: LanguageModelTask, probes: int = 4) -> float:
     return (time.perf_counter() - start) / probes * 1.15  # + optimizer step, logging and evaluation
 
 
-def run_demo(output_dir: str = "runs/demo", minutes: float = 4.0, seed: int = 1) -> dict:
-    """Train within `minutes`, then print and write the report. Returns the numbers of the report."""
+def run_demo(output_dir: str = "runs/demo", minutes: float = 4.0, seed: int = 1, steps: int | None = None) -> dict:
+    """Train within `minutes` (or exactly `steps` steps), then print and write the report.
+
+    Returns the numbers of the report.
+    """
     torch.manual_seed(seed)
     corpus = load_corpus("tang")
     config = config_from_dict(LMTaskConfig, {**DEMO_CONFIG, "output_dir": output_dir})
     config.trainer.seed = seed
     task = LanguageModelTask(config, corpus)
     step_time = _seconds_per_step(task)
-    steps = max(50, int(minutes * 60 / step_time))
+    if steps is None:
+        steps = max(50, int(minutes * 60 / step_time))
     config.trainer.max_steps = steps
     config.trainer.eval_every = max(50, steps // 6)
     print(f"rnnlab demo: character LSTM on {len(corpus.train):,} characters of Tang poems "

@@ -19,9 +19,12 @@ from rnnlab.benchmarking import compare_layers, format_table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is steadier on a busy machine)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--cells", nargs="+", default=["lstm", "gru", "rnn"])
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.device == "cuda":
         configs = [dict(hidden_size=512, num_layers=2, seq_len=256, batch_size=64)]
     else:

@@ -15,6 +15,15 @@ from rnnlab.tasks.classification import ClassifierConfig, load_classifier, read_
 from rnnlab.tasks.labelling_common import run_packed
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: torch's thread pool only adds contention on a shared CPU (5x slower under load)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def test_last_state_equals_torch_final_hidden_states():
     torch.manual_seed(0)
     lstm = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)

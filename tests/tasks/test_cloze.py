@@ -11,6 +11,15 @@ from rnnlab.data.vocab import Vocabulary
 from rnnlab.tasks.cloze import BiCloze, ClozeConfig, ClozeModel, ClozeModelConfig, reverse_padded, train
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: torch's thread pool only adds contention on a shared CPU (5x slower under load)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def test_reverse_padded_keeps_padding_in_place():
     x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]])
     assert reverse_padded(x, torch.tensor([3, 2])).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]

@@ -17,6 +17,15 @@ PEOPLE = ["ann", "bob", "eve", "joe"]
 PLACES = ["rome", "oslo", "lima"]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: torch's thread pool only adds contention on a shared CPU (5x slower under load)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def make_conll(path, count: int, seed: int) -> None:
     """Sentences like "ann and bob went to new rome": names B-PER, places B-LOC (I-LOC after 'new')."""
     rng = random.Random(seed)

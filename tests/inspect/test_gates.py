@@ -51,6 +51,8 @@ def test_token_features_by_hand():
     assert features["inside quotes"].tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0]
     assert features["bracket depth"].tolist() == [0, 1, 1, 1, 1, 1, 1, 0, 0, 0]  # ")" inside quotes ignored
     assert features["position in line"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8, 0, 1]
+    poem = token_features(list("床前明月光，疑是\n举"))
+    assert poem["position in clause"].tolist() == [1, 2, 3, 4, 5, 0, 1, 2, 0, 1]
 
 
 def test_pearson_matches_numpy():
@@ -112,4 +114,4 @@ def test_fitting_the_char_model_lowers_its_loss():
     assert traces.tokens == list("ab(cd)") and traces.baseline.tokens == traces.tokens
     changed = traces.gates[("rnn", 0, 0)]["z"] - traces.baseline.gates[("rnn", 0, 0)]["z"]
     assert np.abs(changed).max() > 0  # the baseline is the model before fitting
-    assert set(chance_levels(traces)) == {"bracket depth", "position in line"}
+    assert set(chance_levels(traces)) == {"bracket depth", "position in line", "position in clause"}

@@ -183,7 +183,7 @@ def run_gates(args: argparse.Namespace) -> int:
     chance = gates.chance_levels(traces)
     for unit in units:
         note = f"  (untrained: best |r| {chance[unit.feature]:.3f})" if unit.feature in chance else ""
-        print(f"  {unit.feature:>16s}: {unit.where:<40s} r = {unit.correlation:+.3f}{note}")
+        print(f"  {unit.feature:>18s}: {unit.where:<40s} r = {unit.correlation:+.3f}{note}")
     print("wrote " + ", ".join(str(p) for p in [*paths, units_path]))
     return 0
 

@@ -25,6 +25,7 @@ from rnnlab.nn import record_gates
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # values in (0, 1); the others lie in (-1, 1) or are unbounded (c)
 OPENING, CLOSING = "([{", ")]}"
+CLAUSE_MARKS = set(",.;:!?，。、；：！？")
 EMBEDDING_SIZE = 16  # of the --random character model
 
 
@@ -159,11 +160,11 @@ def token_features(tokens: list[str]) -> dict[str, np.ndarray]:
     """Per-token features of the text read so far (after token t): each (L,) float.
 
     inside quotes: 1 between an opening and a closing '"'; bracket depth: open ([{ minus closed )]}
-    outside quotes;
-    position in line: tokens since the last line break (0 at the break).
+    outside quotes; position in line: tokens since the last line break (0 at the break); position in
+    clause: tokens since the last punctuation mark or line break (a verse line in a poem, a statement in code).
     """
-    inside, depth, position = [], [], []
-    quote, level, column = False, 0, 0
+    inside, depth, position, clause = [], [], [], []
+    quote, level, column, since_mark = False, 0, 0, 0
     for token in tokens:
         for char in token:
             if char == '"':
@@ -174,14 +175,18 @@ def token_features(tokens: list[str]) -> dict[str, np.ndarray]:
                 level += 1
             elif char in CLOSING:
                 level = max(level - 1, 0)
-        column = 0 if ("\n" in token or token in ("</s>", "<eos>")) else column + 1
+        line_break = "\n" in token or token in ("</s>", "<eos>")
+        column = 0 if line_break else column + 1
+        since_mark = 0 if line_break or any(char in CLAUSE_MARKS for char in token) else since_mark + 1
         inside.append(float(quote))
         depth.append(float(level))
         position.append(float(column))
+        clause.append(float(since_mark))
     return {
         "inside quotes": np.array(inside),
         "bracket depth": np.array(depth),
         "position in line": np.array(position),
+        "position in clause": np.array(clause),
     }
 
 

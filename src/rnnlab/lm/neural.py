@@ -58,6 +58,10 @@ class NeuralLanguageModel:
         vocab: token <-> id.
         boundary: the token that ends a line in the training stream ("\\n" or "</s>").
         stop_at_boundary: generation ends a sample at the boundary token (poems, sentences) by default.
+        primer: text ending at a line boundary (the end of the training text) that the model reads before
+            every sentence it scores or generates. Trained on a continuous stream, the model only ever saw
+            a boundary with the state left by the previous line; from an all-zero state it miscounts
+            (a Tang model then starts poems with 3-character lines). Empty: start from zeros.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class NeuralLanguageModel:
         vocab: Vocabulary,
         boundary: str,
         stop_at_boundary: bool = True,
+        primer: str = "",
     ) -> None:
         if boundary not in vocab:
             raise UserError(f"the boundary token {boundary!r} is not in the model's vocabulary")
@@ -76,6 +81,8 @@ class NeuralLanguageModel:
         self.boundary = boundary
         self.boundary_id = vocab.token_to_id(boundary)
         self.stop_at_boundary = stop_at_boundary
+        self.primer_ids = self.vocab.encode(self.tokenizer.tokenize(primer)) if primer else []
+        self._primer_state = None  # state after reading the primer, computed once
 
     @property
     def device(self) -> torch.device:
@@ -87,6 +94,17 @@ class NeuralLanguageModel:
         while tokens and tokens[-1] == self.boundary:  # the word tokenizer ends each line with </s>
             tokens.pop()
         return tokens
+
+    def _start_state(self, batch: int):
+        """The state in which the model reads the boundary token that opens a sentence, for `batch` rows."""
+        if not self.primer_ids:
+            return self.model.init_state(batch)
+        if self._primer_state is None:
+            _, self._primer_state = self._forward(torch.tensor(self.primer_ids[:-1]).unsqueeze(1))
+        state = self._primer_state
+        if isinstance(state, tuple):
+            return tuple(s.expand(-1, batch, -1).contiguous() for s in state)
+        return state.expand(-1, batch, -1).contiguous()
 
     def _forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
         with torch.no_grad():
@@ -110,7 +128,7 @@ class NeuralLanguageModel:
             inputs[: len(ids), column] = torch.tensor([self.boundary_id, *ids[:-1]])
             targets[: len(ids), column] = torch.tensor(ids)
         # Padding sits after each sentence, and the model reads left to right: it cannot affect the scores.
-        logits, _ = self._forward(inputs)
+        logits, _ = self._forward(inputs, self._start_state(len(encoded)))
         log_probs = logits.log_softmax(-1).gather(2, targets.to(self.device).unsqueeze(2)).squeeze(2).cpu()
         return [
             SentenceScore(
@@ -125,7 +143,7 @@ class NeuralLanguageModel:
     def next_token_distribution(self, context: Sequence[str]) -> dict[str, float]:
         """P(next token | boundary + context tokens) over the whole vocabulary (sums to 1)."""
         ids = [self.boundary_id, *self.vocab.encode(list(context))]
-        logits, _ = self._forward(torch.tensor(ids).unsqueeze(1))
+        logits, _ = self._forward(torch.tensor(ids).unsqueeze(1), self._start_state(1))
         probs = logits[-1, 0].double().softmax(-1).tolist()
         return dict(zip(self.vocab.tokens, probs))
 
@@ -147,11 +165,9 @@ class NeuralLanguageModel:
             raise UserError(f"every symbol of the prompt {prompt!r} is unknown to this model; nothing to continue")
         ids = [self.boundary_id, *self.vocab.encode(tokens)]
         context = torch.tensor(ids[:-1], dtype=torch.long).unsqueeze(1).expand(-1, batch)
-        state = None
+        state = self._start_state(batch)
         if context.shape[0] > 0:
-            _, state = self._forward(context)
-        if state is None:
-            state = self.model.init_state(batch)
+            _, state = self._forward(context, state)
         return torch.full((batch,), ids[-1], dtype=torch.long, device=self.device), state, tokens
 
     def _step(self, tokens: Tensor, state) -> tuple[Tensor, object]:

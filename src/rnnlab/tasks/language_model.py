@@ -179,6 +179,7 @@ class LanguageModelTask(TrainTask):
             "boundary": self.boundary,
             "stop_at_line_end": stop,
             "corpus": self.corpus.name,
+            "primer": primer_text(self.corpus.train),
             "config": config_to_dict(self.config),
         }
 
@@ -189,6 +190,12 @@ class LanguageModelTask(TrainTask):
         if isinstance(self.tokenizer, SubwordTokenizer):
             files[TOKENIZER_MODEL_FILE] = self.tokenizer.model_proto
         return files
+
+
+def primer_text(train_text: str, lines: int = 2, max_chars: int = 1000) -> str:
+    """The last `lines` lines of the training text, ending with a newline (see `NeuralLanguageModel`)."""
+    tail = "\n".join(train_text.rstrip("\n").split("\n")[-lines:])[-max_chars:]
+    return tail + "\n"
 
 
 def train(config: LMTaskConfig, resume: bool = False, corpus: Corpus | None = None) -> dict[str, Any]:
@@ -229,7 +236,8 @@ def load_language_model(path: str | Path, device: str | torch.device = "cpu") ->
     model = RNNLanguageModel(len(vocab), config.model)
     load_model_weights(model, checkpoint)
     model.to(device)
-    return NeuralLanguageModel(model, tokenizer, vocab, boundary, bool(checkpoint.config.get("stop_at_line_end", True)))
+    stop = bool(checkpoint.config.get("stop_at_line_end", True))
+    return NeuralLanguageModel(model, tokenizer, vocab, boundary, stop, primer=checkpoint.config.get("primer", ""))
 
 
 # --------------------------------------------------------------------------------------- commands

@@ -34,6 +34,7 @@ class RNNLMConfig:
     dropout: float = 0.0  # on embeddings, between layers and before the softmax
     tie_weights: bool = False  # share the embedding matrix with the output layer
     init_range: float | None = None  # uniform(-r, r) init of all weights (Zaremba et al. use 0.1); None = torch's
+    # for the recurrent layer, U(-0.1, 0.1) for embedding and softmax weights
 
     def __post_init__(self) -> None:
         if self.cell not in ("lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"):
@@ -80,7 +81,12 @@ class RNNLanguageModel(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = build_recurrent_layer(config)
         self.output = nn.Linear(config.hidden_size, vocab_size)
-        if config.init_range is not None:
+        # pytorch/examples' init: small uniform embedding and softmax weights, zero softmax bias (torch's
+        # N(0, 1) embedding is far too large for a tied output layer and slow to move with Adam).
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        nn.init.uniform_(self.output.weight, -0.1, 0.1)
+        nn.init.zeros_(self.output.bias)
+        if config.init_range is not None:  # Zaremba et al.: every weight ~ U(-r, r)
             for parameter in self.parameters():
                 nn.init.uniform_(parameter, -config.init_range, config.init_range)
         if config.tie_weights:

@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rnnlab ... | head`: the reader went away; not an error of ours
+        sys.stderr.close()
+        return 0
     return int(result or 0)
 
 

@@ -270,11 +270,12 @@ def _dataclass_in(tp: Any) -> type | None:
 
 def _build(cls: type[T], data: dict[str, Any], source: str, prefix: str) -> T:
     types_ = _field_types(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in types_:
             raise _unknown_key(str(key), prefix, list(types_), source)
-        kwargs[key] = _coerce(value, types_[key], source, prefix + key)
+        kwargs[key] = _coerce(_onto_field_default(fields[key], value), types_[key], source, prefix + key)
     missing = [
         f.name
         for f in dataclasses.fields(cls)
@@ -294,6 +295,23 @@ def _build(cls: type[T], data: dict[str, Any], source: str, prefix: str) -> T:
     except (ValueError, TypeError) as error:
         where = f" in section '{prefix[:-1]}'" if prefix else ""
         raise ConfigError(f"{source}: invalid config{where}: {error}") from None
+
+
+def _onto_field_default(field: dataclasses.Field, value: Any) -> Any:
+    """A partial section merges onto the field's own default, not onto its class's defaults.
+
+    With `trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy"))`,
+    overriding `trainer.lr` must keep `metric="accuracy"`.
+    """
+    if not isinstance(value, Mapping):
+        return value
+    if field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    else:
+        default = field.default
+    if dataclasses.is_dataclass(default) and not isinstance(default, type):
+        return _deep_merge(config_to_dict(default), _nest(dict(value)))
+    return value
 
 
 def _is_union(tp: Any) -> bool:

@@ -157,3 +157,20 @@ def test_argparse_integration(tmp_path):
         config_from_args(Experiment, parser.parse_args(["model.depth=3"]))
     assert config_from_args(Experiment, parser.parse_args([])) == Experiment()
     assert config_from_args(Experiment, parser.parse_args(["--trainer.no-progress"])).trainer.progress is False
+
+
+def test_partial_section_override_keeps_the_parents_own_defaults():
+    import dataclasses
+
+    from rnnlab.config import load_config
+    from rnnlab.train import TrainerConfig
+
+    @dataclasses.dataclass
+    class TaskConfig:
+        trainer: TrainerConfig = dataclasses.field(
+            default_factory=lambda: TrainerConfig(metric="accuracy", mode="max")
+        )
+
+    config = load_config(TaskConfig, None, ["--trainer.lr", "0.1"])
+    assert config.trainer.lr == 0.1
+    assert config.trainer.metric == "accuracy" and config.trainer.mode == "max"

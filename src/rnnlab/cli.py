@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 
@@ -64,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         print("rnnlab: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `rnnlab ... | head`: the reader went away; not an error of ours
-        sys.stderr.close()
+        # Point stdout at /dev/null so the interpreter's final flush does not raise again (Python docs' recipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 0
     return int(result or 0)
 

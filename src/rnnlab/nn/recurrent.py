@@ -284,7 +284,11 @@ def _check_path(path: str) -> ExecutionPath:
 
 
 class _TorchLayer(_LayerMixin):
-    """Parameter lookup by torch's names for the explicit path."""
+    """torch's layer plus the `path` argument; parameter lookup by torch's names for the explicit path."""
+
+    def __init__(self, *args, path: ExecutionPath = "auto", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.path = _check_path(path)
 
     def _weights(self, index: int, direction: int) -> dict[str, Tensor | None]:
         suffix = f"_l{index}" + ("_reverse" if direction == 1 else "")
@@ -301,10 +305,6 @@ class RNN(_TorchLayer, nn.RNN):
     """
 
     state_is_tuple = False
-
-    def __init__(self, *args, path: ExecutionPath = "auto", **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.path = _check_path(path)
 
     def _direction_step(self, index: int, direction: int) -> DirectionStep:
         w = self._weights(index, direction)
@@ -325,10 +325,6 @@ class LSTM(_TorchLayer, nn.LSTM):
 
     state_is_tuple = True
 
-    def __init__(self, *args, path: ExecutionPath = "auto", **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.path = _check_path(path)
-
     def _direction_step(self, index: int, direction: int) -> DirectionStep:
         w = self._weights(index, direction)
 
@@ -346,10 +342,6 @@ class GRU(_TorchLayer, nn.GRU):
     """
 
     state_is_tuple = False
-
-    def __init__(self, *args, path: ExecutionPath = "auto", **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.path = _check_path(path)
 
     def _direction_step(self, index: int, direction: int) -> DirectionStep:
         w = self._weights(index, direction)

@@ -97,7 +97,7 @@ class NeuralLanguageModel:
 
     def _start_state(self, batch: int):
         """The state in which the model reads the boundary token that opens a sentence, for `batch` rows."""
-        if not self.primer_ids:
+        if len(self.primer_ids) < 2:  # no primer (or only the boundary): start from zeros
             return self.model.init_state(batch)
         if self._primer_state is None:
             _, self._primer_state = self._forward(torch.tensor(self.primer_ids[:-1]).unsqueeze(1))

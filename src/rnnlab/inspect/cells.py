@@ -42,11 +42,8 @@ def make_layer(
 ) -> nn.Module:
     """A recurrent layer with torch.nn's forward contract (fused kernel where possible; LN-LSTM explicit)."""
     name = check_name(name, LAYER_NAMES)
-    options = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional)
-    if name == "lnlstm":
-        return rnn_nn.Recurrent(rnn_nn.LayerNormLSTMCell, input_size, hidden_size, **options)
-    classes = {"rnn": rnn_nn.RNN, "lstm": rnn_nn.LSTM, "gru": rnn_nn.GRU}
-    return classes[name](input_size, hidden_size, **options)
+    cell = "layernorm_lstm" if name == "lnlstm" else name
+    return rnn_nn.make_recurrent(cell, input_size, hidden_size, num_layers, batch_first, bidirectional=bidirectional)
 
 
 def reinitialised(model: nn.Module, seed: int = 0) -> nn.Module:

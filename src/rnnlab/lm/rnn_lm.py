@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
+from rnnlab.nn import make_recurrent
 
 CellName = Literal["lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"]
 State = Tensor | tuple[Tensor, Tensor]
@@ -51,19 +51,6 @@ class RNNLMConfig:
             )
 
 
-def build_recurrent_layer(config: RNNLMConfig) -> nn.Module:
-    """The recurrent layer named by `config.cell` (time-major, no internal dropout on the last layer)."""
-    args = (config.embedding_size, config.hidden_size, config.num_layers)
-    dropout = config.dropout if config.num_layers > 1 else 0.0
-    if config.cell == "lstm":
-        return LSTM(*args, dropout=dropout)
-    if config.cell == "gru":
-        return GRU(*args, dropout=dropout)
-    if config.cell in ("rnn", "rnn_relu"):
-        return RNN(*args, nonlinearity="relu" if config.cell == "rnn_relu" else "tanh", dropout=dropout)
-    return Recurrent(LayerNormLSTMCell, *args, dropout=dropout)
-
-
 class RNNLanguageModel(nn.Module):
     """Next-token model over a vocabulary of `vocab_size` tokens.
 
@@ -79,7 +66,8 @@ class RNNLanguageModel(nn.Module):
         self.vocab_size = vocab_size
         self.embedding = nn.Embedding(vocab_size, config.embedding_size)
         self.dropout = nn.Dropout(config.dropout)
-        self.rnn = build_recurrent_layer(config)
+        self.rnn = make_recurrent(config.cell, config.embedding_size, config.hidden_size, config.num_layers,
+                                  dropout=config.dropout)  # fmt: skip
         self.output = nn.Linear(config.hidden_size, vocab_size)
         # pytorch/examples' init: small uniform embedding and softmax weights, zero softmax bias (torch's
         # N(0, 1) embedding is far too large for a tied output layer and slow to move with Adam).

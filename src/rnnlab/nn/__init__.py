@@ -16,9 +16,21 @@ from rnnlab.nn.cells import (
     rnn_step,
 )
 from rnnlab.nn.layernorm_lstm import LayerNormLSTMCell
-from rnnlab.nn.recurrent import GRU, LSTM, RNN, GateRecorder, GateTrace, Recurrent, record_gates
+from rnnlab.nn.recurrent import (
+    CELL_NAMES,
+    GRU,
+    LSTM,
+    RNN,
+    GateRecorder,
+    GateTrace,
+    Recurrent,
+    make_recurrent,
+    record_gates,
+)
 
 __all__ = [
+    "CELL_NAMES",
+    "make_recurrent",
     "GATE_ROLES",
     "GRU",
     "GRUCell",

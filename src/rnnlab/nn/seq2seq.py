@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.nn import GRU, LSTM, RNN, LayerNormLSTMCell, Recurrent
+from rnnlab.nn import make_recurrent as make_recurrent_layer
 from rnnlab.nn.attention import make_attention
 from rnnlab.nn.decoding import Hypothesis, beam_search, greedy_decode, index_select_state, sample_decode
 
@@ -52,18 +52,11 @@ LSTM_LIKE = ("lstm", "layernorm_lstm")
 def make_recurrent(
     cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool
 ) -> nn.Module:
-    """A batch-first stacked recurrent layer for one of `CELLS` (rnnlab layers; torch.nn contract)."""
-    dropout = dropout if num_layers > 1 else 0.0  # torch warns about inter-layer dropout on one layer
-    args = dict(num_layers=num_layers, batch_first=True, dropout=dropout, bidirectional=bidirectional)
-    if cell == "lstm":
-        return LSTM(input_size, hidden_size, **args)
-    if cell == "gru":
-        return GRU(input_size, hidden_size, **args)
-    if cell == "rnn":
-        return RNN(input_size, hidden_size, **args)
-    if cell == "layernorm_lstm":
-        return Recurrent(LayerNormLSTMCell, input_size, hidden_size, **args)
-    raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    """A batch-first stacked recurrent layer for one of `CELLS` (see `rnnlab.nn.make_recurrent`)."""
+    if cell not in CELLS:
+        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    return make_recurrent_layer(cell, input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                                bidirectional=bidirectional)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------- encoder

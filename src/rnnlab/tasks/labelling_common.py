@@ -77,15 +77,12 @@ def _clip(word: str) -> str:
 
 def recurrent(kind: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool):
     """A batch-first rnnlab.nn LSTM/GRU (torch.nn's contract; fused kernels on the standard path)."""
-    from rnnlab.nn import GRU, LSTM
+    from rnnlab.nn import make_recurrent
 
-    layers = {"lstm": LSTM, "gru": GRU}
-    if kind not in layers:
+    if kind not in ("lstm", "gru"):
         raise ValueError(f"rnn: expected lstm or gru, got {kind!r}")
-    return layers[kind](
-        input_size, hidden_size, num_layers=num_layers, batch_first=True,
-        dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional,
-    )
+    return make_recurrent(kind, input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                          bidirectional=bidirectional)  # fmt: skip
 
 
 def run_packed(rnn: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:

@@ -28,8 +28,9 @@ from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
 from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
 from rnnlab.data.tokenizers import SubwordTokenizer, Tokenizer, load_tokenizer, make_tokenizer
+from rnnlab.data.usertext import read_text_file
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import CheckpointError, ConfigError, DataError, UserError
+from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig, detach_state
@@ -247,7 +248,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     checkpoint_config = json.loads((resolve_model_dir(args.checkpoint) / "config.json").read_text(encoding="utf-8"))
     config = config_from_dict(LMTaskConfig, checkpoint_config["config"])
     if args.data:
-        corpus_text = _read_text_file(args.data)
+        corpus_text = read_text_file(Path(args.data))
         where = args.data
     else:
         corpus = load_corpus(config.data.corpus)
@@ -291,16 +292,3 @@ def generate_command(args: argparse.Namespace) -> int:
             print(f"--- sample {index}\n{text}" if len(texts) > 1 else text)
     return 0
 
-
-def _read_text_file(path: str) -> str:
-    file = Path(path)
-    if not file.is_file():
-        raise UserError(f"{file}: no such file")
-    data = file.read_bytes()
-    if b"\x00" in data[:8192]:
-        raise DataError(f"{file}: looks binary (NUL bytes); expected UTF-8 text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise DataError(f"{file}:{line}: not valid UTF-8 ({error.reason})") from None

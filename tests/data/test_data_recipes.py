@@ -164,3 +164,12 @@ def test_network_ptb(tmp_path):
         73760,
         82430,
     ]
+
+
+def test_movie_reviews_keep_whole_reviews_in_one_split():
+    rows = [f'"{1 if i % 2 else -1}","review {i} opens .\n  review {i}  closes .\n"' for i in range(10)]
+    splits = recipes.parse_movie_reviews("\n".join(rows) + "\n", "pang&lee1.csv")
+    assert splits["valid"] == "review 8 opens .\nreview 8 closes .\n"  # review i % 10 == 8, spaces normalised
+    assert splits["test"] == "review 9 opens .\nreview 9 closes .\n"
+    assert splits["train"].count("\n") == 16 and '"' not in splits["train"]  # labels dropped
+    assert splits["train"].startswith("review 0 opens .\nreview 0 closes .\nreview 1 opens")

@@ -90,3 +90,67 @@ def test_labelled_file_errors(tmp_path):
     bad.write_text("pos\t   \n")
     with pytest.raises(DataError, match=r"bad\.tsv:1: empty sentence"):
         read_labelled_file(str(bad))
+
+
+@pytest.fixture(scope="module")
+def word_lm(tmp_path_factory):
+    """A tiny word-level LM whose vocabulary has a word ("superb") the classifier data never shows."""
+    from rnnlab.config import config_from_dict
+    from rnnlab.tasks.language_model import LMTaskConfig
+    from rnnlab.tasks.language_model import train as train_lm
+
+    directory = tmp_path_factory.mktemp("lm")
+    rng = random.Random(0)
+    words = ["the", "film", "was", "great", "awful", "superb", "plot", "actors"]
+    (directory / "text.txt").write_text("\n".join(" ".join(rng.sample(words, 5)) for _ in range(200)) + "\n")
+    config = config_from_dict(LMTaskConfig, {
+        "data": {"corpus": str(directory / "text.txt"), "level": "word"},
+        "model": {"embedding_size": 8, "hidden_size": 8, "num_layers": 1},
+        "trainer": {"max_steps": 4, "max_epochs": None, "progress": False, "eval_every": 4},
+        "batch_size": 4, "bptt": 8, "output_dir": str(directory / "run"),
+    })
+    train_lm(config)
+    return directory / "run"
+
+
+def test_pretrained_lm_starts_embeddings_and_forward_encoder(word_lm, tmp_path, capsys):
+    from rnnlab.tasks.classification import BiRNNClassifier, ClassifierModelConfig
+    from rnnlab.tasks.labelling_common import TokenVocab
+    from rnnlab.tasks.pretrained_lm import extend_vocabulary, initialise_from_lm, read_pretrained_lm
+
+    lm = read_pretrained_lm(word_lm)
+    vocab = TokenVocab.build([["the", "great", "film", "unheard"]], lowercase=True, min_freq=1, max_size=None)
+    words = extend_vocabulary(vocab.words, lm, lowercase=True)
+    assert words.tokens[: len(vocab.words)] == vocab.words.tokens  # training words keep their ids
+    assert "superb" in words and "unheard" in words and len(set(words.tokens)) == len(words)
+    model = BiRNNClassifier(ClassifierModelConfig(word_dim=8, hidden_size=8), len(words), len(vocab.chars), 2)
+    before_reverse = model.rnn.weight_hh_l0_reverse.clone()
+    summary = initialise_from_lm(model.embed.words, words, model.rnn, "lstm", lm, lowercase=True)
+    assert "forward LSTM of layer 0" in summary
+    for row, word in enumerate(lm.words):
+        assert torch.equal(model.embed.words.weight[words.token_to_id(word)], lm.embedding[row])
+    assert torch.equal(model.rnn.weight_ih_l0, lm.layer0["weight_ih_l0"])
+    assert torch.equal(model.rnn.weight_hh_l0_reverse, before_reverse)  # the backward direction starts fresh
+
+    # end to end: the LM word the labelled data never shows is in the trained classifier's vocabulary
+    write_examples(tmp_path / "train.tsv", 32, 0)
+    config = load_config(ClassifierConfig, None, {
+        "data.dataset": None, "data.train": str(tmp_path / "train.tsv"), "model.word_dim": 8,
+        "model.hidden_size": 8, "model.pretrained_lm": str(word_lm), "output_dir": str(tmp_path / "run"),
+        "trainer.max_epochs": 1, "trainer.progress": False,
+    })
+    train(config)
+    assert "started from" in capsys.readouterr().err
+    assert "superb" in load_classifier(tmp_path / "run").vocab.words
+
+
+def test_pretrained_lm_errors(word_lm, tmp_path):
+    from rnnlab.errors import CheckpointError, ConfigError
+
+    write_examples(tmp_path / "train.tsv", 16, 0)
+    overrides = {"data.dataset": None, "data.train": str(tmp_path / "train.tsv"), "model.word_dim": 12,
+                 "model.pretrained_lm": str(word_lm), "output_dir": str(tmp_path / "run"), "trainer.progress": False}
+    with pytest.raises(ConfigError, match="word_dim is 12 but the language model .* has embedding_size 8"):
+        train(load_config(ClassifierConfig, None, overrides))
+    with pytest.raises(CheckpointError):
+        train(load_config(ClassifierConfig, None, {**overrides, "model.pretrained_lm": str(tmp_path / "nothing")}))

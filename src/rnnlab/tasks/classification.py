@@ -9,6 +9,7 @@ Data: a built-in dataset (`en-sentiment`, `zh-sentiment`) or `label<TAB>text` fi
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,9 @@ class ClassifierModelConfig:
     lowercase: bool = True
     min_freq: int = 1
     max_vocab: int | None = 30000
+    # An rnnlab word-level LM directory: its vocabulary joins the training words, its embeddings (and its
+    # first layer, when cell and size match) start the encoder; see rnnlab.tasks.pretrained_lm.
+    pretrained_lm: str | None = None
 
 
 @dataclass
@@ -266,11 +270,23 @@ def train(config: ClassifierConfig, resume: bool = False) -> dict:
     tokenizer = resolve_tokenizer(config.data)
     tokens = [tokenize(x.text, tokenizer, config.data.max_length) for x in splits["train"]]
     vocab = TokenVocab.build(tokens, config.model.lowercase, config.model.min_freq, config.model.max_vocab)
+    pretrained = None
+    if config.model.pretrained_lm:  # also on resume: the vocabulary must come out the same
+        from rnnlab.tasks.pretrained_lm import extend_vocabulary, read_pretrained_lm
+
+        pretrained = read_pretrained_lm(config.model.pretrained_lm)
+        vocab.words = extend_vocabulary(vocab.words, pretrained, vocab.lowercase)
     labels = sorted({x.label for x in splits["train"]})
     if len(labels) < 2:
         raise DataError(f"training data has {len(labels)} label(s); a classifier needs at least 2")
     torch.manual_seed(config.trainer.seed)
     model = BiRNNClassifier(config.model, len(vocab.words), len(vocab.chars), len(labels))
+    if pretrained is not None:
+        from rnnlab.tasks.pretrained_lm import initialise_from_lm
+
+        summary = initialise_from_lm(model.embed.words, vocab.words, model.rnn, config.model.rnn, pretrained,
+                                     vocab.lowercase)  # fmt: skip
+        print(f"rnnlab: started from {config.model.pretrained_lm}: {summary}", file=sys.stderr)
     classifier = Classifier(model, vocab, labels, config, tokenizer)
     model.train()
     task = ClassificationTask(config, classifier, splits)

@@ -34,6 +34,17 @@ def test_pang_lee_csv_with_multiline_fields_and_errors():
         labelled.parse_pang_lee('"2","x"\n', "pl.csv")
 
 
+def test_review_sentences_carry_their_review_label_and_line():
+    text = '"1","a fine film . \nthe plot : a heist . \n"\n"-1","dull .\n\nskip it ."\n'
+    reviews = labelled.parse_pang_lee(text * 5, "rv.csv")  # 10 reviews: review 8 -> valid, 9 -> test
+    splits = labelled.review_sentences(reviews)
+    assert [(s.text, s.label, s.line) for s in splits["train"][:5]] == [
+        ("a fine film .", "pos", 1), ("the plot : a heist .", "pos", 2), ("dull .", "neg", 4),
+        ("skip it .", "neg", 6), ("a fine film .", "pos", 7),
+    ]
+    assert [s.label for s in splits["valid"]] == ["pos", "pos"] and [s.label for s in splits["test"]] == ["neg"] * 2
+
+
 def test_splits_are_deterministic_and_disjoint():
     splits = labelled._split(list(range(25)))
     assert splits["valid"] == [8, 18] and splits["test"] == [9, 19]

@@ -154,3 +154,67 @@ def test_pretrained_lm_errors(word_lm, tmp_path):
         train(load_config(ClassifierConfig, None, overrides))
     with pytest.raises(CheckpointError):
         train(load_config(ClassifierConfig, None, {**overrides, "model.pretrained_lm": str(tmp_path / "nothing")}))
+
+
+@pytest.fixture(scope="module")
+def source_classifier(tmp_path_factory):
+    """A tiny trained classifier (the first stage of a transfer) and its training data directory."""
+    directory = tmp_path_factory.mktemp("source")
+    write_examples(directory / "train.tsv", 32, 0)
+    config = load_config(ClassifierConfig, None, {
+        "data.dataset": None, "data.train": str(directory / "train.tsv"), "model.word_dim": 8,
+        "model.hidden_size": 8, "output_dir": str(directory / "run"), "trainer.max_epochs": 1,
+        "trainer.progress": False,
+    })
+    train(config)
+    return directory / "run" / "best"
+
+
+def test_init_from_keeps_the_source_vocabulary_and_weights(source_classifier, tmp_path, capsys):
+    from rnnlab.tasks.classifier_transfer import copy_classifier_weights, merge_vocabularies
+
+    source = load_classifier(source_classifier)
+    (tmp_path / "train.tsv").write_text("pos\tgreat unseen words\nneg\tawful film\n" * 8)
+    config = load_config(ClassifierConfig, None, {
+        "data.dataset": None, "data.train": str(tmp_path / "train.tsv"), "model.word_dim": 8,
+        "model.hidden_size": 8, "model.init_from": str(source_classifier), "output_dir": str(tmp_path / "run"),
+        "trainer.max_epochs": 1, "trainer.lr": 1e-12, "trainer.progress": False,
+    })
+    train(config)
+    assert "started from the classifier" in capsys.readouterr().err
+    target = load_classifier(tmp_path / "run" / "last")
+    words = target.vocab.words.tokens
+    assert words[: len(source.vocab.words)] == source.vocab.words.tokens  # the source's words keep their ids
+    assert "unseen" in words
+    # lr ~0 (Adam steps are ~lr): the fine-tuned model is still the source, new rows appended
+    rows = len(source.vocab.words)
+    close = dict(atol=1e-9, rtol=0)
+    torch.testing.assert_close(target.model.embed.words.weight[:rows], source.model.embed.words.weight, **close)
+    torch.testing.assert_close(target.model.rnn.weight_hh_l0_reverse, source.model.rnn.weight_hh_l0_reverse, **close)
+    torch.testing.assert_close(target.model.out.weight, source.model.out.weight, **close)
+
+    # different labels: everything but the output layer carries over
+    fresh = type(source.model)(source.config.model, rows + 2, len(source.vocab.chars), 3)
+    out_before = fresh.out.weight.clone()
+    summary = copy_classifier_weights(fresh, source.model, same_labels=False)
+    assert "output layer starts fresh" in summary and "2 new vocabulary rows" in summary
+    assert torch.equal(fresh.out.weight, out_before)
+    assert torch.equal(fresh.embed.words.weight[:rows], source.model.embed.words.weight)
+    merged = merge_vocabularies(source.vocab, source.vocab)
+    assert merged.words.tokens == source.vocab.words.tokens
+
+
+def test_init_from_errors(source_classifier, word_lm, tmp_path):
+    from rnnlab.errors import CheckpointError, ConfigError
+
+    write_examples(tmp_path / "train.tsv", 16, 0)
+    overrides = {"data.dataset": None, "data.train": str(tmp_path / "train.tsv"), "model.word_dim": 8,
+                 "model.hidden_size": 16, "model.init_from": str(source_classifier),
+                 "output_dir": str(tmp_path / "run"), "trainer.progress": False}
+    with pytest.raises(ConfigError, match="model.hidden_size is 16 but the classifier in .* has 8"):
+        train(load_config(ClassifierConfig, None, overrides))
+    with pytest.raises(ConfigError, match="give one"):
+        train(load_config(ClassifierConfig, None, {**overrides, "model.hidden_size": 8,
+                                                   "model.pretrained_lm": str(word_lm)}))
+    with pytest.raises(CheckpointError):
+        train(load_config(ClassifierConfig, None, {**overrides, "model.init_from": str(tmp_path / "nothing")}))

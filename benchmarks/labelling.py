@@ -83,12 +83,15 @@ def peer_ner(name: str) -> tuple[str, float, float]:
     return "sklearn-crfsuite, entity F1", f1, seconds
 
 
-def peer_sentiment(name: str) -> tuple[str, float, float]:
+def peer_sentiment(name: str, extra_train: str | None = None) -> tuple[str, float, float]:
+    """TF-IDF + logistic regression on `name`'s train split (plus `extra_train`'s, when given)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     data = load_dataset(name)
+    if extra_train:
+        data = {**data, "train": data["train"] + load_dataset(extra_train)["train"]}
     analyzer = "char" if name.startswith("zh") else "word"
     ngrams = (1, 3) if analyzer == "char" else (1, 2)
     model = make_pipeline(

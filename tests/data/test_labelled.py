@@ -45,6 +45,14 @@ def test_review_sentences_carry_their_review_label_and_line():
     assert [s.label for s in splits["valid"]] == ["pos", "pos"] and [s.label for s in splits["test"]] == ["neg"] * 2
 
 
+def test_distinct_reviews_drop_repeats_and_contradictions():
+    pos = labelled.parse_lines("great\ngood value\ngreat\nso-so\n", "pos", "pos.txt")
+    neg = labelled.parse_lines("broken\nso-so\nbroken\n", "neg", "neg.txt")
+    kept_pos, kept_neg = labelled.distinct_reviews(pos, neg)
+    assert [(x.text, x.line) for x in kept_pos] == [("great", 1), ("good value", 2)]
+    assert [(x.text, x.line) for x in kept_neg] == [("broken", 1)]
+
+
 def test_splits_are_deterministic_and_disjoint():
     splits = labelled._split(list(range(25)))
     assert splits["valid"] == [8, 18] and splits["test"] == [9, 19]

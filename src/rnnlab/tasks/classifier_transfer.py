@@ -37,8 +37,7 @@ def check_same_architecture(model_config, source_config, source: str) -> None:
 
 
 def _append_missing(base: Vocabulary, extra: Vocabulary) -> Vocabulary:
-    known = set(base.tokens)
-    return Vocabulary([*base.tokens, *(token for token in extra.tokens if token not in known)])
+    return Vocabulary([*base.tokens, *base.unknown(extra.tokens)])
 
 
 def merge_vocabularies(source: TokenVocab, training: TokenVocab) -> TokenVocab:

@@ -64,14 +64,7 @@ def read_pretrained_lm(path: str | Path) -> PretrainedLM:
 
 def extend_vocabulary(vocab: Vocabulary, lm: PretrainedLM, lowercase: bool) -> Vocabulary:
     """`vocab` followed by the LM's words it lacks (lowercased first if the classifier lowercases)."""
-    tokens = list(vocab.tokens)
-    seen = set(tokens)
-    for word in lm.words:
-        key = word.lower() if lowercase else word
-        if key not in seen:
-            seen.add(key)
-            tokens.append(key)
-    return Vocabulary(tokens)
+    return Vocabulary([*vocab.tokens, *vocab.unknown(word.lower() if lowercase else word for word in lm.words)])
 
 
 @torch.no_grad()

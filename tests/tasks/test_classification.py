@@ -158,7 +158,7 @@ def test_pretrained_lm_errors(word_lm, tmp_path):
 
 @pytest.fixture(scope="module")
 def source_classifier(tmp_path_factory):
-    """A tiny trained classifier (the first stage of a transfer) and its training data directory."""
+    """The best/ directory of a tiny trained classifier (the first stage of a transfer)."""
     directory = tmp_path_factory.mktemp("source")
     write_examples(directory / "train.tsv", 32, 0)
     config = load_config(ClassifierConfig, None, {

@@ -300,13 +300,11 @@ def parse_movie_reviews(text: str, source: str) -> Splits:
     Split by review like the labelled datasets (review i -> valid if i % 10 == 8, test if 9), so no
     review is cut in two. The labels are dropped: this corpus is for pre-training a language model.
     """
-    from rnnlab.data.labelled import parse_pang_lee, split_of
+    from rnnlab.data.labelled import parse_pang_lee, review_sentences
 
-    parts: dict[str, list[str]] = {"train": [], "valid": [], "test": []}
-    for index, review in enumerate(parse_pang_lee(text, source)):
-        lines = (" ".join(line.split()) for line in review.text.splitlines())
-        parts[split_of(index)].extend(line for line in lines if line)
-    return {split: "".join(line + "\n" for line in lines) for split, lines in parts.items()}
+    # the same sentences and split as the labelled `en-review-sentences`, so the LM trains on its train reviews
+    parts = review_sentences(parse_pang_lee(text, source))
+    return {split: "".join(sentence.text + "\n" for sentence in sentences) for split, sentences in parts.items()}
 
 
 def movie_reviews(workdir: Path) -> tuple[Splits, str]:

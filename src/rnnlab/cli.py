@@ -1,8 +1,8 @@
 """`rnnlab <command>`: a thin command line. It parses, builds and calls; the work lives in tasks.
 
 Each command module in `COMMAND_MODULES` exposes `register(commands: Commands)` and adds its
-sub-commands there. Modules import heavy libraries (torch) inside their handlers so `rnnlab --help`
-stays fast. A `UserError` raised anywhere becomes a one-line message and exit status 2.
+sub-commands there. Tasks are found through their descriptors (rnnlab.tasks.registry), which `train`
+imports to list them. A `UserError` raised anywhere becomes a one-line message and exit status 2.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from dataclasses import dataclass
 
 from rnnlab.errors import UserError
 
+# The commands are the CLI's own; tasks are not listed anywhere: `train`, `eval` and the prediction verbs find
+# them through rnnlab.tasks.registry.
 COMMAND_MODULES = [
-    "rnnlab.commands.bench",
-    "rnnlab.commands.data",
-    "rnnlab.commands.models",
-    "rnnlab.commands.labelling",
-    "rnnlab.commands.translate",
-    "rnnlab.commands.ngram",
-    "rnnlab.commands.inspect",
+    "rnnlab.commands.train",
     "rnnlab.commands.lm",
+    "rnnlab.commands.translate",
+    "rnnlab.commands.labelling",
+    "rnnlab.commands.predict",
+    "rnnlab.commands.ngram",
+    "rnnlab.commands.data",
+    "rnnlab.commands.inspect",
+    "rnnlab.commands.bench",
 ]
 
 
@@ -32,7 +35,6 @@ class Commands:
     """Where command modules attach their parsers."""
 
     top: argparse._SubParsersAction  # rnnlab <command>
-    train: argparse._SubParsersAction  # rnnlab train <task>
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,22 +42,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="rnnlab",
         description="Recurrent neural networks you can read, run and look inside.",
     )
+    parser.add_argument("--version", action="version", version=f"rnnlab {_version()}")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    train_parser = top.add_parser("train", help="train a model (rnnlab train TASK --help)")
-    train = train_parser.add_subparsers(dest="task", metavar="TASK", required=True)
-    commands = Commands(top=top, train=train)
+    commands = Commands(top=top)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rnnlab")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        if not getattr(args, "accepts_overrides", False):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.overrides = extra  # `rnnlab train TASK --key value ...`: config overrides
+    args = parser.parse_args(argv)
     try:
         result = args.handler(args)
     except UserError as error:

@@ -19,7 +19,7 @@ def test_train_score_generate_eval_and_arpa(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("\n".join(CORPUS) + "\n", encoding="utf-8")
     model, arpa = tmp_path / "model", tmp_path / "model.arpa"
-    argv = ["train", "ngram", str(corpus), "--order", "3", "--smoothing", "wb", "--output", str(model)]
+    argv = ["train", "ngram", str(corpus), "--order", "3", "--smoothing", "wb", "--output-dir", str(model)]
     assert main(argv + ["--arpa", str(arpa)]) == 0
     out = capsys.readouterr().out
     assert "3-grams" in out and "MiB" in out
@@ -29,9 +29,9 @@ def test_train_score_generate_eval_and_arpa(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "most plausible first: 1, 2" in out
 
-    assert main(["generate", str(model), "--prompt", "the", "--num-samples", "2", "--seed", "0"]) == 0
-    lines = capsys.readouterr().out.strip().split("\n")
-    assert len(lines) == 2 and all(line.startswith("the") for line in lines)
+    assert main(["generate", str(model), "--prompt", "the", "--num-samples", "2", "--seed", "0", "--json"]) == 0
+    samples = [json.loads(line) for line in capsys.readouterr().out.strip().split("\n")]
+    assert [s["sample"] for s in samples] == [1, 2] and all(s["text"].startswith("the") for s in samples)
 
     assert main(["eval", str(model), "--data", str(corpus)]) == 0
     assert "perplexity" in capsys.readouterr().out
@@ -39,7 +39,7 @@ def test_train_score_generate_eval_and_arpa(tmp_path, capsys):
     assert "--data FILE" in capsys.readouterr().err
 
     imported = tmp_path / "imported"
-    assert main(["train", "ngram", "--from-arpa", str(arpa), "--output", str(imported)]) == 0
+    assert main(["train", "ngram", "--from-arpa", str(arpa), "--output-dir", str(imported)]) == 0
     capsys.readouterr()
     main(["score", str(model), "a dog sat"])
     original = capsys.readouterr().out
@@ -71,7 +71,7 @@ def test_chinese_characters_and_clear_errors(tmp_path, capsys):
                 "--order",
                 "2",
                 "--discount-fallback",
-                "--output",
+                "--output-dir",
                 str(model),
             ]
         )
@@ -81,13 +81,13 @@ def test_chinese_characters_and_clear_errors(tmp_path, capsys):
     assert main(["score", str(model), "那只猫在作报告!", "! 在报那猫告做只"]) == 0
     assert "most plausible first: 1, 2" in capsys.readouterr().out
 
-    assert main(["train", "ngram", str(corpus), "--order", "0", "--output", str(tmp_path / "x")]) == 2
+    assert main(["train", "ngram", str(corpus), "--order", "0", "--output-dir", str(tmp_path / "x")]) == 2
     assert "order must be" in capsys.readouterr().err
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")
-    assert main(["train", "ngram", str(empty), "--output", str(tmp_path / "y")]) == 2
+    assert main(["train", "ngram", str(empty), "--output-dir", str(tmp_path / "y")]) == 2
     assert "empty" in capsys.readouterr().err
-    assert main(["train", "ngram", str(corpus), "--smoothing", "mkn", "--output", str(tmp_path / "z")]) == 2
+    assert main(["train", "ngram", str(corpus), "--smoothing", "mkn", "--output-dir", str(tmp_path / "z")]) == 2
     assert "--discount-fallback" in capsys.readouterr().err
     assert main(["train", "ngram", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err

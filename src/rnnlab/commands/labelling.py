@@ -1,6 +1,6 @@
-"""`rnnlab train tagger|classifier|cloze`, `rnnlab tag`, `rnnlab classify`, `rnnlab cloze`.
+"""`rnnlab tag`, `rnnlab classify`, `rnnlab cloze`: the labelling tasks' prediction verbs.
 
-Handlers import torch and the task modules lazily so `rnnlab --help` stays fast.
+Training is `rnnlab train CONFIG.yaml` (see commands/train.py); the models come from `open_model`.
 """
 
 from __future__ import annotations
@@ -8,24 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-
-def _add_train(commands, name: str, help_text: str, handler) -> None:
-    parser = commands.train.add_parser(
-        name, help=help_text,
-        description=f"{help_text}. Any config key can be overridden after the options: "
-        "key=value or --key value, e.g. trainer.max_epochs=2 --model.output softmax.",
-    )
-    parser.add_argument("--config", default=None, help=f"YAML config (see configs/{name}/)")
-    parser.add_argument("--resume", action="store_true", help="continue from <output_dir>/last")
-    # The CLI hands every unrecognised argument (key=value, --key value) over as args.overrides.
-    parser.set_defaults(handler=handler, accepts_overrides=True)
+from rnnlab.commands.output import add_json_flag, print_json
 
 
 def register(commands) -> None:
-    _add_train(commands, "tagger", "BiLSTM(-CRF) POS / NER tagger", train_tagger)
-    _add_train(commands, "classifier", "BiRNN sentence classifier", train_classifier)
-    _add_train(commands, "cloze", "bidirectional fill-in-the-blank model", train_cloze)
-
     tag = commands.top.add_parser("tag", help="tag sentences with a trained tagger")
     tag.add_argument("checkpoint", help="tagger model directory (e.g. runs/tagger-en-pos/best)")
     tag.add_argument("sentences", nargs="*", help="sentences, tokens separated by spaces")
@@ -33,6 +19,7 @@ def register(commands) -> None:
     tag.add_argument("--format", default="auto", help="input format: auto, slash, conll, conllu, text")
     tag.add_argument("--output", default=None, help="write here instead of stdout (same format as input)")
     tag.add_argument("--batch-size", type=int, default=128)
+    add_json_flag(tag)
     tag.set_defaults(handler=run_tag)
 
     classify = commands.top.add_parser("classify", help="label sentences with a trained classifier")
@@ -40,6 +27,7 @@ def register(commands) -> None:
     classify.add_argument("sentences", nargs="*", help="sentences to classify")
     classify.add_argument("--input", default=None, help="classify every line of this file")
     classify.add_argument("--top-k", type=int, default=None, help="show the k most probable labels")
+    add_json_flag(classify)
     classify.set_defaults(handler=run_classify)
 
     cloze = commands.top.add_parser("cloze", help="rank fillers for the ___ in a sentence")
@@ -47,38 +35,8 @@ def register(commands) -> None:
     cloze.add_argument("sentence", help='a sentence with one blank, e.g. "I am ___ hungry ."')
     cloze.add_argument("--top-k", type=int, default=10)
     cloze.add_argument("--blank", default="___", help="the blank marker (default ___)")
+    add_json_flag(cloze)
     cloze.set_defaults(handler=run_cloze)
-
-
-def _config(cls, args: argparse.Namespace):
-    from rnnlab.config import load_config
-
-    return load_config(cls, args.config, getattr(args, "overrides", None) or [])
-
-
-def _report(summary: dict) -> int:
-    best = summary.get("best_checkpoint")
-    print(f"best {summary.get('metric')}: {summary.get('best_value')} at step {summary.get('best_step')}; "
-          f"model: {best}")
-    return 0
-
-
-def train_tagger(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.tagging import TaggerConfig, train
-
-    return _report(train(_config(TaggerConfig, args), resume=args.resume))
-
-
-def train_classifier(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.classification import ClassifierConfig, train
-
-    return _report(train(_config(ClassifierConfig, args), resume=args.resume))
-
-
-def train_cloze(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.cloze import ClozeConfig, train
-
-    return _report(train(_config(ClozeConfig, args), resume=args.resume))
 
 
 def _inputs(args: argparse.Namespace, what: str) -> None:
@@ -90,11 +48,13 @@ def _inputs(args: argparse.Namespace, what: str) -> None:
 
 def run_tag(args: argparse.Namespace) -> int:
     from rnnlab.data.tagged import TaggedSentence, format_tagged, read_tagged
-    from rnnlab.errors import DataError
-    from rnnlab.tasks.tagging import load_tagger
+    from rnnlab.errors import DataError, UserError
+    from rnnlab.tasks.registry import open_model
 
     _inputs(args, "sentences")
-    tagger = load_tagger(args.checkpoint)
+    if args.json and args.output:
+        raise UserError("--json prints to stdout; drop --output (or --json)")
+    tagger = open_model(args.checkpoint, "tag")
     if args.input:
         sentences = read_tagged(args.input, args.format, tagger.config.data.tag_column, require_tags=False)
         fmt = args.format if args.format != "auto" else _detected(args.input)
@@ -108,6 +68,10 @@ def run_tag(args: argparse.Namespace) -> int:
     predicted = tagger.predict_sentences(sentences, args.batch_size)
     for sentence, tags in zip(sentences, predicted):
         sentence.tags = tags
+    if args.json:
+        for sentence in sentences:
+            print_json({"tokens": sentence.tokens, "tags": sentence.tags})
+        return 0
     text = format_tagged(sentences, fmt, tagger.config.data.tag_column)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -128,7 +92,7 @@ def _detected(path: str) -> str:
 def run_classify(args: argparse.Namespace) -> int:
     from rnnlab.data.tagged import read_lines
     from rnnlab.errors import DataError
-    from rnnlab.tasks.classification import load_classifier
+    from rnnlab.tasks.registry import open_model
 
     _inputs(args, "sentences")
     texts = args.sentences
@@ -139,20 +103,28 @@ def run_classify(args: argparse.Namespace) -> int:
     for number, text in enumerate(texts, 1):
         if not text.strip():
             raise DataError(f"{where}:{number}: empty sentence; expected text to classify")
-    classifier = load_classifier(args.checkpoint)
+    classifier = open_model(args.checkpoint, "classify")
     for text, probs in zip(texts, classifier.probabilities(texts)):
         ranked = sorted(probs.items(), key=lambda item: -item[1])
         shown = ranked[: args.top_k] if args.top_k else ranked[:1]
+        if args.json:
+            print_json({"text": text, "label": ranked[0][0], "probabilities": dict(shown)})
+            continue
         labels = "  ".join(f"{label} {p:.3f}" for label, p in shown)
         print(f"{labels}\t{text}")
     return 0
 
 
 def run_cloze(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.cloze import fill_blank, load_cloze
+    from rnnlab.tasks.cloze import fill_blank
+    from rnnlab.tasks.registry import open_model
 
-    model = load_cloze(args.checkpoint)
+    model = open_model(args.checkpoint, "cloze")
     both, forward = fill_blank(model, args.sentence, args.top_k, args.blank)
+    if args.json:
+        print_json({"sentence": args.sentence, "bidirectional": [[w, p] for w, p in both],
+                    "forward": [[w, p] for w, p in forward]})  # fmt: skip
+        return 0
     width = max([len(w) for w, _ in both + forward] + [8])
     print(f"{'bidirectional':>{width + 8}s}   | {'forward only':>{width + 8}s}")
     for (w1, p1), (w2, p2) in zip(both, forward):

@@ -1,65 +1,13 @@
-"""`rnnlab train ngram` (count a corpus, estimate a model) and `rnnlab ngram import|export|info`."""
+"""`rnnlab ngram import|export|info`: n-gram model tools (training is `rnnlab train ngram`, see tasks/ngram.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-SMOOTHINGS = ("mle", "addk", "wb", "kn", "mkn")
+from rnnlab.commands.output import add_json_flag, print_json
 
 
 def register(commands) -> None:
-    parser = commands.train.add_parser(
-        "ngram",
-        help="n-gram language model (modified Kneser-Ney like KenLM, and simpler estimators)",
-        description="Count CORPUS (a text file, one sentence per line, or a built-in dataset such as "
-        "ptb or tang) and estimate an n-gram model; or import an ARPA file with --from-arpa.",
-    )
-    parser.add_argument("corpus", nargs="?", help="text file or built-in dataset name")
-    parser.add_argument("--order", type=int, default=3, help="n (default 3)")
-    parser.add_argument(
-        "--smoothing",
-        choices=SMOOTHINGS,
-        default="mkn",
-        help="mle, addk, wb (Witten-Bell), kn, mkn (modified Kneser-Ney, default)",
-    )
-    parser.add_argument("--k", type=float, default=1.0, help="add-k constant (default 1: Laplace)")
-    parser.add_argument(
-        "--level",
-        choices=("word", "char"),
-        default=None,
-        help="token level (default: word, or the dataset's)",
-    )
-    parser.add_argument("--min-count", type=int, default=1, help="words seen fewer times become <unk>")
-    parser.add_argument(
-        "--prune",
-        type=int,
-        nargs="+",
-        default=None,
-        metavar="T",
-        help="per order, drop n-grams seen at most T times (e.g. 0 0 1: singleton 3-grams and up)",
-    )
-    parser.add_argument(
-        "--discount-fallback",
-        type=float,
-        nargs="*",
-        default=None,
-        metavar="D",
-        help="Kneser-Ney discounts to use when the data is too small to estimate them "
-        "(no value: mkn 0.5 1 1.5 as lmplz, kn 0.75)",
-    )
-    parser.add_argument("--output", default=None, help="model directory (default runs/ngram-NAME-Ngram)")
-    parser.add_argument("--arpa", default=None, help="also write the model as this ARPA file")
-    parser.add_argument(
-        "--from-arpa", default=None, metavar="FILE", help="import an ARPA file instead of counting"
-    )
-    parser.add_argument(
-        "--chunk-tokens",
-        type=int,
-        default=1_000_000,
-        help="about this many tokens are counted per chunk before merging (memory bound)",
-    )
-    parser.set_defaults(handler=run_train)
-
     tools = commands.top.add_parser("ngram", help="n-gram model tools: ARPA import/export, info")
     actions = tools.add_subparsers(dest="ngram_action", metavar="ACTION", required=True)
     export = actions.add_parser("export", help="write a saved n-gram model as an ARPA file")
@@ -75,16 +23,24 @@ def register(commands) -> None:
     imports.set_defaults(handler=run_tool)
     info = actions.add_parser("info", help="order, estimator, n-gram counts, discounts and memory of a model")
     info.add_argument("checkpoint", help="model directory")
+    add_json_flag(info)
     info.set_defaults(handler=run_tool)
 
 
 def run_tool(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.ngram import tool_command
+    from rnnlab.lm.ngram import NGramModel
+    from rnnlab.tasks.ngram import format_info, info
 
-    return tool_command(args)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from rnnlab.tasks.ngram import train_command
-
-    return train_command(args)
+    if args.ngram_action == "export":
+        model = NGramModel.load(args.checkpoint)
+        model.write_arpa(args.arpa)
+        print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")
+    elif args.ngram_action == "import":
+        model = NGramModel.from_arpa(args.arpa, level=args.level)
+        model.save(args.output)
+        print(f"imported {args.arpa} into {args.output}: order {model.order}, n-grams {model.tables.sizes()}")
+    elif args.json:
+        print_json(info(args.checkpoint))
+    else:
+        print(format_info(info(args.checkpoint)))
+    return 0

@@ -1,22 +1,14 @@
-"""`rnnlab train translate` and `rnnlab translate CKPT "text"` (machine translation with seq2seq)."""
+"""`rnnlab translate CKPT "text"`: the translation task's prediction verb (training: `rnnlab train CONFIG`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from rnnlab.commands.output import add_json_flag, print_json
+
 
 def register(commands) -> None:
-    train = commands.train.add_parser(
-        "translate",
-        help="train an RNN encoder-decoder translation model",
-        description="Train a seq2seq translation model (see configs/translate/). Any config key can be "
-        "overridden: --model.attention dot, --trainer.max_steps 500, --data.dataset en-zh ...",
-    )
-    train.add_argument("--config", default=None, help="YAML config (see configs/translate/)")
-    train.add_argument("--resume", action="store_true", help="continue the run in output_dir from last/")
-    train.set_defaults(handler=run_train, accepts_overrides=True)
-
     translate = commands.top.add_parser(
         "translate",
         help="translate sentences with a trained model",
@@ -38,20 +30,8 @@ def register(commands) -> None:
     translate.add_argument("--length-weight", type=float, default=0.0)
     translate.add_argument("--tune", action="store_true",
                            help="tune the reranking weights on the valid split (grid search) and print them")  # fmt: skip
+    add_json_flag(translate)
     translate.set_defaults(handler=run_translate)
-
-
-def run_train(args: argparse.Namespace) -> int:
-    from rnnlab.config import load_config
-    from rnnlab.tasks.translation import TranslationConfig, train
-
-    config = load_config(TranslationConfig, args.config, args.overrides)
-    summary = train(config, resume=args.resume)
-    best = summary.get("best_value")
-    print(f"trained {summary.get('steps')} steps in {summary.get('wall_time', 0):.0f} s; best "
-          f"{summary.get('metric')} {best if best is None else round(best, 4)}")  # fmt: skip
-    print(f"model: {summary.get('best_checkpoint') or summary.get('last_checkpoint')}")
-    return 0
 
 
 def _read_inputs(args: argparse.Namespace) -> list[str] | None:
@@ -74,16 +54,19 @@ def _read_inputs(args: argparse.Namespace) -> list[str] | None:
 
 def run_translate(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
-    from rnnlab.tasks.translation import load_translator
+    from rnnlab.tasks.registry import open_model
+    from rnnlab.tasks.translation import build_reranker, tune_reranker
 
     if args.n_best < 1 or (args.beam is not None and args.beam < 1):
         raise UserError("--beam and --n-best must be >= 1")
-    translator = load_translator(args.checkpoint)
+    if args.json and not (args.sentences or args.input or args.tune) and sys.stdin.isatty():
+        raise UserError("--json needs sentences as arguments, --input FILE or piped stdin, not the interactive prompt")
+    translator = open_model(args.checkpoint, "translate")
     method = "greedy" if args.greedy else "beam"
     beam = args.beam or translator.config.decode.beam_size
     if method == "greedy" and args.n_best > 1:
         raise UserError("--n-best > 1 needs beam search (drop --greedy)")
-    reranker = _reranker(args, translator)
+    reranker = build_reranker(args.lm, args.reverse, args.lm_weight, args.reverse_weight, args.length_weight)
     n_best = max(args.n_best, beam if reranker else 1) if method == "beam" else 1
     if n_best > beam:
         beam = n_best
@@ -93,7 +76,10 @@ def run_translate(args: argparse.Namespace) -> int:
         if reranker is not None:
             outputs = reranker.rerank(sentences, outputs)
         for sentence, nbest in zip(sentences, outputs):
-            if args.n_best == 1:
+            if args.json:
+                print_json({"source": sentence, "translations": [
+                    {"text": t.text, "score": t.score} for t in nbest[: args.n_best]]})  # fmt: skip
+            elif args.n_best == 1:
                 print(nbest[0].text)
             else:
                 print(f"# {sentence}")
@@ -105,7 +91,13 @@ def run_translate(args: argparse.Namespace) -> int:
     if args.tune:
         if reranker is None:
             raise UserError("--tune needs --lm and/or --reverse")
-        _tune(translator, reranker, beam)
+        tuned = tune_reranker(translator, reranker, beam)
+        if args.json:
+            print_json(tuned)
+        else:
+            print(f"valid BLEU: beam {tuned['bleu_beam']:.2f} -> reranked {tuned['bleu_reranked']:.2f} with "
+                  f"--lm-weight {tuned['lm_weight']} --reverse-weight {tuned['reverse_weight']} "
+                  f"--length-weight {tuned['length_weight']}")  # fmt: skip
         return 0
     sentences = _read_inputs(args)
     if sentences is not None:
@@ -118,32 +110,6 @@ def run_translate(args: argparse.Namespace) -> int:
         if line.strip():
             translate_all([line.rstrip("\n")])
     return 0
-
-
-def _reranker(args: argparse.Namespace, translator):
-    if not (args.lm or args.reverse):
-        return None
-    from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights, load_language_model_dir
-    from rnnlab.tasks.translation import load_translator
-
-    lm = load_language_model_dir(args.lm) if args.lm else None
-    reverse = load_translator(args.reverse) if args.reverse else None
-    weights = NoisyChannelWeights(
-        lm=args.lm_weight if lm else 0.0, reverse=args.reverse_weight if reverse else 0.0, length=args.length_weight
-    )
-    return NoisyChannelReranker(lm, reverse, weights)
-
-
-def _tune(translator, reranker, beam: int) -> None:
-    from rnnlab.tasks.translation import corpus_scores, load_pairs, target_language
-
-    pairs = load_pairs(translator.config.data)["valid"]
-    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
-    nbest = translator.translate(sources, beam_size=beam, n_best=beam, warn=False)
-    weights, bleu = reranker.tune(sources, references, nbest, target_language(translator.config))
-    baseline = corpus_scores([n[0].text for n in nbest], references, target_language(translator.config))["bleu"]
-    print(f"valid BLEU: beam {baseline:.2f} -> reranked {bleu:.2f} with --lm-weight {weights.lm} "
-          f"--reverse-weight {weights.reverse} --length-weight {weights.length}")  # fmt: skip
 
 
 def _plot_attention(translator, source: str, target_ids: list[int], path: str) -> None:

@@ -8,7 +8,6 @@ Data: a built-in dataset (`en-sentiment`, `zh-sentiment`) or `label<TAB>text` fi
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
@@ -38,6 +37,7 @@ from rnnlab.tasks.labelling_common import (
     sorted_batches,
 )
 from rnnlab.tasks.labelling_metrics import confusion, format_confusion
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
 
 TASK = "classifier"
@@ -325,12 +325,31 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, 
     return classifier.evaluate(examples, batch_size)
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
-    """`rnnlab eval CKPT`: accuracy, confusion matrix (text + PNG)."""
-    classifier = load_classifier(args.checkpoint)
-    result = evaluate_dataset_split(args.checkpoint, args.split, data_file=getattr(args, "data", None))
-    print(f"examples {result['examples']}  accuracy {100 * result['accuracy']:.2f}%  "
-          f"loss {result['loss']:.4f}  ({result['sentences_per_second']:.0f} sentences/s)")
-    print(format_confusion(result["confusion"], classifier.labels))
-    print(f"confusion matrix written to {save_confusion_png(result['confusion'], classifier.labels, args)}")
-    return 0
+def evaluate(path: str | Path, request: EvalRequest) -> dict:
+    """Accuracy, loss and the confusion matrix (also written as a PNG next to the model)."""
+    classifier = load_classifier(path)
+    result = evaluate_dataset_split(path, request.split, data_file=request.data_file)
+    result["labels"] = list(classifier.labels)
+    result["confusion_png"] = str(save_confusion_png(result["confusion"], classifier.labels, path, request))
+    return result
+
+
+def format_evaluation(result: dict) -> str:
+    return "\n".join([
+        f"examples {result['examples']}  accuracy {100 * result['accuracy']:.2f}%  "
+        f"loss {result['loss']:.4f}  ({result['sentences_per_second']:.0f} sentences/s)",
+        format_confusion(result["confusion"], result["labels"]),
+        f"confusion matrix written to {result['confusion_png']}",
+    ])  # fmt: skip
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name=TASK,
+    summary="BiRNN sentence classifier",
+    config_class=ClassifierConfig,
+    train=train,
+    load=load_classifier,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=("classify",),
+))  # fmt: skip

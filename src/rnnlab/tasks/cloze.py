@@ -13,7 +13,6 @@ accuracy at recovering held-out words.
 
 from __future__ import annotations
 
-import argparse
 import math
 import re
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from rnnlab.tasks.labelling_common import (
     read_model_dir,
     recurrent,
 )
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
 
 TASK = "cloze"
@@ -282,24 +282,38 @@ def train(config: ClozeConfig, resume: bool = False) -> dict:
     return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
-    """`rnnlab eval CKPT`: both heads on held-out sentences (a split of the corpus, or --data FILE)."""
-    cloze = load_cloze(args.checkpoint)
+def evaluate(path: str | Path, request: EvalRequest) -> dict:
+    """Both heads on held-out sentences (a split of the corpus, or a text file)."""
+    cloze = load_cloze(path)
     data = cloze.config.data
-    if getattr(args, "data", None):
+    if request.data_file:
         from rnnlab.data.tagged import read_lines
 
-        lines = corpus_lines("\n".join(read_lines(args.data)), data.lowercase, data.max_length, None)
+        lines = corpus_lines("\n".join(read_lines(request.data_file)), data.lowercase, data.max_length, None)
         if not lines:
-            raise DataError(f"{args.data}: no sentences found")
+            raise DataError(f"{request.data_file}: no sentences found")
     else:
         splits = load_lines(cloze.config)
-        if args.split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {args.split!r}")
-        lines = splits[args.split]
-    m = evaluate_lines(cloze.model, cloze.vocab, lines, cloze.config.eval_batch_size)
-    print(f"sentences {len(lines)}; predicting each word from its context:")
-    print(f"  bidirectional (left + right): loss {m['loss']:.3f}  ppl {m['ppl']:.1f}  top-1 {100 * m['acc']:.1f}%")
-    print(f"  forward only (left):          loss {m['forward_loss']:.3f}  ppl {m['forward_ppl']:.1f}  "
-          f"top-1 {100 * m['forward_acc']:.1f}%")
-    return 0
+        if request.split not in splits:
+            raise DataError(f"--split: expected train, valid or test, got {request.split!r}")
+        lines = splits[request.split]
+    return {"sentences": len(lines), **evaluate_lines(cloze.model, cloze.vocab, lines, cloze.config.eval_batch_size)}
+
+
+def format_evaluation(m: dict) -> str:
+    return (f"sentences {m['sentences']}; predicting each word from its context:\n"
+            f"  bidirectional (left + right): loss {m['loss']:.3f}  ppl {m['ppl']:.1f}  top-1 {100 * m['acc']:.1f}%\n"
+            f"  forward only (left):          loss {m['forward_loss']:.3f}  ppl {m['forward_ppl']:.1f}  "
+            f"top-1 {100 * m['forward_acc']:.1f}%")  # fmt: skip
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name=TASK,
+    summary="bidirectional fill-in-the-blank model (forward + backward LSTM)",
+    config_class=ClozeConfig,
+    train=train,
+    load=load_cloze,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=("cloze",),
+))  # fmt: skip

@@ -17,6 +17,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab.data.vocab import PAD_ID, UNK_ID, Vocabulary
 from rnnlab.errors import CheckpointError, DataError
+from rnnlab.tasks.registry import EvalRequest
 from rnnlab.train.batches import shuffled_indices
 
 MAX_WORD_CHARS = 20  # longer words keep their first 10 and last 10 characters (prefix + suffix)
@@ -186,13 +187,15 @@ def _resolve(path: str | Path) -> Path:
     return path
 
 
-def save_confusion_png(counts: list[list[int]], labels: Sequence[str], args) -> Path:
-    """confusion-<split>.png in the model directory, or in the current directory if that is read-only."""
+def save_confusion_png(counts: list[list[int]], labels: Sequence[str], model_path: str | Path,
+                       request: EvalRequest) -> Path:
+    """confusion-<split or data file>.png in the model directory, or in the current directory if that is
+    read-only."""
     from rnnlab.tasks.labelling_metrics import plot_confusion
     from rnnlab.tasks.registry import resolve_model_dir
 
-    name = f"confusion-{Path(args.data).stem if getattr(args, 'data', None) else args.split}.png"
-    image = resolve_model_dir(args.checkpoint) / name
+    name = f"confusion-{Path(request.data_file).stem if request.data_file else request.split}.png"
+    image = resolve_model_dir(model_path) / name
     try:
         plot_confusion(counts, labels, str(image))
     except OSError:

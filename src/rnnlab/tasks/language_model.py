@@ -4,7 +4,7 @@ Entry points used by the CLI:
 
 * `train(config)`: build everything from an `LMTaskConfig` and run the shared Trainer;
 * `load_language_model(path)`: a saved model directory -> `NeuralLanguageModel` (score / generate);
-* `evaluate_command`, `generate_command`: `rnnlab eval` and `rnnlab generate` for task "lm".
+* `evaluate(path, request)`: what `rnnlab eval` reports for task "lm"; `DESCRIPTOR` registers the task.
 
 A model directory holds config.json (task "lm", the whole task config, vocabulary size, boundary token),
 model.safetensors, vocab.json and the tokenizer files (see `rnnlab.train.checkpoint`).
@@ -12,7 +12,6 @@ model.safetensors, vocab.json and the tokenizer files (see `rnnlab.train.checkpo
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -34,7 +33,7 @@ from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig, detach_state
-from rnnlab.tasks.registry import resolve_model_dir
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 from rnnlab.train import (
     StepOutput,
     Trainer,
@@ -241,54 +240,37 @@ def load_language_model(path: str | Path, device: str | torch.device = "cpu") ->
     return NeuralLanguageModel(model, tokenizer, vocab, boundary, stop, primer=checkpoint.config.get("primer", ""))
 
 
-# --------------------------------------------------------------------------------------- commands
-def evaluate_command(args: argparse.Namespace) -> int:
-    """`rnnlab eval CKPT [--split S | --data FILE]`: perplexity (words) or bits per character (chars)."""
-    lm = load_language_model(args.checkpoint)
-    checkpoint_config = json.loads((resolve_model_dir(args.checkpoint) / "config.json").read_text(encoding="utf-8"))
+# --------------------------------------------------------------------------------------- evaluation
+def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
+    """Perplexity / bits per token of a saved model on a split of its corpus, or on a text file."""
+    lm = load_language_model(path)
+    checkpoint_config = json.loads((resolve_model_dir(path) / "config.json").read_text(encoding="utf-8"))
     config = config_from_dict(LMTaskConfig, checkpoint_config["config"])
-    if args.data:
-        corpus_text = read_text_file(Path(args.data))
-        where = args.data
+    if request.data_file:
+        corpus_text = read_text_file(Path(request.data_file))
+        where = request.data_file
     else:
         corpus = load_corpus(config.data.corpus)
-        corpus_text = corpus.split(args.split)
-        where = f"{corpus.name} {args.split}"
+        corpus_text = corpus.split(request.split)
+        where = f"{corpus.name} {request.split}"
     metrics = lm.evaluate_text(corpus_text, batch_size=config.eval_batch_size, bptt=config.bptt)
-    level = checkpoint_config.get("level", "word")
-    headline = f"bits per character {metrics['bpc']:.4f}" if level == "char" else f"perplexity {metrics['ppl']:.2f}"
-    print(f"{where}: {headline}  (loss {metrics['loss']:.4f} nats/token, perplexity {metrics['ppl']:.2f}, "
-          f"{metrics['tokens']:,} tokens, {metrics['unknown']:,} mapped to <unk>)")  # fmt: skip
-    return 0
+    return {"data": where, "level": checkpoint_config.get("level", "word"), **metrics}
 
 
-def generate_command(args: argparse.Namespace) -> int:
-    """`rnnlab generate CKPT ...`: samples, or poems of a form / acrostic for Chinese poem models."""
-    lm = load_language_model(args.checkpoint)
-    if args.form or args.acrostic:
-        poems = lm.generate_poem(args.form, args.acrostic, num_samples=args.num_samples,
-                                 temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                                 seed=args.seed)  # fmt: skip
-        for poem in poems:
-            print(poem)
-        return 0
-    stream = args.num_samples == 1 and not args.no_stream and not args.beam and not args.stop
-    if stream:
-        sys.stdout.write(args.prompt)
-        sys.stdout.flush()
+def format_evaluation(result: dict[str, Any]) -> str:
+    headline = (f"bits per character {result['bpc']:.4f}" if result["level"] == "char"
+                else f"perplexity {result['ppl']:.2f}")  # fmt: skip
+    return (f"{result['data']}: {headline}  (loss {result['loss']:.4f} nats/token, perplexity {result['ppl']:.2f}, "
+            f"{result['tokens']:,} tokens, {result['unknown']:,} mapped to <unk>)")  # fmt: skip
 
-    def on_token(text: str) -> None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
 
-    texts = lm.generate(args.prompt, num_samples=args.num_samples, max_tokens=args.max_tokens,
-                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                        stop=args.stop, greedy=args.greedy, beam=args.beam,
-                        on_token=on_token if stream else None)  # fmt: skip
-    if stream:
-        print()
-    else:
-        for index, text in enumerate(texts, start=1):
-            print(f"--- sample {index}\n{text}" if len(texts) > 1 else text)
-    return 0
-
+DESCRIPTOR = register_task(TaskDescriptor(
+    name="lm",
+    summary="RNN language model (char / word / subword), truncated BPTT",
+    config_class=LMTaskConfig,
+    train=train,
+    load=load_language_model,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=("generate", "score"),
+))  # fmt: skip

@@ -1,20 +1,21 @@
 """The n-gram task: train from a corpus or import an ARPA file, evaluate, generate, score.
 
-`rnnlab train ngram` calls `train_command`; `rnnlab eval / generate / score DIR` find this module through
-`config.json`'s `"task": "ngram"` and call `evaluate_command`, `generate_command`, `load_language_model`.
+`rnnlab train ngram CORPUS --order 3` (or a YAML with `task: ngram`) calls `train`; `rnnlab eval / generate /
+score DIR` find this task through `config.json`'s `"task": "ngram"` (see `DESCRIPTOR`).
 """
 
 from __future__ import annotations
 
-import argparse
 import resource
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from rnnlab.errors import DataError, UserError
+from rnnlab.errors import ConfigError, DataError, UserError
 from rnnlab.lm.ngram import NGramModel, perplexity
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 
 
 def read_lines(path: str | Path) -> Iterator[str]:
@@ -49,52 +50,79 @@ def _peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
-def train_command(args: argparse.Namespace) -> int:
+@dataclass
+class NGramTaskConfig:
+    """`rnnlab train ngram [CORPUS] --order 3 ...` or a YAML with `task: ngram`."""
+
+    corpus: str | None = None  # a text file (one sentence per line) or a built-in dataset (ptb, tang, ...)
+    order: int = 3
+    smoothing: Literal["mle", "addk", "wb", "kn", "mkn"] = "mkn"  # mkn: modified Kneser-Ney, like KenLM
+    k: float = 1.0  # the add-k constant (1: Laplace)
+    level: Literal["word", "char"] | None = None  # None: word, or the dataset's own level
+    min_count: int = 1  # words seen fewer times become <unk>
+    prune: list[int] = field(default_factory=list)  # per order, drop n-grams seen at most T times
+    discount_fallback: bool = False  # data too small to estimate Kneser-Ney discounts: use `discounts`
+    discounts: list[float] = field(default_factory=list)  # fallback discounts (empty: 0.5 1 1.5 as lmplz)
+    from_arpa: str | None = None  # import this ARPA file instead of counting
+    arpa: str | None = None  # also write the model as this ARPA file
+    chunk_tokens: int = 1_000_000  # tokens counted per chunk before merging (memory bound)
+    output_dir: str | None = None  # default runs/ngram-NAME-Ngram
+
+    def __post_init__(self) -> None:
+        if self.from_arpa and self.corpus:
+            raise ConfigError("give either a corpus or from_arpa (an ARPA file), not both")
+        if not self.from_arpa and not self.corpus:
+            raise ConfigError("expected a corpus (text file or built-in dataset name) or --from-arpa FILE")
+        if self.chunk_tokens < 1:
+            raise ConfigError(f"chunk_tokens: expected an integer >= 1, got {self.chunk_tokens}")
+
+
+def train(config: NGramTaskConfig, resume: bool = False) -> dict:
+    """Count a corpus and estimate a model (or import an ARPA file); save it; a summary like the Trainer's."""
+    if resume:
+        raise UserError("n-gram models are estimated in one pass; --resume does not apply")
     start = time.perf_counter()
-    if args.from_arpa:
-        if args.corpus:
-            raise UserError("give either CORPUS or --from-arpa FILE, not both")
-        model = NGramModel.from_arpa(args.from_arpa, level=args.level or "word")
-        name = Path(args.from_arpa).stem
-        print(f"imported {args.from_arpa}: order {model.order}, n-grams {model.config.counts}")
+    if config.from_arpa:
+        model = NGramModel.from_arpa(config.from_arpa, level=config.level or "word")
+        name = Path(config.from_arpa).stem
+        print(f"imported {config.from_arpa}: order {model.order}, n-grams {model.config.counts}")
     else:
-        if not args.corpus:
-            raise UserError("give a CORPUS (text file or built-in dataset name) or --from-arpa FILE")
-        source, level_hint = resolve_corpus(args.corpus)
-        level = args.level or level_hint or "word"
+        source, level_hint = resolve_corpus(config.corpus)
+        level = config.level or level_hint or "word"
         model = NGramModel.train(
             source,
-            args.order,
-            args.smoothing,
+            config.order,
+            config.smoothing,
             level=level,
-            min_count=args.min_count,
-            k=args.k,
-            prune=args.prune or (),
-            discount_fallback=_fallback(args),
-            chunk_tokens=args.chunk_tokens,
-            corpus_name=args.corpus if level_hint is not None else str(Path(args.corpus).resolve()),
+            min_count=config.min_count,
+            k=config.k,
+            prune=config.prune,
+            discount_fallback=_fallback(config),
+            chunk_tokens=config.chunk_tokens,
+            corpus_name=config.corpus if level_hint is not None else str(Path(config.corpus).resolve()),
         )
-        name = Path(args.corpus).stem
+        name = Path(config.corpus).stem
         _print_build(model)
-    output = Path(args.output or f"runs/ngram-{name}-{model.order}gram")
+    output = Path(config.output_dir or f"runs/ngram-{name}-{model.order}gram")
     model.save(output)
-    if args.arpa:
-        model.write_arpa(args.arpa)
-        print(f"ARPA file: {args.arpa}")
+    if config.arpa:
+        model.write_arpa(config.arpa)
+        print(f"ARPA file: {config.arpa}")
     seconds = time.perf_counter() - start
     print(
         f"model: {output}  ({model.memory_bytes() / 2**20:.1f} MiB of n-gram tables; "
         f"peak process memory {_peak_memory_mb():.0f} MiB; {seconds:.1f} s)"
     )
-    return 0
+    return {"steps": 0, "wall_time": seconds, "metric": None, "best_value": None, "best_step": None,
+            "best_checkpoint": str(output), "last_checkpoint": str(output)}  # fmt: skip
 
 
-def _fallback(args: argparse.Namespace):
+def _fallback(config: NGramTaskConfig):
     from rnnlab.lm.ngram_smoothing import FALLBACK
 
-    if args.discount_fallback is None:
+    if not (config.discount_fallback or config.discounts):
         return None
-    return args.discount_fallback or FALLBACK.get(args.smoothing, ())
+    return config.discounts or FALLBACK.get(config.smoothing, ())
 
 
 def _print_build(model: NGramModel) -> None:
@@ -115,81 +143,70 @@ def _print_build(model: NGramModel) -> None:
         print(line)
 
 
-def tool_command(args: argparse.Namespace) -> int:
-    """`rnnlab ngram export DIR FILE`, `rnnlab ngram import FILE --output DIR`, `rnnlab ngram info DIR`."""
-    if args.ngram_action == "export":
-        model = NGramModel.load(args.checkpoint)
-        model.write_arpa(args.arpa)
-        print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")
-    elif args.ngram_action == "import":
-        model = NGramModel.from_arpa(args.arpa, level=args.level)
-        model.save(args.output)
-        print(f"imported {args.arpa} into {args.output}: order {model.order}, n-grams {model.tables.sizes()}")
-    else:
-        model = NGramModel.load(args.checkpoint)
-        config = model.config
-        print(
-            f"{args.checkpoint}: {config.order}-gram, smoothing {config.smoothing}, {config.level} level, "
-            f"vocabulary {len(model.vocab) - 1} (with <unk> and </s>), trained on {config.corpus}"
-        )
-        for m, count in enumerate(model.tables.sizes(), start=1):
-            discounts = config.discounts[m - 1] if m <= len(config.discounts) else None
-            text = "  D1={:.4f} D2={:.4f} D3+={:.4f}".format(*discounts) if discounts else ""
-            print(f"  {m}-grams: {count}{text}")
-        print(f"  n-gram tables: {model.memory_bytes() / 2**20:.1f} MiB")
-    return 0
+def info(path: str | Path) -> dict:
+    """Order, estimator, n-gram counts, discounts and memory of a saved model (`rnnlab ngram info`)."""
+    model = NGramModel.load(path)
+    config = model.config
+    return {"model": str(path), "order": config.order, "smoothing": config.smoothing, "level": config.level,
+            "vocabulary": len(model.vocab) - 1, "corpus": config.corpus, "counts": model.tables.sizes(),
+            "discounts": config.discounts, "memory_bytes": model.memory_bytes()}  # fmt: skip
+
+
+def format_info(result: dict) -> str:
+    lines = [f"{result['model']}: {result['order']}-gram, smoothing {result['smoothing']}, {result['level']} level, "
+             f"vocabulary {result['vocabulary']} (with <unk> and </s>), trained on {result['corpus']}"]  # fmt: skip
+    for m, count in enumerate(result["counts"], start=1):
+        discounts = result["discounts"][m - 1] if m <= len(result["discounts"]) else None
+        text = "  D1={:.4f} D2={:.4f} D3+={:.4f}".format(*discounts) if discounts else ""
+        lines.append(f"  {m}-grams: {count}{text}")
+    lines.append(f"  n-gram tables: {result['memory_bytes'] / 2**20:.1f} MiB")
+    return "\n".join(lines)
 
 
 def load_language_model(path: str | Path) -> NGramModel:
     return NGramModel.load(path)
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
-    model = NGramModel.load(args.checkpoint)
-    if args.data:
-        if not Path(args.data).is_file():
-            raise DataError(f"{args.data}: no such file")
-        lines, what = read_lines(args.data), args.data
+def evaluate(path: str | Path, request: EvalRequest) -> dict:
+    """Log-probability and perplexity of a split of the model's corpus, or of a text file."""
+    model = NGramModel.load(path)
+    if request.data_file:
+        if not Path(request.data_file).is_file():
+            raise DataError(f"{request.data_file}: no such file")
+        lines, what = read_lines(request.data_file), request.data_file
     else:
         corpus = model.config.corpus
         from rnnlab.data import corpora
 
         if corpus is None or corpus not in corpora.DATASETS:
-            raise UserError(
-                f"{args.checkpoint} was not trained on a built-in dataset ({corpus}); use --data FILE"
-            )
-        source, _ = resolve_corpus(corpus, args.split)
-        lines, what = source(), f"{corpus} {args.split}"
+            raise UserError(f"{path} was not trained on a built-in dataset ({corpus}); use --data FILE")
+        source, _ = resolve_corpus(corpus, request.split)
+        lines, what = source(), f"{corpus} {request.split}"
     sentences = [line for line in lines if line.strip()]
     if not sentences:
         raise DataError(f"{what}: no sentences to evaluate")
     start = time.perf_counter()
     total, count, oov = model.corpus_logprob(sentences)
     seconds = time.perf_counter() - start
-    print(
-        f"{what}: {len(sentences)} sentences, {count} tokens (words + </s>), {oov} out-of-vocabulary\n"
-        f"log-prob {total:.2f} nats ({total / 2.302585092994046:.2f} log10)  "
-        f"perplexity {perplexity(total, count):.2f}  ({count / max(seconds, 1e-9):,.0f} tokens/s)"
-    )
-    return 0
+    return {"data": what, "sentences": len(sentences), "tokens": count, "oov": oov, "logprob": total,
+            "ppl": perplexity(total, count), "tokens_per_second": count / max(seconds, 1e-9)}  # fmt: skip
 
 
-def generate_command(args: argparse.Namespace) -> int:
-    for option in ("beam", "form", "acrostic"):
-        if getattr(args, option, None):
-            raise UserError(f"--{option} is not available for n-gram models")
-    model = NGramModel.load(args.checkpoint)
-    samples = model.generate(
-        args.prompt,
-        num_samples=args.num_samples,
-        max_tokens=args.max_tokens,
-        temperature=0.0 if getattr(args, "greedy", False) else args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        stop=args.stop,
-    )
-    for sample in samples:
-        print(sample)
-    sys.stdout.flush()
-    return 0
+def format_evaluation(result: dict) -> str:
+    return (f"{result['data']}: {result['sentences']} sentences, {result['tokens']} tokens (words + </s>), "
+            f"{result['oov']} out-of-vocabulary\nlog-prob {result['logprob']:.2f} nats "
+            f"({result['logprob'] / 2.302585092994046:.2f} log10)  perplexity {result['ppl']:.2f}  "
+            f"({result['tokens_per_second']:,.0f} tokens/s)")  # fmt: skip
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name="ngram",
+    summary="n-gram language model (modified Kneser-Ney like KenLM, and simpler estimators)",
+    config_class=NGramTaskConfig,
+    train=train,
+    load=load_language_model,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=("generate", "score"),
+    positional="corpus",
+))  # fmt: skip

@@ -35,14 +35,10 @@ class NoisyChannelWeights:
 
 
 def load_language_model_dir(path: str | Path) -> LanguageModel:
-    """Any model directory whose task module offers `load_language_model` (n-gram or neural LM)."""
-    from rnnlab.errors import UserError
-    from rnnlab.tasks.registry import load_task_module
+    """Any model directory whose task scores sentences (n-gram or neural LM)."""
+    from rnnlab.tasks.registry import open_model
 
-    module = load_task_module(path)
-    if not hasattr(module, "load_language_model"):
-        raise UserError(f"{path}: not a language model; --lm needs an n-gram or neural LM directory")
-    return module.load_language_model(path)
+    return open_model(path, "score")
 
 
 class NoisyChannelReranker:

@@ -4,12 +4,11 @@
 
 `train(config)` trains with the shared Trainer and writes `<output_dir>/best` and `/last`;
 `load_tagger(path)` gives a `Tagger` whose `tag(sentences)` returns tags (batched, vectorised Viterbi);
-`evaluate_command(args)` is what `rnnlab eval CKPT` calls for tagger directories.
+`DESCRIPTOR` registers the task (`rnnlab train`, `eval`, `tag` find it there).
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +41,7 @@ from rnnlab.tasks.labelling_metrics import (
     entity_scores,
     format_confusion,
 )
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.train import StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
 
 TASK = "tagger"
@@ -362,18 +362,34 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, 
     return tagger.evaluate(sentences, batch_size)
 
 
-def evaluate_command(args: argparse.Namespace) -> int:
-    """`rnnlab eval CKPT [--split test] [--data FILE]`: accuracy, entity P/R/F1, confusion (+ PNG)."""
-    result = evaluate_dataset_split(args.checkpoint, args.split, data_file=getattr(args, "data", None))
-    tagger_tags = result["tags"]
-    print(f"sentences {result['sentences']}  tokens {result['tokens']}  "
-          f"accuracy {100 * result['accuracy']:.2f}%  ({result['sentences_per_second']:.0f} sentences/s)")
+def evaluate(path: str | Path, request: EvalRequest) -> dict:
+    """Accuracy, entity P/R/F1 and the confusion matrix (also written as a PNG next to the model)."""
+    result = evaluate_dataset_split(path, request.split, data_file=request.data_file)
+    result["confusion_png"] = str(save_confusion_png(result["confusion"], result["tags"], path, request))
+    return result
+
+
+def format_evaluation(result: dict) -> str:
+    lines = [f"sentences {result['sentences']}  tokens {result['tokens']}  "
+             f"accuracy {100 * result['accuracy']:.2f}%  ({result['sentences_per_second']:.0f} sentences/s)"]
     if result["entity_f1"] is not None:
-        print(f"{'entity':12s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'support':>8s}")
+        lines.append(f"{'entity':12s} {'precision':>9s} {'recall':>7s} {'F1':>7s} {'support':>8s}")
         for name, s in result["entities"].items():
-            print(f"{name:12s} {100 * s['precision']:9.2f} {100 * s['recall']:7.2f} {100 * s['f1']:7.2f} "
-                  f"{s['support']:8d}")
-    print("confusion (most frequent gold tags; rows gold, columns predicted):")
-    print(format_confusion(result["confusion"], tagger_tags))
-    print(f"confusion matrix written to {save_confusion_png(result['confusion'], tagger_tags, args)}")
-    return 0
+            lines.append(f"{name:12s} {100 * s['precision']:9.2f} {100 * s['recall']:7.2f} {100 * s['f1']:7.2f} "
+                         f"{s['support']:8d}")
+    lines.append("confusion (most frequent gold tags; rows gold, columns predicted):")
+    lines.append(format_confusion(result["confusion"], result["tags"]))
+    lines.append(f"confusion matrix written to {result['confusion_png']}")
+    return "\n".join(lines)
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name=TASK,
+    summary="BiLSTM(-CRF) POS / NER tagger",
+    config_class=TaggerConfig,
+    train=train,
+    load=load_tagger,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=("tag",),
+))  # fmt: skip

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import math
-import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from rnnlab.data.parallel import BUILTIN_PAIRS, Pair, load_builtin, read_paralle
 from rnnlab.errors import CheckpointError, ConfigError, DataError, UserError
 from rnnlab.nn.decoding import Hypothesis
 from rnnlab.nn.seq2seq import Seq2Seq, Seq2SeqConfig, TeacherForcingSchedule, build_seq2seq, sequence_loss
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.train import (
     EpochBatches,
     StepOutput,
@@ -503,17 +503,17 @@ def target_language(config: TranslationConfig) -> str:
     return config.data.dataset.split("-")[-1] if config.data.dataset in BUILTIN_PAIRS else "en"
 
 
-def evaluate_command(args) -> int:
-    """`rnnlab eval CKPT [--split test] [--data FILE]`: BLEU and chrF with sacrebleu signatures."""
-    translator = load_translator(args.checkpoint)
+def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
+    """BLEU and chrF (sacrebleu, with signatures) on a split of the model's pairs, or a parallel file."""
+    translator = load_translator(path)
     config = translator.config
-    if getattr(args, "data", None):
-        pairs = read_parallel(args.data)
-        where = args.data
+    if request.data_file:
+        pairs = read_parallel(request.data_file)
+        where = request.data_file
     else:
-        split = {"dev": "valid", "validation": "valid"}.get(args.split, args.split)
+        split = {"dev": "valid", "validation": "valid"}.get(request.split, request.split)
         if split not in ("train", "valid", "test"):
-            raise UserError(f"--split must be train, valid or test, got {args.split!r}")
+            raise UserError(f"--split must be train, valid or test, got {request.split!r}")
         pairs = load_pairs(config.data)[split]
         where = f"{config.data.dataset} {split}"
         if not pairs:
@@ -521,12 +521,50 @@ def evaluate_command(args) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown characters / truncation in a test set: counted, not shouted
         outputs = translator.translate([s for s, _ in pairs])
-    hypotheses = [o[0].text for o in outputs]
-    scores = corpus_scores(hypotheses, [t for _, t in pairs], target_language(config))
+    scores = corpus_scores([o[0].text for o in outputs], [t for _, t in pairs], target_language(config))
     decode = config.decode
     how = f"beam {decode.beam_size}, alpha {decode.alpha}" if decode.method == "beam" else "greedy"
-    print(f"{where}: {len(pairs)} sentences, {how}")
-    print(f"BLEU = {scores['bleu']:.2f}   ({scores['bleu_signature']})")
-    print(f"chrF = {scores['chrf']:.2f}   ({scores['chrf_signature']})")
-    print(scores["bleu_text"], file=sys.stderr)
-    return 0
+    return {"data": where, "sentences": len(pairs), "decoding": how, **scores}
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    return (f"{result['data']}: {result['sentences']} sentences, {result['decoding']}\n"
+            f"BLEU = {result['bleu']:.2f}   ({result['bleu_signature']})\n"
+            f"chrF = {result['chrf']:.2f}   ({result['chrf_signature']})\n{result['bleu_text']}")  # fmt: skip
+
+
+def tune_reranker(translator: Translator, reranker, beam: int) -> dict[str, Any]:
+    """Grid-search the noisy-channel weights on the valid split; the weights and BLEU before/after."""
+    pairs = load_pairs(translator.config.data)["valid"]
+    sources, references = [s for s, _ in pairs], [t for _, t in pairs]
+    nbest = translator.translate(sources, beam_size=beam, n_best=beam, warn=False)
+    weights, bleu = reranker.tune(sources, references, nbest, target_language(translator.config))
+    baseline = corpus_scores([n[0].text for n in nbest], references, target_language(translator.config))["bleu"]
+    return {"bleu_beam": baseline, "bleu_reranked": bleu, "lm_weight": weights.lm,
+            "reverse_weight": weights.reverse, "length_weight": weights.length}  # fmt: skip
+
+
+def build_reranker(lm_path: str | None, reverse_path: str | None, lm_weight: float, reverse_weight: float,
+                   length_weight: float):
+    """A noisy-channel reranker from a target-side LM and/or a reverse model directory; None if neither."""
+    if not (lm_path or reverse_path):
+        return None
+    from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights, load_language_model_dir
+
+    lm = load_language_model_dir(lm_path) if lm_path else None
+    reverse = load_translator(reverse_path) if reverse_path else None
+    weights = NoisyChannelWeights(lm=lm_weight if lm else 0.0, reverse=reverse_weight if reverse else 0.0,
+                                  length=length_weight)  # fmt: skip
+    return NoisyChannelReranker(lm, reverse, weights)
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name=TASK_NAME,
+    summary="RNN encoder-decoder translation (attention, beam search, BLEU)",
+    config_class=TranslationConfig,
+    train=train,
+    load=load_translator,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=("translate",),
+))  # fmt: skip

@@ -1,0 +1,100 @@
+"""`rnnlab train CONFIG.yaml | TASK [--config FILE] [--resume] [--key value ...]` and `rnnlab eval MODEL_DIR`.
+
+Both find the task through its descriptor (rnnlab.tasks.registry): the YAML's `task:`, the task name, or a
+model directory's config.json. Nothing here knows a task by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rnnlab.commands.output import add_json_flag, print_json
+
+
+def register(commands) -> None:
+    from rnnlab.tasks.registry import discover_tasks
+
+    tasks = discover_tasks()
+    listing = "\n".join(f"  {name:<11s} {task.summary}" for name, task in tasks.items())
+    train = commands.top.add_parser(
+        "train",
+        help=f"train a model: rnnlab train CONFIG.yaml, or rnnlab train TASK ({', '.join(tasks)})",
+        description="Train a model from a YAML config (its `task:` names the task) or a task's defaults. Any "
+        "config key can be overridden after it: --trainer.lr 0.5, model.cell=gru ...\n\ntasks:\n" + listing,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,  # `rnnlab train TASK --help` lists that task's config keys instead
+    )
+    train.add_argument("target", nargs="?", help="a YAML config, or a task name")
+    train.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    train.set_defaults(handler=run_train, usage=train.format_help)
+
+    evaluate = commands.top.add_parser("eval", help="evaluate a saved model (any task) on a split or a file")
+    evaluate.add_argument("checkpoint", help="model directory (or a run directory: its best/)")
+    evaluate.add_argument("--split", default="test", help="train / valid / test (default: test)")
+    evaluate.add_argument("--data", default=None, help="evaluate on this file instead of the split")
+    add_json_flag(evaluate)
+    evaluate.set_defaults(handler=run_eval)
+
+
+def _task_parser(task) -> argparse.ArgumentParser:
+    from rnnlab.config import config_keys
+
+    keys = "\n".join(f"  --{key} {getattr(tp, '__name__', str(tp))}" for key, tp in config_keys(task.config_class).items())
+    parser = argparse.ArgumentParser(
+        prog=f"rnnlab train {task.name}",
+        description=f"{task.summary}.\n\nconfig keys (override with --key value or key=value):\n{keys}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", default=None, help=f"YAML config (see configs/{task.folder}/)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in output_dir from last/")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from rnnlab.errors import ConfigError
+    from rnnlab.tasks.registry import get_task, load_task_config, yaml_task_name
+
+    target, rest = args.target, list(args.rest)
+    if target is None or target in ("-h", "--help"):
+        print(args.usage())
+        return 0 if target else 2
+    if target.endswith((".yaml", ".yml")) or Path(target).is_file():
+        config_path, task = target, get_task(yaml_task_name(target), where=target)
+    else:
+        config_path, task = None, get_task(target)
+    if task.positional and rest and not rest[0].startswith("-") and "=" not in rest[0]:
+        rest = [f"--{task.positional}", rest[0], *rest[1:]]
+    options, overrides = _task_parser(task).parse_known_args(rest)
+    if options.config is not None:
+        if config_path is not None:
+            raise ConfigError(f"give the config once: {config_path} or --config {options.config}")
+        config_path = options.config
+    task, config = load_task_config(task.name, config_path, overrides)
+    summary = task.train(config, options.resume)
+    _print_summary(summary)
+    return 0
+
+
+def _print_summary(summary: dict) -> None:
+    if summary.get("metric") is not None and summary.get("best_value") is not None:
+        print(f"trained {summary.get('steps')} steps in {summary.get('wall_time', 0):.0f} s; best "
+              f"{summary['metric']} {summary['best_value']:.4f} at step {summary.get('best_step')}")  # fmt: skip
+    test = summary.get("test")
+    if test:
+        print(f"test: loss {test['loss']:.4f}, perplexity {test['ppl']:.2f}, bits/token {test['bpc']:.4f}")
+    model = summary.get("best_checkpoint") or summary.get("last_checkpoint")
+    if model and summary.get("metric") is not None:
+        print(f"model: {model}")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from rnnlab.tasks.registry import EvalRequest, resolve_model_dir, task_of_model
+
+    task = task_of_model(args.checkpoint)
+    result = task.evaluate(resolve_model_dir(args.checkpoint), EvalRequest(split=args.split, data_file=args.data))
+    if args.json:
+        print_json({"model": str(args.checkpoint), "task": task.name, **result})
+    else:
+        print(task.format_eval(result))
+    return 0

@@ -1,0 +1,55 @@
+"""Sequence to vector: token ids -> embeddings -> stacked (bi)RNN -> pooling -> a linear head.
+
+    ids (N, L) --Embedding--> (N, L, E) --RNN--> states (N, L, D*H) --pool over real tokens--> (N, D*H)
+        --Dropout, Linear--> outputs (N, output_size)
+
+The head is linear, so the same block is a regressor (output_size = number of targets, trained with MSE)
+or a classifier (output_size = number of labels, trained with cross-entropy). Padding never leaks: the
+RNN runs on packed sequences, so the backward direction starts at each sequence's real end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnlab.nn.pooling import Pooling
+from rnnlab.nn.recurrent import make_recurrent
+
+
+@dataclass
+class SequenceToVectorConfig:
+    """The `model:` section of a sequence-to-vector task."""
+
+    cell: str = "gru"  # a registered cell name (rnnlab.nn): rnn, lstm, gru, ...
+    embedding_size: int = 64
+    hidden_size: int = 128
+    num_layers: int = 1
+    bidirectional: bool = True
+    dropout: float = 0.1
+    pooling: Literal["last", "mean", "max", "attention"] = "mean"
+
+
+class SequenceToVector(nn.Module):
+    """`forward(ids (N, L), mask (N, L) bool) -> (N, output_size)`; mask is True on real tokens."""
+
+    def __init__(self, config: SequenceToVectorConfig, vocab_size: int, output_size: int, pad_id: int = 0) -> None:
+        super().__init__()
+        directions = 2 if config.bidirectional else 1
+        self.embed = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id)
+        self.rnn = make_recurrent(config.cell, config.embedding_size, config.hidden_size, config.num_layers,
+                                  batch_first=True, dropout=config.dropout,
+                                  bidirectional=config.bidirectional)  # fmt: skip
+        self.pool = Pooling(config.pooling, directions * config.hidden_size, config.bidirectional)
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = nn.Linear(directions * config.hidden_size, output_size)
+
+    def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
+        lengths = mask.sum(1).clamp_min(1).cpu()
+        packed = pack_padded_sequence(self.embed(ids), lengths, batch_first=True, enforce_sorted=False)
+        states, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=ids.size(1))
+        pooled, _ = self.pool(states, mask)
+        return self.head(self.dropout(pooled))

@@ -5,7 +5,7 @@
 
 The reference is the pytorch/examples word_language_model recipe (Embedding -> dropout -> torch.nn.LSTM ->
 dropout -> Linear, repackaged hidden state, cross-entropy, clip_grad_norm_, SGD update). Ours is
-`rnnlab.lm.rnn_lm.RNNLanguageModel` driven by `LanguageModelTask.train_step` with the same update. Both
+`rnnlab.nn.language_model.RNNLanguageModel` driven by `LanguageModelTask.train_step` with the same update. Both
 run on the same random token stream in the same process, interleaved in rounds, and the median of the
 rounds is reported. (The Trainer's own overhead is measured by benchmarks/trainer_overhead.py.)
 """
@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rnnlab.lm.batching import BPTTWindows, batchify
-from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig, detach_state
+from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
 
 
 class ExamplesLM(nn.Module):

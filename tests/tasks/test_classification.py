@@ -11,8 +11,8 @@ from rnnlab.cli import main
 from rnnlab.config import load_config
 from rnnlab.errors import DataError
 from rnnlab.nn.pooling import AttentionPooling, last_state, masked_max, masked_mean
+from rnnlab.nn.recurrent import run_packed
 from rnnlab.tasks.classification import ClassifierConfig, load_classifier, read_labelled_file, train
-from rnnlab.tasks.labelling_common import run_packed
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -114,7 +114,7 @@ def word_lm(tmp_path_factory):
 
 
 def test_pretrained_lm_starts_embeddings_and_forward_encoder(word_lm, tmp_path, capsys):
-    from rnnlab.tasks.classification import BiRNNClassifier, ClassifierModelConfig
+    from rnnlab.nn.classifier import BiRNNClassifier, ClassifierModelConfig
     from rnnlab.tasks.labelling_common import TokenVocab
     from rnnlab.tasks.pretrained_lm import extend_vocabulary, initialise_from_lm, read_pretrained_lm
 

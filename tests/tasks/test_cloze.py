@@ -8,7 +8,8 @@ import torch
 from rnnlab.cli import main
 from rnnlab.config import load_config
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.tasks.cloze import BiCloze, ClozeConfig, ClozeModel, ClozeModelConfig, reverse_padded, train
+from rnnlab.nn.cloze import BiCloze, ClozeModelConfig, reverse_padded
+from rnnlab.tasks.cloze import ClozeConfig, ClozeModel, train
 
 
 @pytest.fixture(autouse=True, scope="module")

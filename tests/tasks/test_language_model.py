@@ -21,7 +21,7 @@ from rnnlab.data.tang import tang_splits
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.interface import LanguageModel
 from rnnlab.lm.neural import poem_template, stream_loss
-from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig
+from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig
 from rnnlab.tasks.language_model import LMTaskConfig, load_language_model, train
 
 TINY = {

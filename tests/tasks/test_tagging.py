@@ -10,7 +10,8 @@ import torch
 from rnnlab.cli import main
 from rnnlab.config import load_config
 from rnnlab.data.tagged import read_tagged
-from rnnlab.tasks.labelling_common import TokenVocab, WordCharEmbedding
+from rnnlab.nn.word_char import WordCharEmbedding
+from rnnlab.tasks.labelling_common import TokenVocab
 from rnnlab.tasks.tagging import TaggerConfig, load_tagger, train
 
 PEOPLE = ["ann", "bob", "eve", "joe"]

@@ -8,7 +8,23 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-CELLS = ["rnn", "lstm", "gru"]
+CELLS = ["rnn", "lstm", "gru"]  # the textbook cells `diagram`, `bptt` and `gradflow` are written for
+
+
+class _RegisteredCells:
+    """Every registered cell name (`rnnlab.nn.cell_names()`), looked up only when argparse checks or prints
+    a --cell value: building the parser must not import torch (`rnnlab --help` stays fast)."""
+
+    def __iter__(self):
+        from rnnlab.nn.cell_registry import cell_names
+
+        return iter(cell_names())
+
+    def __contains__(self, name) -> bool:
+        return name in tuple(self)
+
+
+ALL_CELLS = _RegisteredCells()
 
 
 def register(commands) -> None:
@@ -35,7 +51,7 @@ def register(commands) -> None:
         "--random", action="store_true", help="a randomly initialised char model, no checkpoint"
     )
     gates.add_argument(
-        "--cell", choices=CELLS + ["lnlstm"], default="lstm", help="cell of the --random model"
+        "--cell", choices=ALL_CELLS, metavar="CELL", default="lstm", help="cell of the --random model: %(choices)s"
     )
     gates.add_argument("--hidden-size", type=int, default=32, help="units of the --random model")
     gates.add_argument("--num-layers", type=int, default=1, help="layers of the --random model")
@@ -70,7 +86,7 @@ def register(commands) -> None:
     bptt.set_defaults(handler=_with_threads(run_bptt))
 
     cost = sub.add_parser("cost", help="BPTT's memory (saved activations) and time against T")
-    cost.add_argument("--cell", choices=CELLS + ["lnlstm"], default="lstm")
+    cost.add_argument("--cell", choices=ALL_CELLS, metavar="CELL", default="lstm", help="one of %(choices)s")
     cost.add_argument("--lengths", type=int, nargs="+", default=[25, 50, 100, 200, 400])
     cost.add_argument("--batch-size", type=int, default=16)
     cost.add_argument("--hidden-size", type=int, default=64)

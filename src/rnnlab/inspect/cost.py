@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.inspect.cells import make_layer
+from rnnlab.inspect.cells import make_cell, make_layer
 
 
 @dataclass
@@ -77,6 +77,13 @@ def _median_ms(function, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def _recurrent_rows(cell: str, hidden_size: int) -> int:
+    """Rows of the cell's recurrent matrix W_hh (G*H: 1 block for the RNN, 3 GRU, 4 LSTM), read from the
+    cell itself; H for a cell without a ``weight_hh``."""
+    weight = getattr(make_cell(cell, hidden_size, hidden_size), "weight_hh", None)
+    return weight.shape[0] if weight is not None else hidden_size
+
+
 def measure_costs(
     cell: str = "lstm",
     lengths=(25, 50, 100, 200, 400),
@@ -84,10 +91,10 @@ def measure_costs(
     hidden_size: int = 64,
     repeats: int = 3,
 ) -> list[CostRow]:
+    width = _recurrent_rows(cell, hidden_size)
     torch.manual_seed(0)
     layer = make_layer(cell, hidden_size, hidden_size, batch_first=False)
-    gates = {"rnn": 1, "lstm": 4, "gru": 3, "lnlstm": 4}[cell]
-    weight = torch.randn(hidden_size, gates * hidden_size)
+    weight = torch.randn(hidden_size, width)
     rows = []
     for length in lengths:
         inputs = torch.randn(length, batch_size, hidden_size, requires_grad=True)

@@ -24,8 +24,8 @@ from rnnlab.data.vocab import SPECIALS, Vocabulary
 from rnnlab.errors import UserError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.interface import SentenceScore
-from rnnlab.lm.rnn_lm import RNNLanguageModel, detach_state
 from rnnlab.nn.decoding import beam_search, filter_logits, greedy_decode, index_select_state, sample_decode
+from rnnlab.nn.language_model import RNNLanguageModel, detach_state
 
 
 @torch.no_grad()

@@ -2,9 +2,22 @@
 
 Cells with explicit gate math (`RNNCell`, `LSTMCell`, `GRUCell`, and the user-cell example
 `LayerNormLSTMCell`), drop-in recurrent layers (`RNN`, `LSTM`, `GRU`), the generic `Recurrent` layer for
-custom cells, and `record_gates` for gate traces.
+custom cells, `record_gates` for gate traces, and the cell registry (`register_cell`, `get_cell`,
+`cell_names`, `make_recurrent`: every cell by name, in one place).
+
+The models built from them live here too, one file each: `language_model.RNNLanguageModel`,
+`seq2seq.Seq2Seq`, `tagger.BiRNNTagger`, `classifier.BiRNNClassifier`, `cloze.BiCloze` (import them
+from their modules).
 """
 
+from rnnlab.nn.cell_registry import (
+    CellSpec,
+    cell_names,
+    get_cell,
+    make_recurrent,
+    register_cell,
+    unregister_cell,
+)
 from rnnlab.nn.cells import (
     GATE_ROLES,
     GRUCell,
@@ -17,20 +30,23 @@ from rnnlab.nn.cells import (
 )
 from rnnlab.nn.layernorm_lstm import LayerNormLSTMCell
 from rnnlab.nn.recurrent import (
-    CELL_NAMES,
     GRU,
     LSTM,
     RNN,
     GateRecorder,
     GateTrace,
     Recurrent,
-    make_recurrent,
     record_gates,
+    run_packed,
 )
 
 __all__ = [
-    "CELL_NAMES",
+    "CellSpec",
+    "cell_names",
+    "get_cell",
     "make_recurrent",
+    "register_cell",
+    "unregister_cell",
     "GATE_ROLES",
     "GRU",
     "GRUCell",
@@ -47,4 +63,5 @@ __all__ = [
     "lstm_step",
     "record_gates",
     "rnn_step",
+    "run_packed",
 ]

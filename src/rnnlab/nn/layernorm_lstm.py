@@ -7,6 +7,9 @@ runs it bidirectionally, over packed or padded variable-length batches, and reco
 
     layer = Recurrent(LayerNormLSTMCell, input_size=8, hidden_size=16, num_layers=2, bidirectional=True)
     output, (h_n, c_n) = layer(x)
+
+One `register_cell` call (in `rnnlab.nn.cell_registry`, as "lnlstm") makes it a cell every model and
+`rnnlab inspect` accept by name.
 """
 
 from __future__ import annotations

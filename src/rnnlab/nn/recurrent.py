@@ -414,37 +414,13 @@ class Recurrent(_LayerMixin, nn.Module):
         return (lambda x: x), step
 
 
-CELL_NAMES = ("lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm")
-
-
-def make_recurrent(
-    cell: str,
-    input_size: int,
-    hidden_size: int,
-    num_layers: int = 1,
-    batch_first: bool = False,
-    dropout: float = 0.0,
-    bidirectional: bool = False,
-) -> nn.Module:
-    """A stacked recurrent layer by cell name (one of `CELL_NAMES`), with torch.nn's call contract.
-
-    "layernorm_lstm" is `Recurrent(LayerNormLSTMCell, ...)` (explicit path); the others are the fused
-    `LSTM` / `GRU` / `RNN` (tanh, or relu for "rnn_relu"). Inter-layer dropout is dropped for one layer,
-    where it would do nothing (torch warns about it).
-    """
-    from rnnlab.nn.layernorm_lstm import LayerNormLSTMCell  # imports rnnlab.nn.cells only; no cycle
-
-    options = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional,
-                   dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
-    if cell == "lstm":
-        return LSTM(input_size, hidden_size, **options)
-    if cell == "gru":
-        return GRU(input_size, hidden_size, **options)
-    if cell in ("rnn", "rnn_relu"):
-        return RNN(input_size, hidden_size, nonlinearity="relu" if cell == "rnn_relu" else "tanh", **options)
-    if cell == "layernorm_lstm":
-        return Recurrent(LayerNormLSTMCell, input_size, hidden_size, **options)
-    raise ValueError(f"cell must be one of {CELL_NAMES}, got {cell!r}")
+def run_packed(rnn: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:
+    """Run a batch-first layer over padded inputs (N, L, H_in) so each backward direction starts at its
+    row's real end (``lengths`` (N,)). Returns outputs (N, L, D * H_out) with zeros on padding."""
+    packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    output, _ = rnn(packed)
+    output, _ = pad_packed_sequence(output, batch_first=True, total_length=inputs.size(1))
+    return output
 
 
 # ------------------------------------------------------------------------------------------ gate traces

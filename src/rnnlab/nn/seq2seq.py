@@ -11,7 +11,7 @@ Shapes (batch-first for tokens; RNN states are torch's `(layers * directions, B,
   attention weights (B, T, S).
 
 Decoder state (a dict, what `step` / `reorder_state` pass around during decoding):
-  "hidden": (L_dec, B, H) or, for LSTM-like cells, a tuple (h, c) of those
+  "hidden": (L_dec, B, H) or, for cells whose state is a tuple (LSTM-like), a tuple (h, c) of those
   "feed":   (B, H) previous attentional vector (input feeding only)
   "memory": (B, S, D * H_enc) encoder outputs; "keys": projected memory; "mask": (B, S) bool
 """
@@ -27,12 +27,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.nn import make_recurrent as make_recurrent_layer
 from rnnlab.nn.attention import make_attention
+from rnnlab.nn.cell_registry import check_cell_name, get_cell
+from rnnlab.nn.cell_registry import make_recurrent as make_recurrent_layer
 from rnnlab.nn.decoding import Hypothesis, beam_search, greedy_decode, index_select_state, sample_decode
 
 __all__ = [
-    "CELLS",
     "make_recurrent",
     "Encoder",
     "EncoderOutput",
@@ -45,16 +45,11 @@ __all__ = [
     "TeacherForcingSchedule",
 ]
 
-CELLS = ("lstm", "gru", "rnn", "layernorm_lstm")
-LSTM_LIKE = ("lstm", "layernorm_lstm")
-
 
 def make_recurrent(
     cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool
 ) -> nn.Module:
-    """A batch-first stacked recurrent layer for one of `CELLS` (see `rnnlab.nn.make_recurrent`)."""
-    if cell not in CELLS:
-        raise ValueError(f"cell must be one of {CELLS}, got {cell!r}")
+    """A batch-first stacked recurrent layer for any registered cell (see `rnnlab.nn.make_recurrent`)."""
     return make_recurrent_layer(cell, input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
                                 bidirectional=bidirectional)  # fmt: skip
 
@@ -65,7 +60,7 @@ def make_recurrent(
 @dataclass
 class EncoderOutput:
     memory: Tensor  # (B, S, D * H) outputs at every source position (zeros at padding)
-    final: Any  # h_n (L * D, B, H), or (h_n, c_n) for LSTM-like cells
+    final: Any  # h_n (L * D, B, H), or (h_n, c_n) when the encoder layer's state_is_tuple
     mask: Tensor  # (B, S) bool, True at real tokens
 
 
@@ -213,12 +208,12 @@ class Decoder(nn.Module):
     ) -> None:
         super().__init__()
         self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
-        self.lstm_like = cell in LSTM_LIKE
         self.input_feeding = bool(attention) and input_feeding
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
         rnn_input = embed_dim + (hidden_size if self.input_feeding else 0)
         self.rnn = make_recurrent(cell, rnn_input, hidden_size, num_layers, dropout, bidirectional=False)
+        self.lstm_like = self.rnn.state_is_tuple  # the layer knows whether its state is (h, c)
         self.attention = make_attention(attention, hidden_size, memory_size) if attention else None
         self.combine = nn.Linear(hidden_size + memory_size, hidden_size) if attention else None
         self.output = nn.Linear(hidden_size, vocab_size)
@@ -300,7 +295,7 @@ class Decoder(nn.Module):
 class Seq2SeqConfig:
     """Architecture of an encoder-decoder model (saved in the model directory's config.json)."""
 
-    cell: str = "lstm"  # encoder cell: lstm / gru / rnn / layernorm_lstm
+    cell: str = "lstm"  # encoder cell: any registered name (rnnlab.nn.cell_names(): lstm, gru, rnn, lnlstm ...)
     decoder_cell: str | None = None  # None: same as `cell`
     embed_dim: int = 128
     hidden_size: int = 256  # encoder hidden size per direction
@@ -316,8 +311,7 @@ class Seq2SeqConfig:
 
     def validate(self) -> None:
         for name, value in (("cell", self.cell), ("decoder_cell", self.decoder_cell or self.cell)):
-            if value not in CELLS:
-                raise ValueError(f"model.{name} must be one of {CELLS}, got {value!r}")
+            check_cell_name(value, f"model.{name}")
         if self.attention not in (None, "bahdanau", "additive", "dot", "general", "luong"):
             raise ValueError(f"model.attention must be bahdanau / dot / general / null, got {self.attention!r}")
         if self.bridge not in ("copy", "project", "zeros"):
@@ -417,8 +411,8 @@ def build_seq2seq(config: Seq2SeqConfig, src_vocab: int, tgt_vocab: int, bos_id:
         config.bidirectional, config.dropout, pad_id,
     )  # fmt: skip
     bridge = Bridge(
-        config.bridge, config.encoder_layers, directions, config.hidden_size, config.cell in LSTM_LIKE,
-        config.decoder_layers, decoder_hidden, decoder_cell in LSTM_LIKE,
+        config.bridge, config.encoder_layers, directions, config.hidden_size, get_cell(config.cell).state_is_tuple,
+        config.decoder_layers, decoder_hidden, get_cell(decoder_cell).state_is_tuple,
     )  # fmt: skip
     decoder = Decoder(
         tgt_vocab, config.embed_dim, decoder_hidden, config.decoder_layers, decoder_cell, config.attention,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 from rnnlab.nn.pooling import Pooling
-from rnnlab.nn.recurrent import make_recurrent
+from rnnlab.nn.recurrent import run_packed
 
 
 @dataclass
@@ -31,6 +31,9 @@ class SequenceToVectorConfig:
     bidirectional: bool = True
     dropout: float = 0.1
     pooling: Literal["last", "mean", "max", "attention"] = "mean"
+
+    def __post_init__(self) -> None:
+        check_cell_name(self.cell, "model.cell")
 
 
 class SequenceToVector(nn.Module):
@@ -48,8 +51,6 @@ class SequenceToVector(nn.Module):
         self.head = nn.Linear(directions * config.hidden_size, output_size)
 
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
-        lengths = mask.sum(1).clamp_min(1).cpu()
-        packed = pack_padded_sequence(self.embed(ids), lengths, batch_first=True, enforce_sorted=False)
-        states, _ = pad_packed_sequence(self.rnn(packed)[0], batch_first=True, total_length=ids.size(1))
+        states = run_packed(self.rnn, self.embed(ids), mask.sum(1).clamp_min(1))
         pooled, _ = self.pool(states, mask)
         return self.head(self.dropout(pooled))

@@ -22,17 +22,14 @@ from rnnlab.config import config_from_dict, config_to_dict
 from rnnlab.data.labelled import LabelledText
 from rnnlab.data.tagged import read_lines
 from rnnlab.errors import CheckpointError, ConfigError, DataError
-from rnnlab.nn.pooling import Pooling
+from rnnlab.nn.classifier import BiRNNClassifier, ClassifierModelConfig
 from rnnlab.tasks.labelling_common import (
     TokenVocab,
-    WordCharEmbedding,
     bucketed_batches,
     dump_json,
     evenly,
     read_json_file,
     read_model_dir,
-    recurrent,
-    run_packed,
     save_confusion_png,
     sorted_batches,
 )
@@ -55,28 +52,6 @@ class ClassifierDataConfig:
 
 
 @dataclass
-class ClassifierModelConfig:
-    rnn: Literal["lstm", "gru"] = "lstm"
-    word_dim: int = 100
-    char_dim: int = 0  # >0 adds character-RNN features per token
-    char_hidden: int = 0
-    hidden_size: int = 128
-    num_layers: int = 1
-    dropout: float = 0.5
-    word_dropout: float = 0.0
-    pooling: Literal["last", "mean", "max", "attention"] = "max"
-    lowercase: bool = True
-    min_freq: int = 1
-    max_vocab: int | None = 30000
-    # An rnnlab word-level LM directory: its vocabulary joins the training words, its embeddings (and its
-    # first layer, when cell and size match) start the encoder; see rnnlab.tasks.pretrained_lm.
-    pretrained_lm: str | None = None
-    # A trained rnnlab classifier directory to start from (e.g. one trained on en-review-sentences): its
-    # vocabulary and weights are reused, see rnnlab.tasks.classifier_transfer.
-    init_from: str | None = None
-
-
-@dataclass
 class ClassifierConfig:
     data: ClassifierDataConfig = field(default_factory=ClassifierDataConfig)
     model: ClassifierModelConfig = field(default_factory=ClassifierModelConfig)
@@ -84,28 +59,6 @@ class ClassifierConfig:
     eval_batch_size: int = 128
     output_dir: str = "runs/classifier"
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy", mode="max"))
-
-
-class BiRNNClassifier(nn.Module):
-    """Logits (N, C) for a batch of token-id sentences."""
-
-    def __init__(self, config: ClassifierModelConfig, num_words: int, num_chars: int, num_labels: int) -> None:
-        super().__init__()
-        self.embed = WordCharEmbedding(num_words, config.word_dim, num_chars, config.char_dim,
-                                       config.char_hidden, config.rnn, config.word_dropout)
-        self.dropout = nn.Dropout(config.dropout)
-        self.rnn = recurrent(config.rnn, self.embed.output_size, config.hidden_size, config.num_layers,
-                             config.dropout, bidirectional=True)
-        self.pool = Pooling(config.pooling, 2 * config.hidden_size, bidirectional=True)
-        self.out = nn.Linear(2 * config.hidden_size, num_labels)
-
-    def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
-        """(logits (N, C), attention weights (N, L) or None)."""
-        mask = batch["mask"]
-        vectors = self.dropout(self.embed(batch["words"], mask, batch.get("chars")))
-        states = run_packed(self.rnn, vectors, mask.sum(1))
-        pooled, weights = self.pool(states, mask)
-        return self.out(self.dropout(pooled)), weights
 
 
 def tokenize(text: str, tokenizer: str, max_length: int) -> list[str]:

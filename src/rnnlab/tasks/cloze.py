@@ -18,20 +18,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from rnnlab.config import config_from_dict, config_to_dict
 from rnnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
 from rnnlab.errors import CheckpointError, DataError, UserError
+from rnnlab.nn.cloze import BiCloze, ClozeModelConfig
 from rnnlab.tasks.labelling_common import (
     bucketed_batches,
     dump_json,
     read_json_file,
     read_model_dir,
-    recurrent,
 )
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
@@ -52,15 +51,6 @@ class ClozeDataConfig:
 
 
 @dataclass
-class ClozeModelConfig:
-    rnn: Literal["lstm", "gru"] = "lstm"
-    embedding_dim: int = 128
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.3
-
-
-@dataclass
 class ClozeConfig:
     data: ClozeDataConfig = field(default_factory=ClozeDataConfig)
     model: ClozeModelConfig = field(default_factory=ClozeModelConfig)
@@ -68,52 +58,6 @@ class ClozeConfig:
     eval_batch_size: int = 128
     output_dir: str = "runs/cloze"
     trainer: TrainerConfig = field(default_factory=TrainerConfig)  # metric "loss" = bidirectional loss
-
-
-def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
-    """Reverse each row's first `lengths[i]` positions, leaving the padding in place. x (N, L, ...)."""
-    positions = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # (1, L)
-    index = torch.where(positions < lengths.unsqueeze(1), lengths.unsqueeze(1) - 1 - positions, positions)
-    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
-
-
-class BiCloze(nn.Module):
-    """Forward and backward RNN LMs over `<s> x_1 .. x_n </s>` with a forward-only and a two-sided head."""
-
-    def __init__(self, config: ClozeModelConfig, vocab_size: int) -> None:
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, config.embedding_dim, padding_idx=PAD_ID)
-        self.dropout = nn.Dropout(config.dropout)
-        self.forward_rnn = recurrent(config.rnn, config.embedding_dim, config.hidden_size, config.num_layers,
-                                     config.dropout, bidirectional=False)
-        self.backward_rnn = recurrent(config.rnn, config.embedding_dim, config.hidden_size, config.num_layers,
-                                      config.dropout, bidirectional=False)
-        self.forward_head = nn.Linear(config.hidden_size, vocab_size)
-        self.both_head = nn.Linear(2 * config.hidden_size, vocab_size)
-
-    def states(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """h_fwd (N, L, H) where h_fwd[t] has read ids[..t]; h_bwd (N, L, H) where h_bwd[t] read ids[t..end]."""
-        vectors = self.dropout(self.embed(ids))
-        forward, _ = self.forward_rnn(vectors)
-        backward, _ = self.backward_rnn(reverse_padded(vectors, lengths))
-        return self.dropout(forward), self.dropout(reverse_padded(backward, lengths))
-
-    def logits(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """Scores for the words at positions 1..L-2 (between <s> and </s>): (forward-only, both), (N, L-2, V)."""
-        forward, backward = self.states(ids, lengths)
-        left = forward[:, :-2]  # h_fwd(t-1) for t = 1..L-2
-        right = backward[:, 2:]  # h_bwd(t+1)
-        return self.forward_head(left), self.both_head(torch.cat([left, right], dim=2))
-
-    def losses(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Per-position cross-entropy (N, L-2) of both heads, targets, and the mask of real words."""
-        forward_logits, both_logits = self.logits(ids, lengths)
-        targets = ids[:, 1:-1]
-        mask = torch.arange(targets.size(1), device=ids.device).unsqueeze(0) < (lengths - 2).unsqueeze(1)
-        ce = nn.functional.cross_entropy
-        forward_loss = ce(forward_logits.transpose(1, 2), targets, reduction="none")
-        both_loss = ce(both_logits.transpose(1, 2), targets, reduction="none")
-        return forward_loss, both_loss, targets, mask
 
 
 class ClozeModel:

@@ -1,5 +1,5 @@
-"""Pieces shared by the tagger and the sentence classifier: token encoding, embeddings, the BiRNN
-encoder, length-bucketed batches, and reading a saved model directory.
+"""Pieces shared by the tagger and the sentence classifier: token encoding, length-bucketed batches, and
+reading a saved model directory. (Their models and `WordCharEmbedding` live in `rnnlab.nn`.)
 
 Shapes are batch-first: words (N, L), chars (N, L, C), mask (N, L) bool.
 """
@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch import Tensor
 
-from rnnlab.data.vocab import PAD_ID, UNK_ID, Vocabulary
+from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.tasks.registry import EvalRequest
 from rnnlab.train.batches import shuffled_indices
@@ -74,68 +73,6 @@ class TokenVocab:
 
 def _clip(word: str) -> str:
     return word if len(word) <= MAX_WORD_CHARS else word[:10] + word[-10:]
-
-
-def recurrent(kind: str, input_size: int, hidden_size: int, num_layers: int, dropout: float, bidirectional: bool):
-    """A batch-first rnnlab.nn LSTM/GRU (torch.nn's contract; fused kernels on the standard path)."""
-    from rnnlab.nn import make_recurrent
-
-    if kind not in ("lstm", "gru"):
-        raise ValueError(f"rnn: expected lstm or gru, got {kind!r}")
-    return make_recurrent(kind, input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
-                          bidirectional=bidirectional)  # fmt: skip
-
-
-def run_packed(rnn: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:
-    """Run `rnn` over padded (N, L, H) inputs so the backward direction starts at each real end.
-
-    Returns outputs (N, L, D*H) with zeros on padding.
-    """
-    packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-    output, _ = rnn(packed)
-    output, _ = pad_packed_sequence(output, batch_first=True, total_length=inputs.size(1))
-    return output
-
-
-class WordCharEmbedding(nn.Module):
-    """Word embedding + a character BiRNN summary of each word (its last forward and backward states).
-
-    The character part is what lets the model say something about words it never saw (suffixes,
-    capitals, digits); `word_dropout` turns random training words into <unk> so the <unk> row learns too.
-    Output (N, L, word_dim + 2 * char_hidden).
-    """
-
-    def __init__(
-        self, num_words: int, word_dim: int, num_chars: int, char_dim: int, char_hidden: int,
-        rnn: str = "lstm", word_dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.words = nn.Embedding(num_words, word_dim, padding_idx=PAD_ID)
-        self.use_chars = char_dim > 0 and char_hidden > 0
-        if self.use_chars:
-            self.chars = nn.Embedding(num_chars, char_dim, padding_idx=PAD_ID)
-            self.char_rnn = recurrent(rnn, char_dim, char_hidden, 1, 0.0, bidirectional=True)
-        self.word_dropout = word_dropout
-        self.output_size = word_dim + (2 * char_hidden if self.use_chars else 0)
-
-    def forward(self, words: Tensor, mask: Tensor, chars: Tensor | None = None) -> Tensor:
-        if self.training and self.word_dropout > 0:
-            drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & mask
-            words = words.masked_fill(drop, UNK_ID)
-        vectors = self.words(words)
-        if not self.use_chars:
-            return vectors
-        if chars is None:
-            raise ValueError("WordCharEmbedding: this model needs character ids (chars (N, L, C))")
-        real = chars[mask]  # (W, C): only real words go through the character RNN
-        lengths = (real != PAD_ID).sum(1).clamp_min(1)
-        states = run_packed(self.char_rnn, self.chars(real), lengths)  # (W, C, 2h)
-        half = states.size(2) // 2
-        rows = torch.arange(real.size(0), device=real.device)
-        summary = torch.cat([states[rows, lengths - 1, :half], states[:, 0, half:]], dim=1)
-        char_vectors = vectors.new_zeros(*words.shape, summary.size(1))
-        char_vectors[mask] = summary
-        return torch.cat([vectors, char_vectors], dim=2)
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:

@@ -32,7 +32,7 @@ from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
-from rnnlab.lm.rnn_lm import RNNLanguageModel, RNNLMConfig, detach_state
+from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 from rnnlab.train import (
     StepOutput,

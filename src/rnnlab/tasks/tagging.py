@@ -16,22 +16,19 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from rnnlab.config import config_from_dict, config_to_dict
 from rnnlab.data.tagged import TaggedSentence, check_scheme, read_tagged
 from rnnlab.errors import CheckpointError, ConfigError, DataError
-from rnnlab.nn.crf import CRF, bio_constraints
+from rnnlab.nn.tagger import BiRNNTagger, TaggerModelConfig
 from rnnlab.tasks.labelling_common import (
     TokenVocab,
-    WordCharEmbedding,
     bucketed_batches,
     dump_json,
     evenly,
     read_json_file,
     read_model_dir,
-    recurrent,
-    run_packed,
     save_confusion_png,
     sorted_batches,
 )
@@ -62,22 +59,6 @@ class TaggerDataConfig:
 
 
 @dataclass
-class TaggerModelConfig:
-    rnn: Literal["lstm", "gru"] = "lstm"
-    word_dim: int = 100
-    char_dim: int = 30  # 0 turns the character features off
-    char_hidden: int = 50
-    hidden_size: int = 150  # per direction
-    num_layers: int = 1
-    dropout: float = 0.3
-    word_dropout: float = 0.05
-    output: Literal["crf", "softmax"] = "crf"
-    lowercase: bool = True
-    min_freq: int = 1
-    max_vocab: int | None = 50000
-
-
-@dataclass
 class TaggerConfig:
     data: TaggerDataConfig = field(default_factory=TaggerDataConfig)
     model: TaggerModelConfig = field(default_factory=TaggerModelConfig)
@@ -85,51 +66,6 @@ class TaggerConfig:
     eval_batch_size: int = 128
     output_dir: str = "runs/tagger"
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy", mode="max"))
-
-
-# --- model -------------------------------------------------------------------------------------------
-
-class BiRNNTagger(nn.Module):
-    """Emissions from a stacked BiRNN over word+char embeddings; CRF or per-token softmax on top."""
-
-    def __init__(self, config: TaggerModelConfig, num_words: int, num_chars: int, tags: Sequence[str],
-                 scheme: str) -> None:
-        super().__init__()
-        self.embed = WordCharEmbedding(
-            num_words, config.word_dim, num_chars, config.char_dim, config.char_hidden, config.rnn,
-            config.word_dropout,
-        )
-        self.dropout = nn.Dropout(config.dropout)
-        self.rnn = recurrent(config.rnn, self.embed.output_size, config.hidden_size, config.num_layers,
-                             config.dropout, bidirectional=True)
-        self.scores = nn.Linear(2 * config.hidden_size, len(tags))
-        self.crf = None
-        if config.output == "crf":
-            constraints = bio_constraints(list(tags)) if scheme in ("bio", "bioes") else (None, None, None)
-            self.crf = CRF(len(tags), *constraints)
-
-    def emissions(self, batch: dict[str, Tensor]) -> Tensor:
-        """(N, L, T) per-token tag scores."""
-        mask = batch["mask"]
-        vectors = self.dropout(self.embed(batch["words"], mask, batch.get("chars")))
-        states = run_packed(self.rnn, vectors, mask.sum(1))
-        return self.scores(self.dropout(states))
-
-    def loss(self, batch: dict[str, Tensor]) -> Tensor:
-        """Mean loss per token: CRF negative log-likelihood or cross-entropy."""
-        emissions = self.emissions(batch)
-        mask = batch["mask"]
-        if self.crf is not None:
-            return self.crf(emissions, batch["tags"], mask, reduction="token_mean")
-        return nn.functional.cross_entropy(emissions[mask], batch["tags"][mask])
-
-    @torch.no_grad()
-    def predict(self, batch: dict[str, Tensor]) -> Tensor:
-        """(N, L) tag ids, -1 on padding (Viterbi over the whole batch at once with a CRF)."""
-        emissions = self.emissions(batch)
-        if self.crf is not None:
-            return self.crf.decode(emissions, batch["mask"])[0]
-        return emissions.argmax(2).masked_fill(~batch["mask"], -1)
 
 
 # --- data --------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
     P(x_1 .. x_T) = prod_t P(x_t | x_<t),   P(x_t | x_<t) = softmax(W h_t + b),   h_t = RNN(e(x_t-1), h_t-1)
 
-The recurrent layer is any rnnlab layer: the fused `LSTM`/`GRU`/`RNN` (torch's kernels), or
-`Recurrent` over a custom cell such as `LayerNormLSTMCell`. Dropout is applied to the embeddings, between
+The recurrent layer is any registered cell (`rnnlab.nn.cell_names()`): the fused `LSTM`/`GRU`/`RNN`
+(torch's kernels), or `Recurrent` over a custom cell such as `LayerNormLSTMCell`. Dropout is applied to the embeddings, between
 recurrent layers and before the output layer; weight tying shares the embedding matrix with the output
 layer (Press & Wolf 2017, Inan et al. 2017), which needs embedding_size == hidden_size.
 """
@@ -11,23 +11,21 @@ layer (Press & Wolf 2017, Inan et al. 2017), which needs embedding_size == hidde
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
-from rnnlab.nn import make_recurrent
+from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 
-CellName = Literal["lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"]
-State = Tensor | tuple[Tensor, Tensor]
+State = Tensor | tuple[Tensor, Tensor]  # h (layers, N, H), or (h, c) when the layer's state_is_tuple
 
 
 @dataclass
 class RNNLMConfig:
     """Architecture of an RNN language model (the `model:` section of a config)."""
 
-    cell: CellName = "lstm"
+    cell: str = "lstm"  # any registered cell: lstm, gru, rnn, rnn_relu, lnlstm (= layernorm_lstm) ...
     embedding_size: int = 200
     hidden_size: int = 200
     num_layers: int = 2
@@ -37,8 +35,7 @@ class RNNLMConfig:
     # for the recurrent layer, U(-0.1, 0.1) for embedding and softmax weights
 
     def __post_init__(self) -> None:
-        if self.cell not in ("lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"):
-            raise ConfigError(f"model.cell must be lstm, gru, rnn, rnn_relu or layernorm_lstm, got {self.cell!r}")
+        check_cell_name(self.cell, "model.cell")
         for name in ("embedding_size", "hidden_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
@@ -55,7 +52,9 @@ class RNNLanguageModel(nn.Module):
     """Next-token model over a vocabulary of `vocab_size` tokens.
 
     forward(tokens (L, N) int64, state) -> logits (L, N, V), new state. The state is the recurrent
-    layer's: h (layers, N, H) for RNN/GRU, (h, c) for LSTM; `None` means zeros.
+    layer's: h (layers, N, H), or a tuple (h, c) of those when ``self.rnn.state_is_tuple`` (LSTM-like
+    cells); `None` means zeros. Parameters: ``embedding.weight`` (V, E), the layer's under ``rnn.``,
+    ``output.weight`` (V, H) and ``output.bias`` (V,).
     """
 
     def __init__(self, vocab_size: int, config: RNNLMConfig) -> None:
@@ -91,7 +90,7 @@ class RNNLanguageModel(nn.Module):
         """Zero state for `batch_size` sequences (``new_zeros`` keeps device and dtype)."""
         weight = self.embedding.weight
         shape = (self.config.num_layers, batch_size, self.config.hidden_size)
-        if self.config.cell in ("lstm", "layernorm_lstm"):
+        if self.rnn.state_is_tuple:
             return weight.new_zeros(shape), weight.new_zeros(shape)
         return weight.new_zeros(shape)
 

@@ -35,13 +35,13 @@ def resolve_corpus(name: str, split: str = "train") -> tuple[Callable[[], Iterab
         return (lambda: read_lines(name)), None
     from rnnlab.data import corpora
 
-    if name in corpora.DATASETS:
+    if corpora.is_builtin(name):
         corpus = corpora.load_corpus(name)
         text = corpus.split(split)
         return (lambda: text.split("\n")), corpus.level
     if Path(name).exists():
         raise DataError(f"{name}: expected a text file (one sentence per line), found a directory")
-    known = ", ".join(sorted(corpora.DATASETS))
+    known = ", ".join(entry.name for entry in corpora.list_datasets())
     raise DataError(f"{name}: no such file, and not a built-in dataset ({known})")
 
 
@@ -154,7 +154,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
         corpus = model.config.corpus
         from rnnlab.data import corpora
 
-        if corpus is None or corpus not in corpora.DATASETS:
+        if corpus is None or not corpora.is_builtin(corpus):
             raise UserError(
                 f"{args.checkpoint} was not trained on a built-in dataset ({corpus}); use --data FILE"
             )

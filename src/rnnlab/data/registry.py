@@ -120,8 +120,10 @@ class DatasetEntry:
 
     def __post_init__(self) -> None:
         check_kind(self.kind)
-        if not self.name or self.name != self.name.strip() or "/" in self.name:
+        if not self.name or self.name != self.name.strip() or "/" in self.name or self.name.startswith("."):
             raise ValueError(f"dataset name must be a non-empty word without '/', got {self.name!r}")
+        if self.name == "downloads":  # the cache directory of downloaded packages
+            raise ValueError("'downloads' is reserved; choose another dataset name")
 
 
 _REGISTRY: dict[str, DatasetEntry] = {}
@@ -159,9 +161,9 @@ def unregister_dataset(name: str) -> None:
 def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
-        _builtins_loaded = True
-        for module in BUILTIN_MODULES:
+        for module in BUILTIN_MODULES:  # a module already being imported is returned as it is: no loop
             importlib.import_module(module)
+        _builtins_loaded = True
 
 
 def did_you_mean(name: str, known: list[str]) -> str:

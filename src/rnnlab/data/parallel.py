@@ -15,7 +15,9 @@ Built-in pairs
 Both are normalised (Unicode NFC, whitespace collapsed), deduplicated on the source side (first target
 kept, so a source never appears in two splits or with two references), and split 90/5/5 into
 train/valid/test by the sha256 of the source (`rnnlab.data.splits.split_of`): stable across machines and
-runs. Parsed pairs are cached as TSV under `cache_root()/translation/<name>/`.
+runs. Both are entries of kind "parallel" in the dataset registry (rnnlab.data.registry, registered at the
+bottom of this module); parsed pairs are cached as TSV under `cache_root()/<name>/` (de-en also keeps
+the pairs with phrases, in `phrases/`).
 
 User files: `read_parallel("train.tsv")` (one `source<TAB>target` per line) or
 `read_parallel("train.de,train.en")` (two files, one sentence per line, same line count). Empty sides,
@@ -32,14 +34,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlab.data.corpora import cache_root
+from rnnlab.data import registry
+from rnnlab.data.registry import SPLITS, DatasetEntry, Source, register_dataset
 from rnnlab.data.splits import split_of
 from rnnlab.errors import DataError
 
 __all__ = [
     "Pair",
     "ParallelData",
-    "BUILTIN_PAIRS",
+    "builtin_pairs",
+    "is_builtin",
     "normalise",
     "parse_ding",
     "read_mo_catalogues",
@@ -54,10 +58,6 @@ Pair = tuple[str, str]
 TRANS_DE_EN = ("trans-de-en", "1.9-6", "45f6b4cf1c434776fba6811d7bc522efabb5425c43ba8afd0e289bf9e2e53df4")
 TRANS_DE_EN_FILE = "usr/share/trans/de-en"
 LOCALE_DIR = Path("/usr/share/locale/zh_CN/LC_MESSAGES")
-BUILTIN_PAIRS = {
-    "de-en": "German→English example sentences of the Ding dictionary (Debian trans-de-en 1.9-6, GPL-2+)",
-    "en-zh": "English→Chinese UI messages from the installed gettext catalogues (zh_CN .mo files)",
-}
 
 
 @dataclass
@@ -166,28 +166,83 @@ def write_tsv(path: Path, pairs: Iterable[Pair]) -> None:
     tmp.replace(path)
 
 
+def _write_splits(directory: Path, pairs: Iterable[Pair]) -> dict[str, int]:
+    splits = dedupe_and_split(pairs)
+    for split, pairs_of_split in splits.items():
+        write_tsv(directory / f"{split}.tsv", pairs_of_split)
+    return {split: len(pairs_of_split) for split, pairs_of_split in splits.items()}
+
+
+def _fetch_de_en(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, dict[str, int]]:
+    lines = _fetch_ding_text(downloads).splitlines()
+    _write_splits(out / "phrases", parse_ding(lines, include_phrases=True))
+    sizes = _write_splits(out, parse_ding(lines))
+    return f"Ding sentences from Debian {TRANS_DE_EN[0]}={TRANS_DE_EN[1]} (phrases too, in phrases/)", sizes
+
+
+def _fetch_en_zh(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, dict[str, int]]:
+    if not LOCALE_DIR.is_dir():
+        raise DataError(f"{LOCALE_DIR}: no zh_CN message catalogues on this machine; install "
+                        f"language packs or use your own parallel files")  # fmt: skip
+    sizes = _write_splits(out, read_mo_catalogues())
+    return f"{len(list(LOCALE_DIR.glob('*.mo')))} catalogues of {LOCALE_DIR}", sizes
+
+
+def load_pairs(entry: DatasetEntry, directory: Path | None, include_phrases: bool = False) -> ParallelData:
+    """The cached pairs of `entry` (with the phrase pairs, where the dataset has them, if asked)."""
+    if include_phrases and (directory / "phrases").is_dir():
+        directory = directory / "phrases"
+    splits = {split: read_parallel(str(directory / f"{split}.tsv")) for split in SPLITS}
+    return ParallelData(splits, entry.description)
+
+
+def is_builtin(name: str) -> bool:
+    """True if `name` is a registered parallel dataset."""
+    return registry.is_registered(name) and registry.get_dataset(name).kind == "parallel"
+
+
+def builtin_pairs() -> list[str]:
+    """The names of the registered parallel datasets."""
+    return [entry.name for entry in registry.list_datasets("parallel")]
+
+
 def load_builtin(name: str, cache_dir: str | Path | None = None, include_phrases: bool = False) -> ParallelData:
     """The built-in pair `name` ("de-en" or "en-zh"), fetched and parsed on first use, then cached."""
-    if name not in BUILTIN_PAIRS:
-        raise DataError(f"unknown built-in language pair {name!r}; expected one of {sorted(BUILTIN_PAIRS)} "
-                        f"or parallel files")  # fmt: skip
-    variant = name + ("-phrases" if include_phrases else "")
-    directory = cache_root(cache_dir) / "translation" / variant
-    files = {split: directory / f"{split}.tsv" for split in ("train", "valid", "test")}
-    if not all(f.is_file() for f in files.values()):
-        if name == "de-en":
-            text = _fetch_ding_text(cache_root(cache_dir) / "downloads")
-            pairs = parse_ding(text.splitlines(), include_phrases)
-        else:
-            if not LOCALE_DIR.is_dir():
-                raise DataError(f"{LOCALE_DIR}: no zh_CN message catalogues on this machine; install "
-                                f"language packs or use your own parallel files")  # fmt: skip
-            pairs = read_mo_catalogues()
-        splits = dedupe_and_split(pairs)
-        for split, pairs_of_split in splits.items():
-            write_tsv(files[split], pairs_of_split)
-    splits = {split: read_parallel(str(path)) for split, path in files.items()}
-    return ParallelData(splits, BUILTIN_PAIRS[name])
+    if not is_builtin(name):
+        raise registry.UnknownDatasetError(
+            f"unknown built-in language pair {name!r}; expected one of {builtin_pairs()} or parallel files"
+            + registry.did_you_mean(name, builtin_pairs())
+        )
+    entry = registry.get_dataset(name)
+    return load_pairs(entry, registry.fetch_dataset(name, cache_dir), include_phrases)
+
+
+register_dataset(
+    DatasetEntry(
+        name="de-en",
+        kind="parallel",
+        description="German→English example sentences of the Ding dictionary (Debian trans-de-en 1.9-6, GPL-2+)",
+        source=Source("debian", *TRANS_DE_EN, member=TRANS_DE_EN_FILE),
+        licence="GPL-2+",
+        fetch=_fetch_de_en,
+        load=load_pairs,
+        unit="pairs",
+        sizes={"train": 17_309, "valid": 970, "test": 980},
+    )
+)
+register_dataset(
+    DatasetEntry(
+        name="en-zh",
+        kind="parallel",
+        description="English→Chinese UI messages from the installed gettext catalogues (zh_CN .mo files)",
+        source=Source("system", "zh_CN gettext catalogues", member=f"{LOCALE_DIR}/*.mo",
+                      note="depends on the installed packages"),  # fmt: skip
+        licence="the licences of the installed packages (mostly GPL)",
+        fetch=_fetch_en_zh,
+        load=load_pairs,
+        unit="pairs",
+    )
+)
 
 
 # -------------------------------------------------------------------------------------------- user files

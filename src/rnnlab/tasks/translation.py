@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from rnnlab.config import config_from_dict, config_to_dict
-from rnnlab.data.parallel import BUILTIN_PAIRS, Pair, load_builtin, read_parallel
+from rnnlab.data.parallel import Pair, builtin_pairs, is_builtin, load_builtin, read_parallel
 from rnnlab.errors import CheckpointError, ConfigError, DataError, UserError
 from rnnlab.nn.decoding import Hypothesis
 from rnnlab.nn.seq2seq import Seq2Seq, Seq2SeqConfig, TeacherForcingSchedule, build_seq2seq, sequence_loss
@@ -62,8 +62,8 @@ class DataConfig:
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset != "files" and self.dataset not in BUILTIN_PAIRS:
-            raise ConfigError(f"data.dataset must be one of {sorted(BUILTIN_PAIRS)} or 'files', got {self.dataset!r}")
+        if self.dataset != "files" and not is_builtin(self.dataset):
+            raise ConfigError(f"data.dataset must be one of {builtin_pairs()} or 'files', got {self.dataset!r}")
         if self.dataset == "files" and not (self.train and self.valid):
             raise ConfigError("data.dataset=files needs data.train and data.valid (and data.test for eval)")
         if self.max_len < 2:
@@ -500,7 +500,7 @@ def corpus_scores(hypotheses: Sequence[str], references: Sequence[str], target_l
 
 
 def target_language(config: TranslationConfig) -> str:
-    return config.data.dataset.split("-")[-1] if config.data.dataset in BUILTIN_PAIRS else "en"
+    return config.data.dataset.split("-")[-1] if is_builtin(config.data.dataset) else "en"
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:

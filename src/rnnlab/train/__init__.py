@@ -1,6 +1,6 @@
 """rnnlab.train: the generic Trainer, its task protocol, configs and checkpoints (see docs/training.md)."""
 
-from rnnlab.train.batches import EpochBatches, move_to, shuffled_indices
+from rnnlab.train.batches import DrawnBatches, EpochBatches, move_to, shuffled_indices
 from rnnlab.train.callbacks import Callback, EvalInfo, History, StepInfo
 from rnnlab.train.checkpoint import (
     Checkpoint,
@@ -17,6 +17,7 @@ from rnnlab.train.trainer import Trainer, TrainerConfig, resolve_device, set_see
 __all__ = [
     "Callback",
     "Checkpoint",
+    "DrawnBatches",
     "EpochBatches",
     "EvalInfo",
     "History",

@@ -279,6 +279,34 @@ def chance_levels(traces: Traces) -> dict[str, float]:
     return {unit.feature: abs(unit.correlation) for unit in tracking_units(traces.baseline, top=1)}
 
 
+@dataclass
+class GatesReport:
+    """What `rnnlab inspect gates` shows: the traces, the tracking units, their chance levels, the files."""
+
+    traces: Traces
+    units: list[TrackingUnit]
+    chance: dict[str, float]  # feature -> best |r| of the untrained baseline (empty without a baseline)
+    heatmaps: list[Path]
+    units_path: Path
+
+
+def units_path_for(path: str | Path) -> Path:
+    """`NAME_units.EXT` next to the heatmap file `NAME.EXT`."""
+    path = Path(path)
+    return path.with_name(path.stem + "_units" + path.suffix)
+
+
+def gates_report(
+    traces: Traces, path: str | Path, max_units: int = 64, max_tokens: int = 200, top: int = 3
+) -> GatesReport:
+    """Draw the heatmaps into `path` (one file per layer/direction) and the tracking units next to it."""
+    heatmaps = plot_gate_heatmaps(traces, path, max_units=max_units, max_tokens=max_tokens)
+    units = tracking_units(traces, top=top)
+    units_path = units_path_for(path)
+    plot_tracking_units(traces, units, units_path, max_tokens=max_tokens)
+    return GatesReport(traces, units, chance_levels(traces), heatmaps, units_path)
+
+
 # Fonts with CJK glyphs, tried in order when a text has characters DejaVu lacks (e.g. Tang poems).
 CJK_FONTS = (
     "Noto Sans CJK SC",

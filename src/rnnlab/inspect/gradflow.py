@@ -250,6 +250,9 @@ def add_exploding_runs(report: GradflowReport, length: int, steps: int, seed: in
 
 
 def plot_gradflow(report: GradflowReport, path: str | Path, title: str | None = None) -> None:
+    """Three panels: the curves, and the exploding RNN's gradient norms and losses (title: left panel's)."""
+    if title is None and report.checkpoint is not None:
+        title = f"‖∂L_T/∂e_t‖ of the checkpoint, {report.length} tokens"
     import matplotlib
 
     matplotlib.use("Agg")
@@ -318,6 +321,34 @@ def lm_input_gradient_norms(model: nn.Module, ids: Tensor) -> Tensor:
     loss = nn.functional.cross_entropy(logits[-1, :1].float(), ids[-1, :1])
     (grad,) = torch.autograd.grad(loss, captured["e"])
     return grad[:, 0].norm(dim=-1).detach()
+
+
+def checkpoint_report(
+    lm,
+    checkpoint: str,
+    text: str | None = None,
+    length: int = 100,
+    cell: str = "rnn",
+    scale: float = 2.0,
+    explode_steps: int = 300,
+    seed: int = 0,
+) -> GradflowReport:
+    """Gradient flow of a loaded language model over the first `length` tokens of `text` (default: a
+    sample from the model), against its architecture re-initialised; plus the exploding-RNN runs.
+
+    `lm` has `.model`, `.tokenizer.tokenize`, `.vocab.encode` and `.generate` (a loaded `lm` task model).
+    """
+    from rnnlab.errors import DataError
+
+    text = text or lm.generate(max_tokens=length, seed=seed)[0]
+    tokens = lm.tokenizer.tokenize(text)[:length]
+    if len(tokens) < 2:
+        raise DataError(f"the text has {len(tokens)} token(s) under the model's tokenizer; need at least 2")
+    ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
+    report = GradflowReport(cell, len(tokens), scale=scale, checkpoint=checkpoint)
+    report.curves = lm_gradflow_curves(lm.model, ids, seed)
+    add_exploding_runs(report, min(length, 50), explode_steps, seed)
+    return report
 
 
 def lm_gradflow_curves(model: nn.Module, ids: Tensor, seed: int = 0) -> list[Curve]:

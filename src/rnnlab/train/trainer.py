@@ -3,7 +3,8 @@
 The task supplies batches, a forward pass returning the mean loss, an evaluation and what to store in a
 checkpoint (see `rnnlab.train.task.TrainTask`); the Trainer does everything else: optimizer and lr
 schedule, gradient clipping, bf16 autocast on CUDA, a tqdm progress bar (loss, ppl/bpc, tokens/s, ETA),
-validation every N steps, early stopping, `best/` and `last/` checkpoints, `metrics.jsonl`,
+validation every N steps, early stopping, a wall-clock budget (`max_minutes`, which also drives the lr
+schedule), callbacks (`rnnlab.train.callbacks`), `best/` and `last/` checkpoints, `metrics.jsonl`,
 `loss_curve.png`, and exact resume: a run killed at any moment and resumed from `last/` produces the same
 loss at every later step as the uninterrupted run (on CPU; cuDNN kernels may be nondeterministic).
 
@@ -448,16 +449,13 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             output = as_step_output(self.task.train_step(batch))
-        loss = float(output.loss.detach())
-        if not math.isfinite(loss) and cfg.on_nonfinite != "continue":
-            if cfg.on_nonfinite == "stop":  # the weights stay those of the last finite step
+        loss = None
+        if cfg.on_nonfinite == "stop":  # look before backward: the weights stay those of the last finite step
+            loss = float(output.loss.detach())
+            if not math.isfinite(loss):
                 self._say(f"training loss is {loss} at step {self.step + 1}: stopping (trainer.on_nonfinite=stop)")
                 self._stop_requested = "nonfinite_loss"
                 return False
-            raise FloatingPointError(
-                f"training loss is {loss} at step {self.step + 1} (epoch {self.epoch}); "
-                "try a lower lr or set trainer.clip_grad_norm"
-            )
         output.loss.backward()
         norm = None
         if cfg.clip_grad_norm is not None:
@@ -469,6 +467,13 @@ class Trainer:
         lr = self.schedule.lr
         self.optimizer.step()
         self.step += 1
+        if loss is None:  # read after the step, so the device is not synchronised before backward
+            loss = float(output.loss.detach())
+        if not math.isfinite(loss) and cfg.on_nonfinite == "raise":
+            raise FloatingPointError(
+                f"training loss is {loss} at step {self.step} (epoch {self.epoch}); "
+                "try a lower lr or set trainer.clip_grad_norm"
+            )
         acc = self._acc
         acc["loss_sum"] += loss * output.num_tokens
         acc["tokens"] += output.num_tokens

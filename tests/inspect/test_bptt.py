@@ -57,3 +57,16 @@ def test_saved_memory_grows_linearly_with_length():
     memory = [row.saved_megabytes for row in rows]
     assert memory[0] < memory[1] < memory[2]
     assert (memory[2] - memory[1]) == pytest.approx(2 * (memory[1] - memory[0]), rel=0.05)
+
+
+def test_bptt_report_is_what_the_command_prints(tmp_path):
+    from rnnlab.errors import ConfigError
+    from rnnlab.inspect.bptt import bptt_report
+
+    report = bptt_report("lstm", steps=4, t=2, path=tmp_path / "b.png", seed=1)
+    assert report.autograd[0] == 0.0 and all(v > 0 for v in report.autograd[1:])
+    assert report.chain_rule == pytest.approx(report.autograd, rel=1e-4, abs=1e-7)
+    assert report.sum_difference < 1e-5 and report.sharing_difference < 1e-5 and len(report.step_shares) == 4
+    assert report.path.stat().st_size > 1000
+    with pytest.raises(ConfigError, match="t must be between 1 and steps"):
+        bptt_report("rnn", steps=3, t=4, path=tmp_path / "c.png")

@@ -115,3 +115,12 @@ def test_fitting_the_char_model_lowers_its_loss():
     changed = traces.gates[("rnn", 0, 0)]["z"] - traces.baseline.gates[("rnn", 0, 0)]["z"]
     assert np.abs(changed).max() > 0  # the baseline is the model before fitting
     assert set(chance_levels(traces)) == {"bracket depth", "position in line", "position in clause"}
+
+
+def test_gates_report_draws_both_pictures(tmp_path):
+    from rnnlab.inspect.gates import gates_report
+
+    traces = random_model_traces('f("a(b)")\n', "lstm", hidden_size=4, fit_steps=2, fit_text="ab(cd)ef" * 12)
+    report = gates_report(traces, tmp_path / "g.png", top=2)
+    assert report.heatmaps == [tmp_path / "g.png"] and report.units_path == tmp_path / "g_units.png"
+    assert report.units_path.stat().st_size > 1000 and set(report.chance) <= {u.feature for u in report.units}

@@ -117,3 +117,23 @@ def test_checkpoint_report_and_plot(tmp_path):
     assert "‖∂L_T/∂e_1‖" in text and "trained checkpoint" in text and "clip=1.0" in text
     plot_gradflow(report, tmp_path / "g.png")
     assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_checkpoint_report_reads_the_text_with_the_model_tokenizer(tmp_path):
+    from types import SimpleNamespace
+
+    from rnnlab.errors import DataError
+    from rnnlab.inspect.gradflow import checkpoint_report
+
+    torch.manual_seed(0)
+    lm = SimpleNamespace(
+        model=TinyLM(),
+        tokenizer=SimpleNamespace(tokenize=list),
+        vocab=SimpleNamespace(encode=lambda tokens: [ord(c) % 7 for c in tokens]),
+        generate=lambda max_tokens, seed: ["abcdefghij"[:max_tokens]],
+    )
+    report = checkpoint_report(lm, "tiny", None, length=6, explode_steps=2)
+    assert report.length == 6 and len(report.curves) == 2 and len(report.curves[1].norms) == 5
+    assert [len(run.grad_norms) for run in report.exploding] == [2, 2]
+    with pytest.raises(DataError, match="need at least 2"):
+        checkpoint_report(lm, "tiny", "a", length=6, explode_steps=1)

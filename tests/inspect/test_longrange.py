@@ -82,3 +82,24 @@ def test_train_run_learns_something_and_reports(task):
         assert result.metric < 0.5  # far below a random init's ~1, on the way to the 0.167 baseline
     else:
         assert 0.0 <= result.metric <= 1.0
+
+
+def test_a_nan_loss_ends_the_run_as_diverged():
+    from rnnlab.inspect.longrange import SequenceModel
+
+    config = RunConfig(task="adding", cell="rnn", length=4, hidden_size=4, steps=20, eval_every=5, eval_size=8)
+    model = SequenceModel("adding", "rnn", 4)
+    with torch.no_grad():
+        model.head.bias.fill_(float("nan"))
+    result = train_run(config, model=model)
+    assert result.diverged and not result.solved and math.isnan(result.metric)
+    assert result.steps_taken == 1 and result.max_grad_norm == 0.0
+
+
+def test_stop_when_solved_ends_at_the_solving_evaluation(monkeypatch):
+    import rnnlab.inspect.longrange as longrange
+
+    monkeypatch.setattr(longrange, "is_solved", lambda task, metric: True)
+    config = RunConfig(task="adding", cell="gru", length=4, hidden_size=4, steps=30, eval_every=10, eval_size=8)
+    assert train_run(config).steps_taken == 10
+    assert train_run(config, stop_when_solved=False).steps_taken == 30

@@ -167,7 +167,7 @@ def test_errors(tmp_path):
         fit(tmp_path / "b", resume=tmp_path / "a" / "run" / "best")
     with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
         fit(tmp_path / "c", resume=tmp_path / "nowhere")
-    with pytest.raises(ConfigError, match="set max_steps or max_epochs"):
+    with pytest.raises(ConfigError, match="set max_steps, max_epochs or max_minutes"):
         make_config(max_epochs=None, max_steps=None)
 
     class Diverging(TinyTask):

@@ -1,6 +1,7 @@
-"""`rnnlab inspect diagram | gates | bptt | gradflow`: look inside recurrent networks.
+"""`rnnlab inspect diagram | gates | bptt | cost | gradflow`: look inside recurrent networks.
 
 Each sub-command writes a picture (PNG, or SVG/PDF when `--out` ends so) and prints a short summary.
+This module only parses and prints; the computations are typed functions in `rnnlab.inspect`.
 """
 
 from __future__ import annotations
@@ -188,63 +189,48 @@ def run_gates(args: argparse.Namespace) -> int:
         raise ConfigError("expected a checkpoint directory, or --random for an untrained model")
     else:
         traces = gates.language_model_traces(_load_lm(args.checkpoint), args.text)
-    paths = gates.plot_gate_heatmaps(traces, args.out, max_units=args.max_units, max_tokens=args.max_tokens)
-    units = gates.tracking_units(traces, top=args.top)
-    units_path = Path(args.out).with_name(Path(args.out).stem + "_units" + Path(args.out).suffix)
-    gates.plot_tracking_units(traces, units, units_path, max_tokens=args.max_tokens)
+    report = gates.gates_report(traces, args.out, args.max_units, args.max_tokens, args.top)
     print(
         f"{len(traces.tokens)} tokens; layers/directions: {len(traces.gates)}; gates: "
         f"{', '.join(next(iter(traces.gates.values())))}"
     )
-    chance = gates.chance_levels(traces)
-    for unit in units:
-        note = f"  (untrained: best |r| {chance[unit.feature]:.3f})" if unit.feature in chance else ""
+    for unit in report.units:
+        chance = report.chance.get(unit.feature)
+        note = f"  (untrained: best |r| {chance:.3f})" if chance is not None else ""
         print(f"  {unit.feature:>18s}: {unit.where:<40s} r = {unit.correlation:+.3f}{note}")
-    print("wrote " + ", ".join(str(p) for p in [*paths, units_path]))
+    print("wrote " + ", ".join(str(p) for p in [*report.heatmaps, report.units_path]))
     return 0
 
 
 def run_bptt(args: argparse.Namespace) -> int:
     from rnnlab.errors import ConfigError
-    from rnnlab.inspect.bptt import (
-        SmallRNN,
-        chain_rule_gradient,
-        loss_is_sum_check,
-        plot_bptt,
-        weight_sharing_check,
-    )
+    from rnnlab.inspect.bptt import bptt_report
 
     _positive("--steps", args.steps)
     _positive("--hidden-size", args.hidden_size)
     if not 1 <= args.t <= args.steps:
         raise ConfigError(f"--t must be between 1 and --steps ({args.steps}), got {args.t}")
-    model = SmallRNN.random(args.cell, args.steps, hidden_size=args.hidden_size, seed=args.seed)
     out = args.out or f"bptt_{args.cell}.png"
-    grads = plot_bptt(model, args.t, out)
-    print(f"{args.cell}, {args.steps} steps: ‖∂L_k/∂x_{args.t}‖ by autograd (and by the chain-rule product):")
-    for k in range(1, args.steps + 1):
-        chain = float(chain_rule_gradient(model, k - 1, args.t - 1).norm())
+    report = bptt_report(args.cell, args.steps, args.t, out, hidden_size=args.hidden_size, seed=args.seed)
+    t = report.t
+    print(f"{report.cell}, {report.steps} steps: ‖∂L_k/∂x_{t}‖ by autograd (and by the chain-rule product):")
+    for k, (autograd, chain) in enumerate(zip(report.autograd, report.chain_rule), start=1):
         note = (
             "no path (k < t)"
-            if k < args.t
-            else f"path L_{k} -> y_{k} -> h_{k}"
-            + (f" -> ... -> h_{args.t}" if k > args.t else "")
-            + f" -> x_{args.t}"
+            if k < t
+            else f"path L_{k} -> y_{k} -> h_{k}" + (f" -> ... -> h_{t}" if k > t else "") + f" -> x_{t}"
         )
-        print(f"  L_{k}: {float(grads[k - 1, args.t - 1]):.3e}  ({chain:.3e})  {note}")
-    total, parts = loss_is_sum_check(model, args.t - 1)
+        print(f"  L_{k}: {autograd:.3e}  ({chain:.3e})  {note}")
     print(
-        f"loss is the sum over steps: ‖∂L/∂x_{args.t}‖ = {float(total.norm()):.3e} = ‖Σ_k ∂L_k/∂x_{args.t}‖ "
-        f"(max difference {float((total - parts).abs().max()):.1e})"
+        f"loss is the sum over steps: ‖∂L/∂x_{t}‖ = {report.total_norm:.3e} = ‖Σ_k ∂L_k/∂x_{t}‖ "
+        f"(max difference {report.sum_difference:.1e})"
     )
-    per_step, summed, shared = weight_sharing_check(model)
-    count = sum(p.numel() for p in model.cell.parameters())
     print(
-        f"weights are shared across time: {count} cell parameters for any number of steps; "
-        f"∂L/∂W_hh = Σ_k (step k's share) with max difference {float((summed - shared).abs().max()):.1e}; "
-        f"per-step shares ‖·‖ = " + " ".join(f"{float(v):.2e}" for v in per_step)
+        f"weights are shared across time: {report.parameter_count} cell parameters for any number of steps; "
+        f"∂L/∂W_hh = Σ_k (step k's share) with max difference {report.sharing_difference:.1e}; "
+        f"per-step shares ‖·‖ = " + " ".join(f"{v:.2e}" for v in report.step_shares)
     )
-    print(f"wrote {out}")
+    print(f"wrote {report.path}")
     return 0
 
 
@@ -267,7 +253,6 @@ def run_gradflow(args: argparse.Namespace) -> int:
     _positive("--length", args.length)
     _positive("--hidden-size", args.hidden_size)
     out = args.out or f"gradflow_{args.cell}.png"
-    title = None
     if args.ckpt is None:
         report = gradflow.gradflow_report(
             args.cell,
@@ -279,21 +264,17 @@ def run_gradflow(args: argparse.Namespace) -> int:
             args.seed,
         )
     else:
-        import torch
-
-        lm = _load_lm(args.ckpt)
-        text = args.text or lm.generate(max_tokens=args.length, seed=args.seed)[0]
-        tokens = lm.tokenizer.tokenize(text)[: args.length]
-        if len(tokens) < 2:
-            from rnnlab.errors import DataError
-
-            raise DataError(f"--text has {len(tokens)} token(s) under the model's tokenizer; need at least 2")
-        ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
-        report = gradflow.GradflowReport(args.cell, len(tokens), scale=args.scale, checkpoint=args.ckpt)
-        report.curves = gradflow.lm_gradflow_curves(lm.model, ids, args.seed)
-        gradflow.add_exploding_runs(report, min(args.length, 50), args.explode_steps, args.seed)
-        title = f"‖∂L_T/∂e_t‖ of the checkpoint, {len(tokens)} tokens"
+        report = gradflow.checkpoint_report(
+            _load_lm(args.ckpt),
+            args.ckpt,
+            args.text,
+            args.length,
+            args.cell,
+            args.scale,
+            args.explode_steps,
+            args.seed,
+        )
     print(report.summary())
-    gradflow.plot_gradflow(report, out, title=title)
+    gradflow.plot_gradflow(report, out)
     print(f"wrote {out}")
     return 0

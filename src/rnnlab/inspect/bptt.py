@@ -194,3 +194,53 @@ def weight_sharing_check(model: SmallRNN) -> tuple[Tensor, Tensor, Tensor]:
     per_step = torch.autograd.grad(total, copies)
     (shared,) = torch.autograd.grad(torch.stack(model.step_losses(model.inputs)).sum(), params["weight_hh"])
     return torch.stack([g.norm() for g in per_step]), sum(per_step), shared
+
+
+@dataclass
+class BpttReport:
+    """Everything `rnnlab inspect bptt` prints, for one unrolled model and one input x_t (1-based t).
+
+    autograd[k-1] / chain_rule[k-1]: ‖∂L_k/∂x_t‖ by autograd and by the explicit BPTT product, k = 1..steps.
+    total_norm: ‖∂L/∂x_t‖ of the summed loss; sum_difference: its max difference to Σ_k ∂L_k/∂x_t.
+    step_shares: ‖step k's share of ∂L/∂W_hh‖; sharing_difference: max |Σ shares − ∂L/∂W_hh|.
+    """
+
+    cell: str
+    steps: int
+    t: int
+    autograd: list[float]
+    chain_rule: list[float]
+    total_norm: float
+    sum_difference: float
+    step_shares: list[float]
+    sharing_difference: float
+    parameter_count: int
+    path: Path
+
+
+def bptt_report(
+    cell: str, steps: int, t: int, path: str | Path, hidden_size: int = 4, seed: int = 0
+) -> BpttReport:
+    """Unroll a random `cell` model for `steps` steps, draw the paths to x_t into `path`, and check BPTT."""
+    if steps < 1 or hidden_size < 1:
+        raise ConfigError(f"steps and hidden_size must be >= 1, got {steps} and {hidden_size}")
+    if not 1 <= t <= steps:
+        raise ConfigError(f"t must be between 1 and steps ({steps}), got {t}")
+    model = SmallRNN.random(cell, steps, hidden_size=hidden_size, seed=seed)
+    grads = plot_bptt(model, t, path)
+    chain = [float(chain_rule_gradient(model, k, t - 1).norm()) for k in range(steps)]
+    total, parts = loss_is_sum_check(model, t - 1)
+    per_step, summed, shared = weight_sharing_check(model)
+    return BpttReport(
+        cell=cell,
+        steps=steps,
+        t=t,
+        autograd=[float(grads[k, t - 1]) for k in range(steps)],
+        chain_rule=chain,
+        total_norm=float(total.norm()),
+        sum_difference=float((total - parts).abs().max()),
+        step_shares=[float(v) for v in per_step],
+        sharing_difference=float((summed - shared).abs().max()),
+        parameter_count=sum(p.numel() for p in model.cell.parameters()),
+        path=Path(path),
+    )

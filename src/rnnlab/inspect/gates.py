@@ -21,7 +21,9 @@ from torch import nn
 
 from rnnlab.errors import DataError
 from rnnlab.inspect.cells import make_layer, reinitialised
+from rnnlab.inspect.training import train_in_memory
 from rnnlab.nn import record_gates
+from rnnlab.train import DrawnBatches, StepOutput, TrainTask
 
 SIGMOID_GATES = {"i", "f", "o", "r", "z"}  # values in (0, 1); the others lie in (-1, 1) or are unbounded (c)
 OPENING, CLOSING = "([{", ")]}"
@@ -78,6 +80,45 @@ class RandomCharModel(nn.Module):
         return output
 
 
+class _NextCharacter(nn.Module):
+    """The character model plus a linear read-out: (L, N) ids -> (L, N, V) logits."""
+
+    def __init__(self, model: RandomCharModel, head: nn.Linear) -> None:
+        super().__init__()
+        self.model, self.head = model, head
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.model(ids))
+
+
+class _NextCharacterTask(TrainTask):
+    """Random windows of `seq_len + 1` characters of the text (fresh every step); evaluation: the loss on
+    one fixed batch of windows."""
+
+    def __init__(self, net: _NextCharacter, ids: torch.Tensor, steps: int, seq_len: int, batch_size: int, seed: int):
+        self.net, self.ids, self.steps, self.seq_len, self.batch_size, self.seed = (
+            net, ids, steps, seq_len, batch_size, seed,
+        )  # fmt: skip
+        self.valid = self._windows(torch.Generator().manual_seed(10_000 + seed))
+
+    def _windows(self, generator: torch.Generator) -> torch.Tensor:
+        starts = torch.randint(0, len(self.ids) - self.seq_len - 1, (self.batch_size,), generator=generator)
+        return torch.stack([self.ids[s : s + self.seq_len + 1] for s in starts.tolist()], dim=1)  # (L+1, N)
+
+    def _loss(self, window: torch.Tensor) -> torch.Tensor:
+        logits = self.net(window[:-1])
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[1:].reshape(-1))
+
+    def train_batches(self, epoch: int) -> DrawnBatches:
+        return DrawnBatches(self._windows, self.steps, self.seed + epoch)
+
+    def train_step(self, window: torch.Tensor) -> StepOutput:
+        return StepOutput(self._loss(window), num_tokens=window[1:].numel())
+
+    def evaluate(self) -> dict[str, float]:
+        return {"loss": float(self._loss(self.valid))}
+
+
 def fit_char_model(
     model: RandomCharModel,
     text: str,
@@ -90,7 +131,8 @@ def fit_char_model(
     """Train `model` (plus a linear read-out) to predict the next character of `text`; returns the last loss.
 
     A quick way to get units that track something without a checkpoint: the model only sees the
-    characters of `text` (its vocabulary must cover them). Unidirectional models only.
+    characters of `text` (its vocabulary must cover them). Unidirectional models only. Adam, gradient
+    norm clipped to 1 (read-out included), through the shared Trainer in memory.
     """
     if getattr(model.rnn, "bidirectional", False):
         raise DataError("inspect gates: next-character training needs a unidirectional model")
@@ -98,23 +140,22 @@ def fit_char_model(
         raise DataError(
             f"inspect gates: the training text has {len(text)} characters; need at least {seq_len + 2}"
         )
+    if steps < 1:
+        return 0.0
     ids = model.encode(text)[:, 0]
-    head = nn.Linear(model.rnn.hidden_size, len(model.chars))
-    optimizer = torch.optim.Adam([*model.parameters(), *head.parameters()], lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    loss = torch.zeros(())
-    model.train()
-    for _ in range(steps):
-        starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=generator)
-        window = torch.stack([ids[s : s + seq_len + 1] for s in starts.tolist()], dim=1)  # (L+1, N)
-        logits = head(model(window[:-1]))
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[1:].reshape(-1))
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+    net = _NextCharacter(model, nn.Linear(model.rnn.hidden_size, len(model.chars)))
+    _, history = train_in_memory(
+        _NextCharacterTask(net, ids, steps, seq_len, batch_size, seed),
+        net,
+        optimizer="adam",
+        lr=learning_rate,
+        clip_grad_norm=1.0,
+        max_steps=steps,
+        log_every=steps,
+        seed=seed,
+    )
     model.eval()
-    return float(loss.detach())
+    return history.losses[-1]
 
 
 def random_model_traces(
@@ -236,6 +277,34 @@ def chance_levels(traces: Traces) -> dict[str, float]:
     if traces.baseline is None:
         return {}
     return {unit.feature: abs(unit.correlation) for unit in tracking_units(traces.baseline, top=1)}
+
+
+@dataclass
+class GatesReport:
+    """What `rnnlab inspect gates` shows: the traces, the tracking units, their chance levels, the files."""
+
+    traces: Traces
+    units: list[TrackingUnit]
+    chance: dict[str, float]  # feature -> best |r| of the untrained baseline (empty without a baseline)
+    heatmaps: list[Path]
+    units_path: Path
+
+
+def units_path_for(path: str | Path) -> Path:
+    """`NAME_units.EXT` next to the heatmap file `NAME.EXT`."""
+    path = Path(path)
+    return path.with_name(path.stem + "_units" + path.suffix)
+
+
+def gates_report(
+    traces: Traces, path: str | Path, max_units: int = 64, max_tokens: int = 200, top: int = 3
+) -> GatesReport:
+    """Draw the heatmaps into `path` (one file per layer/direction) and the tracking units next to it."""
+    heatmaps = plot_gate_heatmaps(traces, path, max_units=max_units, max_tokens=max_tokens)
+    units = tracking_units(traces, top=top)
+    units_path = units_path_for(path)
+    plot_tracking_units(traces, units, units_path, max_tokens=max_tokens)
+    return GatesReport(traces, units, chance_levels(traces), heatmaps, units_path)
 
 
 # Fonts with CJK glyphs, tried in order when a text has characters DejaVu lacks (e.g. Tang poems).

@@ -25,7 +25,9 @@ from torch import Tensor, nn
 
 from rnnlab.inspect.cells import make_cell, reinitialised
 from rnnlab.inspect.longrange import RunConfig, SequenceModel, adding_batch, train_run
+from rnnlab.inspect.training import train_in_memory
 from rnnlab.inspect.unroll import spectral_radius, step_jacobians, unroll, zero_state
+from rnnlab.train import DrawnBatches, StepOutput, TrainTask
 
 
 def hidden_gradient_norms(cell: nn.Module, inputs: Tensor, loss_fn: Callable[[Tensor], Tensor]) -> Tensor:
@@ -157,6 +159,25 @@ def measure_curve(model: SequenceModel, name: str, label: str, length: int, seed
     )
 
 
+class _AddingTask(TrainTask):
+    """The adding problem with fresh batches of 32 every step; evaluation: MSE on one fixed batch."""
+
+    def __init__(self, model: SequenceModel, length: int, steps: int, seed: int) -> None:
+        self.model, self.length, self.steps, self.seed = model, length, steps, seed
+        self.test = adding_batch(32, length, torch.Generator().manual_seed(10_000 + seed))
+
+    def train_batches(self, epoch: int) -> DrawnBatches:
+        return DrawnBatches(lambda g: adding_batch(32, self.length, g), self.steps, self.seed + epoch)
+
+    def train_step(self, batch: tuple[Tensor, Tensor]) -> StepOutput:
+        inputs, targets = batch
+        return StepOutput(nn.functional.mse_loss(self.model(inputs), targets), num_tokens=len(inputs))
+
+    def evaluate(self) -> dict[str, float]:
+        inputs, targets = self.test
+        return {"loss": float(nn.functional.mse_loss(self.model(inputs), targets))}
+
+
 def exploding_run(
     length: int,
     scale: float,
@@ -166,25 +187,29 @@ def exploding_run(
     hidden_size: int = 32,
     learning_rate: float = 0.05,
 ) -> ExplodingRun:
-    """Train a tanh RNN whose W_hh starts as `scale` x a random orthogonal matrix, with plain SGD."""
+    """Train a tanh RNN whose W_hh starts as `scale` x a random orthogonal matrix, with plain SGD.
+
+    The Trainer keeps going through NaN/inf losses (on_nonfinite="continue"): the divergence is the point.
+    """
     torch.manual_seed(seed)
     model = SequenceModel("adding", "rnn", hidden_size)
     with torch.no_grad():
         orthogonal, _ = torch.linalg.qr(torch.randn(hidden_size, hidden_size))
         model.rnn.weight_hh_l0.copy_(scale * orthogonal)
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
-    generator = torch.Generator().manual_seed(seed)
-    grad_norms, losses = [], []
-    for _ in range(steps):
-        inputs, targets = adding_batch(32, length, generator)
-        loss = nn.functional.mse_loss(model(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
-        optimizer.step()
-        grad_norms.append(float(norm))
-        losses.append(float(loss.detach()))
-    return ExplodingRun(clip, grad_norms, losses)
+    if steps < 1:
+        return ExplodingRun(clip, [], [])
+    _, history = train_in_memory(
+        _AddingTask(model, length, steps, seed),
+        model,
+        optimizer="sgd",
+        lr=learning_rate,
+        clip_grad_norm=clip,
+        max_steps=steps,
+        log_every=steps,
+        seed=seed,
+        on_nonfinite="continue",
+    )
+    return ExplodingRun(clip, history.grad_norms, history.losses)
 
 
 def gradflow_report(
@@ -225,6 +250,9 @@ def add_exploding_runs(report: GradflowReport, length: int, steps: int, seed: in
 
 
 def plot_gradflow(report: GradflowReport, path: str | Path, title: str | None = None) -> None:
+    """Three panels: the curves, and the exploding RNN's gradient norms and losses (title: left panel's)."""
+    if title is None and report.checkpoint is not None:
+        title = f"‖∂L_T/∂e_t‖ of the checkpoint, {report.length} tokens"
     import matplotlib
 
     matplotlib.use("Agg")
@@ -293,6 +321,34 @@ def lm_input_gradient_norms(model: nn.Module, ids: Tensor) -> Tensor:
     loss = nn.functional.cross_entropy(logits[-1, :1].float(), ids[-1, :1])
     (grad,) = torch.autograd.grad(loss, captured["e"])
     return grad[:, 0].norm(dim=-1).detach()
+
+
+def checkpoint_report(
+    lm,
+    checkpoint: str,
+    text: str | None = None,
+    length: int = 100,
+    cell: str = "rnn",
+    scale: float = 2.0,
+    explode_steps: int = 300,
+    seed: int = 0,
+) -> GradflowReport:
+    """Gradient flow of a loaded language model over the first `length` tokens of `text` (default: a
+    sample from the model), against its architecture re-initialised; plus the exploding-RNN runs.
+
+    `lm` has `.model`, `.tokenizer.tokenize`, `.vocab.encode` and `.generate` (a loaded `lm` task model).
+    """
+    from rnnlab.errors import DataError
+
+    text = text or lm.generate(max_tokens=length, seed=seed)[0]
+    tokens = lm.tokenizer.tokenize(text)[:length]
+    if len(tokens) < 2:
+        raise DataError(f"the text has {len(tokens)} token(s) under the model's tokenizer; need at least 2")
+    ids = torch.tensor(lm.vocab.encode(tokens), dtype=torch.long).unsqueeze(1)
+    report = GradflowReport(cell, len(tokens), scale=scale, checkpoint=checkpoint)
+    report.curves = lm_gradflow_curves(lm.model, ids, seed)
+    add_exploding_runs(report, min(length, 50), explode_steps, seed)
+    return report
 
 
 def lm_gradflow_curves(model: nn.Module, ids: Tensor, seed: int = 0) -> list[Curve]:

@@ -1,4 +1,4 @@
-"""Long-range dependency tasks: the adding problem and the copy (memory) task, and a small trainer.
+"""Long-range dependency tasks: the adding problem and the copy (memory) task, trained with the Trainer.
 
 Both follow their standard forms (Hochreiter & Schmidhuber 1997, section 5.4; Arjovsky, Shah & Bengio
 2016, "Unitary evolution RNNs", section 4.1-4.2):
@@ -17,7 +17,6 @@ Both follow their standard forms (Hochreiter & Schmidhuber 1997, section 5.4; Ar
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
@@ -25,6 +24,8 @@ from torch import Tensor, nn
 
 from rnnlab.errors import ConfigError
 from rnnlab.inspect.cells import make_layer
+from rnnlab.inspect.training import train_in_memory
+from rnnlab.train import Callback, DrawnBatches, EvalInfo, StepOutput, TrainTask
 
 TASKS = ("adding", "copy")
 ADDING_BASELINE_MSE = 1.0 / 6.0
@@ -149,51 +150,78 @@ def is_solved(task: str, metric: float) -> bool:
     return metric < 0.01 if task == "adding" else metric >= 0.99
 
 
+def metric_name(task: str) -> str:
+    """The evaluation metric of a task: "mse" (adding, lower is better) or "accuracy" (copy)."""
+    return "mse" if task == "adding" else "accuracy"
+
+
+class LongRangeTask(TrainTask):
+    """Fresh batches every step (one epoch of `config.steps` draws from a generator seeded with the seed);
+    evaluation on a fixed test set of `config.eval_size` examples."""
+
+    def __init__(self, model: SequenceModel, config: RunConfig) -> None:
+        self.model, self.config = model, config
+        self.test = _batch(config, config.eval_size, torch.Generator().manual_seed(10_000 + config.seed))
+
+    def train_batches(self, epoch: int) -> DrawnBatches:
+        config = self.config
+        return DrawnBatches(lambda g: _batch(config, config.batch_size, g), config.steps, config.seed + epoch)
+
+    def train_step(self, batch: tuple[Tensor, Tensor]) -> StepOutput:
+        inputs, targets = batch
+        return StepOutput(_loss(self.config, self.model(inputs), targets), num_tokens=len(inputs))
+
+    def evaluate(self) -> dict[str, float]:
+        return {metric_name(self.config.task): evaluate(self.model, self.config, *self.test)}
+
+
+class StopWhenSolved(Callback):
+    def __init__(self, task: str) -> None:
+        self.task = task
+
+    def on_evaluation(self, trainer, info: EvalInfo) -> None:
+        if is_solved(self.task, info.metrics[metric_name(self.task)]):
+            trainer.request_stop("solved")
+
+
 def train_run(
     config: RunConfig, stop_when_solved: bool = True, model: SequenceModel | None = None
 ) -> RunResult:
     """Train one model on fresh batches for `config.steps` Adam steps; evaluate on a fixed test set.
 
-    Pass `model` to continue training an existing model (else a fresh one is built from the seed).
+    Pass `model` to continue training an existing model (else a fresh one is built from the seed). The
+    run goes through the shared Trainer (in memory); a NaN/inf loss ends it as diverged, before that
+    batch is trained on.
     """
     torch.manual_seed(config.seed)
     if model is None:
         model = SequenceModel(config.task, config.cell, config.hidden_size)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    train_gen = torch.Generator().manual_seed(config.seed)
-    test_inputs, test_targets = _batch(
-        config, config.eval_size, torch.Generator().manual_seed(10_000 + config.seed)
+    summary, history = train_in_memory(
+        LongRangeTask(model, config),
+        model,
+        [StopWhenSolved(config.task)] if stop_when_solved else [],
+        optimizer="adam",
+        lr=config.learning_rate,
+        clip_grad_norm=config.clip_norm,
+        max_steps=config.steps,
+        eval_every=config.eval_every,
+        log_every=max(config.steps, 1),
+        metric=metric_name(config.task),
+        mode="min" if config.task == "adding" else "max",
+        seed=config.seed,
+        on_nonfinite="stop",
     )
-    start = time.perf_counter()
-    metric, max_norm, diverged, step = float("nan"), 0.0, False, 0
-    for step in range(1, config.steps + 1):
-        inputs, targets = _batch(config, config.batch_size, train_gen)
-        loss = _loss(config, model(inputs), targets)
-        if not torch.isfinite(loss):
-            diverged = True
-            break
-        optimizer.zero_grad()
-        loss.backward()
-        # clip_grad_norm_ with max_norm=inf only measures the norm.
-        limit = config.clip_norm if config.clip_norm is not None else float("inf")
-        norm = float(nn.utils.clip_grad_norm_(model.parameters(), limit))
-        max_norm = max(max_norm, norm) if math.isfinite(norm) else float("inf")
-        optimizer.step()
-        if step % config.eval_every == 0 or step == config.steps:
-            metric = evaluate(model, config, test_inputs, test_targets)
-            if stop_when_solved and is_solved(config.task, metric):
-                break
-    if diverged:
-        metric = float("nan")
-    elif step % config.eval_every != 0 and step != config.steps:
-        metric = evaluate(model, config, test_inputs, test_targets)
+    diverged = summary["stop_reason"] == "nonfinite_loss"
+    metric = float("nan") if diverged else summary["last_eval"][metric_name(config.task)]
+    norms = history.grad_norms
     return RunResult(
         config=config,
         metric=metric,
         solved=not diverged and is_solved(config.task, metric),
-        steps_taken=step,
-        seconds=time.perf_counter() - start,
-        max_grad_norm=max_norm,
+        # the step that diverged counts as taken (it was attempted), as in the benchmark's tables
+        steps_taken=summary["steps"] + int(diverged),
+        seconds=summary["wall_time"],
+        max_grad_norm=max((n if math.isfinite(n) else math.inf for n in norms), default=0.0),
         diverged=diverged,
         model=model,
     )

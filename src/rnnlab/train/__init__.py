@@ -1,6 +1,7 @@
 """rnnlab.train: the generic Trainer, its task protocol, configs and checkpoints (see docs/training.md)."""
 
-from rnnlab.train.batches import EpochBatches, move_to, shuffled_indices
+from rnnlab.train.batches import DrawnBatches, EpochBatches, move_to, shuffled_indices
+from rnnlab.train.callbacks import Callback, EvalInfo, History, StepInfo
 from rnnlab.train.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -14,9 +15,14 @@ from rnnlab.train.task import StepOutput, TrainTask, as_step_output
 from rnnlab.train.trainer import Trainer, TrainerConfig, resolve_device, set_seed
 
 __all__ = [
+    "Callback",
     "Checkpoint",
+    "DrawnBatches",
     "EpochBatches",
+    "EvalInfo",
+    "History",
     "LRSchedule",
+    "StepInfo",
     "StepOutput",
     "TrainTask",
     "Trainer",

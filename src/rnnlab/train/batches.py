@@ -12,7 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
-__all__ = ["shuffled_indices", "EpochBatches", "move_to"]
+__all__ = ["shuffled_indices", "EpochBatches", "DrawnBatches", "move_to"]
 
 T = TypeVar("T")
 
@@ -40,6 +40,39 @@ class EpochBatches(Sequence, Generic[T]):
     def __getitem__(self, index: int) -> T:  # type: ignore[override]
         item = self.items[self.order[index]]
         return self.make(item) if self.make is not None else item
+
+
+class DrawnBatches(Sequence, Generic[T]):
+    """`length` batches drawn one after the other by `draw(generator)` from one generator seeded with `seed`.
+
+    For tasks whose data is generated on the fly (the adding problem, random text windows): batch i is the
+    i-th draw, a pure function of (seed, i), so a resumed run gets the same batches. Reading in order costs
+    one draw per batch; reading out of order (a resume) replays the draws from the start.
+    """
+
+    def __init__(self, draw: Callable[[torch.Generator], T], length: int, seed: int) -> None:
+        self.draw, self.length, self.seed = draw, length, seed
+        self._generator = torch.Generator().manual_seed(seed)
+        self._next = 0  # index of the batch the generator draws next
+        self._last: tuple[int, T] | None = None
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> T:  # type: ignore[override]
+        if not -self.length <= index < self.length:
+            raise IndexError(f"batch {index} of {self.length}")
+        index %= self.length
+        if self._last is not None and self._last[0] == index:
+            return self._last[1]
+        if index < self._next:
+            self._generator = torch.Generator().manual_seed(self.seed)
+            self._next = 0
+        while self._next <= index:
+            batch = self.draw(self._generator)
+            self._next += 1
+        self._last = (index, batch)
+        return batch
 
 
 def move_to(batch: Any, device: torch.device | str) -> Any:

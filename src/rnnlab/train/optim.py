@@ -8,6 +8,11 @@
              improved for `patience` evaluations (like torch's ReduceLROnPlateau, threshold 0)
 
 Param groups keep their own base lr; the schedule multiplies each by the same factor.
+
+The run's progress that "cosine" follows is the step fraction by default; a caller that trains for a
+wall-clock budget passes `progress` (the fraction of the budget spent, in [0, 1]) to `step` instead, and
+the decay then runs from the progress at the end of warmup to 1 (`timed=True` lifts the need for
+`total_steps`). Warmup always counts steps.
 """
 
 from __future__ import annotations
@@ -52,7 +57,8 @@ def is_improvement(value: float, best: float | None, mode: str) -> bool:
 class LRSchedule:
     """Sets the lr of every param group before each optimizer step (`step`) and after evaluations (`on_eval`).
 
-    total_steps: steps of the whole run (needed by "cosine"; may be None for the others).
+    total_steps: steps of the whole run (needed by "cosine" unless `timed`; may be None for the others).
+    timed: the caller passes `progress` to every `step` call (a wall-clock budget), so "cosine" follows it.
     """
 
     def __init__(
@@ -66,10 +72,11 @@ class LRSchedule:
         factor: float = 0.5,
         patience: int = 0,
         mode: str = "min",
+        timed: bool = False,
     ) -> None:
         if kind not in ("none", "cosine", "plateau"):
             raise ValueError(f"unknown schedule {kind!r}; expected 'none', 'cosine' or 'plateau'")
-        if kind == "cosine" and not total_steps:
+        if kind == "cosine" and not total_steps and not timed:
             raise ValueError("the cosine schedule needs the run length: set max_steps or max_epochs")
         self.optimizer = optimizer
         self.kind = kind
@@ -79,28 +86,43 @@ class LRSchedule:
         self.factor = factor
         self.patience = patience
         self.mode = mode
+        self.timed = timed
+        self.decay_start = 0.0  # progress when warmup ended (timed runs)
         self.base_lrs = [group["lr"] for group in optimizer.param_groups]
         self.scale = 1.0  # plateau reductions so far, as a product of factors
         self.best: float | None = None
         self.bad_evals = 0
 
-    def lr_for(self, base_lr: float, step: int) -> float:
-        """lr of a group with base lr `base_lr` at optimizer step `step` (0-based)."""
+    def lr_for(self, base_lr: float, step: int, progress: float | None = None) -> float:
+        """lr of a group with base lr `base_lr` at optimizer step `step` (0-based).
+
+        progress: the fraction of the run done before this step, in [0, 1] (timed runs); None = use steps.
+        """
         floor = min(self.min_lr, base_lr)
         if step < self.warmup_steps:  # linear warmup from base_lr / warmup_steps to base_lr
             return base_lr * self.scale * (step + 1) / self.warmup_steps
         if self.kind == "cosine":
-            span = max(1, self.total_steps - self.warmup_steps)
-            progress = min(1.0, (step - self.warmup_steps) / span)
-            return floor + (base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+            if progress is None:
+                span = max(1, self.total_steps - self.warmup_steps)
+                fraction = min(1.0, (step - self.warmup_steps) / span)
+            elif self.decay_start >= 1.0:
+                fraction = 1.0
+            else:
+                fraction = min(1.0, max(0.0, (progress - self.decay_start) / (1.0 - self.decay_start)))
+            return floor + (base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * fraction))
         if self.kind == "plateau":
             return max(base_lr * self.scale, floor)
         return base_lr
 
-    def step(self, step: int) -> None:
-        """Set each group's lr for optimizer step `step` (0-based). Call before `optimizer.step()`."""
+    def step(self, step: int, progress: float | None = None) -> None:
+        """Set each group's lr for optimizer step `step` (0-based). Call before `optimizer.step()`.
+
+        progress: fraction of a wall-clock budget spent before this step (timed runs), else None.
+        """
+        if progress is not None and step == self.warmup_steps and self.warmup_steps > 0:
+            self.decay_start = progress  # the decay spans what is left of the budget after warmup
         for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = self.lr_for(base, step)
+            group["lr"] = self.lr_for(base, step, progress)
 
     def on_eval(self, value: float) -> bool:
         """Feed a validation metric ("plateau" only); returns True if the lr was reduced."""
@@ -122,10 +144,17 @@ class LRSchedule:
         return self.optimizer.param_groups[0]["lr"]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"scale": self.scale, "best": self.best, "bad_evals": self.bad_evals, "base_lrs": list(self.base_lrs)}
+        return {
+            "scale": self.scale,
+            "best": self.best,
+            "bad_evals": self.bad_evals,
+            "base_lrs": list(self.base_lrs),
+            "decay_start": self.decay_start,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.scale = float(state["scale"])
         self.best = state["best"]
         self.bad_evals = int(state["bad_evals"])
         self.base_lrs = [float(lr) for lr in state["base_lrs"]]
+        self.decay_start = float(state.get("decay_start", 0.0))  # absent in checkpoints before timed runs

@@ -3,7 +3,8 @@
 The task supplies batches, a forward pass returning the mean loss, an evaluation and what to store in a
 checkpoint (see `rnnlab.train.task.TrainTask`); the Trainer does everything else: optimizer and lr
 schedule, gradient clipping, bf16 autocast on CUDA, a tqdm progress bar (loss, ppl/bpc, tokens/s, ETA),
-validation every N steps, early stopping, `best/` and `last/` checkpoints, `metrics.jsonl`,
+validation every N steps, early stopping, a wall-clock budget (`max_minutes`, which also drives the lr
+schedule), callbacks (`rnnlab.train.callbacks`), `best/` and `last/` checkpoints, `metrics.jsonl`,
 `loss_curve.png`, and exact resume: a run killed at any moment and resumed from `last/` produces the same
 loss at every later step as the uninterrupted run (on CPU; cuDNN kernels may be nondeterministic).
 
@@ -65,6 +66,7 @@ import random
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -74,6 +76,7 @@ import torch
 
 from rnnlab.config import config_to_dict
 from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
 from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
 from rnnlab.train.optim import LRSchedule, build_optimizer, is_improvement
@@ -101,6 +104,7 @@ class TrainerConfig:
     min_lr: float = 0.0
     max_steps: int | None = None  # stop after this many optimizer steps (None = no limit)
     max_epochs: int | None = 10  # stop after this many epochs (None = no limit)
+    max_minutes: float | None = None  # wall-clock budget; also drives the lr schedule (None = no limit)
     clip_grad_norm: float | None = None  # clip the global gradient norm to this (None = off)
     eval_every: int = 0  # evaluate every N steps; 0 = at the end of every epoch
     log_every: int = 50  # write a "train" record (mean loss over the interval) every N steps
@@ -115,6 +119,7 @@ class TrainerConfig:
     save_last: bool = True  # keep last/ (everything needed to resume)
     progress: bool = True  # tqdm progress bar on stderr
     plot: bool = True  # rewrite loss_curve.png at every evaluation
+    on_nonfinite: Literal["raise", "stop", "continue"] = "raise"  # a NaN/inf training loss: error, end, go on
 
     def __post_init__(self) -> None:
         checks = [
@@ -128,7 +133,14 @@ class TrainerConfig:
             (self.min_lr >= 0, f"min_lr must be >= 0, got {self.min_lr}"),
             (self.max_steps is None or self.max_steps > 0, f"max_steps must be > 0 or null, got {self.max_steps}"),
             (self.max_epochs is None or self.max_epochs > 0, f"max_epochs must be > 0 or null, got {self.max_epochs}"),
-            (self.max_steps is not None or self.max_epochs is not None, "set max_steps or max_epochs (or both)"),
+            (
+                self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
+                f"max_minutes must be > 0 or null, got {self.max_minutes}",
+            ),
+            (
+                self.max_steps is not None or self.max_epochs is not None or self.max_minutes is not None,
+                "set max_steps, max_epochs or max_minutes (any combination: whichever comes first)",
+            ),
             (self.clip_grad_norm is None or self.clip_grad_norm > 0, f"clip_grad_norm must be > 0 or null, got {self.clip_grad_norm}"),
             (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
             (self.log_every > 0, f"log_every must be > 0, got {self.log_every}"),
@@ -190,6 +202,11 @@ class Trainer:
 
     Files under output_dir: last/ and best/ (checkpoint directories, see rnnlab.train.checkpoint),
     metrics.jsonl, loss_curve.png. `fit(resume=True)` continues from last/ exactly.
+
+    output_dir=None trains in memory: no file is written (no checkpoints, log or plot; the records stay in
+    `trainer.log.records`), and the task needs no `checkpoint_config`. Callbacks (see
+    `rnnlab.train.callbacks`) see every step, evaluation and checkpoint. `clock` (seconds, monotonic;
+    default `time.perf_counter`) measures the wall time that `max_minutes` budgets: tests pass a fake one.
     """
 
     def __init__(
@@ -197,7 +214,10 @@ class Trainer:
         task: TrainTask,
         model: torch.nn.Module,
         config: TrainerConfig | None = None,
-        output_dir: str | Path = "runs/default",
+        output_dir: str | Path | None = "runs/default",
+        *,
+        callbacks: Sequence[Callback] = (),
+        clock: Callable[[], float] | None = None,
     ) -> None:
         # Accept Trainer(model, task, ...) too: an early API note listed that order.
         if isinstance(task, torch.nn.Module) and not isinstance(model, torch.nn.Module):
@@ -207,14 +227,17 @@ class Trainer:
         self.task = task
         self.model = model
         self.config = config if config is not None else TrainerConfig()
-        self.output_dir = Path(output_dir)
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self.callbacks = list(callbacks)
+        self.clock = clock if clock is not None else time.perf_counter
         self.device = resolve_device(self.config.device)
         self.precision = self._resolve_precision()
         self.model.to(self.device)
-        self.metrics_path = self.output_dir / "metrics.jsonl"
-        self.plot_path = self.output_dir / "loss_curve.png"
-        self.last_dir = self.output_dir / "last"
-        self.best_dir = self.output_dir / "best"
+        out = self.output_dir
+        self.metrics_path = out / "metrics.jsonl" if out is not None else None
+        self.plot_path = out / "loss_curve.png" if out is not None else None
+        self.last_dir = out / "last" if out is not None else None
+        self.best_dir = out / "best" if out is not None else None
         self.optimizer: torch.optim.Optimizer | None = None
         self.schedule: LRSchedule | None = None
         self._reset_progress()
@@ -246,6 +269,8 @@ class Trainer:
         self.last_eval: dict[str, float] | None = None
         self.last_eval_step: int | None = None
         self.wall_offset = 0.0  # wall time of the run before this process (resume)
+        self.stop_reason: str | None = None  # why training ended (see summary())
+        self._stop_requested: str | None = None
         self._saved_step: int | None = None  # step of the last write of last/
         self._acc = self._empty_accumulator()
 
@@ -259,14 +284,36 @@ class Trainer:
                 raise ConfigError("task.train_batches(0) is empty: no training data")
         return self._epoch_len
 
-    def total_steps(self) -> int:
-        """Planned optimizer steps of the whole run (epochs assumed equally long)."""
+    def total_steps(self) -> int | None:
+        """Planned optimizer steps of the whole run (epochs assumed equally long); None: only a time budget."""
         candidates = []
         if self.config.max_steps is not None:
             candidates.append(self.config.max_steps)
         if self.config.max_epochs is not None:
             candidates.append(self.config.max_epochs * self._steps_per_epoch())
-        return min(candidates)
+        return min(candidates) if candidates else None
+
+    def elapsed(self) -> float:
+        """Seconds of training so far, across resumes: steps, evaluations and checkpoint writes all count."""
+        return self._wall_time()
+
+    def budget_fraction(self) -> float | None:
+        """The fraction of the run done, in [0, 1], for a run with `max_minutes` (else None).
+
+        The larger of the budget's spent fraction and the step fraction (when max_steps/max_epochs also
+        bound the run): the run ends when either reaches 1, so the lr schedule ends with it.
+        """
+        if self.config.max_minutes is None:
+            return None
+        fraction = self.elapsed() / (60.0 * self.config.max_minutes)
+        total = self.total_steps()
+        if total:
+            fraction = max(fraction, self.step / total)
+        return min(1.0, max(0.0, fraction))
+
+    def request_stop(self, reason: str = "callback") -> None:
+        """End training after the current step (then the final evaluation and checkpoint); for callbacks."""
+        self._stop_requested = reason
 
     def _build_optimizer(self) -> None:
         cfg = self.config
@@ -281,11 +328,14 @@ class Trainer:
             factor=cfg.plateau_factor,
             patience=cfg.plateau_patience,
             mode=cfg.mode,
+            timed=cfg.max_minutes is not None,
         )
 
     def _resume_path(self, resume: bool | str | Path) -> Path | None:
         if resume is False or resume is None:
             return None
+        if resume is True and self.output_dir is None:
+            raise ValueError("Trainer(output_dir=None) writes no checkpoint: resume=True has nothing to read")
         if resume is True:
             if not self.last_dir.exists() and not (self.output_dir / ".last.old").exists():
                 self._say(f"no checkpoint in {self.last_dir}; starting a fresh run")
@@ -298,13 +348,14 @@ class Trainer:
 
     # ---------------------------------------------------------------------------------------- fit
     def fit(self, resume: bool | str | Path = False) -> dict[str, Any]:
-        """Train until max_steps / max_epochs / early stopping; returns a summary dict.
+        """Train until max_steps / max_epochs / max_minutes / early stopping; returns a summary dict.
 
         resume: False = fresh run (overwrites the logs in output_dir); True = continue from output_dir/last
         if it exists (else fresh); a path = continue from that checkpoint directory.
         """
         cfg = self.config
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if self.output_dir is not None:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
         self._reset_progress()
         set_seed(cfg.seed)
         self._build_optimizer()
@@ -312,13 +363,19 @@ class Trainer:
         checkpoint_path = self._resume_path(resume)
         if checkpoint_path is not None:
             pending_rng = self._restore(checkpoint_path)
-        self.log = MetricsLog(self.metrics_path, resume_step=self.step if checkpoint_path is not None else None)
-        self._start_time = time.perf_counter()
-        self._interval_start = time.perf_counter()
+        if self.metrics_path is None:
+            self.log = _MemoryLog()
+        else:
+            self.log = MetricsLog(self.metrics_path, resume_step=self.step if checkpoint_path is not None else None)
+        self._start_time = self.clock()
+        self._interval_start = self._start_time
         self._interval_tokens = 0
         self._bar = self._make_bar()
         try:
             self._loop(pending_rng)
+            self.stop_reason = self._stop_cause() or "max_epochs"
+            if self.stop_reason == "max_minutes":
+                self._say(f"time budget of {cfg.max_minutes:g} min spent at step {self.step}; final evaluation")
             if self.last_eval_step != self.step:
                 self._evaluate_and_save()
             elif cfg.save_last and self._saved_step != self.step:
@@ -326,7 +383,15 @@ class Trainer:
         finally:
             self._bar.close()
             self.log.close()
-        return self.summary()
+        summary = self.summary()
+        self._emit("on_train_end", summary)
+        return summary
+
+    def _emit(self, event: str, *args: Any) -> None:
+        for callback in self.callbacks:
+            method = getattr(callback, event, None)
+            if method is not None:
+                method(self, *args)
 
     def _loop(self, pending_rng: dict[str, Any] | None) -> None:
         cfg = self.config
@@ -343,7 +408,8 @@ class Trainer:
                 set_rng_state(pending_rng)
                 pending_rng = None
             while self.batch_index < len(batches):
-                self._train_step(batches[self.batch_index])
+                if not self._train_step(batches[self.batch_index]):
+                    return  # a non-finite loss with on_nonfinite="stop": this batch was not trained on
                 self.batch_index += 1
                 step = self.step
                 if step % cfg.log_every == 0:
@@ -360,23 +426,50 @@ class Trainer:
                 self._evaluate_and_save()
 
     def _done(self) -> bool:
-        return self.early_stopped or (self.config.max_steps is not None and self.step >= self.config.max_steps)
+        return self._stop_cause() is not None
 
-    def _train_step(self, batch: Any) -> None:
+    def _stop_cause(self) -> str | None:
+        """Why training must stop now (None: it goes on); max_epochs is the loop's own condition."""
         cfg = self.config
+        if self._stop_requested is not None:
+            return self._stop_requested
+        if self.early_stopped:
+            return "early_stopping"
+        if cfg.max_steps is not None and self.step >= cfg.max_steps:
+            return "max_steps"
+        if cfg.max_minutes is not None and self.elapsed() >= 60.0 * cfg.max_minutes:
+            return "max_minutes"
+        return None
+
+    def _train_step(self, batch: Any) -> bool:
+        """One optimizer step; False when a non-finite loss ended training (on_nonfinite="stop")."""
+        cfg = self.config
+        progress = self.budget_fraction()  # measured before the step, like the step fraction
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             output = as_step_output(self.task.train_step(batch))
+        loss = None
+        if cfg.on_nonfinite == "stop":  # look before backward: the weights stay those of the last finite step
+            loss = float(output.loss.detach())
+            if not math.isfinite(loss):
+                self._say(f"training loss is {loss} at step {self.step + 1}: stopping (trainer.on_nonfinite=stop)")
+                self._stop_requested = "nonfinite_loss"
+                return False
         output.loss.backward()
+        norm = None
         if cfg.clip_grad_norm is not None:
-            norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
-            self._acc["grad_norm"] = float(norm)
-        self.schedule.step(self.step)
+            norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm))
+            self._acc["grad_norm"] = norm
+        elif self.callbacks:
+            norm = _grad_norm(self.model.parameters())
+        self.schedule.step(self.step, progress)
+        lr = self.schedule.lr
         self.optimizer.step()
         self.step += 1
-        loss = float(output.loss.detach())
-        if not math.isfinite(loss):
+        if loss is None:  # read after the step, so the device is not synchronised before backward
+            loss = float(output.loss.detach())
+        if not math.isfinite(loss) and cfg.on_nonfinite == "raise":
             raise FloatingPointError(
                 f"training loss is {loss} at step {self.step} (epoch {self.epoch}); "
                 "try a lower lr or set trainer.clip_grad_norm"
@@ -389,10 +482,23 @@ class Trainer:
             acc["metrics"][key] = acc["metrics"].get(key, 0.0) + float(value)
         self._interval_tokens += output.num_tokens
         self._bar.update(1)
+        if self.callbacks:
+            info = StepInfo(
+                step=self.step,
+                epoch=self.epoch,
+                loss=loss,
+                lr=lr,
+                grad_norm=norm,
+                num_tokens=output.num_tokens,
+                metrics={key: float(value) for key, value in output.metrics.items()},
+                elapsed=self.elapsed(),
+            )
+            self._emit("on_step", info)
+        return True
 
     # ----------------------------------------------------------------------------- logging, eval
     def _wall_time(self) -> float:
-        return self.wall_offset + time.perf_counter() - self._start_time
+        return self.wall_offset + self.clock() - self._start_time
 
     def _loss_metric(self) -> str | None:
         return getattr(self.task, "loss_metric", None)
@@ -401,7 +507,7 @@ class Trainer:
         acc = self._acc
         if acc["steps"] == 0:
             return
-        now = time.perf_counter()
+        now = self.clock()
         loss = acc["loss_sum"] / max(acc["tokens"], 1)
         record: dict[str, Any] = {
             "event": "train",
@@ -425,6 +531,9 @@ class Trainer:
                 postfix[key] = f"{record[key]:.4g}"
         postfix["tok/s"] = f"{record['tokens_per_s']:.3g}"
         postfix["lr"] = f"{record['lr']:.2e}"
+        if self.config.max_minutes is not None:
+            left = max(0.0, 60.0 * self.config.max_minutes - record["wall_time"])
+            postfix["left"] = f"{int(left // 60)}:{int(left % 60):02d}"
         self._bar.set_postfix(postfix, refresh=False)
         self._acc = self._empty_accumulator()
         self._interval_start = now
@@ -467,10 +576,11 @@ class Trainer:
         )
         shown = ", ".join(f"{k}={v:.4g}" for k, v in metrics.items())
         self._say(f"step {self.step} epoch {self.epoch}: {shown}{' (best)' if improved else ''}")
+        self._emit("on_evaluation", EvalInfo(self.step, self.epoch, dict(metrics), improved, self.elapsed()))
         # best/ before last/: a run killed between the two resumes from the previous last/, redoes this
         # evaluation and writes best/ again; the other order could lose this best/ for good
         if improved and cfg.save_best:
-            self._save(self.best_dir, with_state=False)
+            self._save_best()
         if cfg.save_last:
             self._save_last()
         if self.early_stopped:
@@ -479,6 +589,8 @@ class Trainer:
             self._plot()
 
     def _plot(self) -> None:
+        if self.plot_path is None:
+            return
         try:
             plot_loss_curve(self.log.records, self.plot_path, title=f"{self.output_dir.name}: loss")
         except Exception as error:  # a plot must never kill a training run
@@ -495,7 +607,7 @@ class Trainer:
         from tqdm import tqdm
 
         return tqdm(
-            total=self.total_steps(),
+            total=self.total_steps(),  # None (a bare counter) for a run bounded only by max_minutes
             initial=self.step,
             disable=not self.config.progress,
             unit="step",
@@ -518,7 +630,7 @@ class Trainer:
             "early_stopped": self.early_stopped,
             "last_eval": self.last_eval,
             "last_eval_step": self.last_eval_step,
-            "wall_time": self._wall_time(),
+            "wall_time": self._wall_time(),  # what max_minutes counts: a resumed run continues the budget
             "accumulator": self._acc,
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
@@ -538,8 +650,17 @@ class Trainer:
         )
 
     def _save_last(self) -> None:
+        if self.last_dir is None:  # in memory: nothing is written
+            return
         self._save(self.last_dir, with_state=True)
         self._saved_step = self.step
+        self._emit("on_checkpoint", self.last_dir, "last")
+
+    def _save_best(self) -> None:
+        if self.best_dir is None:
+            return
+        self._save(self.best_dir, with_state=False)
+        self._emit("on_checkpoint", self.best_dir, "best")
 
     def _restore(self, path: Path) -> dict[str, Any]:
         """Load weights and trainer state from `path`; returns the RNG state to apply at loop start."""
@@ -573,6 +694,9 @@ class Trainer:
         return state["rng"]
 
     def summary(self) -> dict[str, Any]:
+        def existing(path: Path | None, keep: bool) -> str | None:
+            return str(path) if keep and path is not None and path.exists() else None
+
         return {
             "steps": self.step,
             "epochs": self.epoch,
@@ -581,9 +705,34 @@ class Trainer:
             "best_step": self.best_step,
             "last_eval": self.last_eval,
             "early_stopped": self.early_stopped,
-            "output_dir": str(self.output_dir),
-            "best_checkpoint": str(self.best_dir) if self.config.save_best and self.best_dir.exists() else None,
-            "last_checkpoint": str(self.last_dir) if self.config.save_last and self.last_dir.exists() else None,
-            "metrics_file": str(self.metrics_path),
+            "stop_reason": self.stop_reason,
+            "output_dir": str(self.output_dir) if self.output_dir is not None else None,
+            "best_checkpoint": existing(self.best_dir, self.config.save_best),
+            "last_checkpoint": existing(self.last_dir, self.config.save_last),
+            "metrics_file": str(self.metrics_path) if self.metrics_path is not None else None,
             "wall_time": self._wall_time(),
         }
+
+
+class _MemoryLog:
+    """The metrics log of an in-memory run (output_dir=None): records in a list, nothing written."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def close(self) -> None:
+        pass
+
+
+def _grad_norm(parameters) -> float:
+    """The global 2-norm of the gradients, as clip_grad_norm_ reports it, without touching them."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if total_norm is not None:
+        return float(total_norm(grads))
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])))

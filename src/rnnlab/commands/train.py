@@ -25,6 +25,7 @@ def register(commands) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=False,  # `rnnlab train TASK --help` lists that task's config keys instead
     )
+    train.add_argument("-h", "--help", action="store_true", dest="show_help", help="show this help and exit")
     train.add_argument("target", nargs="?", help="a YAML config, or a task name")
     train.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     train.set_defaults(handler=run_train, usage=train.format_help)
@@ -56,9 +57,9 @@ def run_train(args: argparse.Namespace) -> int:
     from rnnlab.tasks.registry import get_task, load_task_config, yaml_task_name
 
     target, rest = args.target, list(args.rest)
-    if target is None or target in ("-h", "--help"):
+    if target is None:
         print(args.usage())
-        return 0 if target else 2
+        return 0 if args.show_help else 2
     if target.endswith((".yaml", ".yml")) or Path(target).is_file():
         config_path, task = target, get_task(yaml_task_name(target), where=target)
     else:

@@ -339,24 +339,30 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
 
 
 def _scalar(value: Any, tp: type) -> Any:
-    """`value` as int / float / bool / str, or None when it is not one."""
-    if isinstance(value, str) and tp is not str:
-        text = value.strip().lower()
-        if tp is bool:
-            return True if text in _TRUE else False if text in _FALSE else None
+    """`value` as `tp` (int, float, bool or str), or None when it is not one."""
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        text = value.strip().lower() if isinstance(value, str) else None
+        return True if text in _TRUE else False if text in _FALSE else None
+    if isinstance(value, bool):  # YAML's true is neither a number nor a string
+        return None
+    if tp is str:
+        return str(value) if isinstance(value, (str, int, float)) else None
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
         try:
-            value = float(text.replace("_", "")) if tp is float or not text.lstrip("+-").isdigit() else int(text)
+            value = int(text) if tp is int else float(text)
         except ValueError:
-            return None
-    if isinstance(value, bool) or tp is bool:
-        return value if isinstance(value, bool) and tp is bool else None
-    if tp is int:
-        if isinstance(value, float):
-            return int(value) if value.is_integer() else None
-        return value if isinstance(value, int) else None
+            try:
+                value = float(text)  # an int field given "1e3" or "2.0"
+            except ValueError:
+                return None
+    if not isinstance(value, (int, float)):
+        return None
     if tp is float:
-        return float(value) if isinstance(value, (int, float)) else None
-    return str(value) if isinstance(value, (str, int, float)) else None
+        return float(value)
+    return value if isinstance(value, int) else int(value) if value.is_integer() else None
 
 
 def _convert_sequence(value: Any, tp: Any, source: str, key: str) -> Any:

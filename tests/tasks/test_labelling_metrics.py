@@ -104,3 +104,17 @@ def test_a_type_only_predicted_scores_zero_like_seqeval():
     assert ours["LOC"].precision == report["LOC"]["precision"] == 0.0
     assert ours["LOC"].recall == report["LOC"]["recall"] == 0.0 and ours["LOC"].support == 0
     assert ours["micro"].precision == pytest.approx(0.5) and ours["micro"].recall == 1.0
+
+
+def test_confusion_and_accuracy_equal_scikit_learn():
+    """scikit-learn comes with seqeval (a dependency of it), so the confusion matrix is checked as well."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from rnnlab.tasks.labelling_metrics import accuracy, confusion
+
+    gold = random_corpus(BIOES, 50, seed=7)
+    predicted = corrupt(gold, BIOES, rate=0.3, seed=8)
+    flat_gold = [tag for sentence in gold for tag in sentence]
+    flat_pred = [tag for sentence in predicted for tag in sentence]
+    expected = sklearn_metrics.confusion_matrix(flat_gold, flat_pred, labels=BIOES).tolist()
+    assert confusion(flat_gold, flat_pred, BIOES) == expected
+    assert accuracy(gold, predicted) == pytest.approx(sklearn_metrics.accuracy_score(flat_gold, flat_pred))

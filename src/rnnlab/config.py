@@ -41,6 +41,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "config_fields",
+    "config_keys",
     "parse_overrides",
     "read_yaml",
     "require",
@@ -134,7 +135,12 @@ def config_fields(cls: type) -> list[tuple[str, str, Any]]:
     Literal, `int|null`, `list[int]`, `tuple[float, float]`. A required field's default is
     `dataclasses.MISSING`.
     """
-    return _fields(cls, "", None)
+    return [(key, _type_name(tp), default) for key, tp, default in _leaves(cls, "", None)]
+
+
+def config_keys(cls: type) -> dict[str, Any]:
+    """Every leaf key of a config dataclass, dotted, with its annotation: {"trainer.lr": float, ...}."""
+    return {key: tp for key, tp, _ in _leaves(cls, "", None)}
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
@@ -387,8 +393,9 @@ def _convert_sequence(value: Any, tp: Any, source: str, key: str) -> Any:
     return tuple(items) if origin is tuple else items
 
 
-def _fields(cls: type, prefix: str, instance: Any) -> list[tuple[str, str, Any]]:
-    rows: list[tuple[str, str, Any]] = []
+def _leaves(cls: type, prefix: str, instance: Any) -> list[tuple[str, Any, Any]]:
+    """(dotted key, annotation, default) of every leaf; a section's defaults come from its parent's."""
+    rows: list[tuple[str, Any, Any]] = []
     types_ = _field_types(cls)
     for field in dataclasses.fields(cls):
         if not field.init:
@@ -398,9 +405,9 @@ def _fields(cls: type, prefix: str, instance: Any) -> list[tuple[str, str, Any]]
         sub = _section(tp)
         if sub is not None:
             section = default if isinstance(default, sub) else None
-            rows.extend(_fields(sub, f"{prefix}{field.name}.", section))
+            rows.extend(_leaves(sub, f"{prefix}{field.name}.", section))
         else:
-            rows.append((prefix + field.name, _type_name(tp), default))
+            rows.append((prefix + field.name, tp, default))
     return rows
 
 

@@ -13,6 +13,7 @@ from rnnlab.config import (
     InvalidValue,
     config_fields,
     config_from_dict,
+    config_keys,
     config_to_dict,
     load_config,
     parse_overrides,
@@ -249,6 +250,8 @@ def test_config_fields_lists_every_leaf_with_its_parents_default():
         path: str
 
     assert config_fields(Needs) == [("path", "str", dataclasses.MISSING)]
+    keys = config_keys(Task)
+    assert list(keys) == [key for key, _, _ in rows] and keys["model.hidden_size"] is int
 
 
 def test_config_fields_of_every_task_config_load_back_from_the_command_line():

@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import require
+from rnnlab.errors import ConfigError
 from rnnlab.nn import make_recurrent
 
 CellName = Literal["lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"]
@@ -37,14 +37,18 @@ class RNNLMConfig:
     # for the recurrent layer, U(-0.1, 0.1) for embedding and softmax weights
 
     def __post_init__(self) -> None:
-        cells = ("lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm")
-        require(self.cell in cells, "cell", "one of " + ", ".join(cells), self.cell)
+        if self.cell not in ("lstm", "gru", "rnn", "rnn_relu", "layernorm_lstm"):
+            raise ConfigError(f"model.cell must be lstm, gru, rnn, rnn_relu or layernorm_lstm, got {self.cell!r}")
         for name in ("embedding_size", "hidden_size", "num_layers"):
-            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
-        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
-        require(not self.tie_weights or self.embedding_size == self.hidden_size, "tie_weights",
-                "embedding_size == hidden_size", {"embedding_size": self.embedding_size,
-                                                  "hidden_size": self.hidden_size})  # fmt: skip
+            if getattr(self, name) < 1:
+                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        if self.tie_weights and self.embedding_size != self.hidden_size:
+            raise ConfigError(
+                "model.tie_weights needs embedding_size == hidden_size, "
+                f"got {self.embedding_size} and {self.hidden_size}"
+            )
 
 
 class RNNLanguageModel(nn.Module):

@@ -1,7 +1,8 @@
 """Typed configs: dataclasses loaded from YAML and overridden from the command line.
 
 A config is a plain `@dataclass` with typed fields and defaults; nested sections are dataclass-typed
-fields. Validation beyond types (ranges, combinations) belongs in the dataclass's `__post_init__`.
+fields. Checks beyond types (ranges, combinations) go in the dataclass's `__post_init__`, written with
+`require` so that every message has one shape, `key: expected ..., got ...`:
 
     @dataclass
     class LMConfig:
@@ -9,17 +10,20 @@ fields. Validation beyond types (ranges, combinations) belongs in the dataclass'
         hidden_size: int = 256
         trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
+        def __post_init__(self) -> None:
+            require(self.hidden_size >= 1, "hidden_size", ">= 1", self.hidden_size)
+
     cfg = load_config(LMConfig, "configs/lm.yaml", ["hidden_size=512", "--trainer.lr", "0.003"])
 
-Values are coerced to each field's annotated type: `int`, `float`, `bool` ("true"/"false"/"yes"/"no"/
-"1"/"0"/"on"/"off"), `str`, `Optional[X]` ("none"/"null" -> None), `Literal[...]`, `list[X]`,
-`tuple[X, ...]`, `dict[str, X]`, `pathlib.Path` and nested dataclasses. An unknown key raises
-`ConfigError` naming the key, where it came from, a "did you mean" suggestion and the valid keys.
+Field types are the ones rnnlab's configs use: `int`, `float`, `bool`, `str`, `Literal["a", "b"]`,
+`X | None`, `list[X]` / `tuple[X, ...]` / `tuple[X, Y]` of those scalars, and nested dataclasses. A value
+is converted to its field's type (command-line overrides arrive as strings); any other annotation is a
+programming error (TypeError). A mistake in a file or an override raises `ConfigError` naming where it came
+from and the key: an unknown key with a did-you-mean and the valid keys, a wrong type with the expected one.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import types
@@ -36,18 +40,45 @@ __all__ = [
     "load_config",
     "config_from_dict",
     "config_to_dict",
+    "config_fields",
     "parse_overrides",
     "read_yaml",
-    "config_keys",
-    "add_config_arguments",
-    "config_from_args",
+    "require",
+    "InvalidValue",
 ]
 
 T = TypeVar("T")
 
-_TRUE = {"true", "yes", "y", "on", "1"}
-_FALSE = {"false", "no", "n", "off", "0"}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
 _NONE = {"none", "null", "~", ""}
+_NAMES = {int: "an integer", float: "a number", bool: "a boolean (true/false)", str: "a string"}
+
+
+# ----------------------------------------------------------------------------------------- validation
+class InvalidValue(ConfigError):
+    """A config value out of range or in a bad combination: `key: expected ..., got ...`.
+
+    The loader puts the file (or "command line") and the section in front of `key`, so a check written
+    as `require(self.lr > 0, "lr", "> 0", self.lr)` in TrainerConfig reads
+    `configs/lm.yaml: trainer.lr: expected > 0, got -1.0`.
+    """
+
+    def __init__(self, key: str, expected: str, got: Any) -> None:
+        self.key, self.expected, self.got = key, expected, got
+        shown = ", ".join(f"{k}={v!r}" for k, v in got.items()) if isinstance(got, dict) else repr(got)
+        self.detail = f"expected {expected}, got {shown}"
+        super().__init__(f"{key}: {self.detail}")
+
+
+def require(condition: bool, key: str, expected: str, got: Any) -> None:
+    """Raise `InvalidValue(key, expected, got)` unless `condition` holds (for `__post_init__` checks).
+
+    `got` is the offending value, or a dict of the values in a combination (`{"embedding_size": 200,
+    "hidden_size": 300}` shows as `embedding_size=200, hidden_size=300`).
+    """
+    if not condition:
+        raise InvalidValue(key, expected, got)
 
 
 # ----------------------------------------------------------------------------------------- public API
@@ -66,16 +97,15 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
         override_data = _nest(dict(overrides))
     else:
         override_data = parse_overrides(list(overrides))
-    _check_keys(cls, override_data, "command-line override", "")
-    merged = _deep_merge(data, override_data)
+    _check_keys(cls, override_data, "command line", "")
     source = str(path) if path is not None else "command line"
     if path is not None and override_data:
-        source = f"{path} + command-line overrides"
-    return config_from_dict(cls, merged, source=source)
+        source = f"{path} + command line"
+    return config_from_dict(cls, _deep_merge(data, override_data), source=source)
 
 
 def config_from_dict(cls: type[T], data: Mapping[str, Any] | None, source: str = "<dict>") -> T:
-    """Build a `cls` instance from a (possibly nested) mapping, coercing values to the field types.
+    """Build a `cls` instance from a (possibly nested) mapping, converting values to the field types.
 
     Keys may be nested mappings or dotted (`{"trainer.lr": 0.1}`); missing keys keep their defaults.
     `source` names where `data` came from, for error messages.
@@ -90,14 +120,26 @@ def config_from_dict(cls: type[T], data: Mapping[str, Any] | None, source: str =
 
 
 def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """A JSON/YAML-ready nested dict of a config dataclass (tuples become lists, paths strings)."""
+    """A JSON/YAML-ready nested dict of a config dataclass (tuples become lists)."""
     if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
         raise TypeError(f"config_to_dict expects a dataclass instance, got {cfg!r}")
     return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
 
 
+def config_fields(cls: type) -> list[tuple[str, str, Any]]:
+    """Every leaf key of a config dataclass as (dotted key, type name, default), in field order.
+
+    Sections are recursed into, and a leaf's default is the one the parent gives it (a
+    `trainer = field(default_factory=lambda: TrainerConfig(metric="accuracy"))` shows
+    `("trainer.metric", "str", "accuracy")`). Type names: `int`, `float`, `bool`, `str`, `a|b|c` for a
+    Literal, `int|null`, `list[int]`, `tuple[float, float]`. A required field's default is
+    `dataclasses.MISSING`.
+    """
+    return [(key, _type_name(tp), default) for key, tp, default in _leaves(cls, "", None)]
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
-    """Parse command-line overrides into a nested dict of *strings* (coerced later by field type).
+    """Parse command-line overrides into a nested dict of *strings* (converted later by field type).
 
     Accepts `key=value`, `--key value`, `--key=value` and a bare `--flag` (-> "true"). Dashes in keys
     become underscores (`--max-steps` == `max_steps`); dots address nested sections (`trainer.lr=0.1`).
@@ -151,57 +193,6 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def config_keys(cls: type) -> dict[str, Any]:
-    """Every leaf key of a config dataclass, dotted, with its annotated type: {"trainer.lr": float, ...}."""
-    keys: dict[str, Any] = {}
-    for name, tp in _field_types(cls).items():
-        sub = _dataclass_in(tp)
-        if sub is not None:
-            keys.update({f"{name}.{key}": t for key, t in config_keys(sub).items()})
-        else:
-            keys[name] = tp
-    return keys
-
-
-_ARG_PREFIX = "config_override:"
-
-
-def add_config_arguments(parser: argparse.ArgumentParser, cls: type, default_config: str | None = None) -> None:
-    """Add `--config FILE`, one `--KEY VALUE` option per config key, and positional `KEY=VALUE` overrides.
-
-    Use `config_from_args(cls, args)` in the handler. Options accept dashes or underscores
-    (`--trainer.max-steps 5` == `--trainer.max_steps=5`); a boolean option alone means true.
-    """
-    parser.add_argument("--config", default=default_config, metavar="FILE", help="YAML config file")
-    parser.add_argument(
-        "overrides", nargs="*", default=[], metavar="KEY=VALUE", help="config overrides, e.g. trainer.lr=0.01"
-    )
-    group = parser.add_argument_group("config keys (override the YAML file)")
-    for key, tp in config_keys(cls).items():
-        dest = _ARG_PREFIX + key
-        if tp is bool:  # --key / --no-key (an explicit value goes as key=false)
-            prefix, _, leaf = key.rpartition(".")
-            negative = f"{prefix}.no_{leaf}" if prefix else f"no_{leaf}"
-            group.add_argument(*_flags(key), dest=dest, action="store_const", const="true", default=argparse.SUPPRESS)
-            group.add_argument(
-                *_flags(negative), dest=dest, action="store_const", const="false", default=argparse.SUPPRESS, help=argparse.SUPPRESS
-            )
-        else:
-            group.add_argument(*_flags(key), dest=dest, default=argparse.SUPPRESS, metavar="VALUE", help=_type_name(tp))
-
-
-def _flags(key: str) -> list[str]:
-    return [f"--{key}"] + ([f"--{key.replace('_', '-')}"] if "_" in key else [])
-
-
-def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
-    """The config described by parsed `add_config_arguments` options (file, then KEY=VALUE, then --KEY)."""
-    overrides = dict(_nest(parse_overrides(getattr(args, "overrides", []) or [])))
-    options = {key[len(_ARG_PREFIX) :]: value for key, value in vars(args).items() if key.startswith(_ARG_PREFIX)}
-    merged = _deep_merge(overrides, _nest(options))
-    return load_config(cls, getattr(args, "config", None), merged)
-
-
 # ------------------------------------------------------------------------------------------ internals
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     """{"a.b": 1, "c": {"d.e": 2}} -> {"a": {"b": 1}, "c": {"d": {"e": 2}}}."""
@@ -209,14 +200,12 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     for key, value in flat.items():
         if isinstance(value, Mapping):
             value = _nest(dict(value))
-        parts = str(key).split(".")
+        *parents, last = str(key).split(".")
         node = nested
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        last = parts[-1]
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
         if isinstance(value, dict) and isinstance(node.get(last), dict):
             node[last] = _deep_merge(node[last], value)
         else:
@@ -239,12 +228,16 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(cls) if f.init}
 
 
+def _section(tp: Any) -> type | None:
+    """The dataclass type `tp` if it is one (sections are never optional in rnnlab's configs)."""
+    return tp if isinstance(tp, type) and dataclasses.is_dataclass(tp) else None
+
+
 def _unknown_key(key: str, prefix: str, valid: list[str], source: str) -> ConfigError:
-    full = prefix + key
     guess = difflib.get_close_matches(key, valid, n=1)
     hint = f" (did you mean '{prefix}{guess[0]}'?)" if guess else ""
     listing = ", ".join(prefix + name for name in valid)
-    return ConfigError(f"{source}: unknown key '{full}'{hint}; valid keys: {listing}")
+    return ConfigError(f"{source}: unknown key '{prefix}{key}'{hint}; valid keys: {listing}")
 
 
 def _check_keys(cls: type, data: Mapping[str, Any], source: str, prefix: str) -> None:
@@ -253,20 +246,9 @@ def _check_keys(cls: type, data: Mapping[str, Any], source: str, prefix: str) ->
     for key, value in _nest(dict(data)).items():
         if key not in types_:
             raise _unknown_key(str(key), prefix, list(types_), source)
-        sub = _dataclass_in(types_[key])
+        sub = _section(types_[key])
         if sub is not None and isinstance(value, Mapping):
             _check_keys(sub, value, source, f"{prefix}{key}.")
-
-
-def _dataclass_in(tp: Any) -> type | None:
-    """The dataclass type inside `tp` (or Optional[tp]), if any."""
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return tp
-    if _is_union(tp):
-        for arg in typing.get_args(tp):
-            if isinstance(arg, type) and dataclasses.is_dataclass(arg):
-                return arg
-    return None
 
 
 def _build(cls: type[T], data: dict[str, Any], source: str, prefix: str) -> T:
@@ -276,9 +258,18 @@ def _build(cls: type[T], data: dict[str, Any], source: str, prefix: str) -> T:
     for key, value in data.items():
         if key not in types_:
             raise _unknown_key(str(key), prefix, list(types_), source)
-        kwargs[key] = _coerce(_onto_field_default(fields[key], value), types_[key], source, prefix + key)
+        sub = _section(types_[key])
+        if sub is not None:
+            if isinstance(value, sub):
+                kwargs[key] = value
+                continue
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{source}: {prefix}{key}: expected a section (a mapping of keys), got {value!r}")
+            kwargs[key] = _build(sub, _nest(dict(_onto_field_default(fields[key], value))), source, f"{prefix}{key}.")
+        else:
+            kwargs[key] = _convert(value, types_[key], source, prefix + key)
     missing = [
-        f.name
+        prefix + f.name
         for f in dataclasses.fields(cls)
         if f.init
         and f.name not in kwargs
@@ -286,10 +277,11 @@ def _build(cls: type[T], data: dict[str, Any], source: str, prefix: str) -> T:
         and f.default_factory is dataclasses.MISSING
     ]
     if missing:
-        names = ", ".join(prefix + name for name in missing)
-        raise ConfigError(f"{source}: missing required key(s): {names}")
+        raise ConfigError(f"{source}: missing required key(s): {', '.join(missing)}")
     try:
         return cls(**kwargs)
+    except InvalidValue as error:
+        raise ConfigError(f"{source}: {prefix}{error.key}: {error.detail}") from None
     except ConfigError as error:
         message = str(error)
         raise ConfigError(message if message.startswith(source) else f"{source}: {message}") from None
@@ -298,192 +290,137 @@ def _build(cls: type[T], data: dict[str, Any], source: str, prefix: str) -> T:
         raise ConfigError(f"{source}: invalid config{where}: {error}") from None
 
 
-def _onto_field_default(field: dataclasses.Field, value: Any) -> Any:
+def _onto_field_default(field: dataclasses.Field, value: Mapping[str, Any]) -> dict[str, Any]:
     """A partial section merges onto the field's own default, not onto its class's defaults.
 
     With `trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy"))`,
     overriding `trainer.lr` must keep `metric="accuracy"`.
     """
-    if not isinstance(value, Mapping):
-        return value
-    if field.default_factory is not dataclasses.MISSING:
-        default = field.default_factory()
-    else:
-        default = field.default
+    default = _field_default(field)
     if dataclasses.is_dataclass(default) and not isinstance(default, type):
         return _deep_merge(config_to_dict(default), _nest(dict(value)))
-    return value
+    return dict(value)
+
+
+def _field_default(field: dataclasses.Field) -> Any:
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
 
 
 def _is_union(tp: Any) -> bool:
     return typing.get_origin(tp) is Union or isinstance(tp, types.UnionType)
 
 
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        return "one of " + "|".join(str(arg) for arg in typing.get_args(tp))
+def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
+    """`value` (from YAML, a dict or a command-line string) as the annotated leaf type `tp`."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
     if _is_union(tp):
-        return " or ".join("none" if arg is type(None) else _type_name(arg) for arg in typing.get_args(tp))
-    if typing.get_origin(tp) is not None:
-        return str(tp).replace("typing.", "")
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
-
-
-def _coerce(value: Any, tp: Any, source: str, key: str) -> Any:
-    """Convert `value` (from YAML or a command-line string) to the annotated type `tp`."""
-
-    def fail(expected: str) -> ConfigError:
-        return ConfigError(f"{source}: key '{key}' expects {expected}, got {value!r}")
-
-    if tp is Any or tp is object:
-        return value
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-
-    if _is_union(tp):
-        non_none = [arg for arg in args if arg is not type(None)]
+        inner = [arg for arg in args if arg is not type(None)]
+        if len(inner) != 1 or len(args) != 2:
+            raise TypeError(f"config key {key!r}: only `X | None` unions are supported, got {tp}")
         if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
-            if len(non_none) < len(args):
-                return None
-        errors: list[ConfigError] = []
-        for arg in non_none:
-            try:
-                return _coerce(value, arg, source, key)
-            except ConfigError as error:
-                errors.append(error)
-        if len(errors) == 1:
-            raise errors[0]
-        raise fail(" or ".join(_type_name(arg) for arg in args))
-
+            return None
+        return _convert(value, inner[0], source, key)
     if origin is Literal:
-        for choice in args:
-            if value == choice and type(value) is type(choice):
-                return choice
-            if isinstance(value, str) and not isinstance(choice, str):
-                try:
-                    if _coerce(value, type(choice), source, key) == choice:
-                        return choice
-                except ConfigError:
-                    pass
-            if isinstance(choice, str) and str(value) == choice:
-                return choice
+        if value in args and type(value) in {type(arg) for arg in args}:
+            return value
+        choices = ", ".join(repr(choice) for choice in args)
         guess = difflib.get_close_matches(str(value), [str(choice) for choice in args], n=1)
         hint = f" (did you mean {guess[0]!r}?)" if guess else ""
-        raise ConfigError(
-            f"{source}: key '{key}' expects one of {', '.join(repr(c) for c in args)}, got {value!r}{hint}"
-        )
+        raise ConfigError(f"{source}: {key}: expected one of {choices}, got {value!r}{hint}")
+    if origin in (list, tuple):
+        return _convert_sequence(value, tp, source, key)
+    if tp in _NAMES:
+        converted = _scalar(value, tp)
+        if converted is None:
+            raise ConfigError(f"{source}: {key}: expected {_NAMES[tp]}, got {value!r}")
+        return converted
+    raise TypeError(f"config key {key!r}: unsupported field type {tp!r} (see rnnlab.config)")
 
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
-            return value
-        if isinstance(value, str):
-            value = _parse_yaml_value(value, key, source)
-        if not isinstance(value, Mapping):
-            raise fail(f"a mapping for section '{key}'")
-        return _build(tp, _nest(dict(value)), source, key + ".")
 
+def _scalar(value: Any, tp: type) -> Any:
+    """`value` as `tp` (int, float, bool or str), or None when it is not one."""
     if tp is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise fail("a boolean (true/false)")
-
-    if tp is int:
-        if isinstance(value, bool):
-            raise fail("an integer")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            text = value.strip().replace("_", "")
-            try:
-                return int(text)
-            except ValueError:
-                try:
-                    number = float(text)
-                except ValueError:
-                    raise fail("an integer") from None
-                if number.is_integer():
-                    return int(number)
-        raise fail("an integer")
-
-    if tp is float:
-        if isinstance(value, bool):
-            raise fail("a number")
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip().replace("_", ""))
-            except ValueError:
-                raise fail("a number") from None
-        raise fail("a number")
-
+        text = value.strip().lower() if isinstance(value, str) else None
+        return True if text in _TRUE else False if text in _FALSE else None
+    if isinstance(value, bool):  # YAML's true is neither a number nor a string
+        return None
     if tp is str:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise fail("a string")
-
-    if tp is Path or (isinstance(tp, type) and issubclass(tp, Path)):
-        if isinstance(value, (str, Path)):
-            return Path(value)
-        raise fail("a path")
-
-    if origin in (list, tuple, set, frozenset) or tp in (list, tuple):
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                value = _parse_yaml_value(text, key, source)
-            else:
-                value = [part.strip() for part in text.split(",")] if text else []
-        if not isinstance(value, (list, tuple)):
-            raise fail("a list")
-        container = origin or tp
-        if container is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
-            if len(value) != len(args):
-                raise fail(f"a list of {len(args)} values")
-            return tuple(_coerce(v, a, source, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        item_type = args[0] if args else Any
-        items = [_coerce(v, item_type, source, f"{key}[{i}]") for i, v in enumerate(value)]
-        return container(items)
-
-    if origin is dict or tp is dict:
-        if isinstance(value, str):
-            value = _parse_yaml_value(value, key, source)
-        if not isinstance(value, Mapping):
-            raise fail("a mapping")
-        key_type, value_type = args if args else (Any, Any)
-        return {
-            _coerce(k, key_type, source, key): _coerce(v, value_type, source, f"{key}.{k}") for k, v in value.items()
-        }
-
-    if isinstance(tp, type):
-        if isinstance(value, tp):
-            return value
-        raise fail(_type_name(tp))
-    return value
+        return str(value) if isinstance(value, (str, int, float)) else None
+    if isinstance(value, str):
+        text = value.strip().replace("_", "")
+        try:
+            value = int(text) if tp is int else float(text)
+        except ValueError:
+            try:
+                value = float(text)  # an int field given "1e3" or "2.0"
+            except ValueError:
+                return None
+    if not isinstance(value, (int, float)):
+        return None
+    if tp is float:
+        return float(value)
+    return value if isinstance(value, int) else int(value) if value.is_integer() else None
 
 
-def _parse_yaml_value(text: str, key: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise ConfigError(f"{source}: key '{key}': cannot parse {text!r}") from None
+def _convert_sequence(value: Any, tp: Any, source: str, key: str) -> Any:
+    """A list or tuple field from a YAML list, `[1, 2]` or `1,2` (command line)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise ConfigError(f"{source}: {key}: cannot parse {text!r} as a list") from None
+        else:
+            value = [part.strip() for part in text.split(",")] if text else []
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{source}: {key}: expected a list, got {value!r}")
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(value) != len(args):
+            raise ConfigError(f"{source}: {key}: expected a list of {len(args)} values, got {list(value)!r}")
+        return tuple(_convert(v, a, source, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    items = [_convert(v, args[0], source, f"{key}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if origin is tuple else items
+
+
+def _leaves(cls: type, prefix: str, instance: Any) -> list[tuple[str, Any, Any]]:
+    """(dotted key, annotation, default) of every leaf; a section's defaults come from its parent's."""
+    rows: list[tuple[str, Any, Any]] = []
+    types_ = _field_types(cls)
+    for field in dataclasses.fields(cls):
+        if not field.init:
+            continue
+        tp = types_[field.name]
+        default = getattr(instance, field.name) if instance is not None else _field_default(field)
+        sub = _section(tp)
+        if sub is not None:
+            section = default if isinstance(default, sub) else None
+            rows.extend(_leaves(sub, f"{prefix}{field.name}.", section))
+        else:
+            rows.append((prefix + field.name, tp, default))
+    return rows
+
+
+def _type_name(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return "|".join(str(arg) for arg in args)
+    if _is_union(tp):
+        return "|".join("null" if arg is type(None) else _type_name(arg) for arg in args)
+    if origin in (list, tuple):
+        inner = ", ".join("..." if arg is Ellipsis else _type_name(arg) for arg in args)
+        return f"{origin.__name__}[{inner}]"
+    return getattr(tp, "__name__", str(tp))
 
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return config_to_dict(value)
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, Path):
-        return str(value)
     return value

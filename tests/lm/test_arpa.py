@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -176,3 +177,15 @@ def test_malformed_arpa_is_refused_with_the_line(tmp_path, edit, message):
 def test_inconsistent_arpa_is_refused(tmp_path, edit, message):
     with pytest.raises(DataError, match=message):
         NGramModel.from_arpa(malformed(edit(FOREIGN), tmp_path))
+
+
+def test_arpa_module_does_not_import_the_model():
+    """The file format sits below the model: arpa.py must not import rnnlab.lm.ngram (no import circle)."""
+    import ast
+
+    import rnnlab.lm.arpa as arpa_module
+
+    tree = ast.parse(Path(arpa_module.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert "rnnlab.lm.ngram" not in imported

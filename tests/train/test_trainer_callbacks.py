@@ -137,7 +137,7 @@ def test_on_nonfinite_stop_and_continue():
 
 
 def test_max_minutes_validation():
-    with pytest.raises(ConfigError, match="trainer: max_minutes must be > 0"):
+    with pytest.raises(ConfigError, match="max_minutes: expected a finite number of minutes > 0"):
         make_config(max_minutes=0)
     with pytest.raises(ConfigError, match="max_minutes"):
         make_config(max_minutes=-1.5)

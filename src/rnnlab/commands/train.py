@@ -39,9 +39,14 @@ def register(commands) -> None:
 
 
 def _task_parser(task) -> argparse.ArgumentParser:
-    from rnnlab.config import config_keys
+    import dataclasses
 
-    keys = "\n".join(f"  --{key} {getattr(tp, '__name__', str(tp))}" for key, tp in config_keys(task.config_class).items())
+    from rnnlab.config import config_fields
+
+    rows = [(f"--{key} {type_name}", "required" if default is dataclasses.MISSING else f"default {default!r}")
+            for key, type_name, default in config_fields(task.config_class)]  # fmt: skip
+    width = max(len(flag) for flag, _ in rows)
+    keys = "\n".join(f"  {flag:<{width}}  {default}" for flag, default in rows)
     parser = argparse.ArgumentParser(
         prog=f"rnnlab train {task.name}",
         description=f"{task.summary}.\n\nconfig keys (override with --key value or key=value):\n{keys}",

@@ -63,7 +63,7 @@ def gram_words(tables: NGramTables, vocab: NGramVocab) -> list[list[str]]:
 
 
 def write_arpa(model, path: str | Path | TextIO) -> None:
-    """Write an `NGramModel` as an ARPA file (UTF-8)."""
+    """Write an `NGramModel` (anything with `.tables` and `.vocab`) as an ARPA file (UTF-8)."""
     tables: NGramTables = model.tables
     if tables.uniform_backoff:
         raise ConfigError(
@@ -217,10 +217,12 @@ def _parse(lines: _Lines):
     return all_words, all_probs, all_backoffs
 
 
-def read_arpa(path: str | Path, level: str = "word"):
-    """Load an ARPA file as an `NGramModel` that scores like KenLM does."""
-    from rnnlab.lm.ngram import NGramConfig, NGramModel
+def read_arpa_tables(path: str | Path) -> tuple[NGramVocab, NGramTables]:
+    """The vocabulary and n-gram tables of an ARPA file, scoring like KenLM does.
 
+    `NGramModel.from_arpa(path)` wraps them in a model; this module never imports `rnnlab.lm.ngram`, so
+    the model can import the file format and not the other way round.
+    """
     path = Path(path)
     words, probs, backoffs = parse_arpa(path)
     order = len(words)
@@ -272,7 +274,4 @@ def read_arpa(path: str | Path, level: str = "word"):
         logprob.append(probs[m - 1][permutation] * LN10)
         backoff.append(backoffs[m - 1][permutation] * LN10)
     tables.backoff = backoff[:-1] if order > 1 else []
-    config = NGramConfig(
-        order=order, smoothing="arpa", level=level, source="arpa", counts=tables.sizes(), corpus=str(path)
-    )
-    return NGramModel(vocab, tables, config)
+    return vocab, tables

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.lm.arpa import read_arpa_tables, write_arpa
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram_counts import count_ngrams
 from rnnlab.lm.ngram_index import NGramTables
@@ -334,15 +335,17 @@ class NGramModel:
         return cls(vocab, tables, config)
 
     def write_arpa(self, path: str | Path) -> None:
-        from rnnlab.lm.arpa import write_arpa
-
+        """Write this model as an ARPA file (see `rnnlab.lm.arpa`)."""
         write_arpa(self, path)
 
     @classmethod
     def from_arpa(cls, path: str | Path, level: str = "word") -> NGramModel:
-        from rnnlab.lm.arpa import read_arpa
-
-        return read_arpa(path, level=level)
+        """Load an ARPA file (SRILM, KenLM, ours) as a model that scores like KenLM does."""
+        vocab, tables = read_arpa_tables(path)
+        config = NGramConfig(
+            order=tables.order, smoothing="arpa", level=level, source="arpa", counts=tables.sizes(), corpus=str(path)
+        )
+        return cls(vocab, tables, config)
 
 
 def _filter(probs: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:

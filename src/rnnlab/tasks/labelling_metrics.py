@@ -3,6 +3,11 @@
 Entity (chunk) extraction follows conlleval / seqeval's default mode: a chunk starts at B-X or S-X, or
 at an I-X/E-X whose type differs from the previous tag's, and it ends before anything that cannot
 continue it. An entity counts as correct only when both its span and its type match exactly.
+`tests/tasks/test_labelling_metrics.py` checks entities and per-type / micro scores against seqeval on
+every BIO/BIOES sequence up to length 5, malformed ones included. A bare prefix (`B`, `I`, `B-`) is a
+chunk of the unnamed type "_", as in seqeval and conlleval. Tags that are neither `O`, `P-TYPE` nor a
+bare B/I/E/S prefix (e.g. a POS tag `NN`) count as `O`; seqeval warns on them and reads their first
+letter as the prefix.
 """
 
 from __future__ import annotations
@@ -13,9 +18,12 @@ from dataclasses import dataclass
 
 
 def _split(tag: str) -> tuple[str, str]:
-    if tag == "O" or len(tag) < 3 or tag[1] != "-":
+    """(prefix, type): "B-PER" -> ("B", "PER"); a bare "B" or "B-" -> ("B", "_"); "O" or "NN" -> ("O", "")."""
+    if tag in ("B", "I", "E", "S"):
+        return tag, "_"
+    if tag == "O" or len(tag) < 2 or tag[1] != "-":
         return "O", ""
-    return tag[0], tag[2:]
+    return tag[0], tag[2:] or "_"
 
 
 def _ends(prev_prefix: str, prefix: str, prev_type: str, kind: str) -> bool:

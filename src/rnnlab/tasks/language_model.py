@@ -22,14 +22,14 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.config import config_from_dict, config_to_dict, require
 from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
 from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
 from rnnlab.data.tokenizers import SubwordTokenizer, Tokenizer, load_tokenizer, make_tokenizer
 from rnnlab.data.usertext import read_text_file
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.errors import CheckpointError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
@@ -61,10 +61,8 @@ class LMDataConfig:
     stop_at_line_end: bool | None = None  # generation ends at a line end; None: yes for poems/sentences
 
     def __post_init__(self) -> None:
-        if self.min_freq < 1:
-            raise ConfigError(f"data.min_freq must be >= 1, got {self.min_freq}")
-        if self.subword_vocab_size < 8:
-            raise ConfigError(f"data.subword_vocab_size must be >= 8, got {self.subword_vocab_size}")
+        require(self.min_freq >= 1, "min_freq", ">= 1", self.min_freq)
+        require(self.subword_vocab_size >= 8, "subword_vocab_size", ">= 8", self.subword_vocab_size)
 
 
 @dataclass
@@ -81,8 +79,7 @@ class LMTaskConfig:
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "bptt", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
 
 
 # ------------------------------------------------------------------------------------ data preparation

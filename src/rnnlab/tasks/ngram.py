@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from rnnlab.config import require
 from rnnlab.errors import ConfigError, DataError, UserError
 from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
@@ -69,18 +70,17 @@ class NGramTaskConfig:
     output_dir: str | None = None  # default runs/ngram-NAME-Ngram
 
     def __post_init__(self) -> None:
-        if self.from_arpa and self.corpus:
-            raise ConfigError("give either a corpus or from_arpa (an ARPA file), not both")
-        if not self.from_arpa and not self.corpus:
-            raise ConfigError("expected a corpus (text file or built-in dataset name) or --from-arpa FILE")
-        if self.chunk_tokens < 1:
-            raise ConfigError(f"chunk_tokens: expected an integer >= 1, got {self.chunk_tokens}")
+        require(not (self.from_arpa and self.corpus), "from_arpa", "either a corpus or an ARPA file, not both",
+                self.from_arpa)  # fmt: skip
+        require(self.chunk_tokens >= 1, "chunk_tokens", ">= 1", self.chunk_tokens)
 
 
 def train(config: NGramTaskConfig, resume: bool = False) -> dict:
     """Count a corpus and estimate a model (or import an ARPA file); save it; a summary like the Trainer's."""
     if resume:
         raise UserError("n-gram models are estimated in one pass; --resume does not apply")
+    if not config.from_arpa and not config.corpus:
+        raise ConfigError("expected a corpus (text file or built-in dataset name) or --from-arpa FILE")
     start = time.perf_counter()
     if config.from_arpa:
         model = NGramModel.from_arpa(config.from_arpa, level=config.level or "word")

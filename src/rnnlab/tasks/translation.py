@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.config import config_from_dict, config_to_dict
+from rnnlab.config import config_from_dict, config_to_dict, require
 from rnnlab.data.parallel import Pair, builtin_pairs, is_builtin, load_builtin, read_parallel
 from rnnlab.errors import CheckpointError, ConfigError, DataError, UserError
 from rnnlab.nn.decoding import Hypothesis
@@ -62,12 +62,13 @@ class DataConfig:
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
-        if self.dataset != "files" and not is_builtin(self.dataset):
-            raise ConfigError(f"data.dataset must be one of {builtin_pairs()} or 'files', got {self.dataset!r}")
-        if self.dataset == "files" and not (self.train and self.valid):
-            raise ConfigError("data.dataset=files needs data.train and data.valid (and data.test for eval)")
-        if self.max_len < 2:
-            raise ConfigError(f"data.max_len must be >= 2, got {self.max_len}")
+        datasets = [*builtin_pairs(), "files"]
+        require(self.dataset == "files" or is_builtin(self.dataset), "dataset", "one of " + ", ".join(datasets),
+                self.dataset)  # fmt: skip
+        require(self.dataset != "files" or bool(self.train and self.valid), "dataset",
+                "train and valid files with dataset=files (and test for eval)",
+                {"train": self.train, "valid": self.valid})  # fmt: skip
+        require(self.max_len >= 2, "max_len", ">= 2", self.max_len)
 
 
 @dataclass
@@ -79,10 +80,8 @@ class VocabConfig:
     character_coverage: float = 1.0  # use 0.9995 for Chinese-sized alphabets
 
     def __post_init__(self) -> None:
-        if self.model_type not in ("unigram", "bpe"):
-            raise ConfigError(f"vocab.model_type must be unigram or bpe, got {self.model_type!r}")
-        if self.size < 16:
-            raise ConfigError(f"vocab.size must be >= 16, got {self.size}")
+        require(self.model_type in ("unigram", "bpe"), "model_type", "unigram or bpe", self.model_type)
+        require(self.size >= 16, "size", ">= 16", self.size)
 
 
 @dataclass
@@ -96,11 +95,10 @@ class DecodeConfig:
     batch_size: int = 64
 
     def __post_init__(self) -> None:
-        if self.method not in ("beam", "greedy"):
-            raise ConfigError(f"decode.method must be beam or greedy, got {self.method!r}")
-        if self.beam_size < 1 or not 1 <= self.n_best <= self.beam_size:
-            raise ConfigError(f"decode: need beam_size >= 1 and 1 <= n_best <= beam_size, got {self.beam_size}, "
-                              f"{self.n_best}")  # fmt: skip
+        require(self.method in ("beam", "greedy"), "method", "beam or greedy", self.method)
+        require(self.beam_size >= 1, "beam_size", ">= 1", self.beam_size)
+        require(1 <= self.n_best <= self.beam_size, "n_best", "1 <= n_best <= beam_size",
+                {"n_best": self.n_best, "beam_size": self.beam_size})  # fmt: skip
 
 
 @dataclass
@@ -118,13 +116,11 @@ class TranslationConfig:
 
     def __post_init__(self) -> None:
         try:
-            self.model.validate()
+            self.model.validate()  # Seq2SeqConfig lives in rnnlab.nn, which raises ValueError
         except ValueError as error:
             raise ConfigError(str(error)) from None
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", "a value in [0, 1)", self.label_smoothing)
+        require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
 
 
 # ------------------------------------------------------------------------------------------- vocabulary

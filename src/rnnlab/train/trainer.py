@@ -74,7 +74,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from rnnlab.config import config_to_dict
+from rnnlab.config import config_to_dict, require
 from rnnlab.errors import CheckpointError, ConfigError
 from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
 from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
@@ -122,37 +122,24 @@ class TrainerConfig:
     on_nonfinite: Literal["raise", "stop", "continue"] = "raise"  # a NaN/inf training loss: error, end, go on
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
-            (len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), f"betas must be two values in [0, 1), got {self.betas}"),
-            (0 < self.plateau_factor < 1, f"plateau_factor must be in (0, 1), got {self.plateau_factor}"),
-            (self.plateau_patience >= 0, f"plateau_patience must be >= 0, got {self.plateau_patience}"),
-            (self.warmup_steps >= 0, f"warmup_steps must be >= 0, got {self.warmup_steps}"),
-            (self.min_lr >= 0, f"min_lr must be >= 0, got {self.min_lr}"),
-            (self.max_steps is None or self.max_steps > 0, f"max_steps must be > 0 or null, got {self.max_steps}"),
-            (self.max_epochs is None or self.max_epochs > 0, f"max_epochs must be > 0 or null, got {self.max_epochs}"),
-            (
-                self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
-                f"max_minutes must be > 0 or null, got {self.max_minutes}",
-            ),
-            (
-                self.max_steps is not None or self.max_epochs is not None or self.max_minutes is not None,
-                "set max_steps, max_epochs or max_minutes (any combination: whichever comes first)",
-            ),
-            (self.clip_grad_norm is None or self.clip_grad_norm > 0, f"clip_grad_norm must be > 0 or null, got {self.clip_grad_norm}"),
-            (self.eval_every >= 0, f"eval_every must be >= 0, got {self.eval_every}"),
-            (self.log_every > 0, f"log_every must be > 0, got {self.log_every}"),
-            (self.save_every >= 0, f"save_every must be >= 0, got {self.save_every}"),
-            (
-                self.early_stopping_patience is None or self.early_stopping_patience > 0,
-                f"early_stopping_patience must be > 0 or null, got {self.early_stopping_patience}",
-            ),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(f"trainer: {message}")
+        require(self.lr > 0 and math.isfinite(self.lr), "lr", "a finite value > 0", self.lr)
+        require(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        require(0 <= self.momentum < 1, "momentum", "a value in [0, 1)", self.momentum)
+        require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two values in [0, 1)",
+                self.betas)  # fmt: skip
+        require(0 < self.plateau_factor < 1, "plateau_factor", "a value in (0, 1)", self.plateau_factor)
+        for name in ("plateau_patience", "warmup_steps", "eval_every", "save_every"):
+            require(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
+        require(self.min_lr >= 0, "min_lr", ">= 0", self.min_lr)
+        require(self.log_every > 0, "log_every", "> 0", self.log_every)
+        for name in ("max_steps", "max_epochs", "clip_grad_norm", "early_stopping_patience"):
+            value = getattr(self, name)
+            require(value is None or value > 0, name, "> 0 or null", value)
+        require(self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
+                "max_minutes", "a finite number of minutes > 0, or null", self.max_minutes)  # fmt: skip
+        require(self.max_steps is not None or self.max_epochs is not None or self.max_minutes is not None,
+                "max_steps", "a limit: set max_steps, max_epochs or max_minutes (whichever comes first)",
+                self.max_steps)  # fmt: skip
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 

@@ -1,1 +1,0 @@
-"""rnnlab.serve."""

@@ -80,3 +80,14 @@ def test_no_list_of_tasks_outside_the_registry():
     for path in [source / "cli.py", *sorted((source / "commands").glob("*.py"))]:
         text = path.read_text(encoding="utf-8")
         assert "rnnlab.tasks.regression" not in text and '"regression"' not in text, path
+
+
+def test_every_task_has_a_row_and_a_page_in_the_docs_index():
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    index = (docs / "tasks.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in index.splitlines() if line.startswith("| `")}
+    for name, task in discover_tasks().items():
+        assert name in rows, f"docs/tasks.md has no row for task {name!r}"
+        page = rows[name].split("](")[-1].split(")")[0]
+        assert (docs / page).is_file(), f"docs/tasks.md links a missing page for {name!r}: {page}"
+        assert all(f"`{verb}`" in rows[name] for verb in task.verbs), f"docs/tasks.md: verbs of {name!r}"

@@ -141,8 +141,9 @@ def config_fields(cls: type) -> list[tuple[str, str, Any]]:
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """Parse command-line overrides into a nested dict of *strings* (converted later by field type).
 
-    Accepts `key=value`, `--key value`, `--key=value` and a bare `--flag` (-> "true"). Dashes in keys
-    become underscores (`--max-steps` == `max_steps`); dots address nested sections (`trainer.lr=0.1`).
+    Accepts `key=value`, `--key value`, `--key=value`, `--key v1 v2 v3` (a list, for list fields:
+    `--prune 0 0 1`) and a bare `--flag` (-> "true"). Dashes in keys become underscores (`--max-steps` ==
+    `max_steps`); dots address nested sections (`trainer.lr=0.1`).
     """
     flat: dict[str, Any] = {}
     items = list(items)
@@ -154,8 +155,14 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
             if "=" in body:
                 key, value = body.split("=", 1)
             elif i + 1 < len(items) and not items[i + 1].startswith("--"):
-                key, value = body, items[i + 1]
-                i += 1
+                values = []
+                while i + 1 < len(items) and not items[i + 1].startswith("--") and "=" not in items[i + 1]:
+                    values.append(items[i + 1])
+                    i += 1
+                if not values:  # `--key a=b`: the value itself holds '='
+                    values.append(items[i + 1])
+                    i += 1
+                key, value = body, values[0] if len(values) == 1 else values
             else:
                 key, value = body, "true"
         elif "=" in item:

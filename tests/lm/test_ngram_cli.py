@@ -91,3 +91,17 @@ def test_chinese_characters_and_clear_errors(tmp_path, capsys):
     assert "--discount-fallback" in capsys.readouterr().err
     assert main(["train", "ngram", str(tmp_path / "missing.txt")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_list_options_take_several_values(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(CORPUS * 3) + "\n", encoding="utf-8")
+    model = tmp_path / "pruned"
+    argv = ["train", "ngram", str(corpus), "--order", "3", "--smoothing", "mkn", "--prune", "0", "0", "1",
+            "--discounts", "0.6", "0.8", "0.9", "--output-dir", str(model)]  # fmt: skip
+    assert main(argv) == 0
+    config = json.loads((model / "config.json").read_text())
+    assert config["prune"] == [0, 0, 1]
+    capsys.readouterr()
+    assert main(["ngram", "info", str(model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["order"] == 3

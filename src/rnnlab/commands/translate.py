@@ -55,7 +55,7 @@ def _read_inputs(args: argparse.Namespace) -> list[str] | None:
 def run_translate(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
     from rnnlab.tasks.registry import open_model
-    from rnnlab.tasks.translation import build_reranker, tune_reranker
+    from rnnlab.tasks.translation import build_reranker, plot_attention, tune_reranker
 
     if args.n_best < 1 or (args.beam is not None and args.beam < 1):
         raise UserError("--beam and --n-best must be >= 1")
@@ -86,7 +86,8 @@ def run_translate(args: argparse.Namespace) -> int:
                 for rank, t in enumerate(nbest[: args.n_best], start=1):
                     print(f"{rank}\t{t.score:.4f}\t{t.text}")
         if args.plot_attention and sentences:
-            _plot_attention(translator, sentences[0], outputs[0][0].ids, args.plot_attention)
+            plot_attention(translator, sentences[0], outputs[0][0].ids, args.plot_attention)
+            print(f"attention heatmap: {args.plot_attention}", file=sys.stderr)
 
     if args.tune:
         if reranker is None:
@@ -110,27 +111,3 @@ def run_translate(args: argparse.Namespace) -> int:
         if line.strip():
             translate_all([line.rstrip("\n")])
     return 0
-
-
-def _plot_attention(translator, source: str, target_ids: list[int], path: str) -> None:
-    from rnnlab.errors import UserError
-
-    src, tgt, weights = translator.attention(source, target_ids)
-    if weights is None:
-        raise UserError("--plot-attention: this model has no attention (plain seq2seq)")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(4, 0.45 * len(src) + 2), max(3, 0.4 * len(tgt) + 1.5)))
-    ax.imshow(weights.numpy(), cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
-    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(len(tgt)), tgt, fontsize=8)
-    ax.set_xlabel("source subwords")
-    ax.set_ylabel("target subwords")
-    ax.set_title("attention weights")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    print(f"attention heatmap: {path}", file=sys.stderr)

@@ -265,23 +265,17 @@ def train(config: ClassifierConfig, resume: bool = False) -> dict:
 
 
 def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, data_file: str | None = None) -> dict:
+    """Accuracy, loss and confusion counts of a saved classifier on a split of its data (or a labelled file)."""
     classifier = load_classifier(path)
-    if data_file:
-        examples = read_labelled_file(data_file)
-    else:
-        splits = load_splits(classifier.config.data)
-        if split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {split!r}")
-        examples = splits[split]
-        if not examples:
-            raise DataError(f"the {split} split of this model's data is empty; pass --data FILE")
+    request = EvalRequest(split, data_file)
+    examples = read_labelled_file(data_file) if data_file else request.examples_of(load_splits(classifier.config.data))
     return classifier.evaluate(examples, batch_size)
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict:
     """Accuracy, loss and the confusion matrix (also written as a PNG next to the model)."""
     classifier = load_classifier(path)
-    result = evaluate_dataset_split(path, request.split, data_file=request.data_file)
+    result = evaluate_dataset_split(path, request.split, classifier.config.eval_batch_size, request.data_file)
     result["labels"] = list(classifier.labels)
     result["confusion_png"] = str(save_confusion_png(result["confusion"], classifier.labels, path, request))
     return result

@@ -237,10 +237,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
         if not lines:
             raise DataError(f"{request.data_file}: no sentences found")
     else:
-        splits = load_lines(cloze.config)
-        if request.split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {request.split!r}")
-        lines = splits[request.split]
+        lines = request.examples_of(load_lines(cloze.config))
     return {"sentences": len(lines), **evaluate_lines(cloze.model, cloze.vocab, lines, cloze.config.eval_batch_size)}
 
 

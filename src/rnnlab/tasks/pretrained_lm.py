@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from rnnlab.data.vocab import SPECIALS, Vocabulary
 from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.nn.cell_registry import get_cell
 
 LAYER0 = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
@@ -56,7 +57,7 @@ def read_pretrained_lm(path: str | Path) -> PretrainedLM:
     ids = [i for i, token in enumerate(tokens) if token not in SPECIALS]
     model = lm.model
     layer0 = {}
-    if model.config.cell in ("lstm", "gru"):
+    if get_cell(model.config.cell).fused is not None:  # torch-layout weights (weight_ih_l0, ...) to copy
         layer0 = {name: getattr(model.rnn, name).detach().clone() for name in LAYER0}
     embedding = model.embedding.weight.detach()[ids].clone()
     return PretrainedLM(str(path), [tokens[i] for i in ids], embedding, model.config.cell, layer0)

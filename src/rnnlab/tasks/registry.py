@@ -22,13 +22,15 @@ import difflib
 import importlib
 import json
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from rnnlab.errors import CheckpointError, ConfigError, UserError
+from rnnlab.errors import CheckpointError, ConfigError, DataError, UserError
+
+T = TypeVar("T")
 
 #: What each prediction verb asks of the object a task's `load` returns (the commands call these).
 VERBS: dict[str, str] = {
@@ -42,12 +44,26 @@ VERBS: dict[str, str] = {
 }
 
 
+SPLIT_ALIASES = {"dev": "valid", "validation": "valid"}
+
+
 @dataclass(frozen=True)
 class EvalRequest:
     """What `rnnlab eval` asks for: a split of the model's own data, or a file in the task's format."""
 
     split: str = "test"
     data_file: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "split", SPLIT_ALIASES.get(self.split, self.split))
+
+    def examples_of(self, splits: Mapping[str, Sequence[T]]) -> Sequence[T]:
+        """The requested split of a task's data, with the same two errors in every task."""
+        if self.split not in splits:
+            raise DataError(f"--split: expected one of {', '.join(splits)}, got {self.split!r}")
+        if not splits[self.split]:
+            raise DataError(f"the {self.split} split of this model's data is empty; pass --data FILE")
+        return splits[self.split]
 
 
 @dataclass(frozen=True)

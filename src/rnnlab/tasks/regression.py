@@ -276,12 +276,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
         text = Path(request.data_file).read_text(encoding="utf-8")
         examples, where = read_csv_examples(text, data.text_column, data.target_column, request.data_file), request.data_file
     else:
-        splits = load_splits(data)
-        if request.split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {request.split!r}")
-        examples, where = splits[request.split], f"{data.dataset or 'data'} {request.split}"
-        if not examples:
-            raise DataError(f"the {request.split} split of this model's data is empty; pass --data FILE")
+        examples, where = request.examples_of(load_splits(data)), f"{data.dataset or 'data'} {request.split}"
     gold = [value for _, value in examples]
     result = regression_metrics(regressor.predict([text for text, _ in examples]), gold)
     result["mean_predictor_rmse"] = regression_metrics([regressor.mean] * len(gold), gold)["rmse"]

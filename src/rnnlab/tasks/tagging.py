@@ -289,12 +289,7 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, 
     if data_file:
         sentences = read_tagged(data_file, data_format, tagger.config.data.tag_column)
     else:
-        splits = load_splits(tagger.config.data)
-        if split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {split!r}")
-        sentences = splits[split]
-        if not sentences:
-            raise DataError(f"the {split} split of this model's data is empty; pass --data FILE")
+        sentences = EvalRequest(split).examples_of(load_splits(tagger.config.data))
     return tagger.evaluate(sentences, batch_size)
 
 

@@ -507,13 +507,8 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
         pairs = read_parallel(request.data_file)
         where = request.data_file
     else:
-        split = {"dev": "valid", "validation": "valid"}.get(request.split, request.split)
-        if split not in ("train", "valid", "test"):
-            raise UserError(f"--split must be train, valid or test, got {request.split!r}")
-        pairs = load_pairs(config.data)[split]
-        where = f"{config.data.dataset} {split}"
-        if not pairs:
-            raise DataError(f"{where}: no sentence pairs (set data.test in the config or pass --data FILE)")
+        pairs = request.examples_of(load_pairs(config.data))
+        where = f"{config.data.dataset} {request.split}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown characters / truncation in a test set: counted, not shouted
         outputs = translator.translate([s for s, _ in pairs])
@@ -552,6 +547,28 @@ def build_reranker(lm_path: str | None, reverse_path: str | None, lm_weight: flo
     weights = NoisyChannelWeights(lm=lm_weight if lm else 0.0, reverse=reverse_weight if reverse else 0.0,
                                   length=length_weight)  # fmt: skip
     return NoisyChannelReranker(lm, reverse, weights)
+
+
+def plot_attention(translator: Translator, source: str, target_ids: list[int], path: str) -> None:
+    """The attention weights of one translation as a heatmap (target subwords x source subwords)."""
+    src, tgt, weights = translator.attention(source, target_ids)
+    if weights is None:
+        raise UserError("--plot-attention: this model has no attention (plain seq2seq)")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(4, 0.45 * len(src) + 2), max(3, 0.4 * len(tgt) + 1.5)))
+    ax.imshow(weights.numpy(), cmap="viridis", aspect="auto", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(src)), src, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(tgt)), tgt, fontsize=8)
+    ax.set_xlabel("source subwords")
+    ax.set_ylabel("target subwords")
+    ax.set_title("attention weights")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 DESCRIPTOR = register_task(TaskDescriptor(

@@ -98,7 +98,7 @@ def test_unknown_name_and_kind_are_one_line_user_errors():
         registry.UnknownDatasetError, match=r"unknown dataset 'en-po'.*did you mean 'en-pos'\?"
     ):
         registry.get_dataset("en-po")
-    with pytest.raises(UserError, match="unknown parallel dataset 'ptb'; expected one of de-en, en-zh"):
+    with pytest.raises(UserError, match="dataset 'ptb' is a text dataset; expected a parallel one: de-en, en-zh"):
         registry.get_dataset("ptb", kind="parallel")
     with pytest.raises(
         registry.UnknownKindError, match=r"unknown dataset kind 'paralel'.*did you mean 'parallel'"

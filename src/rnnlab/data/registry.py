@@ -181,7 +181,10 @@ def get_dataset(name: str, kind: str | None = None) -> DatasetEntry:
     """The entry of `name`; UnknownDatasetError names the known ones (of `kind`, if given)."""
     _load_builtins()
     entry = _REGISTRY.get(str(name))
-    if entry is None or (kind is not None and entry.kind != kind):
+    if entry is not None and kind is not None and entry.kind != kind:
+        known = [e.name for e in list_datasets(kind)]
+        raise UnknownDatasetError(f"dataset {name!r} is a {entry.kind} dataset; expected a {kind} one: {', '.join(known)}")
+    if entry is None:
         known = [e.name for e in list_datasets(kind)]
         what = f"{kind} dataset" if kind else "dataset"
         raise UnknownDatasetError(

@@ -27,7 +27,7 @@ from rnnlab.tasks.labelling_common import (
     TokenVocab,
     bucketed_batches,
     dump_json,
-    evenly,
+    labelled_splits,
     read_json_file,
     read_model_dir,
     save_confusion_png,
@@ -84,25 +84,7 @@ def read_labelled_file(path: str) -> list[LabelledText]:
 
 
 def load_splits(data: ClassifierDataConfig) -> dict[str, list[LabelledText]]:
-    if data.dataset:
-        from rnnlab.data.labelled import dataset_kind, load_dataset
-
-        if dataset_kind(data.dataset) != "labelled":
-            raise ConfigError(f"data.dataset: {data.dataset!r} is a tagged dataset, not a sentence-label one")
-        splits = load_dataset(data.dataset)
-    else:
-        if not data.train:
-            raise ConfigError("data: expected data.dataset or data.train (a label<TAB>text file), got neither")
-        splits = {"train": read_labelled_file(data.train)}
-        for name in ("valid", "test"):
-            path = getattr(data, name)
-            splits[name] = read_labelled_file(path) if path else []
-        if not splits["valid"]:
-            train = splits["train"]
-            splits["valid"], splits["train"] = train[9::10], [x for i, x in enumerate(train) if i % 10 != 9]
-    if data.max_train_sentences:
-        splits["train"] = evenly(splits["train"], data.max_train_sentences)
-    return splits
+    return labelled_splits(data, "labelled", read_labelled_file, "a label<TAB>text file")
 
 
 def resolve_tokenizer(data: ClassifierDataConfig) -> str:

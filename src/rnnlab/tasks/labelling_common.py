@@ -7,7 +7,7 @@ Shapes are batch-first: words (N, L), chars (N, L, C), mask (N, L) bool.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.data.vocab import PAD_ID, Vocabulary
-from rnnlab.errors import CheckpointError, DataError
+from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.tasks.registry import EvalRequest
 from rnnlab.train.batches import shuffled_indices
 
@@ -100,6 +100,29 @@ def evenly(items: Sequence, count: int | None) -> list:
     if not count or count >= len(items):
         return list(items)
     return [items[i * len(items) // count] for i in range(count)]
+
+
+def labelled_splits(data, kind: str, read: Callable[[str], list], what: str) -> dict[str, list]:
+    """train / valid / test examples of a `data:` section: a built-in dataset of `kind`, or files read with
+    `read(path)` (no valid file: every 10th training example is held out); `data.max_train_sentences` caps
+    the training set evenly. `what` names the file format in the error for a missing data.train."""
+    if data.dataset:
+        from rnnlab.data.registry import get_dataset, load_dataset
+
+        splits = load_dataset(get_dataset(data.dataset, kind=kind).name)
+    else:
+        if not data.train:
+            raise ConfigError(f"data: expected data.dataset or data.train ({what}), got neither")
+        splits = {"train": read(data.train)}
+        for name in ("valid", "test"):
+            path = getattr(data, name)
+            splits[name] = read(path) if path else []
+        if not splits["valid"]:
+            train = splits["train"]
+            splits["valid"], splits["train"] = train[9::10], [x for i, x in enumerate(train) if i % 10 != 9]
+    if data.max_train_sentences:
+        splits["train"] = evenly(splits["train"], data.max_train_sentences)
+    return splits
 
 
 def read_model_dir(path: str | Path, task: str):

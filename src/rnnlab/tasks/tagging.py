@@ -20,13 +20,13 @@ from torch import Tensor
 
 from rnnlab.config import config_from_dict, config_to_dict
 from rnnlab.data.tagged import TaggedSentence, check_scheme, read_tagged
-from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.errors import CheckpointError, DataError
 from rnnlab.nn.tagger import BiRNNTagger, TaggerModelConfig
 from rnnlab.tasks.labelling_common import (
     TokenVocab,
     bucketed_batches,
     dump_json,
-    evenly,
+    labelled_splits,
     read_json_file,
     read_model_dir,
     save_confusion_png,
@@ -72,27 +72,8 @@ class TaggerConfig:
 
 def load_splits(data: TaggerDataConfig) -> dict[str, list[TaggedSentence]]:
     """train / valid / test tagged sentences from a built-in dataset or from files."""
-    if data.dataset:
-        from rnnlab.data.labelled import dataset_kind, load_dataset
-
-        if dataset_kind(data.dataset) != "tagged":
-            raise ConfigError(f"data.dataset: {data.dataset!r} is a sentence-label dataset, not a tagged one")
-        splits = load_dataset(data.dataset)
-    else:
-        if not data.train:
-            raise ConfigError("data: expected data.dataset or data.train (a tagged file), got neither")
-        splits = {"train": read_tagged(data.train, data.format, data.tag_column)}
-        for name in ("valid", "test"):
-            path = getattr(data, name)
-            splits[name] = read_tagged(path, data.format, data.tag_column) if path else []
-        if not splits["valid"]:
-            # No validation file: hold out every 10th training sentence.
-            train = splits["train"]
-            splits["valid"] = train[9::10]
-            splits["train"] = [s for i, s in enumerate(train) if i % 10 != 9]
-    if data.max_train_sentences:
-        splits["train"] = evenly(splits["train"], data.max_train_sentences)
-    return splits
+    return labelled_splits(data, "tagged", lambda path: read_tagged(path, data.format, data.tag_column),
+                           "a tagged file")  # fmt: skip
 
 
 def resolve_scheme(scheme: str, sentences: Sequence[TaggedSentence]) -> str:

@@ -17,7 +17,6 @@ so a tampered checkpoint cannot execute code; it raises `CheckpointError` naming
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -34,6 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import save_file
 
 from rnnlab.errors import CheckpointError
+from rnnlab.files import sha256_of
 
 __all__ = [
     "Checkpoint",
@@ -285,7 +285,7 @@ def verify_checkpoint(directory: str | Path) -> dict[str, dict[str, Any]]:
             raise CheckpointError(
                 f"{file}: truncated or modified: {size} bytes, manifest.json says {entry.get('size')}"
             )
-        if _sha256(file) != entry.get("sha256"):
+        if sha256_of(file) != entry.get("sha256"):
             raise CheckpointError(f"{file}: sha256 does not match manifest.json; the file was modified or corrupted")
     return files
 
@@ -422,17 +422,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with open(file, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _hash_tree(root: Path) -> dict[str, dict[str, Any]]:
     table = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):
         name = file.relative_to(root).as_posix()
-        table[name] = {"sha256": _sha256(file), "size": file.stat().st_size}
+        table[name] = {"sha256": sha256_of(file), "size": file.stat().st_size}
     return table

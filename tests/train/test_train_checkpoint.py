@@ -183,7 +183,7 @@ def test_pickled_file_is_never_unpickled(saved, tmp_path, name):
     evil = pickle.dumps({"w": Payload(marker)})
     (path / name).write_bytes(evil)  # a pickle in place of the safetensors file
     manifest = json.loads((path / "manifest.json").read_text())  # an attacker can fix the hashes too
-    manifest["files"][name] = {"sha256": checkpoint_module._sha256(path / name), "size": len(evil)}
+    manifest["files"][name] = {"sha256": checkpoint_module.sha256_of(path / name), "size": len(evil)}
     (path / "manifest.json").write_text(json.dumps(manifest))
     verify_checkpoint(path)
     with pytest.raises(CheckpointError, match="cannot read safetensors"):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.errors import ConfigError
+from rnnlab.config import require
 from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 
 State = Tensor | tuple[Tensor, Tensor]  # h (layers, N, H), or (h, c) when the layer's state_is_tuple
@@ -37,15 +37,11 @@ class RNNLMConfig:
     def __post_init__(self) -> None:
         check_cell_name(self.cell, "model.cell")
         for name in ("embedding_size", "hidden_size", "num_layers"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
-        if self.tie_weights and self.embedding_size != self.hidden_size:
-            raise ConfigError(
-                "model.tie_weights needs embedding_size == hidden_size, "
-                f"got {self.embedding_size} and {self.hidden_size}"
-            )
+            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
+        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
+        require(not self.tie_weights or self.embedding_size == self.hidden_size, "tie_weights",
+                "embedding_size == hidden_size", {"embedding_size": self.embedding_size,
+                                                  "hidden_size": self.hidden_size})  # fmt: skip
 
 
 class RNNLanguageModel(nn.Module):

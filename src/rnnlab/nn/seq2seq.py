@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.config import require
 from rnnlab.nn.attention import make_attention
 from rnnlab.nn.cell_registry import check_cell_name, get_cell
 from rnnlab.nn.cell_registry import make_recurrent as make_recurrent_layer
@@ -309,18 +310,18 @@ class Seq2SeqConfig:
     dropout: float = 0.2
     tie_embeddings: bool = False
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
         for name, value in (("cell", self.cell), ("decoder_cell", self.decoder_cell or self.cell)):
             check_cell_name(value, f"model.{name}")
-        if self.attention not in (None, "bahdanau", "additive", "dot", "general", "luong"):
-            raise ValueError(f"model.attention must be bahdanau / dot / general / null, got {self.attention!r}")
-        if self.bridge not in ("copy", "project", "zeros"):
-            raise ValueError(f"model.bridge must be copy / project / zeros, got {self.bridge!r}")
+        attentions = (None, "bahdanau", "additive", "dot", "general", "luong")
+        require(self.attention in attentions, "attention", "bahdanau / dot / general / null", self.attention)
+        require(self.bridge in ("copy", "project", "zeros"), "bridge", "copy / project / zeros", self.bridge)
         for name in ("embed_dim", "hidden_size", "encoder_layers", "decoder_layers"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
+            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
+        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
 
 
 class Seq2Seq(nn.Module):

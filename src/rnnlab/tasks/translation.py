@@ -115,10 +115,6 @@ class TranslationConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
     def __post_init__(self) -> None:
-        try:
-            self.model.validate()  # Seq2SeqConfig lives in rnnlab.nn, which raises ValueError
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
         require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", "a value in [0, 1)", self.label_smoothing)
         require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
 

@@ -137,7 +137,7 @@ def test_cli_eval_generate_score(trained, poems_file, capsys):
 @pytest.mark.parametrize(
     "argv,message",
     [
-        (["generate", "{ckpt}", "--temperature", "0"], "--temperature must be > 0"),
+        (["generate", "{ckpt}", "--temperature", "inf"], "--temperature must be a finite number >= 0 (0 = greedy)"),
         (["generate", "{ckpt}", "--top-p", "1.5"], "--top-p must be in (0, 1]"),
         (["generate", "{ckpt}", "--prompt", "QQQ"], "every symbol of the prompt"),
         (["generate", "{ckpt}", "--acrostic", "春夏"], "an acrostic needs 4 or 8"),

@@ -49,11 +49,14 @@ def _inputs(args: argparse.Namespace, what: str) -> None:
 def run_tag(args: argparse.Namespace) -> int:
     from rnnlab.data.tagged import TaggedSentence, format_tagged, read_tagged
     from rnnlab.errors import DataError, UserError
+    from rnnlab.paths import check_writable
     from rnnlab.tasks.registry import open_model
 
     _inputs(args, "sentences")
     if args.json and args.output:
         raise UserError("--json prints to stdout; drop --output (or --json)")
+    if args.output:
+        check_writable(args.output, "output file", kind="file")
     tagger = open_model(args.checkpoint, "tag")
     if args.input:
         sentences = read_tagged(args.input, args.format, tagger.config.data.tag_column, require_tags=False)

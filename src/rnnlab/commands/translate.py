@@ -54,6 +54,7 @@ def _read_inputs(args: argparse.Namespace) -> list[str] | None:
 
 def run_translate(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
+    from rnnlab.paths import check_picture
     from rnnlab.tasks.registry import open_model
     from rnnlab.tasks.translation import build_reranker, tune_reranker
 
@@ -61,6 +62,8 @@ def run_translate(args: argparse.Namespace) -> int:
         raise UserError("--beam and --n-best must be >= 1")
     if args.json and not (args.sentences or args.input or args.tune) and sys.stdin.isatty():
         raise UserError("--json needs sentences as arguments, --input FILE or piped stdin, not the interactive prompt")
+    if args.plot_attention:
+        check_picture(args.plot_attention, "attention heatmap")
     translator = open_model(args.checkpoint, "translate")
     method = "greedy" if args.greedy else "beam"
     beam = args.beam or translator.config.decode.beam_size

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import compress, repeat
 from pathlib import Path
@@ -31,6 +31,7 @@ from rnnlab.lm.ngram_counts import count_ngrams
 from rnnlab.lm.ngram_index import NGramTables
 from rnnlab.lm.ngram_smoothing import METHODS, BuildReport, SmoothingConfig, build_tables
 from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, UNK, UNK_ID, NGramVocab, detokenize, tokenize
+from rnnlab.validation import check_sampling
 
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.npz"
@@ -235,17 +236,35 @@ class NGramModel:
         top_p: float | None = None,
         seed: int | None = None,
         stop: Sequence[str] = (),
+        greedy: bool = False,
     ) -> list[str]:
-        """Sample sentence continuations of `prompt` (returned with the prompt); stop at `</s>`."""
-        if temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ConfigError(f"top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
+        """Sample sentence continuations of `prompt` (returned with the prompt); stop at `</s>`.
+
+        `greedy=True` (or temperature 0) gives the single most likely continuation, token by token.
+        """
+        return list(self.iter_generate(prompt, num_samples=num_samples, max_tokens=max_tokens,
+                                       temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
+                                       greedy=greedy))  # fmt: skip
+
+    def iter_generate(
+        self,
+        prompt: str = "",
+        *,
+        num_samples: int = 1,
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        greedy: bool = False,
+    ) -> Iterator[str]:
+        """`generate`, one sample at a time (memory does not grow with `num_samples`)."""
+        check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
+        if greedy or temperature == 0:
+            temperature, num_samples = 0.0, 1
         rng = np.random.default_rng(seed)
         prompt_tokens = tokenize(prompt, self.config.level)
-        results = []
         for _ in range(num_samples):
             history = self.context_ids(prompt_tokens)
             generated: list[str] = []
@@ -259,8 +278,7 @@ class NGramModel:
                 text = detokenize(generated, self.config.level)
                 if any(s and s in text for s in stop):
                     break
-            results.append(detokenize(prompt_tokens + generated, self.config.level))
-        return results
+            yield detokenize(prompt_tokens + generated, self.config.level)
 
     # -----------------------------------------------------------------------------------------------
     # size, saving, loading, ARPA

@@ -239,7 +239,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
     else:
         splits = load_lines(cloze.config)
         if request.split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {request.split!r}")
+            raise DataError(f"--split: expected one of train, valid, test, got {request.split!r}")
         lines = splits[request.split]
     return {"sentences": len(lines), **evaluate_lines(cloze.model, cloze.vocab, lines, cloze.config.eval_batch_size)}
 

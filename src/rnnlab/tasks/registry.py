@@ -49,6 +49,12 @@ class EvalRequest:
     split: str = "test"
     data_file: str | None = None
 
+    def __post_init__(self) -> None:
+        from rnnlab.validation import check_split
+
+        if self.data_file is None:
+            object.__setattr__(self, "split", check_split(self.split))
+
 
 @dataclass(frozen=True)
 class TaskDescriptor:

@@ -278,7 +278,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
     else:
         splits = load_splits(data)
         if request.split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {request.split!r}")
+            raise DataError(f"--split: expected one of train, valid, test, got {request.split!r}")
         examples, where = splits[request.split], f"{data.dataset or 'data'} {request.split}"
         if not examples:
             raise DataError(f"the {request.split} split of this model's data is empty; pass --data FILE")

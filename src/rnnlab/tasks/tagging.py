@@ -291,7 +291,7 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, 
     else:
         splits = load_splits(tagger.config.data)
         if split not in splits:
-            raise DataError(f"--split: expected train, valid or test, got {split!r}")
+            raise DataError(f"--split: expected one of train, valid, test, got {split!r}")
         sentences = splits[split]
         if not sentences:
             raise DataError(f"the {split} split of this model's data is empty; pass --data FILE")

@@ -509,7 +509,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
     else:
         split = {"dev": "valid", "validation": "valid"}.get(request.split, request.split)
         if split not in ("train", "valid", "test"):
-            raise UserError(f"--split must be train, valid or test, got {request.split!r}")
+            raise UserError(f"--split: expected one of train, valid, test, got {request.split!r}")
         pairs = load_pairs(config.data)[split]
         where = f"{config.data.dataset} {split}"
         if not pairs:

@@ -152,8 +152,33 @@ class NeuralLanguageModel:
         probs = logits[-1, 0].double().softmax(-1).tolist()
         return dict(zip(self.vocab.tokens, probs))
 
+    def evaluate_sentences(self, sentences: Sequence[str], batch_size: int = 64) -> dict[str, float]:
+        """Loss (nats/token), perplexity and bits per token of sentences scored exactly as `score` scores them.
+
+        Each sentence starts from the primed state and the boundary token, and every one of its tokens and
+        its closing boundary is predicted: the totals are those of `rnnlab score --input` on the same lines.
+        Sentences are scored `batch_size` at a time, so a long file does not become one huge batch.
+        """
+        check_int("batch_size", batch_size)
+        total, count, unknown = 0.0, 0, 0
+        for first in range(0, len(sentences), batch_size):
+            for score in self.score(sentences[first : first + batch_size]):
+                total += score.total_logprob
+                count += len(score.token_logprobs)
+                unknown += len(score.unknown)
+        if count == 0:
+            raise UserError("no sentences to evaluate")
+        loss = -total / count
+        return {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2), "tokens": count,
+                "unknown": unknown, "sentences": len(sentences)}  # fmt: skip
+
     def evaluate_text(self, text: str, batch_size: int = 10, bptt: int = 35) -> dict[str, float]:
-        """Loss (nats/token), perplexity and bits per token of a text read as one stream."""
+        """Loss (nats/token), perplexity and bits per token of a text read as one stream.
+
+        This is how training measures its splits: the stream is cut into `batch_size` parallel streams
+        (the remainder, fewer than `batch_size` tokens, is dropped) read from a zero state. For a file of
+        sentences, `evaluate_sentences` scores every token the way `score` does.
+        """
         tokens = self.tokenizer.tokenize(text)
         if len(tokens) < 2:
             raise UserError("the text to evaluate has fewer than 2 tokens")

@@ -145,11 +145,12 @@ def run_diagram(args: argparse.Namespace) -> int:
 
 def _load_lm(path: str):
     from rnnlab.errors import CheckpointError
-    from rnnlab.tasks.registry import load_task_module, read_task_name
+    from rnnlab.tasks.registry import resolve_model_dir, task_of_model
 
-    if read_task_name(path) != "lm":
-        raise CheckpointError(f"{path}: expected a neural language model directory (task 'lm')")
-    return load_task_module(path).load_language_model(path)
+    task = task_of_model(path)
+    if task.name != "lm":
+        raise CheckpointError(f"{path}: expected a neural language model directory (task 'lm'), got a {task.name!r} model")
+    return task.load(resolve_model_dir(path))
 
 
 def run_gates(args: argparse.Namespace) -> int:

@@ -2,7 +2,10 @@
 
 Each command module in `COMMAND_MODULES` exposes `register(commands: Commands)` and adds its
 sub-commands there. Tasks are found through their descriptors (rnnlab.tasks.registry), which `train`
-imports to list them. A `UserError` raised anywhere becomes a one-line message and exit status 2.
+imports to list them. A `UserError` raised anywhere becomes a one-line message and exit status 2, and so do the OS errors a
+user can cause (permission, missing path, disk full, read-only file system: `rnnlab.paths`); argparse's
+own errors are one line too (`rnnlab.commands.options.Parser`), and the options many commands share are
+checked once, by name, before any handler runs (`rnnlab.commands.options.validate`).
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ class Commands:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from rnnlab.commands.options import Parser
+
+    parser = Parser(
         prog="rnnlab",
         description="Recurrent neural networks you can read, run and look inside.",
     )
@@ -60,12 +65,16 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rnnlab.commands.options import validate
+    from rnnlab.paths import os_error_message
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        validate(args)
         result = args.handler(args)
     except UserError as error:
-        print(f"rnnlab: error: {error}", file=sys.stderr)
+        print(f"rnnlab: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnlab: interrupted", file=sys.stderr)
@@ -75,7 +84,18 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as error:  # permission, missing path, disk full, read-only file system: the user's to fix
+        message = os_error_message(error)
+        if message is None:
+            raise
+        print(f"rnnlab: error: {message}", file=sys.stderr)
+        return 2
     return int(result or 0)
+
+
+def _one_line(error: BaseException) -> str:
+    """The message on one line (a file's text quoted in a message may hold newlines)."""
+    return " ".join(str(error).split("\n")).strip() or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -152,6 +152,11 @@ def malformed(text, tmp_path):
         ),
         (lambda t: t.replace("ngram 2=6\n", ""), r"expected the count of 2-grams, got one for 3-grams"),
         (lambda t: t.replace("-0.9\tthe", "0.9\tthe"), r"bad\.arpa:9: expected a log10 probability <= 0"),
+        # non-finite values: an `inf` backoff once scored p=inf, perplexity 0.00
+        (lambda t: t.replace("-1.1\tcat\t-0.2", "-1.1\tcat\tinf"), r"bad\.arpa:10: expected a finite number for the backoff, got 'inf'"),
+        (lambda t: t.replace("-1.1\tcat\t-0.2", "-1.1\tcat\tnan"), r"bad\.arpa:10: expected a finite number for the backoff"),
+        (lambda t: t.replace("-0.4\tthe cat", "-inf\tthe cat"), r"bad\.arpa:16: expected a finite number for the log10 probability.*-99"),
+        (lambda t: t.replace("-0.05\t<s>", "NaN\t<s>"), r"bad\.arpa:23: expected a finite number for the log10 probability"),
     ],
 )
 def test_malformed_arpa_is_refused_with_the_line(tmp_path, edit, message):

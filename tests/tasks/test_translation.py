@@ -178,13 +178,13 @@ def test_cli_translate_eval_and_bad_input(trained, capsys, tmp_path):
     empty = tmp_path / "in.txt"
     empty.write_text("eins\n\nzwei\n", encoding="utf-8")
     assert main(["translate", ckpt, "--input", str(empty)]) == 2
-    assert "in.txt:2: empty line" in capsys.readouterr().err
+    assert "in.txt:2: empty sentence; expected at least one word" in capsys.readouterr().err
     translator = load_translator(ckpt)
     with pytest.warns(UserWarning, match="longer than data.max_len=12"):
         translator.translate([" ".join(["eins"] * 30)], method="greedy")
-    with pytest.warns(UserWarning, match="outside the source vocabulary"):
+    with pytest.warns(UserWarning, match="unknown to this model, read as <unk>: ☃"):
         translator.translate(["eins ☃"], method="greedy")
-    with pytest.raises(DataError, match="empty source"):
+    with pytest.raises(DataError, match="sentence 1: empty sentence"):
         translator.translate(["   "])
 
 

@@ -61,12 +61,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from rnnlab.data.registry import dataset_info, fetch_dataset
+    from rnnlab.data.registry import cache_root, dataset_info, fetch_dataset
+    from rnnlab.paths import check_writable
 
     info = dataset_info(args.name, args.cache_dir)
     if info["embedded"]:
         print(f"{info['name']} is embedded in rnnlab; nothing to fetch")
         return 0
+    check_writable(cache_root(args.cache_dir), "dataset cache")
     print(f"fetching {info['name']} from {info['source']} ...")
     directory = fetch_dataset(args.name, args.cache_dir, force=args.force)
     print(f"cached in {directory}: {dataset_info(args.name, args.cache_dir)['note']}")

@@ -125,17 +125,18 @@ def _with_threads(handler):
     return run
 
 
-def _positive(name: str, value: int) -> None:
-    from rnnlab.errors import ConfigError
+def _picture(out: str) -> str:
+    """Refuse now a picture path matplotlib cannot write (suffix) or that is not writable (rnnlab.paths)."""
+    from rnnlab.paths import check_picture
 
-    if value < 1:
-        raise ConfigError(f"{name} must be >= 1, got {value}")
+    check_picture(out)
+    return out
 
 
 def run_diagram(args: argparse.Namespace) -> int:
     from rnnlab.inspect.diagram import draw_cell
 
-    out = args.out or f"diagram_{args.cell}.png"
+    out = _picture(args.out or f"diagram_{args.cell}.png")
     lines = draw_cell(args.cell, out)
     print("\n".join(lines))
     print(f"wrote {out}")
@@ -144,14 +145,16 @@ def run_diagram(args: argparse.Namespace) -> int:
 
 def _load_lm(path: str):
     from rnnlab.errors import CheckpointError
-    from rnnlab.tasks.registry import load_task_module, read_task_name
+    from rnnlab.tasks.registry import resolve_model_dir, task_of_model
 
-    if read_task_name(path) != "lm":
-        raise CheckpointError(f"{path}: expected a neural language model directory (task 'lm')")
-    return load_task_module(path).load_language_model(path)
+    task = task_of_model(path)
+    if task.name != "lm":
+        raise CheckpointError(f"{path}: expected a neural language model directory (task 'lm'), got a {task.name!r} model")
+    return task.load(resolve_model_dir(path))
 
 
 def run_gates(args: argparse.Namespace) -> int:
+    from rnnlab.data.usertext import read_text_file
     from rnnlab.errors import ConfigError
     from rnnlab.inspect import gates
 
@@ -160,15 +163,14 @@ def run_gates(args: argparse.Namespace) -> int:
     if args.input is not None:
         if args.text is not None:
             raise ConfigError("give the text either as an argument or with --input, not both")
-        args.text = Path(args.input).read_text(encoding="utf-8")
+        args.text = read_text_file(Path(args.input))
     if args.text is None:
         raise ConfigError(
             'expected a text: rnnlab inspect gates CKPT "text" (or --random "text", or --input FILE)'
         )
-    _positive("--hidden-size", args.hidden_size)
-    _positive("--num-layers", args.num_layers)
+    _picture(args.out)
     if args.random:
-        fit_text = Path(args.fit_file).read_text(encoding="utf-8") if args.fit_file else None
+        fit_text = read_text_file(Path(args.fit_file)) if args.fit_file else None
         traces = gates.random_model_traces(
             args.text,
             args.cell,
@@ -206,11 +208,9 @@ def run_bptt(args: argparse.Namespace) -> int:
     from rnnlab.errors import ConfigError
     from rnnlab.inspect.bptt import bptt_report
 
-    _positive("--steps", args.steps)
-    _positive("--hidden-size", args.hidden_size)
     if not 1 <= args.t <= args.steps:
         raise ConfigError(f"--t must be between 1 and --steps ({args.steps}), got {args.t}")
-    out = args.out or f"bptt_{args.cell}.png"
+    out = _picture(args.out or f"bptt_{args.cell}.png")
     report = bptt_report(args.cell, args.steps, args.t, out, hidden_size=args.hidden_size, seed=args.seed)
     t = report.t
     print(f"{report.cell}, {report.steps} steps: ‖∂L_k/∂x_{t}‖ by autograd (and by the chain-rule product):")
@@ -237,10 +237,8 @@ def run_bptt(args: argparse.Namespace) -> int:
 def run_cost(args: argparse.Namespace) -> int:
     from rnnlab.inspect.cost import format_costs, measure_costs, plot_costs
 
-    for length in args.lengths:
-        _positive("--lengths", length)
+    out = _picture(args.out or f"cost_{args.cell}.png")
     rows = measure_costs(args.cell, args.lengths, args.batch_size, args.hidden_size, args.repeats)
-    out = args.out or f"cost_{args.cell}.png"
     print(format_costs(rows, args.cell))
     plot_costs(rows, args.cell, out)
     print(f"wrote {out}")
@@ -250,9 +248,7 @@ def run_cost(args: argparse.Namespace) -> int:
 def run_gradflow(args: argparse.Namespace) -> int:
     from rnnlab.inspect import gradflow
 
-    _positive("--length", args.length)
-    _positive("--hidden-size", args.hidden_size)
-    out = args.out or f"gradflow_{args.cell}.png"
+    out = _picture(args.out or f"gradflow_{args.cell}.png")
     if args.ckpt is None:
         report = gradflow.gradflow_report(
             args.cell,

@@ -48,20 +48,22 @@ def _inputs(args: argparse.Namespace, what: str) -> None:
 
 def run_tag(args: argparse.Namespace) -> int:
     from rnnlab.data.tagged import TaggedSentence, format_tagged, read_tagged
-    from rnnlab.errors import DataError, UserError
+    from rnnlab.errors import UserError
+    from rnnlab.paths import check_writable
     from rnnlab.tasks.registry import open_model
+    from rnnlab.validation import check_sentences
 
     _inputs(args, "sentences")
     if args.json and args.output:
         raise UserError("--json prints to stdout; drop --output (or --json)")
+    if args.output:
+        check_writable(args.output, "output file", kind="file")
+    check_sentences(args.sentences)
     tagger = open_model(args.checkpoint, "tag")
     if args.input:
         sentences = read_tagged(args.input, args.format, tagger.config.data.tag_column, require_tags=False)
         fmt = args.format if args.format != "auto" else _detected(args.input)
     else:
-        for number, text in enumerate(args.sentences, 1):
-            if not text.split():
-                raise DataError(f"sentence {number}: empty sentence; expected tokens to tag")
         sentences = [TaggedSentence(text.split(), None, "<command line>", i + 1)
                      for i, text in enumerate(args.sentences)]
         fmt = "text"
@@ -91,18 +93,16 @@ def _detected(path: str) -> str:
 
 def run_classify(args: argparse.Namespace) -> int:
     from rnnlab.data.tagged import read_lines
-    from rnnlab.errors import DataError
     from rnnlab.tasks.registry import open_model
+    from rnnlab.validation import check_sentences
 
     _inputs(args, "sentences")
     texts = args.sentences
-    where = "sentence"
+    where = None
     if args.input:
         texts = read_lines(args.input)
         where = args.input
-    for number, text in enumerate(texts, 1):
-        if not text.strip():
-            raise DataError(f"{where}:{number}: empty sentence; expected text to classify")
+    check_sentences(texts, where)
     classifier = open_model(args.checkpoint, "classify")
     for text, probs in zip(texts, classifier.probabilities(texts)):
         ranked = sorted(probs.items(), key=lambda item: -item[1])
@@ -118,7 +118,9 @@ def run_classify(args: argparse.Namespace) -> int:
 def run_cloze(args: argparse.Namespace) -> int:
     from rnnlab.tasks.cloze import fill_blank
     from rnnlab.tasks.registry import open_model
+    from rnnlab.validation import check_sentences
 
+    check_sentences([args.sentence])
     model = open_model(args.checkpoint, "cloze")
     both, forward = fill_blank(model, args.sentence, args.top_k, args.blank)
     if args.json:

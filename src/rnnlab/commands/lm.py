@@ -56,10 +56,11 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.form or args.acrostic:
         if not hasattr(lm, "generate_poem"):
             raise UserError("--form / --acrostic need a neural poem model; this model cannot constrain forms")
-        texts = lm.generate_poem(args.form, args.acrostic, **sampling)
-        _print_samples(texts, args.json, separate=False)
+        poems = getattr(lm, "iter_generate_poem", lm.generate_poem)  # samples as they are made, if it can
+        _print_samples(poems(args.form, args.acrostic, **sampling), args.json, separate=False)
         return 0
-    options = inspect.signature(lm.generate).parameters
+    generate = getattr(lm, "iter_generate", lm.generate)  # chunk by chunk: memory does not grow with the count
+    options = inspect.signature(generate).parameters
     for flag, value in (("beam", args.beam), ("greedy", args.greedy)):
         if value and flag not in options:
             raise UserError(f"--{flag} is not available for this model")
@@ -67,14 +68,18 @@ def run_generate(args: argparse.Namespace) -> int:
     stream = (args.num_samples == 1 and not args.no_stream and not args.beam and not args.stop and not args.json
               and "on_token" in options)  # fmt: skip
     if stream:
+        extra["on_token"] = _write_now
         sys.stdout.write(args.prompt)
         sys.stdout.flush()
-        extra["on_token"] = _write_now
-    texts = lm.generate(args.prompt, max_tokens=args.max_tokens, stop=args.stop, **sampling, **extra)
+    texts = generate(args.prompt, max_tokens=args.max_tokens, stop=args.stop, **sampling, **extra)
     if stream:
+        for _ in texts:  # the text went out token by token
+            pass
         print()
     else:
-        _print_samples(texts, args.json, separate=len(texts) > 1)
+        # greedy decoding (or temperature 0) gives one text; beam search its n best
+        count = 1 if args.greedy or args.temperature == 0 else min(args.beam or args.num_samples, args.num_samples)
+        _print_samples(texts, args.json, separate=count > 1)
     return 0
 
 
@@ -83,7 +88,7 @@ def _write_now(text: str) -> None:
     sys.stdout.flush()
 
 
-def _print_samples(texts: list[str], as_json: bool, separate: bool) -> None:
+def _print_samples(texts, as_json: bool, separate: bool) -> None:
     for index, text in enumerate(texts, start=1):
         if as_json:
             print_json({"sample": index, "text": text})
@@ -109,7 +114,9 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from rnnlab.paths import check_writable
     from rnnlab.tasks.demo import run_demo as demo
 
+    check_writable(args.output_dir, "output directory")
     demo(output_dir=args.output_dir, minutes=args.minutes, seed=args.seed, steps=args.steps)
     return 0

@@ -29,13 +29,16 @@ def register(commands) -> None:
 
 def run_tool(args: argparse.Namespace) -> int:
     from rnnlab.lm.ngram import NGramModel
+    from rnnlab.paths import check_writable
     from rnnlab.tasks.ngram import format_info, info
 
     if args.ngram_action == "export":
+        check_writable(args.arpa, "ARPA file", kind="file")
         model = NGramModel.load(args.checkpoint)
         model.write_arpa(args.arpa)
         print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")
     elif args.ngram_action == "import":
+        check_writable(args.output, "model directory")
         model = NGramModel.from_arpa(args.arpa, level=args.level)
         model.save(args.output)
         print(f"imported {args.arpa} into {args.output}: order {model.order}, n-grams {model.tables.sizes()}")

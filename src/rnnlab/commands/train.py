@@ -59,6 +59,7 @@ def _task_parser(task) -> argparse.ArgumentParser:
 
 def run_train(args: argparse.Namespace) -> int:
     from rnnlab.errors import ConfigError
+    from rnnlab.paths import check_run_output
     from rnnlab.tasks.registry import get_task, load_task_config, yaml_task_name
 
     target, rest = args.target, list(args.rest)
@@ -77,6 +78,7 @@ def run_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"give the config once: {config_path} or --config {options.config}")
         config_path = options.config
     task, config = load_task_config(task.name, config_path, overrides)
+    check_run_output(config)  # before the work: an unwritable run directory fails now, not after training
     summary = task.train(config, options.resume)
     _print_summary(summary)
     return 0

@@ -36,6 +36,7 @@ def register(commands) -> None:
 
 def _read_inputs(args: argparse.Namespace) -> list[str] | None:
     from rnnlab.errors import DataError
+    from rnnlab.validation import check_sentences
 
     if args.input:
         try:
@@ -45,15 +46,15 @@ def _read_inputs(args: argparse.Namespace) -> list[str] | None:
             raise DataError(f"{args.input}: input file not found") from None
         except UnicodeDecodeError:
             raise DataError(f"{args.input}: not valid UTF-8 text") from None
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                raise DataError(f"{args.input}:{number}: empty line; one source sentence per line expected")
+        check_sentences(lines, args.input)
         return lines
+    check_sentences(args.sentences)
     return list(args.sentences) or None
 
 
 def run_translate(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
+    from rnnlab.paths import check_picture
     from rnnlab.tasks.registry import open_model
     from rnnlab.tasks.translation import build_reranker, plot_attention, tune_reranker
 
@@ -61,6 +62,9 @@ def run_translate(args: argparse.Namespace) -> int:
         raise UserError("--beam and --n-best must be >= 1")
     if args.json and not (args.sentences or args.input or args.tune) and sys.stdin.isatty():
         raise UserError("--json needs sentences as arguments, --input FILE or piped stdin, not the interactive prompt")
+    if args.plot_attention:
+        check_picture(args.plot_attention, "attention heatmap")
+    sentences = None if args.tune else _read_inputs(args)  # a mistake in the input fails before loading the model
     translator = open_model(args.checkpoint, "translate")
     method = "greedy" if args.greedy else "beam"
     beam = args.beam or translator.config.decode.beam_size
@@ -100,7 +104,6 @@ def run_translate(args: argparse.Namespace) -> int:
                   f"--lm-weight {tuned['lm_weight']} --reverse-weight {tuned['reverse_weight']} "
                   f"--length-weight {tuned['length_weight']}")  # fmt: skip
         return 0
-    sentences = _read_inputs(args)
     if sentences is not None:
         translate_all(sentences)
         return 0

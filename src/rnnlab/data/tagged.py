@@ -220,7 +220,7 @@ def _parse_text(lines: Sequence[str], source: str) -> list[TaggedSentence]:
     sentences = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
-            raise DataError(f"{source}:{number}: empty sentence (blank line); expected tokens to tag")
+            raise DataError(f"{source}:{number}: empty sentence; expected at least one word")
         sentences.append(TaggedSentence(line.split(), None, source, number))
     return sentences
 

@@ -136,7 +136,10 @@ def _number(text: str, lines: _Lines, what: str) -> float:
         value = float(text)
     except ValueError:
         raise lines.error(f"expected a number for the {what}, got {text!r}") from None
-    if math.isnan(value) or value > 1e-6 and what == "log10 probability":
+    if not math.isfinite(value):  # `inf` backoffs once scored p=inf, perplexity 0.00
+        hint = " (ARPA writes -99 for a probability of 0)" if what == "log10 probability" else ""
+        raise lines.error(f"expected a finite number for the {what}, got {text!r}{hint}")
+    if value > 1e-6 and what == "log10 probability":
         raise lines.error(f"expected a log10 probability <= 0, got {text!r}")
     return value
 

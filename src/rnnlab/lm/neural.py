@@ -11,7 +11,7 @@ predicts every token of the sentence followed by the boundary token.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 
 import torch
@@ -26,6 +26,11 @@ from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.nn.decoding import beam_search, filter_logits, greedy_decode, index_select_state, sample_decode
 from rnnlab.nn.language_model import RNNLanguageModel, detach_state
+from rnnlab.validation import check_int, check_sampling
+
+#: Samples decoded at once: `generate(num_samples=100_000)` runs in batches of this many rows, so its memory
+#: does not grow with the number of samples (one batch of 100,000 rows took 7 GB).
+CHUNK_SAMPLES = 64
 
 
 @torch.no_grad()
@@ -147,8 +152,33 @@ class NeuralLanguageModel:
         probs = logits[-1, 0].double().softmax(-1).tolist()
         return dict(zip(self.vocab.tokens, probs))
 
+    def evaluate_sentences(self, sentences: Sequence[str], batch_size: int = 64) -> dict[str, float]:
+        """Loss (nats/token), perplexity and bits per token of sentences scored exactly as `score` scores them.
+
+        Each sentence starts from the primed state and the boundary token, and every one of its tokens and
+        its closing boundary is predicted: the totals are those of `rnnlab score --input` on the same lines.
+        Sentences are scored `batch_size` at a time, so a long file does not become one huge batch.
+        """
+        check_int("batch_size", batch_size)
+        total, count, unknown = 0.0, 0, 0
+        for first in range(0, len(sentences), batch_size):
+            for score in self.score(sentences[first : first + batch_size]):
+                total += score.total_logprob
+                count += len(score.token_logprobs)
+                unknown += len(score.unknown)
+        if count == 0:
+            raise UserError("no sentences to evaluate")
+        loss = -total / count
+        return {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2), "tokens": count,
+                "unknown": unknown, "sentences": len(sentences)}  # fmt: skip
+
     def evaluate_text(self, text: str, batch_size: int = 10, bptt: int = 35) -> dict[str, float]:
-        """Loss (nats/token), perplexity and bits per token of a text read as one stream."""
+        """Loss (nats/token), perplexity and bits per token of a text read as one stream.
+
+        This is how training measures its splits: the stream is cut into `batch_size` parallel streams
+        (the remainder, fewer than `batch_size` tokens, is dropped) read from a zero state. For a file of
+        sentences, `evaluate_sentences` scores every token the way `score` does.
+        """
         tokens = self.tokenizer.tokenize(text)
         if len(tokens) < 2:
             raise UserError("the text to evaluate has fewer than 2 tokens")
@@ -191,12 +221,34 @@ class NeuralLanguageModel:
     ) -> list[str]:
         """Continue `prompt` `num_samples` times; returns the texts, prompt included.
 
-        Sampling (temperature / top-k / top-p) by default, `greedy=True` or `beam=K` for the most likely
-        continuations (beam returns the K best). `on_token` streams the text of sample 0 as it is made.
+        Sampling (temperature / top-k / top-p) by default; `greedy=True` (or temperature 0) for the single
+        most likely continuation token by token, `beam=K` for the K best by beam search. `on_token` streams the
+        text of sample 0 as it is made. Samples are decoded `CHUNK_SAMPLES` rows at a time (`iter_generate`).
         """
-        _check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
-        rows = 1 if (greedy or beam) else num_samples
-        start, state, prompt_tokens = self._prime(prompt, rows)
+        return list(self.iter_generate(prompt, num_samples=num_samples, max_tokens=max_tokens,
+                                       temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
+                                       greedy=greedy, beam=beam, on_token=on_token))  # fmt: skip
+
+    def iter_generate(
+        self,
+        prompt: str = "",
+        *,
+        num_samples: int = 1,
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        greedy: bool = False,
+        beam: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Iterator[str]:
+        """`generate`, one text at a time as each chunk of `CHUNK_SAMPLES` samples is finished."""
+        check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
+        if beam is not None:
+            check_int("beam", beam)
+        greedy = greedy or temperature == 0
         eos = self.boundary_id if self.stop_at_boundary else None
         callback = None
         if on_token is not None:
@@ -204,24 +256,31 @@ class NeuralLanguageModel:
                 token = self.vocab.id_to_token(int(tokens[0]))
                 if token != self.boundary or not self.stop_at_boundary:
                     on_token(self.tokenizer.detokenize([token]) if token != self.boundary else "\n")
-        reorder = partial(index_select_state, dim=1)
-        if beam:
-            hypotheses = beam_search(self._step, state, start, reorder_state=reorder, beam_size=beam,
-                                     eos_id=self.boundary_id, max_len=max_tokens, n_best=min(beam, num_samples))  # fmt: skip
-        elif greedy:
-            hypotheses = greedy_decode(self._step, state, start, eos_id=eos, max_len=max_tokens, callback=callback)
-        else:
-            generator = torch.Generator(device=self.device)
-            generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**63))
+        if beam or greedy:
+            start, state, prompt_tokens = self._prime(prompt, 1)
+            if beam:
+                reorder = partial(index_select_state, dim=1)
+                hypotheses = beam_search(self._step, state, start, reorder_state=reorder, beam_size=beam,
+                                         eos_id=self.boundary_id, max_len=max_tokens, n_best=min(beam, num_samples))  # fmt: skip
+            else:
+                hypotheses = greedy_decode(self._step, state, start, eos_id=eos, max_len=max_tokens, callback=callback)
+            yield from self._texts(hypotheses, prompt_tokens, prompt, stop)
+            return
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**63))
+        for first in range(0, num_samples, CHUNK_SAMPLES):
+            rows = min(CHUNK_SAMPLES, num_samples - first)
+            start, state, prompt_tokens = self._prime(prompt, rows)
             hypotheses = sample_decode(self._step, state, start, eos_id=eos, max_len=max_tokens,
-                                       temperature=temperature, top_k=top_k, top_p=top_p,
-                                       generator=generator, callback=callback)  # fmt: skip
-        texts = []
+                                       temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
+                                       callback=callback if first == 0 else None)  # fmt: skip
+            yield from self._texts(hypotheses, prompt_tokens, prompt, stop)
+
+    def _texts(self, hypotheses, prompt_tokens: list[str], prompt: str, stop: Sequence[str]) -> Iterator[str]:
         for hypothesis in _flatten(hypotheses):
             tokens = [*prompt_tokens, *self.vocab.decode(hypothesis.tokens)]
             text = self.tokenizer.detokenize(tokens).rstrip("\n") if tokens else ""
-            texts.append(_cut_at_stop(text, stop, len(prompt)))
-        return texts
+            yield _cut_at_stop(text, stop, len(prompt))
 
     def generate_poem(
         self,
@@ -239,8 +298,26 @@ class NeuralLanguageModel:
         Sampling follows a template: each character slot draws only from Han characters, each line
         ends with the form's punctuation (，。alternating), and acrostic slots are fixed. The model's
         state sees every token, fixed or sampled, so later lines are conditioned on the forced ones.
+        Temperature 0 is greedy (one poem). Poems are made `CHUNK_SAMPLES` at a time (`iter_generate_poem`).
         """
-        _check_sampling(num_samples, 1, temperature, top_k, top_p)
+        return list(self.iter_generate_poem(form, acrostic, num_samples=num_samples, temperature=temperature,
+                                            top_k=top_k, top_p=top_p, seed=seed))  # fmt: skip
+
+    def iter_generate_poem(
+        self,
+        form: str | None = None,
+        acrostic: str | None = None,
+        *,
+        num_samples: int = 1,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """`generate_poem`, one poem at a time as each chunk of `CHUNK_SAMPLES` is finished."""
+        check_sampling(num_samples, 1, temperature, top_k, top_p)
+        if temperature == 0:
+            num_samples = 1
         template = poem_template(form, acrostic)
         for token in {t for t in template if t is not None}:
             if token not in self.vocab:
@@ -251,19 +328,24 @@ class NeuralLanguageModel:
             raise UserError("this model knows no Chinese characters; poem forms need a Chinese character model")
         generator = torch.Generator(device=self.device)
         generator.manual_seed(seed if seed is not None else int(torch.seed() % 2**63))
-        token, state, _ = self._prime("", num_samples)
-        produced: list[Tensor] = []
-        for slot in template:
-            logits, state = self._step(token, state)
-            if slot is None:
-                logits = logits.masked_fill(~han, float("-inf"))
-                probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)
-                token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
-            else:
-                token = torch.full((num_samples,), self.vocab.token_to_id(slot), device=self.device)
-            produced.append(token.cpu())
-        columns = torch.stack(produced, dim=1).tolist()
-        return ["".join(self.vocab.decode(row)) for row in columns]
+        for first in range(0, num_samples, CHUNK_SAMPLES):
+            rows = min(CHUNK_SAMPLES, num_samples - first)
+            token, state, _ = self._prime("", rows)
+            produced: list[Tensor] = []
+            for slot in template:
+                logits, state = self._step(token, state)
+                if slot is None:
+                    logits = logits.masked_fill(~han, float("-inf"))
+                    if temperature == 0:
+                        token = logits.argmax(-1)
+                    else:
+                        probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)
+                        token = torch.multinomial(probs, 1, generator=generator).squeeze(1)
+                else:
+                    token = torch.full((rows,), self.vocab.token_to_id(slot), device=self.device)
+                produced.append(token.cpu())
+            for row in torch.stack(produced, dim=1).tolist():
+                yield "".join(self.vocab.decode(row))
 
 
 def poem_template(form: str | None, acrostic: str | None) -> list[str | None]:
@@ -292,19 +374,6 @@ def poem_template(form: str | None, acrostic: str | None) -> list[str | None]:
         template += [first] + [None] * (shape.chars - 1)
         template.append("，" if line % 2 == 0 else "。")
     return template
-
-
-def _check_sampling(num_samples: int, max_tokens: int, temperature: float, top_k, top_p) -> None:
-    if num_samples < 1:
-        raise UserError(f"--num-samples must be >= 1, got {num_samples}")
-    if max_tokens < 1:
-        raise UserError(f"--max-tokens must be >= 1, got {max_tokens}")
-    if not temperature > 0:
-        raise UserError(f"--temperature must be > 0, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise UserError(f"--top-k must be >= 1, got {top_k}")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise UserError(f"--top-p must be in (0, 1], got {top_p}")
 
 
 def _flatten(hypotheses) -> list:

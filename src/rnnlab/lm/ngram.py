@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from itertools import compress, repeat
 from pathlib import Path
@@ -31,10 +32,12 @@ from rnnlab.lm.ngram_counts import count_ngrams
 from rnnlab.lm.ngram_index import NGramTables
 from rnnlab.lm.ngram_smoothing import METHODS, BuildReport, SmoothingConfig, build_tables
 from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, UNK, UNK_ID, NGramVocab, detokenize, tokenize
+from rnnlab.validation import check_sampling
 
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.npz"
 VOCAB_FILE = "vocab.txt"
+ARPA_FILE = "model.arpa"
 FORMAT_VERSION = 1
 _SEPARATOR = "\x00"  # between sentences when a batch is split in one call
 
@@ -235,17 +238,35 @@ class NGramModel:
         top_p: float | None = None,
         seed: int | None = None,
         stop: Sequence[str] = (),
+        greedy: bool = False,
     ) -> list[str]:
-        """Sample sentence continuations of `prompt` (returned with the prompt); stop at `</s>`."""
-        if temperature < 0:
-            raise ConfigError(f"temperature must be >= 0, got {temperature}")
-        if top_k is not None and top_k < 1:
-            raise ConfigError(f"top_k must be >= 1, got {top_k}")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ConfigError(f"top_p must be in (0, 1], got {top_p}")
+        """Sample sentence continuations of `prompt` (returned with the prompt); stop at `</s>`.
+
+        `greedy=True` (or temperature 0) gives the single most likely continuation, token by token.
+        """
+        return list(self.iter_generate(prompt, num_samples=num_samples, max_tokens=max_tokens,
+                                       temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
+                                       greedy=greedy))  # fmt: skip
+
+    def iter_generate(
+        self,
+        prompt: str = "",
+        *,
+        num_samples: int = 1,
+        max_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: Sequence[str] = (),
+        greedy: bool = False,
+    ) -> Iterator[str]:
+        """`generate`, one sample at a time (memory does not grow with `num_samples`)."""
+        check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
+        if greedy or temperature == 0:
+            temperature, num_samples = 0.0, 1
         rng = np.random.default_rng(seed)
         prompt_tokens = tokenize(prompt, self.config.level)
-        results = []
         for _ in range(num_samples):
             history = self.context_ids(prompt_tokens)
             generated: list[str] = []
@@ -259,8 +280,7 @@ class NGramModel:
                 text = detokenize(generated, self.config.level)
                 if any(s and s in text for s in stop):
                     break
-            results.append(detokenize(prompt_tokens + generated, self.config.level))
-        return results
+            yield detokenize(prompt_tokens + generated, self.config.level)
 
     # -----------------------------------------------------------------------------------------------
     # size, saving, loading, ARPA
@@ -270,9 +290,16 @@ class NGramModel:
         return self.tables.nbytes()
 
     def save(self, directory: str | Path, arpa: bool = False) -> Path:
-        """Write config.json, model.npz (numpy arrays, no pickle), vocab.txt (and model.arpa)."""
+        """Write config.json, model.npz (numpy arrays, no pickle), vocab.txt (and model.arpa), manifest.json.
+
+        Atomic like a neural checkpoint (`rnnlab.train.checkpoint.save_directory_atomically`): the files go to
+        a temporary directory that is renamed over `directory`, so a crash leaves the old model or the new
+        one. A directory holding anything but an n-gram model is refused, never replaced.
+        """
+        from rnnlab.train.checkpoint import save_directory_atomically
+
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
+        _check_replaceable(directory)
         arrays: dict[str, np.ndarray] = {}
         t = self.tables
         for m in range(1, t.order + 1):
@@ -284,51 +311,72 @@ class NGramModel:
                 if t.uniform_backoff:
                     arrays[f"is_context_{m}"] = t.is_context[m - 1]
         arrays["root_backoff"] = np.array([t.root_backoff])
-        _atomic_write(directory / ARRAYS_FILE, lambda handle: np.savez(handle, **arrays))
-        vocab_text = "".join(token + "\n" for token in self.vocab.tokens)
-        _atomic_write(directory / VOCAB_FILE, lambda handle: handle.write(vocab_text.encode("utf-8")))
         payload = {"task": "ngram", "format_version": FORMAT_VERSION, **asdict(self.config)}
         payload["uniform_backoff"] = t.uniform_backoff
-        config_text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-        if arpa:
-            self.write_arpa(directory / "model.arpa")
-        _atomic_write(directory / CONFIG_FILE, lambda handle: handle.write(config_text.encode("utf-8")))
-        return directory
+
+        def fill(tmp: Path) -> None:
+            with open(tmp / ARRAYS_FILE, "wb") as handle:
+                np.savez(handle, **arrays)
+            (tmp / VOCAB_FILE).write_bytes("".join(token + "\n" for token in self.vocab.tokens).encode("utf-8"))
+            if arpa:
+                self.write_arpa(tmp / ARPA_FILE)
+            text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+            (tmp / CONFIG_FILE).write_bytes(text.encode("utf-8"))
+
+        return save_directory_atomically(directory, fill)
 
     @classmethod
     def load(cls, directory: str | Path) -> NGramModel:
+        """Verify (manifest sizes and sha256, field types, array shapes) and load a saved model.
+
+        Every problem is one `CheckpointError` naming the file (and the field): a missing, empty, truncated
+        or modified file, a config.json value of the wrong type, arrays that do not fit together.
+        """
+        from rnnlab.train.checkpoint import verify_checkpoint
+
         directory = Path(directory)
-        try:
-            payload = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise CheckpointError(f"{directory / CONFIG_FILE}: cannot read ({error})") from None
-        if payload.get("task") != "ngram":
-            raise CheckpointError(f"{directory}: not an n-gram model (task {payload.get('task')!r})")
-        uniform = bool(payload.pop("uniform_backoff", False))
+        if not directory.is_dir():
+            raise CheckpointError(f"{directory}: expected an n-gram model directory, found none")
+        payload = _read_config(directory / CONFIG_FILE)
+        verify_checkpoint(directory, required=(CONFIG_FILE, ARRAYS_FILE, VOCAB_FILE))
+        _check_config_types(payload, directory / CONFIG_FILE)
+        uniform = payload.pop("uniform_backoff", False)
         payload.pop("task")
         payload.pop("format_version", None)
+        config = NGramConfig(**payload)
         try:
-            config = NGramConfig(**payload)
-        except TypeError as error:
+            config.validate()
+        except ConfigError as error:
             raise CheckpointError(f"{directory / CONFIG_FILE}: {error}") from None
         try:
             tokens = (directory / VOCAB_FILE).read_text(encoding="utf-8").split("\n")[:-1]
-            vocab = NGramVocab(tokens)
+        except UnicodeDecodeError as error:
+            raise CheckpointError(f"{directory / VOCAB_FILE}: not UTF-8 text ({error.reason})") from None
+        vocab = NGramVocab(tokens)
+        order = config.order
+        try:
             with np.load(directory / ARRAYS_FILE, allow_pickle=False) as data:
-                order = config.order
                 keys = [np.arange(len(vocab), dtype=np.int64)] + [
-                    data[f"keys_{m}"] for m in range(2, order + 1)
+                    _array(data, f"keys_{m}", "i") for m in range(2, order + 1)
                 ]
-                logprob = [data[f"logprob_{m}"] for m in range(1, order + 1)]
-                backoff = [data[f"backoff_{m}"] for m in range(1, order)]
-                is_context = [data[f"is_context_{m}"] for m in range(1, order)] if uniform else None
-                root = float(data["root_backoff"][0])
-        except (OSError, KeyError, ValueError) as error:
-            raise CheckpointError(f"{directory}: damaged n-gram model ({error})") from None
+                logprob = [_array(data, f"logprob_{m}", "f") for m in range(1, order + 1)]
+                backoff = [_array(data, f"backoff_{m}", "f") for m in range(1, order)]
+                is_context = [_array(data, f"is_context_{m}", "b") for m in range(1, order)] if uniform else None
+                root = float(_array(data, "root_backoff", "f")[0])
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+            raise CheckpointError(f"{directory / ARRAYS_FILE}: damaged n-gram arrays ({error})") from None
+        except KeyError as error:
+            raise CheckpointError(f"{directory / ARRAYS_FILE}: missing array {error} for an order-{order} model") from None
         if len(logprob[0]) != len(vocab):
             raise CheckpointError(
                 f"{directory}: vocab.txt has {len(vocab)} tokens, model.npz {len(logprob[0])}"
             )
+        for m in range(2, order + 1):
+            if len(keys[m - 1]) != len(logprob[m - 1]):
+                raise CheckpointError(f"{directory / ARRAYS_FILE}: {m}-gram keys and log-probabilities differ in length")
+        for m in range(1, order):
+            if len(backoff[m - 1]) != len(logprob[m - 1]):
+                raise CheckpointError(f"{directory / ARRAYS_FILE}: {m}-gram backoffs and log-probabilities differ in length")
         tables = NGramTables(
             len(vocab), vocab.predictable_size, keys, logprob, backoff, uniform, is_context, root
         )
@@ -369,12 +417,97 @@ def _filter(probs: np.ndarray, temperature: float, top_k: int | None, top_p: flo
     return probs / probs.sum()
 
 
-def _atomic_write(path: Path, write: Callable) -> None:
-    """Write through a temporary file and rename, so a crash never leaves half a file."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        write(handle)
-    os.replace(temporary, path)
+#: config.json of a saved model: field -> (check, what the message says was expected).
+_CONFIG_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _list_of(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, list) and all(check(item) for item in value)
+
+
+def _or_none(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: value is None or check(value)
+
+
+_CONFIG_TYPES.update({
+    "task": (lambda value: value == "ngram", '"ngram"'),
+    "format_version": (lambda value: value == FORMAT_VERSION, f"{FORMAT_VERSION}"),
+    "uniform_backoff": (lambda value: isinstance(value, bool), "true or false"),
+    "order": (lambda value: _is_int(value) and value >= 1, "an integer >= 1"),
+    "smoothing": (lambda value: isinstance(value, str), "a string"),
+    "level": (lambda value: value in LEVELS, " or ".join(repr(level) for level in LEVELS)),
+    "min_count": (lambda value: _is_int(value) and value >= 1, "an integer >= 1"),
+    "k": (_is_number, "a number"),
+    "prune": (_list_of(_is_int), "a list of integers"),
+    "discount_fallback": (_or_none(_list_of(_is_number)), "a list of numbers or null"),
+    "corpus": (_or_none(lambda value: isinstance(value, str)), "a string or null"),
+    "source": (lambda value: value in ("counts", "arpa"), "'counts' or 'arpa'"),
+    "counts": (_list_of(_is_int), "a list of integers"),
+    "discounts": (_list_of(_list_of(_is_number)), "a list of lists of numbers"),
+    "tokens": (lambda value: _is_int(value) and value >= 0, "an integer >= 0"),
+    "sentences": (lambda value: _is_int(value) and value >= 0, "an integer >= 0"),
+})  # fmt: skip
+
+
+def _read_config(path: Path) -> dict:
+    """config.json of an n-gram model, refused unless it is a JSON object of task "ngram"."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; not an n-gram model directory") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CheckpointError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: expected a JSON object, got {type(payload).__name__}")
+    if payload.get("task") != "ngram":
+        raise CheckpointError(f"{path.parent}: not an n-gram model (task {payload.get('task')!r})")
+    return payload
+
+
+def _check_config_types(payload: dict, path: Path) -> None:
+    for key, value in payload.items():
+        if key not in _CONFIG_TYPES:
+            raise CheckpointError(f"{path}: unknown field {key!r}")
+        check, expected = _CONFIG_TYPES[key]
+        if not check(value):
+            raise CheckpointError(f"{path}: field {key!r} must be {expected}, got {json.dumps(value)[:60]}")
+
+
+def _array(data, name: str, kind: str) -> np.ndarray:
+    """One array of model.npz, checked to be 1-D of the right kind ('i' integer, 'f' float, 'b' bool)."""
+    array = data[name]
+    kinds = {"i": "iu", "f": "f", "b": "b"}[kind]
+    if array.ndim != 1 or array.dtype.kind not in kinds:
+        raise ValueError(f"array {name!r} is {array.dtype} with shape {array.shape}, expected a 1-D {kind} array")
+    return array
+
+
+def _check_replaceable(directory: Path) -> None:
+    """Saving replaces `directory` as a whole: refuse one that holds anything but an n-gram model."""
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: is a file; expected a directory for the n-gram model")
+    if not any(directory.iterdir()):
+        return
+    config = directory / CONFIG_FILE
+    try:
+        task = json.loads(config.read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError):
+        task = None
+    if task != "ngram":
+        raise CheckpointError(
+            f"{directory}: holds files that are not an n-gram model; saving would replace them "
+            "(choose an empty or new directory)"
+        )
 
 
 def perplexity(total_logprob: float, count: int) -> float:

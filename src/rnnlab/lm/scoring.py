@@ -10,6 +10,7 @@ from typing import TextIO
 
 from rnnlab.errors import DataError, UserError
 from rnnlab.lm.interface import SentenceScore, corpus_perplexity
+from rnnlab.validation import check_sentences, unknown_note
 
 
 def read_sentences(sentences: Sequence[str], input_path: str | None) -> list[str]:
@@ -32,6 +33,7 @@ def read_sentences(sentences: Sequence[str], input_path: str | None) -> list[str
         return lines
     if not sentences:
         raise UserError("give sentences to score, or --input FILE")
+    check_sentences(sentences)
     return list(sentences)
 
 
@@ -45,7 +47,7 @@ def print_scores(scores: Sequence[SentenceScore], show_tokens: bool = True, out:
             file=out,
         )
         if score.unknown:
-            print(f"  unknown symbols mapped to <unk>: {' '.join(score.unknown)}", file=out)
+            print(f"  {unknown_note(score.unknown)}", file=out)
         if show_tokens:
             for token, logprob in zip(score.tokens, score.token_logprobs):
                 print(f"    {token!r:>12}  {logprob:9.4f}  p={math.exp(logprob):.4g}", file=out)

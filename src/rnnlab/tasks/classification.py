@@ -107,7 +107,7 @@ class Classifier:
     def _tokens(self, text: str, where: str = "<input>") -> list[str]:
         tokens = tokenize(text, self.tokenizer, self.config.data.max_length)
         if not tokens:
-            raise DataError(f"{where}: empty sentence; expected text to classify")
+            raise DataError(f"{where}: empty sentence; expected at least one word")
         return tokens
 
     def encode(self, token_lists: Sequence[Sequence[str]]) -> dict[str, Tensor]:

@@ -27,11 +27,11 @@ from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
 from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
 from rnnlab.data.tokenizers import SubwordTokenizer, Tokenizer, load_tokenizer, make_tokenizer
-from rnnlab.data.usertext import read_text_file
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
+from rnnlab.lm.scoring import read_sentences
 from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 from rnnlab.train import (
@@ -244,21 +244,25 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
     checkpoint_config = json.loads((resolve_model_dir(path) / "config.json").read_text(encoding="utf-8"))
     config = config_from_dict(LMTaskConfig, checkpoint_config["config"])
     if request.data_file:
-        corpus_text = read_text_file(Path(request.data_file))
+        # A file of the user's: every line a sentence, scored the way `rnnlab score --input` scores it (primed
+        # state, boundary first, every token and the closing boundary), so the two commands agree.
+        metrics = lm.evaluate_sentences(read_sentences([], request.data_file))
         where = request.data_file
     else:
+        # A split of the training corpus: read as one stream, the way training validates (same numbers).
         corpus = load_corpus(config.data.corpus)
         corpus_text = corpus.split(request.split)
+        metrics = lm.evaluate_text(corpus_text, batch_size=config.eval_batch_size, bptt=config.bptt)
         where = f"{corpus.name} {request.split}"
-    metrics = lm.evaluate_text(corpus_text, batch_size=config.eval_batch_size, bptt=config.bptt)
     return {"data": where, "level": checkpoint_config.get("level", "word"), **metrics}
 
 
 def format_evaluation(result: dict[str, Any]) -> str:
     headline = (f"bits per character {result['bpc']:.4f}" if result["level"] == "char"
                 else f"perplexity {result['ppl']:.2f}")  # fmt: skip
+    sentences = f"{result['sentences']:,} sentences scored like `rnnlab score`, " if "sentences" in result else ""
     return (f"{result['data']}: {headline}  (loss {result['loss']:.4f} nats/token, perplexity {result['ppl']:.2f}, "
-            f"{result['tokens']:,} tokens, {result['unknown']:,} mapped to <unk>)")  # fmt: skip
+            f"{sentences}{result['tokens']:,} tokens, {result['unknown']:,} mapped to <unk>)")  # fmt: skip
 
 
 DESCRIPTOR = register_task(TaskDescriptor(

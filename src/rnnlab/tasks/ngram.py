@@ -16,6 +16,7 @@ from typing import Literal
 from rnnlab.config import require
 from rnnlab.errors import ConfigError, DataError, UserError
 from rnnlab.lm.ngram import NGramModel, perplexity
+from rnnlab.paths import check_writable
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 
 
@@ -81,6 +82,8 @@ def train(config: NGramTaskConfig, resume: bool = False) -> dict:
         raise UserError("n-gram models are estimated in one pass; --resume does not apply")
     if not config.from_arpa and not config.corpus:
         raise ConfigError("expected a corpus (text file or built-in dataset name) or --from-arpa FILE")
+    if config.arpa:
+        check_writable(config.arpa, "ARPA file", kind="file")  # before counting, not after
     start = time.perf_counter()
     if config.from_arpa:
         model = NGramModel.from_arpa(config.from_arpa, level=config.level or "word")

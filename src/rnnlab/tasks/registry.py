@@ -44,9 +44,6 @@ VERBS: dict[str, str] = {
 }
 
 
-SPLIT_ALIASES = {"dev": "valid", "validation": "valid"}
-
-
 @dataclass(frozen=True)
 class EvalRequest:
     """What `rnnlab eval` asks for: a split of the model's own data, or a file in the task's format."""
@@ -55,7 +52,10 @@ class EvalRequest:
     data_file: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "split", SPLIT_ALIASES.get(self.split, self.split))
+        from rnnlab.validation import check_split
+
+        if self.data_file is None:
+            object.__setattr__(self, "split", check_split(self.split))
 
     def examples_of(self, splits: Mapping[str, Sequence[T]]) -> Sequence[T]:
         """The requested split of a task's data, with the same two errors in every task."""

@@ -42,6 +42,7 @@ from rnnlab.train import (
     set_seed,
     shuffled_indices,
 )
+from rnnlab.validation import unknown_note
 
 TASK_NAME = "translate"
 PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
@@ -365,11 +366,10 @@ class Translator:
         for number, sentence in enumerate(sentences, start=1):
             ids = self.src_vocab.encode(sentence.strip())
             if not ids:
-                raise DataError(f"input {number}: empty source sentence; nothing to translate")
+                raise DataError(f"sentence {number}: empty sentence; expected at least one word")
             if warn and UNK_ID in ids:
-                unknown = "".join(self.src_vocab.unknown_characters(sentence))
-                warnings.warn(f"input {number}: characters outside the source vocabulary become <unk>: "
-                              f"{unknown!r}", stacklevel=2)  # fmt: skip
+                unknown = list(self.src_vocab.unknown_characters(sentence))
+                warnings.warn(f"sentence {number}: {unknown_note(unknown)}", stacklevel=2)
             if len(ids) > limit:
                 if warn:
                     warnings.warn(f"input {number}: {len(ids)} subword tokens, longer than data.max_len={limit}; "

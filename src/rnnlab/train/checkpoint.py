@@ -22,7 +22,7 @@ import math
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,6 +41,8 @@ __all__ = [
     "load_checkpoint",
     "load_model_weights",
     "verify_checkpoint",
+    "write_manifest",
+    "save_directory_atomically",
     "CONFIG_FILE",
     "MODEL_FILE",
     "MANIFEST_FILE",
@@ -148,8 +150,39 @@ def save_checkpoint(
             _fsync_file(tmp / _STATE_TENSORS)
             _fsync_dir(tmp / TRAINER_STATE_DIR)
 
-        manifest = {"format": _FORMAT, "version": _VERSION, "files": _hash_tree(tmp)}
-        _write_file(tmp / MANIFEST_FILE, _json_bytes(manifest))
+        write_manifest(tmp)
+        _fsync_dir(tmp)
+        _replace_dir(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def write_manifest(directory: str | Path) -> Path:
+    """Write `directory`/manifest.json: size and sha256 of every other file under it (checked on load)."""
+    directory = Path(directory)
+    files = {name: entry for name, entry in _hash_tree(directory).items() if name != MANIFEST_FILE}
+    _write_file(directory / MANIFEST_FILE, _json_bytes({"format": _FORMAT, "version": _VERSION, "files": files}))
+    return directory / MANIFEST_FILE
+
+
+def save_directory_atomically(directory: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Write a model directory of another kind (n-gram) the way checkpoints are written.
+
+    `fill(tmp)` writes the files into a temporary directory next to `directory`; then a manifest is added,
+    everything is fsynced and the directory renamed over `directory` (the old one kept aside until then).
+    """
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _recover(target)
+    tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        fill(tmp)
+        for file in (p for p in tmp.rglob("*") if p.is_file()):
+            _fsync_file(file)
+        write_manifest(tmp)
         _fsync_dir(tmp)
         _replace_dir(tmp, target)
     except BaseException:
@@ -256,8 +289,13 @@ def load_checkpoint(directory: str | Path, *, map_location: str | torch.device =
     return Checkpoint(path=path, config=config, state_dict=state_dict, trainer_state=trainer_state, files=extra)
 
 
-def verify_checkpoint(directory: str | Path) -> dict[str, dict[str, Any]]:
-    """Check every file listed in manifest.json against its size and sha256; returns the file table."""
+def verify_checkpoint(
+    directory: str | Path, required: tuple[str, ...] = (CONFIG_FILE, MODEL_FILE)
+) -> dict[str, dict[str, Any]]:
+    """Check every file listed in manifest.json against its size and sha256; returns the file table.
+
+    required: files the manifest must list (a neural checkpoint's by default; an n-gram model passes its own).
+    """
     path = Path(directory)
     if not path.is_dir():
         raise CheckpointError(f"{path}: expected a checkpoint directory, found none")
@@ -271,9 +309,9 @@ def verify_checkpoint(directory: str | Path) -> dict[str, dict[str, Any]]:
             raise ValueError("wrong format")
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
         raise CheckpointError(f"{manifest_path}: not a valid rnnlab checkpoint manifest") from None
-    for required in (CONFIG_FILE, MODEL_FILE):
-        if required not in files:
-            raise CheckpointError(f"{manifest_path}: does not list {required}")
+    for name in required:
+        if name not in files:
+            raise CheckpointError(f"{manifest_path}: does not list {name}")
     for name, entry in files.items():
         file = path / name
         if ".." in PurePosixPath(name).parts or PurePosixPath(name).is_absolute():

@@ -1,0 +1,350 @@
+"""The CLI fuzz table: every command, fed a user's mistakes, answers with one line and exit status 2.
+
+Each row is (argv, a fragment of the expected message). For every row the test asserts: exit status 2,
+exactly one line on stderr (starting `rnnlab: error:`), no `Traceback`, and no file added, removed or
+changed anywhere under the fixtures' directory (the model and run directories the row points at).
+
+New commands join by adding rows: `test_every_command_has_a_row` walks the argparse parser and fails for a
+command (or sub-command) without one. The fixtures are tiny and built once per session: a character LM
+trained for 2 steps, a word n-gram model, and "model directories" of the other tasks that hold only a
+config.json (enough for `open_model` to refuse a verb the task does not offer, before loading anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rnnlab.cli import build_parser, main
+from rnnlab.data.tang import tang_splits
+from rnnlab.lm.ngram import NGramModel
+from rnnlab.tasks.registry import discover_tasks
+
+ARPA = """\\data\\
+ngram 1=4
+ngram 2=1
+
+\\1-grams:
+-0.8\t</s>
+-99\t<s>\t-0.5
+-0.9\tthe\t{backoff}
+-1.1\tcat
+
+\\2-grams:
+-0.2\tthe cat
+
+\\end\\
+"""
+
+
+@pytest.fixture(scope="session")
+def fx(tmp_path_factory) -> dict[str, str]:
+    """Paths the rows refer to as {name}; everything lives under {root}, which each row hashes."""
+    root = tmp_path_factory.mktemp("fuzz")
+    poems = root / "poems.txt"
+    poems.write_text("\n".join(tang_splits()["train"].splitlines()[:40]) + "\n", encoding="utf-8")
+    lm = root / "lm"
+    argv = ["train", "lm", "--data.corpus", str(poems), "--model.embedding_size", "8", "--model.hidden_size", "8",
+            "--model.num_layers", "1", "--batch_size", "2", "--bptt", "8", "--trainer.max_steps", "2",
+            "--trainer.max_epochs", "null", "--trainer.eval_every", "2", "--trainer.progress", "false",
+            "--trainer.plot", "false", "--output_dir", str(lm)]  # fmt: skip
+    assert main(argv) == 0
+    ngram = root / "ngram"
+    NGramModel.train(["the cat sat on the mat", "the dog sat"] * 3, order=2, smoothing="wb").save(ngram)
+
+    broken_config = root / "broken-config"  # a neural model whose config.json is not JSON
+    shutil.copytree(lm / "best", broken_config)
+    (broken_config / "config.json").write_text("{not json", encoding="utf-8")
+    truncated = root / "truncated"  # a neural model whose weights were cut short
+    shutil.copytree(lm / "best", truncated)
+    weights = (truncated / "model.safetensors").read_bytes()
+    (truncated / "model.safetensors").write_bytes(weights[: len(weights) // 2])
+    empty_npz = root / "empty-npz"  # an n-gram model whose arrays are an empty file
+    shutil.copytree(ngram, empty_npz)
+    (empty_npz / "model.npz").write_bytes(b"")
+    typed = root / "wrong-types"  # an n-gram model with `"order": "2"`, the manifest rewritten to match
+    shutil.copytree(ngram, typed)
+    config = json.loads((typed / "config.json").read_text())
+    (typed / "config.json").write_text(json.dumps({**config, "order": "2"}))
+    from rnnlab.train.checkpoint import write_manifest
+
+    write_manifest(typed)
+    for task in discover_tasks():  # config.json only: enough for `open_model` to refuse the wrong verb
+        (root / f"only-{task}").mkdir()
+        (root / f"only-{task}" / "config.json").write_text(json.dumps({"task": task}))
+    (root / "unknown-task").mkdir()
+    (root / "unknown-task" / "config.json").write_text(json.dumps({"task": "astrology"}))
+
+    (root / "binary.bin").write_bytes(bytes(range(256)) * 4)
+    (root / "empty.txt").write_text("")
+    (root / "notadir").write_text("a file where a directory is expected\n")
+    (root / "inf.arpa").write_text(ARPA.format(backoff="inf"))
+    (root / "nan.arpa").write_text(ARPA.format(backoff="nan"))
+    (root / "ok.arpa").write_text(ARPA.format(backoff="-0.25"))
+    (root / "bad.yaml").write_text("task: lm\ntrainer: [unclosed\n")
+    return {"root": str(root), "lm": str(lm), "ngram": str(ngram), "poems": str(poems),
+            "broken": str(broken_config), "truncated": str(truncated), "empty_npz": str(empty_npz),
+            "typed": str(typed), "unknown_task": str(root / "unknown-task"), "missing": str(root / "no-such-dir"),
+            "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"),
+            "noplace": str(root / "notadir" / "out"), "inf_arpa": str(root / "inf.arpa"),
+            "nan_arpa": str(root / "nan.arpa"), "ok_arpa": str(root / "ok.arpa"), "bad_yaml": str(root / "bad.yaml"),
+            **{f"only_{task}": str(root / f"only-{task}") for task in discover_tasks()}}  # fmt: skip
+
+
+# (argv with {fixture} placeholders, a fragment of the one-line message)
+ROWS: list[tuple[str, str]] = [
+    # --- train (the run-directory guard, lock, divergence and SIGINT rows belong to PART_A_ROWS below)
+    ("train astrology", "unknown task 'astrology'"),
+    ("train lm --model.hiden_size 3", "hiden_size"),
+    ("train {bad_yaml}", "bad.yaml"),
+    ("train {missing}.yaml", "no-such-dir.yaml"),
+    ("train ngram {poems} --order 0", "order"),
+    ("train ngram {poems} --output-dir {noplace}", "cannot write output directory"),
+    ("train ngram {poems} --arpa {noplace}/x.arpa", "cannot write ARPA file"),
+    ("train lm --data.corpus {binary} --output_dir {noplace}", "cannot write output directory"),
+    # --- eval
+    ("eval {lm} --split foo", "--split: expected one of train, valid, test, got 'foo'"),
+    ("eval {ngram} --split dev2", "--split: expected one of train, valid, test"),
+    ("eval {missing}", "expected a model directory"),
+    ("eval {broken}", "not valid JSON"),
+    ("eval {unknown_task}", "unknown task 'astrology'"),
+    ("eval {truncated}", "model.safetensors"),
+    ("eval {empty_npz}", "model.npz"),
+    ("eval {typed}", "field 'order' must be an integer"),
+    ("eval {lm} --data {binary}", "binary.bin"),
+    ("eval {lm} --data {missing}.txt", "no such file"),
+    ("eval {lm} --data {empty}", "empty.txt"),
+    ("eval {ngram} --data {missing}.txt", "no such file"),
+    # --- generate
+    ("generate {lm} --temperature inf", "--temperature must be a finite number >= 0 (0 = greedy), got inf"),
+    ("generate {lm} --temperature nan", "--temperature must be a finite number >= 0"),
+    ("generate {ngram} --temperature -1", "--temperature must be a finite number >= 0"),
+    ("generate {lm} --top-k 0", "--top-k must be an integer >= 1, got 0"),
+    ("generate {ngram} --top-k 0", "--top-k must be an integer >= 1, got 0"),
+    ("generate {lm} --top-p 0", "--top-p must be in (0, 1], got 0.0"),
+    ("generate {lm} --top-p 1.5", "--top-p must be in (0, 1]"),
+    ("generate {lm} --beam 0", "--beam must be an integer >= 1, got 0"),
+    ("generate {lm} --num-samples 0", "--num-samples must be an integer >= 1"),
+    ("generate {lm} --max-tokens 0", "--max-tokens must be an integer >= 1"),
+    ("generate {lm} --seed -1", "--seed must be an integer >= 0"),
+    ("generate {lm} --num-samples x", "invalid int value: 'x'"),
+    ("generate", "the following arguments are required: checkpoint"),
+    ("generate {only_translate}", "`rnnlab generate` needs a model of task"),
+    ("generate {only_tagger}", "`rnnlab generate` needs a model of task"),
+    ("generate {only_classifier}", "`rnnlab generate` needs a model of task"),
+    ("generate {only_cloze}", "`rnnlab generate` needs a model of task"),
+    ("generate {only_regression}", "`rnnlab generate` needs a model of task"),
+    ("generate {ngram} --form 五言绝句", "--form / --acrostic need a neural poem model"),
+    ("generate {lm} --prompt QQQ", "every symbol of the prompt"),
+    ("generate {lm} --acrostic 春夏", "an acrostic needs 4 or 8"),
+    ("generate {missing}", "expected a model directory"),
+    ("generate {broken}", "not valid JSON"),
+    ("generate {truncated}", "model.safetensors"),
+    ("generate {empty_npz}", "model.npz"),
+    ("generate {typed}", "field 'order'"),
+    # --- score
+    ("score {lm}", "give sentences to score"),
+    ("score {lm} ''", "sentence 1: empty sentence; expected at least one word"),
+    ("score {ngram} --input {binary}", "not valid UTF-8"),
+    ("score {ngram} --input {missing}.txt", "no such file"),
+    ("score {lm} --input {empty}", "no sentences"),
+    ("score {only_translate} hello", "`rnnlab score` needs a model of task"),
+    # --- translate
+    ("translate {lm} hello", "`rnnlab translate` needs a model of task 'translate'"),
+    ("translate {lm} hello --beam 0", "--beam must be an integer >= 1, got 0"),
+    ("translate {lm} hello --n-best 0", "--n-best must be an integer >= 1"),
+    ("translate {lm} hello --alpha inf", "--alpha must be a finite number"),
+    ("translate {lm} hello --plot-attention x.xyz", "'.xyz'; expected one of"),
+    ("translate {lm} hello --plot-attention {noplace}/a.png", "cannot write attention heatmap"),
+    ("translate {lm} ' '", "sentence 1: empty sentence; expected at least one word"),
+    ("translate {lm} --input {binary}", "not valid UTF-8"),
+    ("translate {missing} hello", "expected a model directory"),
+    # --- tag
+    ("tag {lm} hello", "`rnnlab tag` needs a model of task 'tagger'"),
+    ("tag {lm} hello --batch-size 0", "--batch-size must be an integer >= 1, got 0"),
+    ("tag {lm} hello --output {noplace}/tags.txt", "cannot write output file"),
+    ("tag {lm} ' '", "sentence 1: empty sentence; expected at least one word"),
+    ("tag {lm}", "expected sentences on the command line or --input FILE"),
+    ("tag {broken} hello", "not valid JSON"),
+    # --- classify
+    ("classify {lm} hello", "`rnnlab classify` needs a model of task"),
+    ("classify {lm} hello --top-k 0", "--top-k must be an integer >= 1, got 0"),
+    ("classify {lm} ''", "sentence 1: empty sentence; expected at least one word"),
+    ("classify {lm} --input {binary}", "not UTF-8"),
+    # --- cloze
+    ("cloze {lm} 'the ___ sat'", "`rnnlab cloze` needs a model of task 'cloze'"),
+    ("cloze {lm} 'the ___ sat' --top-k 0", "--top-k must be an integer >= 1, got 0"),
+    ("cloze {lm} ''", "sentence 1: empty sentence; expected at least one word"),
+    # --- predict
+    ("predict {lm} hello", "`rnnlab predict` needs a model of task"),
+    ("predict {lm}", "expected inputs on the command line or --input FILE"),
+    ("predict {unknown_task} x", "unknown task 'astrology'"),
+    # --- ngram tools
+    ("ngram export {lm} {root}/../out.arpa", "not an n-gram model"),
+    ("ngram export {ngram} {noplace}/x.arpa", "cannot write ARPA file"),
+    ("ngram export {empty_npz} {root}/../out.arpa", "model.npz"),
+    ("ngram export {typed} {root}/../out.arpa", "field 'order'"),
+    ("ngram import {inf_arpa} --output {root}/../imported", "inf.arpa:8: expected a finite number for the backoff"),
+    ("ngram import {nan_arpa} --output {root}/../imported", "nan.arpa:8: expected a finite number"),
+    ("ngram import {inf_arpa} --output {noplace}", "cannot write model directory"),
+    ("ngram import {missing}.arpa --output {root}/../imported", "no such ARPA file"),
+    ("ngram import {binary} --output {root}/../imported", "not valid UTF-8"),
+    ("ngram import {ok_arpa} --output {lm}", "not an n-gram model"),  # never replaces a neural run
+    ("ngram info {lm}", "not an n-gram model"),
+    ("ngram info {missing}", "expected an n-gram model directory"),
+    # --- data
+    ("data list --kind nope", "unknown dataset kind 'nope'"),
+    ("data fetch nope", "unknown dataset 'nope'"),
+    ("data fetch ptb --cache-dir {noplace}", "cannot write dataset cache"),
+    ("data info nope", "nope: expected a built-in dataset name"),
+    ("data info {binary}", "binary"),
+    # --- inspect
+    ("inspect diagram --out x.xyz", "'.xyz'; expected one of"),
+    ("inspect diagram --out {noplace}/d.png", "cannot write picture"),
+    ("inspect diagram --cell mgu2", "invalid choice: 'mgu2'"),
+    ("inspect --threads 0 diagram", "--threads must be an integer >= 1"),
+    ("inspect gates --random", "expected a text"),
+    ("inspect gates --random abc --max-units 0", "--max-units must be an integer >= 1, got 0"),
+    ("inspect gates --random abc --hidden-size 0", "--hidden-size must be an integer >= 1"),
+    ("inspect gates --random abc --out g.xyz", "'.xyz'; expected one of"),
+    ("inspect gates --random --input {binary}", "binary.bin"),
+    ("inspect gates {ngram} abc", "expected a neural language model directory"),
+    ("inspect bptt --steps 0", "--steps must be an integer >= 1, got 0"),
+    ("inspect bptt --steps 3 --t 9", "--t must be between 1 and --steps"),
+    ("inspect bptt --out {noplace}/b.png", "cannot write picture"),
+    ("inspect cost --repeats 0", "--repeats must be an integer >= 1, got 0"),
+    ("inspect cost --lengths 10 0", "--lengths must be an integer >= 1, got 0"),
+    ("inspect cost --out b.txt", "'.txt'; expected one of"),
+    ("inspect gradflow --length 0", "--length must be an integer >= 1"),
+    ("inspect gradflow --scale inf", "--scale must be a finite number > 0"),
+    ("inspect gradflow --ckpt {ngram}", "expected a neural language model directory"),
+    ("inspect gradflow --out {noplace}/g.svg", "cannot write picture"),
+    # --- bench
+    ("bench --repeats 0", "--repeats must be an integer >= 1, got 0"),
+    ("bench --batch-size 0", "--batch-size must be an integer >= 1, got 0"),
+    ("bench --hidden-size -1", "--hidden-size must be an integer >= 1"),
+    ("bench --cell transformer", "invalid choice: 'transformer'"),
+    # --- demo
+    ("demo --steps 0", "--steps must be an integer >= 1, got 0"),
+    ("demo --minutes 0", "--minutes must be a finite number > 0"),
+    ("demo --minutes nan", "--minutes must be a finite number > 0"),
+    ("demo --output-dir {noplace}", "cannot write output directory"),
+]
+
+# PART A of issue 14 (run-directory guard and lock, divergence guard, SIGINT, resume with changed settings,
+# `rnnlab runs`) adds its rows here, in the same form; they run with the same assertions.
+PART_A_ROWS: list[tuple[str, str]] = []
+
+
+def _argv(row: str, fx: dict[str, str]) -> list[str]:
+    import shlex
+
+    return [part.format(**fx) for part in shlex.split(row)]
+
+
+def _tree_hash(root: Path) -> dict[str, str]:
+    return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+            for path in sorted(root.rglob("*"))}  # fmt: skip
+
+
+@pytest.mark.parametrize(("row", "message"), ROWS + PART_A_ROWS, ids=[row for row, _ in ROWS + PART_A_ROWS])
+def test_mistake_is_one_line_exit_2_and_changes_nothing(fx, row, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # default outputs (diagram_lstm.png, ...) would land here
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
+    root = Path(fx["root"])
+    before = _tree_hash(root.parent)
+    try:
+        status = main(_argv(row, fx))
+    except SystemExit as exit_:  # argparse's own errors
+        status = exit_.code
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert status == 2, f"exit status {status}; stderr: {captured.err}"
+    assert "Traceback" not in captured.err
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{captured.err}"
+    assert lines[0].startswith("rnnlab: error: "), lines[0]
+    assert message in lines[0], f"expected {message!r} in: {lines[0]}"
+    assert _tree_hash(root.parent) == before, "the command changed files next to the fixtures"
+    assert list(tmp_path.iterdir()) == [], f"the command wrote {list(tmp_path.iterdir())}"
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every leaf command of the parser: ('generate',), ('ngram', 'export'), ('inspect', 'gates'), ..."""
+    subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subparsers:
+        return [prefix]
+    return [leaf for name, sub in subparsers[0].choices.items() for leaf in _commands(sub, (*prefix, name))]
+
+
+def _covers(row: str, command: tuple[str, ...]) -> bool:
+    """`inspect --threads 0 diagram` covers ('inspect', 'diagram'); `generate {lm}` covers ('generate',)."""
+    words = row.split()
+    return words[0] == command[0] and all(word in words for word in command[1:])
+
+
+def test_every_command_has_a_row():
+    """A command added to the CLI without a row in the table fails here: add its mistakes to ROWS."""
+    rows = [row for row, _ in ROWS + PART_A_ROWS]
+    missing = [" ".join(command) for command in _commands(build_parser())
+               if not any(_covers(row, command) for row in rows)]  # fmt: skip
+    assert not missing, f"commands without a row in tests/test_cli_fuzz.py ROWS: {missing}"
+
+
+def test_os_errors_become_one_line(tmp_path, capsys, monkeypatch):
+    """An OS error that escapes a command (permission, disk full, read-only) is one line naming the path."""
+    import errno
+
+    import rnnlab.commands.bench as bench
+
+    for code, words in ((errno.EACCES, "permission denied"), (errno.ENOSPC, "no space left on device"),
+                        (errno.EROFS, "read-only file system"), (errno.ENOENT, "no such file or directory")):  # fmt: skip
+        def fail(args, code=code):
+            raise OSError(code, "strerror", str(tmp_path / "out.txt"))
+
+        monkeypatch.setattr(bench, "run", fail)  # `register` reads it when `main` builds the parser
+        assert main(["bench"]) == 2
+        assert capsys.readouterr().err == f"rnnlab: error: {tmp_path / 'out.txt'}: {words}\n"
+
+
+def _unwritable_directory(tmp_path: Path) -> Path | None:
+    """A directory this process cannot create files in: /sys as root, a read-only directory otherwise."""
+    import os
+    import tempfile
+
+    candidates = [Path("/sys")]
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        candidates.insert(0, locked)
+    for directory in candidates:
+        try:
+            handle, name = tempfile.mkstemp(dir=directory)
+        except OSError:
+            return directory
+        os.close(handle)
+        os.unlink(name)
+    return None
+
+
+@pytest.mark.parametrize("argv", [
+    ["inspect", "diagram", "--out", "{d}/d.png"],
+    ["ngram", "import", "{arpa}", "--output", "{d}/model"],
+    ["demo", "--output-dir", "{d}/demo"],
+    ["data", "fetch", "ptb", "--cache-dir", "{d}/cache"],
+])  # fmt: skip
+def test_unwritable_output_is_refused_before_the_work(argv, tmp_path, capsys):
+    directory = _unwritable_directory(tmp_path)
+    if directory is None:
+        pytest.skip("no directory here refuses writes to this process")
+    arpa = tmp_path / "ok.arpa"
+    arpa.write_text(ARPA.format(backoff="-0.25"))
+    status = main([part.format(d=directory, arpa=arpa) for part in argv])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "permission denied" in err or "read-only file system" in err, err

@@ -267,9 +267,11 @@ def guard_run_directory(
     try:
         # again under the lock: another training may have written here since the first look
         _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False)
-        if not resume and holds_run(directory):  # overwrite
-            lock.release()
+        if not resume and holds_run(directory):  # overwrite: rename while still holding the lock
             moved = move_aside(directory)
+            if not lock_existed:  # the old run is left as it was
+                (moved / LOCK_FILE).unlink(missing_ok=True)
+            lock.release()
             print(f"rnnlab: moved the previous run in {directory} to {moved}", file=sys.stderr)
             created, lock_existed, old_run_file = directory, False, None
             lock = RunLock(directory).acquire()

@@ -735,9 +735,15 @@ class Trainer:
             "trainer_config": config_to_dict(self.config),
         }
 
-    def _save(self, directory: Path, *, with_state: bool) -> None:
+    def _save(self, directory: Path, *, with_state: bool) -> bool:
+        """Write a checkpoint; never one with NaN/inf weights (False: not written, per on_nonfinite)."""
         if self.config.on_nonfinite != "continue" and not self._weights_finite():
-            self._diverge(f"the weights are not finite at step {self.step} (not saved over {directory})")
+            what = f"the weights are not finite at step {self.step} (not saved over {directory})"
+            if self.config.on_nonfinite == "raise":
+                self._diverge(what)
+            self._say(f"{what}: stopping (trainer.on_nonfinite=stop)")
+            self._stop_requested = "nonfinite_loss"
+            return False
         files = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
         save_checkpoint(
             directory,
@@ -746,18 +752,21 @@ class Trainer:
             extra_files=files,
             trainer_state=self.trainer_state() if with_state else None,
         )
+        return True
 
     def _save_last(self) -> None:
         if self.last_dir is None:  # in memory: nothing is written
             return
-        self._save(self.last_dir, with_state=True)
+        if not self._save(self.last_dir, with_state=True):
+            return
         self._saved_step = self.step
         self._emit("on_checkpoint", self.last_dir, "last")
 
     def _save_best(self) -> None:
         if self.best_dir is None:
             return
-        self._save(self.best_dir, with_state=False)
+        if not self._save(self.best_dir, with_state=False):
+            return
         self._emit("on_checkpoint", self.best_dir, "best")
 
     def _restore(self, path: Path) -> dict[str, Any]:

@@ -272,7 +272,6 @@ class Trainer:
         self.stop_reason: str | None = None  # why training ended (see summary())
         self._stop_requested: str | None = None
         self._interrupted: int | None = None  # the signal (SIGINT/SIGTERM) that asked training to stop
-        self._diverged: str | None = None  # what was not finite (on_nonfinite="stop")
         self._saved_step: int | None = None  # step of the last write of last/
         self._acc = self._empty_accumulator()
 
@@ -453,7 +452,6 @@ class Trainer:
         if self.config.on_nonfinite == "stop":
             self._say(f"{what} at {where}: stopping (trainer.on_nonfinite=stop)")
             self._stop_requested = "nonfinite_loss"
-            self._diverged = what
             return False
         self._diverge(f"{what} at {where}")
         return False  # not reached
@@ -534,8 +532,9 @@ class Trainer:
     def _train_step(self, batch: Any) -> bool:
         """One optimizer step; False when a non-finite loss or gradient ended training (on_nonfinite="stop").
 
-        Unless on_nonfinite="continue", the loss is checked before backward and the gradient norm before the
-        optimizer step, so a NaN/inf never reaches the weights: they stay those of the last finite step.
+        Unless on_nonfinite="continue", the loss and the global gradient norm are checked before the optimizer
+        step (read together: one device sync per step, as reading the loss needs anyway), so a NaN/inf never
+        reaches the weights: they stay those of the last finite step.
         """
         cfg = self.config
         guard = cfg.on_nonfinite != "continue"
@@ -544,20 +543,24 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             output = as_step_output(self.task.train_step(batch))
-        loss = None
-        if guard:  # look before backward (one device sync per step, which reading the loss needs anyway)
-            loss = float(output.loss.detach())
+        output.loss.backward()
+        norm_tensor = None
+        if cfg.clip_grad_norm is not None:
+            norm_tensor = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
+        elif self.callbacks or guard:
+            norm_tensor = _grad_norm_tensor(self.model.parameters(), output.loss.device)
+        loss = norm = None
+        if guard:
+            loss_and_norm = torch.stack([output.loss.detach().float(), norm_tensor.detach().float().to(output.loss.device)])
+            loss, norm = loss_and_norm.tolist()
             if not math.isfinite(loss):
                 return self._nonfinite(f"training loss is {loss}")
-        output.loss.backward()
-        norm = None
+            if not math.isfinite(norm):
+                return self._nonfinite(f"gradient norm is {norm}")
+        elif norm_tensor is not None:
+            norm = float(norm_tensor)
         if cfg.clip_grad_norm is not None:
-            norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm))
             self._acc["grad_norm"] = norm
-        elif self.callbacks or guard:
-            norm = _grad_norm(self.model.parameters())
-        if guard and not math.isfinite(norm):
-            return self._nonfinite(f"gradient norm is {norm}")
         self.schedule.step(self.step, progress)
         lr = self.schedule.lr
         self.optimizer.step()
@@ -834,12 +837,12 @@ class _MemoryLog:
         pass
 
 
-def _grad_norm(parameters) -> float:
-    """The global 2-norm of the gradients, as clip_grad_norm_ reports it, without touching them."""
+def _grad_norm_tensor(parameters, device: torch.device) -> torch.Tensor:
+    """The global 2-norm of the gradients, as clip_grad_norm_ reports it, without touching them (no sync)."""
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
-        return 0.0
+        return torch.zeros((), device=device)
     total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
     if total_norm is not None:
-        return float(total_norm(grads))
-    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])))
+        return total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))

@@ -418,7 +418,10 @@ class Trainer:
         try:
             for number in wanted:
                 signal.signal(number, handler)
-        except ValueError:  # not the main interpreter
+        except ValueError:  # not the main interpreter: leave the handlers as they were
+            for number, old in previous.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(number, old if old is not None else signal.SIG_DFL)
             yield
             return
         try:
@@ -433,12 +436,14 @@ class Trainer:
         saved = None
         if self.config.save_last and self.last_dir is not None:
             if self._saved_step != self.step or not self.last_dir.exists():
-                self._save_last()
-            saved = str(self.last_dir)
-        self._say(f"interrupted at step {self.step}" + (f"; saved {saved}" if saved else ""))
+                self._save_last()  # skipped (and _saved_step kept) if the weights are not finite
+            if self._saved_step == self.step:
+                saved = str(self.last_dir)
+        if saved is None:
+            why = "trainer.save_last is false" if not self.config.save_last else "the weights are not finite"
         raise TrainingInterrupted(
             f"training interrupted ({signal.Signals(number).name}) at step {self.step}"
-            + (f"; saved {saved}" if saved else "; nothing saved (trainer.save_last is false)"),
+            + (f"; saved {saved}" if saved else f"; nothing saved ({why})"),
             signal=number, step=self.step, checkpoint=saved,
         )  # fmt: skip
 

@@ -196,7 +196,7 @@ ROWS: list[tuple[str, str]] = [
     ("ngram import {binary} --output {root}/../imported", "not valid UTF-8"),
     ("ngram import {ok_arpa} --output {lm}", "not an n-gram model"),  # never replaces a neural run
     ("ngram info {lm}", "not an n-gram model"),
-    ("ngram info {missing}", "expected an n-gram model directory"),
+    ("ngram info {missing}", "expected a model directory (with config.json), found none"),
     # --- data
     ("data list --kind nope", "unknown dataset kind 'nope'"),
     ("data fetch nope", "unknown dataset 'nope'"),
@@ -238,7 +238,19 @@ ROWS: list[tuple[str, str]] = [
 
 # PART A of issue 14 (run-directory guard and lock, divergence guard, SIGINT, resume with changed settings,
 # `rnnlab runs`) adds its rows here, in the same form; they run with the same assertions.
-PART_A_ROWS: list[tuple[str, str]] = []
+# The run-directory guard (docs/reliability.md "No silent overwrite", "Resume with changed settings"); the lock,
+# the divergence stop and SIGINT need a second process or a real run: tests/train/test_rundir.py and
+# tests/train/test_trainer_reliability.py.
+PART_A_ROWS: list[tuple[str, str]] = [
+    ("train lm --data.corpus {poems} --output_dir {lm}", "already holds a 'lm' run: --resume continues it, --overwrite"),
+    ("train ngram {poems} --output-dir {lm}", "holds a 'lm' run; training 'ngram' into it would take it over"),
+    ("train lm --data.corpus {poems} --output_dir {only_tagger}", "holds a 'tagger' run; training 'lm'"),
+    ("train lm --data.corpus {poems} --output_dir {missing} --resume", "has no last/ checkpoint to continue from"),
+    ("train lm --data.corpus {poems} --output_dir {lm} --resume --trainer.lr 0.5", "trainer.lr 0.001 -> 0.5"),
+    ("train ngram {poems} --output-dir {ngram} --resume", "--resume"),
+    ("runs {missing}", "no such directory (expected a folder of training runs"),
+    ("runs {empty}", "no such directory"),
+]
 
 
 def _argv(row: str, fx: dict[str, str]) -> list[str]:

@@ -22,6 +22,7 @@ from rnnlab.errors import UserError
 # them through rnnlab.tasks.registry.
 COMMAND_MODULES = [
     "rnnlab.commands.train",
+    "rnnlab.commands.runs",
     "rnnlab.commands.lm",
     "rnnlab.commands.translate",
     "rnnlab.commands.labelling",

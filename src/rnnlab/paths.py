@@ -107,8 +107,3 @@ def check_picture(path: str | Path, what: str = "picture") -> Path:
         shown = f"'.{suffix}'" if suffix else "no suffix"
         raise PathError(f"cannot write {what} {path}: {shown}; expected one of {', '.join('.' + f for f in formats)}")
     return check_writable(path, what, kind="file")
-
-
-def check_run_output(config) -> None:
-    """Before training: the config's `output_dir` (the run directory) must be writable (None: under runs/)."""
-    check_writable(getattr(config, "output_dir", None) or "runs", "output directory")

@@ -23,7 +23,7 @@ def test_train_score_generate_eval_and_arpa(tmp_path, capsys):
     assert main(argv + ["--arpa", str(arpa)]) == 0
     out = capsys.readouterr().out
     assert "3-grams" in out and "MiB" in out
-    assert json.loads((model / "config.json").read_text())["task"] == "ngram"
+    assert json.loads((model / "best" / "config.json").read_text())["task"] == "ngram"
 
     assert main(["score", str(model), "the cat sat on the log", "log the on sat cat the"]) == 0
     out = capsys.readouterr().out
@@ -100,7 +100,7 @@ def test_list_options_take_several_values(tmp_path, capsys):
     argv = ["train", "ngram", str(corpus), "--order", "3", "--smoothing", "mkn", "--prune", "0", "0", "1",
             "--discounts", "0.6", "0.8", "0.9", "--output-dir", str(model)]  # fmt: skip
     assert main(argv) == 0
-    config = json.loads((model / "config.json").read_text())
+    config = json.loads((model / "best" / "config.json").read_text())
     assert config["prune"] == [0, 0, 1]
     capsys.readouterr()
     assert main(["ngram", "info", str(model), "--json"]) == 0

@@ -31,10 +31,11 @@ def run_tool(args: argparse.Namespace) -> int:
     from rnnlab.lm.ngram import NGramModel
     from rnnlab.paths import check_writable
     from rnnlab.tasks.ngram import format_info, info
+    from rnnlab.tasks.registry import resolve_model_dir
 
     if args.ngram_action == "export":
         check_writable(args.arpa, "ARPA file", kind="file")
-        model = NGramModel.load(args.checkpoint)
+        model = NGramModel.load(resolve_model_dir(args.checkpoint))
         model.write_arpa(args.arpa)
         print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")
     elif args.ngram_action == "import":

@@ -1,12 +1,16 @@
-"""`rnnlab train CONFIG.yaml | TASK [--config FILE] [--resume] [--key value ...]` and `rnnlab eval MODEL_DIR`.
+"""`rnnlab train CONFIG.yaml | TASK [--config FILE] [--resume | --overwrite] [--key value ...]` and `rnnlab eval MODEL_DIR`.
 
 Both find the task through its descriptor (rnnlab.tasks.registry): the YAML's `task:`, the task name, or a
-model directory's config.json. Nothing here knows a task by name.
+model directory's config.json. Nothing here knows a task by name. Every task's training runs inside
+`rnnlab.train.rundir.guard_run_directory` (no run lost or taken over, one training per directory, run.yaml
+written); an interrupted training prints how to resume and exits 130 (SIGINT) or 143 (SIGTERM).
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
 
 from rnnlab.commands.output import add_json_flag, print_json
@@ -47,19 +51,23 @@ def _task_parser(task) -> argparse.ArgumentParser:
             for key, type_name, default in config_fields(task.config_class)]  # fmt: skip
     width = max(len(flag) for flag, _ in rows)
     keys = "\n".join(f"  {flag:<{width}}  {default}" for flag, default in rows)
-    parser = argparse.ArgumentParser(
+    from rnnlab.commands.options import Parser
+
+    parser = Parser(
         prog=f"rnnlab train {task.name}",
         description=f"{task.summary}.\n\nconfig keys (override with --key value or key=value):\n{keys}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", default=None, help=f"YAML config (see configs/{task.folder}/)")
     parser.add_argument("--resume", action="store_true", help="continue the run in output_dir from last/")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="output_dir holds a run: move it aside (to DIR.old-<time>) and start afresh")  # fmt: skip
     return parser
 
 
 def run_train(args: argparse.Namespace) -> int:
     from rnnlab.errors import ConfigError
-    from rnnlab.paths import check_run_output
+    from rnnlab.paths import check_writable
     from rnnlab.tasks.registry import get_task, load_task_config, yaml_task_name
 
     target, rest = args.target, list(args.rest)
@@ -78,10 +86,34 @@ def run_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"give the config once: {config_path} or --config {options.config}")
         config_path = options.config
     task, config = load_task_config(task.name, config_path, overrides)
-    check_run_output(config)  # before the work: an unwritable run directory fails now, not after training
-    summary = task.train(config, options.resume)
+    run_dir = task.run_directory(config)
+    if run_dir is None:  # a task that writes no run directory
+        summary = task.train(config, options.resume)
+    else:
+        check_writable(run_dir, "output directory")  # before the work: fails now, not after training
+        summary = _train_guarded(task, config, run_dir, options)
+        if isinstance(summary, int):
+            return summary
     _print_summary(summary)
     return 0
+
+
+def _train_guarded(task, config, run_dir: Path, options: argparse.Namespace) -> dict | int:
+    """`task.train` inside the run-directory guard and lock; an interruption becomes a hint and 130/143."""
+    import signal
+
+    from rnnlab.config import config_to_dict
+    from rnnlab.errors import TrainingInterrupted
+    from rnnlab.train.rundir import RUN_FILE, guard_run_directory
+
+    with guard_run_directory(run_dir, task.name, resume=options.resume, overwrite=options.overwrite,
+                             resumable=task.resumable, settings=config_to_dict(config)):  # fmt: skip
+        try:
+            return task.train(config, options.resume)
+        except TrainingInterrupted as stop:
+            hint = f"; to continue: rnnlab train {shlex.quote(str(run_dir / RUN_FILE))} --resume" if stop.checkpoint else ""
+            print(f"rnnlab: {stop}{hint}", file=sys.stderr)
+            return 130 if stop.signal == signal.SIGINT else 128 + int(stop.signal)
 
 
 def _print_summary(summary: dict) -> None:

@@ -17,7 +17,7 @@ from rnnlab.config import require
 from rnnlab.errors import ConfigError, DataError, UserError
 from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.paths import check_writable
-from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 
 
 def read_lines(path: str | Path) -> Iterator[str]:
@@ -87,7 +87,6 @@ def train(config: NGramTaskConfig, resume: bool = False) -> dict:
     start = time.perf_counter()
     if config.from_arpa:
         model = NGramModel.from_arpa(config.from_arpa, level=config.level or "word")
-        name = Path(config.from_arpa).stem
         print(f"imported {config.from_arpa}: order {model.order}, n-grams {model.config.counts}")
     else:
         source, level_hint = resolve_corpus(config.corpus)
@@ -104,20 +103,56 @@ def train(config: NGramTaskConfig, resume: bool = False) -> dict:
             chunk_tokens=config.chunk_tokens,
             corpus_name=config.corpus if level_hint is not None else str(Path(config.corpus).resolve()),
         )
-        name = Path(config.corpus).stem
         _print_build(model)
-    output = Path(config.output_dir or f"runs/ngram-{name}-{model.order}gram")
-    model.save(output)
+    output = run_directory(config, model.order)
+    # The model goes to best/ like a neural run's, so the run directory keeps its run.yaml and lock file
+    # while the model directory is replaced atomically; `rnnlab score RUN` finds best/ either way.
+    model.save(output / "best")
     if config.arpa:
         model.write_arpa(config.arpa)
         print(f"ARPA file: {config.arpa}")
     seconds = time.perf_counter() - start
     print(
-        f"model: {output}  ({model.memory_bytes() / 2**20:.1f} MiB of n-gram tables; "
+        f"model: {output / 'best'}  ({model.memory_bytes() / 2**20:.1f} MiB of n-gram tables; "
         f"peak process memory {_peak_memory_mb():.0f} MiB; {seconds:.1f} s)"
     )
     return {"steps": 0, "wall_time": seconds, "metric": None, "best_value": None, "best_step": None,
-            "best_checkpoint": str(output), "last_checkpoint": str(output)}  # fmt: skip
+            "best_checkpoint": str(output / "best"), "last_checkpoint": None}  # fmt: skip
+
+
+def run_directory(config: NGramTaskConfig, order: int | None = None) -> Path:
+    """The model directory `train` writes: output_dir, or runs/ngram-NAME-ORDERgram.
+
+    `order` is the model's; before training (`rnnlab train` locks the directory first) an imported ARPA
+    file's order is read from its \\data\\ header (config.order when the header cannot be read: the
+    import then fails with the file's own error before anything is written).
+    """
+    if config.output_dir:
+        return Path(config.output_dir)
+    source = config.from_arpa or config.corpus or "model"
+    if order is None:
+        order = _arpa_order(config.from_arpa) if config.from_arpa else None
+    return Path(f"runs/ngram-{Path(source).stem}-{order or config.order}gram")
+
+
+def _arpa_order(path: str) -> int | None:
+    """The highest order an ARPA file's \\data\\ section declares (None if unreadable)."""
+    import re
+
+    order, in_header = 0, False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                line = line.strip()
+                if line == "\\data\\":
+                    in_header = True
+                elif in_header and (match := re.match(r"ngram\s+(\d+)\s*=", line)):
+                    order = max(order, int(match.group(1)))
+                elif in_header and line.startswith("\\"):
+                    break
+    except OSError:
+        return None
+    return order or None
 
 
 def _fallback(config: NGramTaskConfig):
@@ -148,7 +183,7 @@ def _print_build(model: NGramModel) -> None:
 
 def info(path: str | Path) -> dict:
     """Order, estimator, n-gram counts, discounts and memory of a saved model (`rnnlab ngram info`)."""
-    model = NGramModel.load(path)
+    model = NGramModel.load(resolve_model_dir(path))
     config = model.config
     return {"model": str(path), "order": config.order, "smoothing": config.smoothing, "level": config.level,
             "vocabulary": len(model.vocab) - 1, "corpus": config.corpus, "counts": model.tables.sizes(),
@@ -212,4 +247,6 @@ DESCRIPTOR = register_task(TaskDescriptor(
     format_eval=format_evaluation,
     verbs=("generate", "score"),
     positional="corpus",
+    run_dir=run_directory,
+    resumable=False,
 ))  # fmt: skip

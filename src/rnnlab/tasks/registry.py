@@ -81,6 +81,9 @@ class TaskDescriptor:
     predict: for the `predict` verb: `(loaded model, inputs: list[str]) -> list[dict]`.
     config_folder: its presets live in `configs/<config_folder>/` (default: the name).
     positional: a config key that a bare word after the task name sets (`rnnlab train ngram tang`).
+    run_dir: `(config) -> Path | None`, the directory `train` writes (default: the config's `output_dir`);
+        `rnnlab train` guards and locks it (rnnlab.train.rundir) before calling `train`.
+    resumable: whether `train(config, resume=True)` can continue a run (False: one-pass estimation).
     """
 
     name: str
@@ -94,6 +97,8 @@ class TaskDescriptor:
     predict: Callable[[Any, list[str]], list[dict]] | None = None
     config_folder: str | None = None
     positional: str | None = None
+    run_dir: Callable[[Any], str | Path | None] | None = None
+    resumable: bool = True
 
     def __post_init__(self) -> None:
         unknown = [verb for verb in self.verbs if verb not in VERBS]
@@ -105,6 +110,11 @@ class TaskDescriptor:
     @property
     def folder(self) -> str:
         return self.config_folder or self.name
+
+    def run_directory(self, config: Any) -> Path | None:
+        """Where training `config` writes its run (None: nowhere to guard)."""
+        path = self.run_dir(config) if self.run_dir is not None else getattr(config, "output_dir", None)
+        return Path(path) if path is not None else None
 
 
 _TASKS: dict[str, TaskDescriptor] = {}

@@ -140,6 +140,8 @@ def save_checkpoint(
         metadata = {_ALIASES_KEY: json.dumps(aliases), _ORDER_KEY: json.dumps(list(state_dict))}
         save_file(tensors, str(tmp / MODEL_FILE), metadata=metadata)
         _fsync_file(tmp / MODEL_FILE)
+        mode = _file_mode()  # safetensors creates its files 0600; give them the mode of the other files
+        os.chmod(tmp / MODEL_FILE, mode)
 
         if trainer_state is not None:
             (tmp / TRAINER_STATE_DIR).mkdir()
@@ -147,6 +149,7 @@ def save_checkpoint(
             encoded = _encode(trainer_state, state_tensors, "trainer_state")
             _write_file(tmp / _STATE_JSON, _json_bytes(encoded))
             save_file(state_tensors, str(tmp / _STATE_TENSORS))
+            os.chmod(tmp / _STATE_TENSORS, mode)
             _fsync_file(tmp / _STATE_TENSORS)
             _fsync_dir(tmp / TRAINER_STATE_DIR)
 
@@ -440,6 +443,13 @@ def _write_file(file: Path, content: bytes) -> None:
         handle.write(content)
         handle.flush()
         os.fsync(handle.fileno())
+
+
+def _file_mode() -> int:
+    """The mode `open()` gives a new file: 0o666 less the process umask (read, not changed)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _fsync_file(file: Path) -> None:

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MetricsLog", "derived_metrics", "plot_loss_curve", "read_metrics"]
+__all__ = ["MetricsLog", "derived_metrics", "plot_loss_curve", "read_metrics", "strict_json"]
 
 
 def derived_metrics(loss: float, kind: str | None) -> dict[str, float]:
@@ -20,6 +20,21 @@ def derived_metrics(loss: float, kind: str | None) -> dict[str, float]:
     if kind is None:
         return {}
     raise ValueError(f"unknown loss_metric {kind!r}; expected 'ppl', 'bpc' or None")
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float (NaN, inf) replaced by None, so `json.dumps(allow_nan=False)` works.
+
+    metrics.jsonl is read by strict JSON parsers (browsers, jq, other languages), which reject Python's bare
+    `NaN` / `Infinity`; a diverged loss is written as `null`.
+    """
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
@@ -53,13 +68,15 @@ class MetricsLog:
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8") as handle:
             for record in self.records:
-                handle.write(json.dumps(record) + "\n")
+                handle.write(json.dumps(strict_json(record), allow_nan=False) + "\n")
         os.replace(tmp, self.path)
         self._handle = open(self.path, "a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
+        """Append one record; non-finite floats become null (strict JSON), in the file and in `records`."""
+        record = strict_json(record)
         self.records.append(record)
-        self._handle.write(json.dumps(record) + "\n")
+        self._handle.write(json.dumps(record, allow_nan=False) + "\n")
         self._handle.flush()
 
     def close(self) -> None:
@@ -71,8 +88,10 @@ def plot_loss_curve(records: list[dict[str, Any]], path: str | Path, title: str 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    train = [(r["step"], r["loss"]) for r in records if r.get("event") == "train" and "loss" in r]
-    valid = [(r["step"], r["loss"]) for r in records if r.get("event") == "eval" and "loss" in r]
+    def points(event: str) -> list[tuple[int, float]]:  # a null (non-finite) loss is left out
+        return [(r["step"], r["loss"]) for r in records if r.get("event") == event and r.get("loss") is not None]
+
+    train, valid = points("train"), points("eval")
     figure = Figure(figsize=(7, 4.2), dpi=100)
     figure.subplots_adjust(left=0.1, right=0.97, bottom=0.12, top=0.92)  # fixed margins: no extra layout pass
     FigureCanvasAgg(figure)

@@ -46,8 +46,8 @@ def build_optimizer(
 
 
 def is_improvement(value: float, best: float | None, mode: str) -> bool:
-    """Strictly better than `best` (None = nothing yet) in `mode` ("min" or "max")."""
-    if math.isnan(value):
+    """Strictly better than `best` (None = nothing yet) in `mode` ("min" or "max"); NaN/inf never are."""
+    if not math.isfinite(value):
         return False
     if best is None:
         return True

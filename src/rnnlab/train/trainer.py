@@ -63,7 +63,9 @@ import contextlib
 import logging
 import math
 import random
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -75,7 +77,7 @@ import numpy as np
 import torch
 
 from rnnlab.config import config_to_dict, require
-from rnnlab.errors import CheckpointError, ConfigError
+from rnnlab.errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
 from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
 from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
 from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
@@ -119,7 +121,9 @@ class TrainerConfig:
     save_last: bool = True  # keep last/ (everything needed to resume)
     progress: bool = True  # tqdm progress bar on stderr
     plot: bool = True  # rewrite loss_curve.png at every evaluation
-    on_nonfinite: Literal["raise", "stop", "continue"] = "raise"  # a NaN/inf training loss: error, end, go on
+    # a NaN/inf loss, gradient or validation metric: "raise" TrainingDiverged (nothing more written, the last
+    # good checkpoint kept), "stop" (final evaluation and checkpoint of the last finite weights), "continue"
+    on_nonfinite: Literal["raise", "stop", "continue"] = "raise"
 
     def __post_init__(self) -> None:
         require(self.lr > 0 and math.isfinite(self.lr), "lr", "a finite value > 0", self.lr)
@@ -194,6 +198,11 @@ class Trainer:
     `trainer.log.records`), and the task needs no `checkpoint_config`. Callbacks (see
     `rnnlab.train.callbacks`) see every step, evaluation and checkpoint. `clock` (seconds, monotonic;
     default `time.perf_counter`) measures the wall time that `max_minutes` budgets: tests pass a fake one.
+
+    Reliability: a non-finite loss or gradient is caught before the optimizer step and a non-finite weight
+    is never written to a checkpoint (`on_nonfinite`; `TrainingDiverged` by default); SIGINT/SIGTERM during
+    `fit` (handle_signals, main thread, output_dir set) end training after the current step, write last/
+    and raise `TrainingInterrupted` (a KeyboardInterrupt); a second Ctrl-C quits at once without saving.
     """
 
     def __init__(
@@ -205,6 +214,7 @@ class Trainer:
         *,
         callbacks: Sequence[Callback] = (),
         clock: Callable[[], float] | None = None,
+        handle_signals: bool = True,
     ) -> None:
         # Accept Trainer(model, task, ...) too: an early API note listed that order.
         if isinstance(task, torch.nn.Module) and not isinstance(model, torch.nn.Module):
@@ -217,6 +227,9 @@ class Trainer:
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self.callbacks = list(callbacks)
         self.clock = clock if clock is not None else time.perf_counter
+        # SIGINT/SIGTERM during fit() stop training after the current step and write last/ (runs with files,
+        # in the main thread); see _deferred_signals
+        self.handle_signals = handle_signals
         self.device = resolve_device(self.config.device)
         self.precision = self._resolve_precision()
         self.model.to(self.device)
@@ -258,6 +271,7 @@ class Trainer:
         self.wall_offset = 0.0  # wall time of the run before this process (resume)
         self.stop_reason: str | None = None  # why training ended (see summary())
         self._stop_requested: str | None = None
+        self._interrupted: int | None = None  # the signal (SIGINT/SIGTERM) that asked training to stop
         self._saved_step: int | None = None  # step of the last write of last/
         self._acc = self._empty_accumulator()
 
@@ -359,20 +373,110 @@ class Trainer:
         self._interval_tokens = 0
         self._bar = self._make_bar()
         try:
-            self._loop(pending_rng)
-            self.stop_reason = self._stop_cause() or "max_epochs"
-            if self.stop_reason == "max_minutes":
-                self._say(f"time budget of {cfg.max_minutes:g} min spent at step {self.step}; final evaluation")
-            if self.last_eval_step != self.step:
-                self._evaluate_and_save()
-            elif cfg.save_last and self._saved_step != self.step:
-                self._save_last()
+            with self._deferred_signals():
+                self._loop(pending_rng)
+                self.stop_reason = self._stop_cause() or "max_epochs"
+                if self.stop_reason == "interrupted":
+                    self._stop_interrupted()
+                if self.stop_reason == "max_minutes":
+                    self._say(f"time budget of {cfg.max_minutes:g} min spent at step {self.step}; final evaluation")
+                if self.stop_reason == "nonfinite_loss" and not self._weights_finite():
+                    self._say("the weights are not finite: no final evaluation; the last good checkpoint is kept")
+                elif self.last_eval_step != self.step:
+                    self._evaluate_and_save()
+                elif cfg.save_last and self._saved_step != self.step:
+                    self._save_last()
         finally:
             self._bar.close()
             self.log.close()
         summary = self.summary()
         self._emit("on_train_end", summary)
         return summary
+
+    # ------------------------------------------------------------------- interruption, divergence
+    @contextlib.contextmanager
+    def _deferred_signals(self):
+        """While training, SIGINT/SIGTERM only ask to stop after the current step (then last/ is written).
+
+        A second SIGINT raises KeyboardInterrupt at once (quit without saving). Handlers are installed only
+        for a run with files, in the main thread (Python delivers signals there), and restored afterwards.
+        """
+        if not self.handle_signals or self.output_dir is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        wanted = [signal.SIGINT] + ([signal.SIGTERM] if hasattr(signal, "SIGTERM") else [])
+        previous = {number: signal.getsignal(number) for number in wanted}
+
+        def handler(number, frame):
+            if self._interrupted is not None:  # asked twice: leave now; last/ holds the previous save
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                raise KeyboardInterrupt
+            self._interrupted = number
+            print(f"\n{signal.Signals(number).name}: stopping after this step and saving {self.last_dir} "
+                  "(Ctrl-C again to quit without saving)", file=sys.stderr, flush=True)  # fmt: skip
+
+        try:
+            for number in wanted:
+                signal.signal(number, handler)
+        except ValueError:  # not the main interpreter: leave the handlers as they were
+            for number, old in previous.items():
+                with contextlib.suppress(ValueError, TypeError):
+                    signal.signal(number, old if old is not None else signal.SIG_DFL)
+            yield
+            return
+        try:
+            yield
+        finally:
+            for number, old in previous.items():
+                signal.signal(number, old if old is not None else signal.SIG_DFL)
+
+    def _stop_interrupted(self) -> None:
+        """Write last/ at the step boundary reached and raise TrainingInterrupted (no final evaluation)."""
+        number = self._interrupted
+        saved = None
+        if self.config.save_last and self.last_dir is not None:
+            if self._saved_step != self.step or not self.last_dir.exists():
+                self._save_last()  # skipped (and _saved_step kept) if the weights are not finite
+            if self._saved_step == self.step:
+                saved = str(self.last_dir)
+        if saved is None:
+            why = "trainer.save_last is false" if not self.config.save_last else "the weights are not finite"
+        raise TrainingInterrupted(
+            f"training interrupted ({signal.Signals(number).name}) at step {self.step}"
+            + (f"; saved {saved}" if saved else f"; nothing saved ({why})"),
+            signal=number, step=self.step, checkpoint=saved,
+        )  # fmt: skip
+
+    def _nonfinite(self, what: str) -> bool:
+        """A non-finite loss/gradient/metric (`what`) at the coming step: stop or raise per on_nonfinite.
+
+        Returns False for on_nonfinite="stop" (training ends; the bad step was not taken); raises
+        TrainingDiverged for "raise" after logging a `diverged` record. "continue" never gets here.
+        """
+        where = f"step {self.step + 1} (epoch {self.epoch})"
+        if self.config.on_nonfinite == "stop":
+            self._say(f"{what} at {where}: stopping (trainer.on_nonfinite=stop)")
+            self._stop_requested = "nonfinite_loss"
+            return False
+        self._diverge(f"{what} at {where}")
+        return False  # not reached
+
+    def _diverge(self, what: str) -> None:
+        self.log.write({"event": "diverged", "step": self.step, "epoch": self.epoch, "reason": what,
+                        "wall_time": self._wall_time(), "time": time.time()})  # fmt: skip
+        if self.last_dir is not None and self.config.save_last and self.last_dir.exists():
+            at = f" (step {self._saved_step})" if self._saved_step is not None else ""
+            kept = f"kept the last good checkpoint {self.last_dir}{at}"
+        elif self.output_dir is not None:
+            kept = "no checkpoint had been written yet"
+        else:
+            kept = "nothing saved (in-memory run)"
+        raise TrainingDiverged(
+            f"training diverged: {what}; {kept}; try a lower trainer.lr or set trainer.clip_grad_norm"
+        )
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(p).all()) for p in self.model.parameters() if p.is_floating_point())
 
     def _emit(self, event: str, *args: Any) -> None:
         for callback in self.callbacks:
@@ -418,6 +522,8 @@ class Trainer:
     def _stop_cause(self) -> str | None:
         """Why training must stop now (None: it goes on); max_epochs is the loop's own condition."""
         cfg = self.config
+        if self._interrupted is not None:
+            return "interrupted"
         if self._stop_requested is not None:
             return self._stop_requested
         if self.early_stopped:
@@ -429,38 +535,43 @@ class Trainer:
         return None
 
     def _train_step(self, batch: Any) -> bool:
-        """One optimizer step; False when a non-finite loss ended training (on_nonfinite="stop")."""
+        """One optimizer step; False when a non-finite loss or gradient ended training (on_nonfinite="stop").
+
+        Unless on_nonfinite="continue", the loss and the global gradient norm are checked before the optimizer
+        step (read together: one device sync per step, as reading the loss needs anyway), so a NaN/inf never
+        reaches the weights: they stay those of the last finite step.
+        """
         cfg = self.config
+        guard = cfg.on_nonfinite != "continue"
         progress = self.budget_fraction()  # measured before the step, like the step fraction
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             output = as_step_output(self.task.train_step(batch))
-        loss = None
-        if cfg.on_nonfinite == "stop":  # look before backward: the weights stay those of the last finite step
-            loss = float(output.loss.detach())
-            if not math.isfinite(loss):
-                self._say(f"training loss is {loss} at step {self.step + 1}: stopping (trainer.on_nonfinite=stop)")
-                self._stop_requested = "nonfinite_loss"
-                return False
         output.loss.backward()
-        norm = None
+        norm_tensor = None
         if cfg.clip_grad_norm is not None:
-            norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm))
+            norm_tensor = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
+        elif self.callbacks or guard:
+            norm_tensor = _grad_norm_tensor(self.model.parameters(), output.loss.device)
+        loss = norm = None
+        if guard:
+            loss_and_norm = torch.stack([output.loss.detach().float(), norm_tensor.detach().float().to(output.loss.device)])
+            loss, norm = loss_and_norm.tolist()
+            if not math.isfinite(loss):
+                return self._nonfinite(f"training loss is {loss}")
+            if not math.isfinite(norm):
+                return self._nonfinite(f"gradient norm is {norm}")
+        elif norm_tensor is not None:
+            norm = float(norm_tensor)
+        if cfg.clip_grad_norm is not None:
             self._acc["grad_norm"] = norm
-        elif self.callbacks:
-            norm = _grad_norm(self.model.parameters())
         self.schedule.step(self.step, progress)
         lr = self.schedule.lr
         self.optimizer.step()
         self.step += 1
-        if loss is None:  # read after the step, so the device is not synchronised before backward
+        if loss is None:  # on_nonfinite="continue": read after the step
             loss = float(output.loss.detach())
-        if not math.isfinite(loss) and cfg.on_nonfinite == "raise":
-            raise FloatingPointError(
-                f"training loss is {loss} at step {self.step} (epoch {self.epoch}); "
-                "try a lower lr or set trainer.clip_grad_norm"
-            )
         acc = self._acc
         acc["loss_sum"] += loss * output.num_tokens
         acc["tokens"] += output.num_tokens
@@ -532,6 +643,10 @@ class Trainer:
         try:
             with torch.no_grad(), self._autocast():
                 metrics = {key: float(value) for key, value in self.task.evaluate().items()}
+        except (OverflowError, FloatingPointError) as error:  # e.g. math.exp of an exploded validation loss
+            if cfg.on_nonfinite == "continue":
+                raise
+            self._diverge(f"the evaluation at step {self.step} overflowed ({error})")
         finally:
             self.model.train()
         if cfg.metric not in metrics:
@@ -539,6 +654,8 @@ class Trainer:
                 f"trainer.metric={cfg.metric!r} is not among the metrics evaluate() returned: {sorted(metrics)}"
             )
         value = metrics[cfg.metric]
+        if not math.isfinite(value) and cfg.on_nonfinite == "raise":
+            self._diverge(f"validation {cfg.metric} is {value} at step {self.step}")
         self.schedule.on_eval(value)
         improved = is_improvement(value, self.best_value, cfg.mode)
         if improved:
@@ -626,7 +743,15 @@ class Trainer:
             "trainer_config": config_to_dict(self.config),
         }
 
-    def _save(self, directory: Path, *, with_state: bool) -> None:
+    def _save(self, directory: Path, *, with_state: bool) -> bool:
+        """Write a checkpoint; never one with NaN/inf weights (False: not written, per on_nonfinite)."""
+        if self.config.on_nonfinite != "continue" and not self._weights_finite():
+            what = f"the weights are not finite at step {self.step} (not saved over {directory})"
+            if self.config.on_nonfinite == "raise":
+                self._diverge(what)
+            self._say(f"{what}: stopping (trainer.on_nonfinite=stop)")
+            self._stop_requested = "nonfinite_loss"
+            return False
         files = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
         save_checkpoint(
             directory,
@@ -635,18 +760,21 @@ class Trainer:
             extra_files=files,
             trainer_state=self.trainer_state() if with_state else None,
         )
+        return True
 
     def _save_last(self) -> None:
         if self.last_dir is None:  # in memory: nothing is written
             return
-        self._save(self.last_dir, with_state=True)
+        if not self._save(self.last_dir, with_state=True):
+            return
         self._saved_step = self.step
         self._emit("on_checkpoint", self.last_dir, "last")
 
     def _save_best(self) -> None:
         if self.best_dir is None:
             return
-        self._save(self.best_dir, with_state=False)
+        if not self._save(self.best_dir, with_state=False):
+            return
         self._emit("on_checkpoint", self.best_dir, "best")
 
     def _restore(self, path: Path) -> dict[str, Any]:
@@ -714,12 +842,12 @@ class _MemoryLog:
         pass
 
 
-def _grad_norm(parameters) -> float:
-    """The global 2-norm of the gradients, as clip_grad_norm_ reports it, without touching them."""
+def _grad_norm_tensor(parameters, device: torch.device) -> torch.Tensor:
+    """The global 2-norm of the gradients, as clip_grad_norm_ reports it, without touching them (no sync)."""
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
-        return 0.0
+        return torch.zeros((), device=device)
     total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6
     if total_norm is not None:
-        return float(total_norm(grads))
-    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads])))
+        return total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))

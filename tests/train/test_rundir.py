@@ -173,7 +173,7 @@ def corpus(tmp_path) -> Path:
 def test_cli_guard_for_a_task_that_does_not_use_the_trainer(tmp_path, corpus, capsys):
     out = tmp_path / "ng"
     train = ["train", "ngram", str(corpus), "--order", "2", "--smoothing", "wb", "--output_dir", str(out)]
-    assert main(train) == 0 and (out / "model.npz").exists() and run_task(out) == "ngram"
+    assert main(train) == 0 and (out / "best" / "model.npz").exists() and run_task(out) == "ngram"
     before = snapshot(out)
     assert main(train) == 2
     err = capsys.readouterr().err

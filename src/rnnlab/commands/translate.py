@@ -55,8 +55,9 @@ def _read_inputs(args: argparse.Namespace) -> list[str] | None:
 def run_translate(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
     from rnnlab.paths import check_picture
+    from rnnlab.tasks.noisy_channel import build_reranker
     from rnnlab.tasks.registry import open_model
-    from rnnlab.tasks.translation import build_reranker, plot_attention, tune_reranker
+    from rnnlab.tasks.translation import plot_attention, tune_reranker
 
     if args.n_best < 1 or (args.beam is not None and args.beam < 1):
         raise UserError("--beam and --n-best must be >= 1")

@@ -104,3 +104,17 @@ class NoisyChannelReranker:
         assert best is not None
         self.weights = best[1]
         return best[1], best[0]
+
+
+def build_reranker(lm_path: str | None, reverse_path: str | None, lm_weight: float, reverse_weight: float,
+                   length_weight: float) -> NoisyChannelReranker | None:
+    """A noisy-channel reranker from a target-side LM and/or a reverse model directory; None if neither."""
+    if not (lm_path or reverse_path):
+        return None
+    from rnnlab.tasks.translation import load_translator
+
+    lm = load_language_model_dir(lm_path) if lm_path else None
+    reverse = load_translator(reverse_path) if reverse_path else None
+    weights = NoisyChannelWeights(lm=lm_weight if lm else 0.0, reverse=reverse_weight if reverse else 0.0,
+                                  length=length_weight)  # fmt: skip
+    return NoisyChannelReranker(lm, reverse, weights)

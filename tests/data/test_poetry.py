@@ -63,3 +63,23 @@ def test_split_lines():
 def test_malformed(text):
     assert poem_form(text) is None
     assert not is_well_formed(text)
+
+
+def test_poem_quality_on_hand_made_poems():
+    from rnnlab.data.poetry import couplets, poem_quality
+
+    training = ["白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", "床前明月光，疑是地上霜。举头望明月，低头思故乡。"]
+    assert couplets(training[0]) == ["白日依山尽，黄河入海流。", "欲穷千里目，更上一层楼。"]
+    samples = [
+        "白日依山尽，黄河入海流。春风花草香，山水远相望。",  # regular; copies one couplet (2 lines)
+        "春春春春春，花花花花花。",  # irregular (2 lines); 8 of its 10 characters repeat within a line
+        "明月照高楼，流光正徘徊。上有愁思妇，悲叹有余哀。",  # regular, not in training, no repeats
+    ]
+    quality = poem_quality(samples, training)
+    assert quality.samples == 3
+    assert quality.regular == pytest.approx(2 / 3)
+    assert quality.copied_samples == pytest.approx(1 / 3)
+    assert quality.copied_lines == pytest.approx(2 / 10)  # 白日依山尽 and 黄河入海流 of 10 lines
+    assert quality.repeated_chars == pytest.approx(8 / 50)  # 50 characters in all lines
+    with pytest.raises(ValueError):
+        poem_quality([], training)

@@ -81,3 +81,52 @@ def poem_form(text: str) -> str | None:
 def is_well_formed(text: str) -> bool:
     """True if `text` is a poem in one of the regular forms of `FORMS`."""
     return poem_form(text) is not None
+
+
+# --- what a poem generator is judged by ---------------------------------------------------------------
+_COUPLET = re.compile(f"[^{TERMINAL_PUNCTUATION}]*[{TERMINAL_PUNCTUATION}]")
+
+
+def couplets(poem: str) -> list[str]:
+    """The sentences of a poem, each ending with 。！？ (a couplet of a regular poem): 白日依山尽，黄河入海流。"""
+    return [piece.strip() for piece in _COUPLET.findall(poem.strip()) if piece.strip()]
+
+
+@dataclass(frozen=True)
+class PoemQuality:
+    """How a set of generated poems looks, each figure a fraction in [0, 1].
+
+    regular: samples with a regular form (`poem_form`); repeated_chars: characters of a line that repeat
+    an earlier character of the same line; copied_samples: samples holding a couplet (a sentence up to
+    。！？) that occurs verbatim in the training poems; copied_lines: lines (half-lines) that do.
+    """
+
+    samples: int
+    regular: float
+    repeated_chars: float
+    copied_samples: float
+    copied_lines: float
+
+
+def poem_quality(samples: list[str], training_poems: list[str]) -> PoemQuality:
+    """Measure `samples` (one poem each) against the poems the model was trained on."""
+    if not samples:
+        raise ValueError("expected at least one sample")
+    train_couplets = {c for poem in training_poems for c in couplets(poem)}
+    train_lines = {line for poem in training_poems for line in split_lines(poem)}
+    chars = repeats = lines = copied_lines = copied_samples = 0
+    for sample in samples:
+        sample_lines = split_lines(sample)
+        for line in sample_lines:
+            chars += len(line)
+            repeats += len(line) - len(set(line))
+        lines += len(sample_lines)
+        copied_lines += sum(line in train_lines for line in sample_lines)
+        copied_samples += any(c in train_couplets for c in couplets(sample))
+    return PoemQuality(
+        samples=len(samples),
+        regular=sum(poem_form(s) is not None for s in samples) / len(samples),
+        repeated_chars=repeats / chars if chars else 0.0,
+        copied_samples=copied_samples / len(samples),
+        copied_lines=copied_lines / lines if lines else 0.0,
+    )

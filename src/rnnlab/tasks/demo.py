@@ -1,117 +1,402 @@
-"""`rnnlab demo`: train a character LSTM on the embedded Tang poems within a time budget, then show it off.
+"""`rnnlab demo`: the chapter's two language models on the embedded Tang poems, side by side.
 
-It prints and writes to `<output_dir>/report.md`: held-out bits per character, free samples and the
-fraction of them that have a regular poem shape, samples continuing a prompt, form-constrained and
-acrostic poems, and the scores of a sentence and its scrambled copy. The Trainer writes the loss curve
-(`loss_curve.png`) and the checkpoints (`best/`, `last/`) next to it.
+In one run, with nothing fetched:
+
+1. a character 3-gram model with modified Kneser-Ney smoothing is counted from the training poems (about
+   a second; saved in `<output_dir>/ngram`);
+2. a character RNN language model trains for a wall-clock budget (`--minutes`, default 4;
+   `trainer.max_minutes`, so the cosine lr schedule follows the clock) on the machine's idle cores (up
+   to 4 torch threads, restored afterwards; `--threads N` to choose), evaluated on the validation poems every `EVAL_EVERY`
+   steps; `--steps N` trains exactly N steps instead (tests);
+3. the report (printed and written to `<output_dir>/report.md`) puts them side by side: test perplexity
+   and bits per character on the same test poems, 64 free samples of each with their poem quality
+   (regular shape, repeated characters, copied training couplets), form-constrained and acrostic
+   poems of the RNN, and both models' scores of a plausible sentence and its scrambled copy.
+   `loss_curve.png` shows the RNN's train and validation loss with the 3-gram's test loss as a line.
+
+Ctrl-C during training stops after the current step; the Trainer then evaluates and writes `best/` and
+`last/` as at the end of a run, and the demo exits without the report (a second Ctrl-C aborts at once).
 """
 
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import signal
+import threading
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from copy import deepcopy
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from rnnlab.config import config_from_dict
-from rnnlab.data.corpora import load_corpus
-from rnnlab.data.poetry import poem_form
-from rnnlab.lm.scoring import print_scores
+from rnnlab.data.corpora import Corpus, load_corpus
+from rnnlab.data.poetry import PoemQuality, poem_form, poem_quality
+from rnnlab.errors import UserError
+from rnnlab.lm.interface import SentenceScore
+from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.tasks.language_model import LanguageModelTask, LMTaskConfig, load_language_model
 from rnnlab.train import Trainer
+from rnnlab.train.metrics import plot_loss_curve, read_metrics
 
-# The settings of configs/lm/tang-char.yaml; the demo replaces the epoch count by its time budget.
-DEMO_CONFIG = {
+# The demo's recipe: what learned most in a fixed wall-clock budget on 2 CPU cores among the candidates
+# measured with benchmarks/demo_recipes.py (table in docs/language_models.md). configs/lm/tang-char.yaml
+# holds the same settings with an epoch count instead of the time budget.
+DEMO_CONFIG: dict[str, Any] = {
     "data": {"corpus": "tang", "level": "char"},
-    "model": {"cell": "lstm", "embedding_size": 128, "hidden_size": 256, "num_layers": 1, "dropout": 0.1},
-    "trainer": {"optimizer": "adam", "lr": 0.003, "schedule": "cosine", "clip_grad_norm": 1.0,
-                "log_every": 50, "max_epochs": None, "max_steps": 1000},  # fmt: skip
+    "model": {"cell": "gru", "embedding_size": 256, "hidden_size": 256, "num_layers": 1, "dropout": 0.3,
+              "tie_weights": True},  # fmt: skip
+    "trainer": {"optimizer": "adam", "lr": 0.005, "schedule": "cosine", "clip_grad_norm": 1.0,
+                "log_every": 25, "max_epochs": None, "progress": True},  # fmt: skip
     "batch_size": 32,
     "bptt": 64,
     "eval_batch_size": 16,
 }
-SENTENCES = ["那只猫在作报告!", "! 在报那猫告做只"]  # the chapter's plausible vs scrambled pair
+EVAL_EVERY = 100  # steps; one validation pass over the 12,917 validation characters takes about a second
+DEFAULT_MINUTES = 4.0
+NGRAM_ORDER = 3
+# The chapter's plausible sentence, its scrambled copy, and a second plausible one.
+SENTENCES = ["那只猫在作报告!", "! 在报那猫告做只", "那个人在作报告!"]
+FREE_SAMPLES = 64
+SAMPLING = {"temperature": 0.8, "top_k": 40, "top_p": 0.95}
 
 
-def _seconds_per_step(task: LanguageModelTask, probes: int = 4) -> float:
-    """Time forward+backward on a throwaway copy of the model, so the real run's trajectory is untouched."""
-    model = LanguageModelTask.__new__(LanguageModelTask)
-    model.__dict__.update(task.__dict__)
-    model.model = type(task.model)(len(task.vocab), task.config.model)
-    model.state = None
-    model.train_step(task.windows[0]).loss.backward()  # warm-up
-    start = time.perf_counter()
-    for index in range(1, probes + 1):
-        model.train_step(task.windows[index]).loss.backward()
-    return (time.perf_counter() - start) / probes * 1.15  # + optimizer step, logging and evaluation
+# ------------------------------------------------------------------------------------------- checks
+def check_budget(minutes: float | None, steps: int | None) -> None:
+    """One-line UserErrors for a budget that is not a finite positive number of minutes or steps."""
+    if steps is not None and steps < 1:
+        raise UserError(f"--steps must be an integer >= 1, got {steps}")
+    if steps is None and (minutes is None or not math.isfinite(minutes) or minutes <= 0):
+        raise UserError(f"--minutes must be a finite number of minutes > 0, got {minutes}")
 
 
-def run_demo(output_dir: str = "runs/demo", minutes: float = 4.0, seed: int = 1, steps: int | None = None) -> dict:
-    """Train within `minutes` (or exactly `steps` steps), then print and write the report.
+def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
+    """Create `output_dir` (or check it is writable); refuse one that holds another run.
 
-    Returns the numbers of the report.
+    A directory with `best/` or `last/` holds a trained model: the demo would replace it, so it asks for
+    `--overwrite` (which deletes the old checkpoints, log and n-gram model first) or another directory.
     """
-    torch.manual_seed(seed)
-    corpus = load_corpus("tang")
-    config = config_from_dict(LMTaskConfig, {**DEMO_CONFIG, "output_dir": output_dir})
-    config.trainer.seed = seed
-    task = LanguageModelTask(config, corpus)
-    step_time = _seconds_per_step(task)
-    if steps is None:
-        steps = max(50, int(minutes * 60 / step_time))
-    config.trainer.max_steps = steps
-    config.trainer.eval_every = max(50, steps // 6)
-    print(f"rnnlab demo: character LSTM on {len(corpus.train):,} characters of Tang poems "
-          f"({len(task.vocab):,} symbols); {steps} steps (~{steps * step_time / 60:.1f} min on this machine)")  # fmt: skip
-    started = time.perf_counter()
-    summary = Trainer(task, task.model, config.trainer, output_dir).fit()
-    train_minutes = (time.perf_counter() - started) / 60
+    path = Path(output_dir)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path}: expected a directory for the demo's output, found a file")
+    previous = [name for name in ("best", "last") if (path / name).exists()]
+    if previous and not overwrite:
+        raise UserError(
+            f"{path} already holds a trained run ({', '.join(p + '/' for p in previous)}); "
+            "pass --overwrite to replace it, or --output-dir DIR"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".rnnlab-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise UserError(f"{path}: cannot write the demo's output there ({error.strerror or error})") from None
+    if overwrite:
+        for name in ("best", "last", ".last.old", "ngram"):
+            shutil.rmtree(path / name, ignore_errors=True)
+        for name in ("metrics.jsonl", "report.md", "loss_curve.png"):
+            (path / name).unlink(missing_ok=True)
+    return path
 
-    lm = load_language_model(summary["best_checkpoint"] or summary["last_checkpoint"])
-    test = lm.evaluate_text(corpus.test, batch_size=config.eval_batch_size, bptt=config.bptt)
-    free = lm.generate("", num_samples=16, max_tokens=120, temperature=0.8, top_k=40, top_p=0.95, seed=seed)
-    shapes = [poem_form(text) for text in free]
-    well_formed = sum(shape is not None for shape in shapes) / len(free)
-    prompted = lm.generate("白鹭", num_samples=4, max_tokens=120, temperature=0.8, top_k=40, seed=seed)
-    forms = {form: lm.generate_poem(form, num_samples=2, temperature=0.8, top_k=40, seed=seed)
-             for form in ("五言绝句", "七言律诗")}  # fmt: skip
-    acrostic = lm.generate_poem(acrostic="春夏秋冬", num_samples=2, temperature=0.8, top_k=40, seed=seed)
-    scores = lm.score(SENTENCES)
 
+def idle_cores(seconds: float = 0.5) -> float | None:
+    """How many of the machine's cores were idle over the next `seconds` (from /proc/stat; None where
+    that cannot be read). Unlike the load average, it does not remember the install that just ran."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        return values[3] + values[4], sum(values)  # idle + iowait, all
+
+    try:
+        idle0, total0 = sample()
+        time.sleep(seconds)
+        idle1, total1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return (idle1 - idle0) / (total1 - total0) * (os.cpu_count() or 1)
+
+
+def default_threads() -> int:
+    """Torch threads for the demo: the cores this process may use that other work leaves idle (measured
+    over half a second), at least 1 and at most 4 (a small GRU gains nothing from more).
+
+    On a busy machine, OpenMP threads that wait for each other's cores make small kernels several times
+    slower than one thread does, so the demo takes only the cores that are free.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    idle = idle_cores()
+    free = cores if idle is None else int(idle + 0.5)
+    return max(1, min(4, cores, free))
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Set torch's intra-op threads for the block, then restore the previous setting."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@contextmanager
+def stop_on_interrupt(trainer: Trainer) -> Iterator[list[bool]]:
+    """While the block runs, the first Ctrl-C asks the Trainer to stop after the current step (it then
+    evaluates and writes best/ and last/); a second one raises KeyboardInterrupt as usual.
+
+    Yields a one-element list that becomes [True] once Ctrl-C was pressed.
+    """
+    pressed = [False]
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield pressed
+        return
+
+    def handler(signum, frame) -> None:
+        if pressed[0]:
+            raise KeyboardInterrupt
+        pressed[0] = True
+        trainer.request_stop("interrupted")
+        print("\nrnnlab demo: Ctrl-C: stopping after this step, then saving best/ and last/ "
+              "(Ctrl-C again to abort at once)", flush=True)  # fmt: skip
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# --------------------------------------------------------------------------------------- the models
+def demo_config(
+    output_dir: str | Path,
+    minutes: float | None = DEFAULT_MINUTES,
+    steps: int | None = None,
+    seed: int = 1,
+    recipe: Mapping[str, Any] | None = None,
+) -> LMTaskConfig:
+    """The RNN's config: `DEMO_CONFIG` (or `recipe` merged onto it), trained for `minutes` of wall clock
+    or exactly `steps` steps."""
+    data = deepcopy(DEMO_CONFIG)
+    for key, value in (recipe or {}).items():  # "model.hidden_size": 384, ...
+        *sections, leaf = key.split(".")
+        node = data
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = value
+    trainer = data["trainer"]
+    trainer["seed"] = seed
+    trainer.setdefault("eval_every", EVAL_EVERY)
+    if steps is not None:
+        trainer.update(max_steps=steps, max_minutes=None, eval_every=max(1, min(trainer["eval_every"], steps // 2)))
+    else:
+        trainer.update(max_minutes=minutes)
+    return config_from_dict(LMTaskConfig, {**data, "output_dir": str(output_dir)}, source="rnnlab demo")
+
+
+def lines_of(text: str) -> list[str]:
+    return [line for line in text.split("\n") if line.strip()]
+
+
+def train_ngram(corpus: Corpus, order: int = NGRAM_ORDER) -> tuple[NGramModel, dict[str, float]]:
+    """A character n-gram MKN model of the training poems and its test loss / perplexity / bits per char.
+
+    Each poem is a sentence: the model predicts every character and the poem's end, as the RNN does.
+    """
+    start = time.perf_counter()
+    model = NGramModel.train(lines_of(corpus.train), order, "mkn", level="char", corpus_name=corpus.name)
+    seconds = time.perf_counter() - start
+    total, count, oov = model.corpus_logprob(lines_of(corpus.test))
+    loss = -total / count
+    return model, {"loss": loss, "ppl": perplexity(total, count), "bpc": loss / math.log(2), "tokens": count,
+                   "unknown": oov, "seconds": seconds}  # fmt: skip
+
+
+def rnn_test_metrics(lm, corpus: Corpus, config: LMTaskConfig) -> dict[str, float]:
+    return lm.evaluate_text(corpus.test, batch_size=config.eval_batch_size, bptt=config.bptt)
+
+
+def free_samples(model, count: int, seed: int) -> list[str]:
+    return model.generate("", num_samples=count, max_tokens=120, seed=seed, **SAMPLING)
+
+
+# ------------------------------------------------------------------------------------------- report
+def _quality_line(name: str, quality: PoemQuality) -> str:
+    return (f"| {name} | {quality.regular:.0%} | {quality.repeated_chars:.1%} | {quality.copied_samples:.0%} "
+            f"| {quality.copied_lines:.0%} |")  # fmt: skip
+
+
+def _score_cell(score: SentenceScore) -> str:
+    unknown = f" (`<unk>`: {' '.join(score.unknown)})" if score.unknown else ""
+    return f"{score.total_logprob:.1f}{unknown}"
+
+
+def build_report(r: dict[str, Any]) -> str:
+    rnn, ngram = r["rnn"], r["ngram"]
+    ratio = rnn["ppl"] / ngram["ppl"]
+    model = r["model"]
     lines = [
-        "# rnnlab demo: a character LSTM writes Tang poems",
+        "# rnnlab demo: two language models of Tang poems",
         "",
-        f"- training: {summary['steps']} steps in {train_minutes:.1f} min "
-        f"({config.model.num_layers}x{config.model.hidden_size} LSTM, {len(task.vocab):,} characters)",
-        f"- held-out test: {test['bpc']:.3f} bits per character (perplexity {test['ppl']:.1f}) "
-        f"over {test['tokens']:,} characters",
-        f"- free samples with a regular poem shape: {well_formed:.0%} ({sum(s is not None for s in shapes)}/{len(free)})",
-        "- loss curve: loss_curve.png",
+        f"Corpus: {r['train_chars']:,} training characters of regular Tang poems ({r['vocab']:,} symbols). "
+        f"Both models are measured on the same {r['test_poems']:,} held-out test poems: {ngram['tokens']:,} "
+        f"characters with the poem ends (the RNN reads them as {r['eval_streams']} parallel streams and "
+        f"predicts {rnn['tokens']:,} of them).",
         "",
-        "## Free samples (temperature 0.8, top-k 40, top-p 0.95)",
-        *[f"- {text}  ({shape or 'irregular'})" for text, shape in zip(free[:8], shapes[:8])],
+        "| | character 3-gram (MKN) | character RNN |",
+        "|---|---:|---:|",
+        f"| model | {r['ngram_counts']} n-grams | {model} |",
+        f"| training | {ngram['seconds']:.1f} s | {r['steps']:,} steps in {r['train_minutes']:.1f} min "
+        f"({r['threads']} thread{'s' if r['threads'] != 1 else ''}) |",
+        f"| test perplexity | {ngram['ppl']:.1f} | **{rnn['ppl']:.1f}** ({ratio:.2f}x the 3-gram's) |",
+        f"| test bits per character | {ngram['bpc']:.3f} | **{rnn['bpc']:.3f}** |",
         "",
-        "## Continuing the prompt 白鹭",
-        *[f"- {text}" for text in prompted],
+        f"## Poem quality of {r['free_count']} free samples (temperature {SAMPLING['temperature']}, "
+        f"top-k {SAMPLING['top_k']}, top-p {SAMPLING['top_p']})",
         "",
-        "## Poem forms",
-        *[f"- {form}: {poem}" for form, poems in forms.items() for poem in poems],
+        "| model | regular shape | repeated characters in a line | samples copying a training couplet "
+        "| lines copied from training |",
+        "|---|---:|---:|---:|---:|",
+        _quality_line("3-gram", r["ngram_quality"]),
+        _quality_line("RNN", r["rnn_quality"]),
         "",
-        "## Acrostic 春夏秋冬",
-        *[f"- {poem}" for poem in acrostic],
+        "Regular shape: 4 or 8 lines of 5 or 7 characters, each followed by one mark, ending in 。！？.",
         "",
-        "## Which sentence is more plausible?",
-        *[f"- {s.text}: log P = {s.total_logprob:.2f} nats, perplexity {s.perplexity:.1f}" for s in scores],
+        "## Free samples",
+        "",
+        "3-gram:",
+        *[f"- {text}  ({poem_form(text) or 'irregular'})" for text in r["ngram_samples"][:4]],
+        "",
+        "RNN:",
+        *[f"- {text}  ({poem_form(text) or 'irregular'})" for text in r["rnn_samples"][:8]],
+        "",
+        "## RNN poems of a given form (always exact: the template fixes lengths and punctuation)",
+        "",
+        *[f"- {form}: {poem}" for form, poems in r["forms"].items() for poem in poems],
+        *[f"- acrostic {r['acrostic_key']}: {poem}" for poem in r["acrostic"]],
+        "",
+        "## Which sentence is more plausible? (log P in nats; higher is more plausible)",
+        "",
+        "| sentence | 3-gram | RNN |",
+        "|---|---:|---:|",
+        *[f"| {a.text} | {_score_cell(a)} | {_score_cell(b)} |" for a, b in zip(r["ngram_scores"], r["rnn_scores"])],
+        "",
+        "Both models know only Tang poems: 猫, 做 and the ASCII '!' never occur there and count as `<unk>`.",
+        "For modern Chinese see docs/language_models.md (`configs/lm/zh-news-char.yaml`).",
+        "",
+        "Files: loss_curve.png (the RNN's losses, the 3-gram's test loss dashed), best/ and last/ (the RNN), "
+        "ngram/ (the 3-gram).",
     ]
-    report = "\n".join(lines) + "\n"
-    path = Path(output_dir) / "report.md"
-    path.write_text(report, encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------- run
+def run_demo(
+    output_dir: str = "runs/demo",
+    minutes: float = DEFAULT_MINUTES,
+    seed: int = 1,
+    steps: int | None = None,
+    *,
+    overwrite: bool = False,
+    threads: int | None = None,
+    free_count: int = FREE_SAMPLES,
+    callbacks: Sequence[Any] = (),
+) -> dict[str, Any]:
+    """Train both models, then print and write the report; returns its numbers.
+
+    `steps` trains exactly that many steps instead of `minutes` of wall clock. Returns
+    {"interrupted": True, ...} without a report when Ctrl-C stopped the training.
+    """
+    check_budget(minutes, steps)
+    threads = threads or default_threads()
+    if threads < 1:
+        raise UserError(f"--threads must be >= 1, got {threads}")
+    out = prepare_output_dir(output_dir, overwrite)
+    with torch_threads(threads):
+        return _run(out, minutes, seed, steps, threads, free_count, callbacks)
+
+
+def _run(out: Path, minutes, seed, steps, threads, free_count, callbacks) -> dict[str, Any]:
+    corpus = load_corpus("tang")
+    ngram, ngram_test = train_ngram(corpus)
+    ngram.save(out / "ngram")
+    config = demo_config(out, minutes, steps, seed)
+    task = LanguageModelTask(config, corpus)
+    m = config.model
+    model_text = f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}, {sum(p.numel() for p in task.model.parameters()):,} parameters"
+    budget = f"{steps} steps" if steps is not None else f"{minutes:g} min of wall clock"
+    print(f"rnnlab demo: Tang poems, {len(corpus.train):,} training characters, {len(task.vocab):,} symbols\n"
+          f"  character {NGRAM_ORDER}-gram MKN: counted in {ngram_test['seconds']:.1f} s, "
+          f"test perplexity {ngram_test['ppl']:.1f}\n"
+          f"  character RNN ({model_text}): training for {budget} on {threads} threads "
+          f"(Ctrl-C stops early and keeps the model)", flush=True)  # fmt: skip
+    # The demo handles Ctrl-C itself (stop, save, say where the model is) instead of the Trainer's handler.
+    trainer = Trainer(task, task.model, config.trainer, out, callbacks=callbacks, handle_signals=False)
+    started = time.perf_counter()
+    with stop_on_interrupt(trainer) as pressed:
+        summary = trainer.fit()
+    train_minutes = (time.perf_counter() - started) / 60
+    model_dir = summary["best_checkpoint"] or summary["last_checkpoint"]
+    if pressed[0] or summary.get("stop_reason") == "interrupted":
+        print(f"rnnlab demo: interrupted at step {summary['steps']}; the model so far is in {model_dir} "
+              f"(and {summary['last_checkpoint']}); no report", flush=True)  # fmt: skip
+        return {"interrupted": True, "steps": summary["steps"], "best": summary["best_checkpoint"],
+                "last": summary["last_checkpoint"]}  # fmt: skip
+
+    lm = load_language_model(model_dir)
+    rnn_test = rnn_test_metrics(lm, corpus, config)
+    training_poems = lines_of(corpus.train)
+    rnn_samples = free_samples(lm, free_count, seed)
+    ngram_samples = free_samples(ngram, free_count, seed)
+    forms = {form: lm.generate_poem(form, num_samples=2, seed=seed, **SAMPLING) for form in ("五言绝句", "七言律诗")}
+    acrostic_key = "春夏秋冬"
+    acrostic = lm.generate_poem(acrostic=acrostic_key, num_samples=2, seed=seed, **SAMPLING)
+    result = {
+        "rnn": rnn_test,
+        "ngram": ngram_test,
+        "ratio": rnn_test["ppl"] / ngram_test["ppl"],
+        "model": model_text,
+        "vocab": len(task.vocab),
+        "train_chars": len(corpus.train),
+        "test_poems": len(lines_of(corpus.test)),
+        "eval_streams": config.eval_batch_size,
+        "ngram_counts": " / ".join(f"{c:,}" for c in ngram.config.counts),
+        "steps": summary["steps"],
+        "stop_reason": summary["stop_reason"],
+        "train_minutes": train_minutes,
+        "threads": threads,
+        "free_count": free_count,
+        "rnn_samples": rnn_samples,
+        "ngram_samples": ngram_samples,
+        "rnn_quality": poem_quality(rnn_samples, training_poems),
+        "ngram_quality": poem_quality(ngram_samples, training_poems),
+        "forms": forms,
+        "acrostic_key": acrostic_key,
+        "acrostic": acrostic,
+        "rnn_scores": lm.score(SENTENCES),
+        "ngram_scores": ngram.score(SENTENCES),
+        "model_dir": model_dir,
+    }
+    report = build_report(result)
+    (out / "report.md").write_text(report, encoding="utf-8")
+    records = read_metrics(out / "metrics.jsonl")
+    plot_loss_curve(records, out / "loss_curve.png", title="rnnlab demo: character RNN on Tang poems (nats/char)",
+                    reference=(ngram_test["loss"], f"character {NGRAM_ORDER}-gram MKN, test"))  # fmt: skip
     print()
     print(report)
-    print_scores(scores, show_tokens=True)
-    print(f"\nreport: {path}\nmodel: {lm and (summary['best_checkpoint'] or summary['last_checkpoint'])}")
-    print(f"try: rnnlab generate {output_dir} --acrostic 江山如画   |   rnnlab score {output_dir} \"床前明月光\"")
-    return {"test_bpc": test["bpc"], "well_formed": well_formed, "steps": summary["steps"],
-            "minutes": train_minutes, "scores": [s.total_logprob for s in scores],
-            "ppl": math.exp(test["loss"])}  # fmt: skip
+    print(f"report: {out / 'report.md'}   loss curve: {out / 'loss_curve.png'}")
+    print(f"try:  rnnlab generate {out} --acrostic 江山如画   |   rnnlab score {out} \"床前明月光\"   |   "
+          f"rnnlab score {out / 'ngram'} \"床前明月光\"")  # fmt: skip
+    return result

@@ -28,7 +28,7 @@ from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
 from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
 from rnnlab.data.tokenizers import SubwordTokenizer, Tokenizer, load_tokenizer, make_tokenizer
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import CheckpointError, DataError
+from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.lm.scoring import read_sentences
@@ -46,7 +46,7 @@ from rnnlab.train import (
 
 VOCAB_FILE = "vocab.json"
 # Corpora made of lines that are units (a poem, a sentence): generation stops at the end of a line.
-LINE_CORPORA = {"tang", "tang-full", "songci", "ptb", "lyrics"}
+LINE_CORPORA = {"tang", "tang-full", "songci", "ptb", "lyrics", "zh-news"}
 
 
 @dataclass
@@ -59,6 +59,7 @@ class LMDataConfig:
     max_vocab: int | None = None  # cap on the vocabulary size, specials included
     subword_vocab_size: int = 4000  # sentencepiece pieces when level = subword
     stop_at_line_end: bool | None = None  # generation ends at a line end; None: yes for poems/sentences
+    normalize: Literal["NFC", "NFKC"] | None = None  # char level: Unicode normalisation of all text (! = ！)
 
     def __post_init__(self) -> None:
         require(self.min_freq >= 1, "min_freq", ">= 1", self.min_freq)
@@ -85,8 +86,12 @@ class LMTaskConfig:
 # ------------------------------------------------------------------------------------ data preparation
 def build_tokenizer(corpus: Corpus, data: LMDataConfig) -> Tokenizer:
     level = data.level or corpus.level
+    if data.normalize is not None and level != "char":
+        raise ConfigError(f"data.normalize: expected level char, got {level!r} (normalisation is for characters)")
     if level == "subword":
         return SubwordTokenizer.train(corpus.train, data.subword_vocab_size)
+    if data.normalize is not None:
+        return make_tokenizer(level, normalize=data.normalize)
     return make_tokenizer(level)
 
 

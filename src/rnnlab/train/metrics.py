@@ -83,8 +83,17 @@ class MetricsLog:
         self._handle.close()
 
 
-def plot_loss_curve(records: list[dict[str, Any]], path: str | Path, title: str = "loss") -> None:
-    """Write a PNG of train loss (per log event) and validation loss (per eval) against the step."""
+def plot_loss_curve(
+    records: list[dict[str, Any]],
+    path: str | Path,
+    title: str = "loss",
+    reference: tuple[float, str] | None = None,
+):
+    """Write a PNG of train loss (per log event) and validation loss (per eval) against the step.
+
+    `reference` = (loss, label) adds a dashed horizontal line, e.g. an n-gram model's test loss.
+    Returns the matplotlib Figure (already written to `path`).
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -100,13 +109,19 @@ def plot_loss_curve(records: list[dict[str, Any]], path: str | Path, title: str 
         axes.plot(*zip(*train), label="train", linewidth=1.0, alpha=0.8)
     if valid:
         axes.plot(*zip(*valid), label="validation", marker="o", linewidth=1.5)
+    if reference is not None:
+        value, label = reference
+        if not math.isfinite(value):
+            raise ValueError(f"reference loss must be finite, got {value}")
+        axes.axhline(value, color="grey", linestyle="--", linewidth=1.2, label=label)
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    if train or valid:
+    if train or valid or reference is not None:
         axes.legend()
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.png")
     figure.savefig(tmp, format="png")
     os.replace(tmp, path)
+    return figure

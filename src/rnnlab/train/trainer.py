@@ -376,7 +376,7 @@ class Trainer:
             with self._deferred_signals():
                 self._loop(pending_rng)
                 self.stop_reason = self._stop_cause() or "max_epochs"
-                if self.stop_reason == "interrupted":
+                if self.stop_reason == "interrupted" and self._interrupted is not None:
                     self._stop_interrupted()
                 if self.stop_reason == "max_minutes":
                     self._say(f"time budget of {cfg.max_minutes:g} min spent at step {self.step}; final evaluation")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from trainer_tiny_task import TinyLM, TinyTask, make_config
+from trainer_tiny_task import NaNLossAt, TinyLM, TinyTask, make_config
 
 from rnnlab.errors import ConfigError
 from rnnlab.train import (
@@ -105,18 +105,6 @@ def test_in_memory_run_writes_nothing(tmp_path, monkeypatch):
         trainer.fit(resume=True)
 
 
-class NaNAt(TinyTask):
-    def __init__(self, model, at):
-        super().__init__(model)
-        self.at = at
-
-    def train_step(self, batch):
-        output = super().train_step(batch)
-        if self.steps_seen >= self.at:
-            output.loss = output.loss * float("nan")
-        return output
-
-
 def test_on_nonfinite_stop_and_continue():
     model = TinyLM()
     before = None
@@ -126,13 +114,13 @@ def test_on_nonfinite_stop_and_continue():
             nonlocal before
             before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
 
-    summary = Trainer(NaNAt(model, 3), model, make_config(on_nonfinite="stop"), None, callbacks=[Snapshot()]).fit()
+    summary = Trainer(NaNLossAt(model, 3), model, make_config(on_nonfinite="stop"), None, callbacks=[Snapshot()]).fit()
     assert summary["steps"] == 2 and summary["stop_reason"] == "nonfinite_loss"
     assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # the NaN step was not taken
 
     model = TinyLM()
     history = History()
-    summary = Trainer(NaNAt(model, 3), model, make_config(max_epochs=1, on_nonfinite="continue"), None, callbacks=[history]).fit()
+    summary = Trainer(NaNLossAt(model, 3), model, make_config(max_epochs=1, on_nonfinite="continue"), None, callbacks=[history]).fit()
     assert summary["steps"] == 4 and [math.isnan(x) for x in history.losses] == [False, False, True, True]
 
 

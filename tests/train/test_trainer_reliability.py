@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from trainer_tiny_task import TinyLM, TinyTask, make_config
+from trainer_tiny_task import NaNLossAt, TinyLM, TinyTask, make_config
 
 from rnnlab.cli import main
 from rnnlab.data.tang import tang_splits
@@ -30,18 +30,6 @@ def strict_records(path: Path) -> list[dict]:
         raise AssertionError(f"non-standard JSON constant {constant} in {path}")
 
     return [json.loads(line, parse_constant=reject) for line in path.read_text().splitlines()]
-
-
-class NaNLossAt(TinyTask):
-    def __init__(self, model, at):
-        super().__init__(model)
-        self.at = at
-
-    def train_step(self, batch):
-        output = super().train_step(batch)
-        if self.steps_seen >= self.at:
-            output.loss = output.loss * float("nan")
-        return output
 
 
 class NaNGradientAt(NaNLossAt):

@@ -88,6 +88,20 @@ class TinyTask(TrainTask):
         self.hidden = None if state["hidden"] is None else tuple(state["hidden"])
 
 
+class NaNLossAt(TinyTask):
+    """TinyTask whose loss becomes NaN from batch `at` on (for the divergence tests)."""
+
+    def __init__(self, model, at):
+        super().__init__(model)
+        self.at = at
+
+    def train_step(self, batch):
+        output = super().train_step(batch)
+        if self.steps_seen >= self.at:
+            output.loss = output.loss * float("nan")
+        return output
+
+
 def make_config(**overrides) -> TrainerConfig:
     settings = dict(
         lr=0.01, max_epochs=4, eval_every=5, log_every=1, save_every=3, clip_grad_norm=1.0,

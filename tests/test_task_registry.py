@@ -88,6 +88,10 @@ def test_every_task_has_a_row_and_a_page_in_the_docs_index():
     rows = {line.split("|")[1].strip(" `"): line for line in index.splitlines() if line.startswith("| `")}
     for name, task in discover_tasks().items():
         assert name in rows, f"docs/tasks.md has no row for task {name!r}"
-        page = rows[name].split("](")[-1].split(")")[0]
+        page, _, anchor = rows[name].split("](")[-1].split(")")[0].partition("#")
         assert (docs / page).is_file(), f"docs/tasks.md links a missing page for {name!r}: {page}"
+        if anchor:  # a section of the page: its heading must exist (GitHub's anchor: lower case, - for spaces)
+            headings = [line.lstrip("#").strip().lower().replace(" ", "-").replace(":", "")
+                        for line in (docs / page).read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+            assert anchor in headings, f"docs/tasks.md links {page}#{anchor}, which has no such heading"
         assert all(f"`{verb}`" in rows[name] for verb in task.verbs), f"docs/tasks.md: verbs of {name!r}"

@@ -194,7 +194,9 @@ ROWS: list[tuple[str, str]] = [
     ("ngram import {inf_arpa} --output {noplace}", "cannot write model directory"),
     ("ngram import {missing}.arpa --output {root}/../imported", "no such ARPA file"),
     ("ngram import {binary} --output {root}/../imported", "not valid UTF-8"),
-    ("ngram import {ok_arpa} --output {lm}", "not an n-gram model"),  # never replaces a neural run
+    ("ngram import {ok_arpa} --output {ngram}", "already holds a model; --overwrite replaces it"),
+    ("ngram import {ok_arpa} --output {lm}/best", "part of the training run in"),
+    ("ngram import {ok_arpa} --output {lm}", "part of the training run in"),  # never replaces a neural run
     ("ngram info {lm}", "not an n-gram model"),
     ("ngram info {missing}", "expected a model directory (with config.json), found none"),
     # --- data

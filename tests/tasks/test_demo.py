@@ -34,9 +34,13 @@ def test_demo_with_a_few_steps_writes_the_side_by_side_report(tmp_path, capsys):
     assert (out / "loss_curve.png").stat().st_size > 0
     assert load_language_model(out).score(["床前明月光"])[0].total_logprob < 0
     assert (out / "ngram" / "config.json").is_file()
-    # an output directory that holds a run is refused; --overwrite replaces it
+    # an output directory that holds a run is refused; --overwrite moves it aside (nothing deleted)
     assert main(["demo", "--steps", "1", "--output-dir", str(out)]) == 2
     assert "already holds a trained run" in capsys.readouterr().err
+    assert (out / "run.yaml").is_file()  # the run-directory guard of `rnnlab train` wrote it
+    assert main(["demo", "--steps", "1", "--output-dir", str(out), "--threads", "1", "--overwrite"]) == 0
+    moved = list(out.parent.glob(f"{out.name}.old-*"))
+    assert len(moved) == 1 and (moved[0] / "report.md").read_text(encoding="utf-8") == report
 
 
 def test_demo_steps_and_minutes_config():

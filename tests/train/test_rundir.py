@@ -215,3 +215,21 @@ def test_runs_lists_task_best_metric_steps_and_size(tmp_path, corpus, capsys):
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [row["task"] for row in rows] == ["tiny", "ngram"] and rows[0]["best_value"] == pytest.approx(tiny.best_value)
     assert main(["runs", str(tmp_path / "none")]) == 2
+
+
+def test_a_copied_run_resumes_from_its_own_run_yaml(tmp_path, corpus, capsys):
+    """`rnnlab train COPY/run.yaml --resume` continues COPY, not the directory the run was first trained in."""
+    import shutil
+
+    original = tmp_path / "original"
+    argv = ["train", "lm", "--data.corpus", str(corpus), "--model.embedding_size", "8", "--model.hidden_size", "8",
+            "--model.num_layers", "1", "--batch_size", "2", "--bptt", "8", "--trainer.max_steps", "2",
+            "--trainer.max_epochs", "null", "--trainer.progress", "false", "--trainer.plot", "false",
+            "--output_dir", str(original)]  # fmt: skip
+    assert main(argv) == 0
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    before = snapshot(original)
+    assert main(["train", str(copy / "run.yaml"), "--resume", "--trainer.max_steps", "4"]) == 0
+    assert snapshot(original) == before
+    assert f"model: {copy / 'best'}" in capsys.readouterr().out

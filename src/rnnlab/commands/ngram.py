@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rnnlab.commands.output import add_json_flag, print_json
 
@@ -19,6 +20,7 @@ def register(commands) -> None:
     )
     imports.add_argument("arpa", help="ARPA file to read")
     imports.add_argument("--output", required=True, help="model directory to write")
+    imports.add_argument("--overwrite", action="store_true", help="replace an n-gram model already in --output")
     imports.add_argument("--level", choices=("word", "char"), default="word", help="how its tokens were made")
     imports.set_defaults(handler=run_tool)
     info = actions.add_parser("info", help="order, estimator, n-gram counts, discounts and memory of a model")
@@ -40,6 +42,7 @@ def run_tool(args: argparse.Namespace) -> int:
         print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")
     elif args.ngram_action == "import":
         check_writable(args.output, "model directory")
+        _check_import_target(Path(args.output), args.overwrite)
         model = NGramModel.from_arpa(args.arpa, level=args.level)
         model.save(args.output)
         print(f"imported {args.arpa} into {args.output}: order {model.order}, n-grams {model.tables.sizes()}")
@@ -48,3 +51,16 @@ def run_tool(args: argparse.Namespace) -> int:
     else:
         print(format_info(info(args.checkpoint)))
     return 0
+
+
+def _check_import_target(output: Path, overwrite: bool) -> None:
+    """`ngram import` writes a bare model directory: never into a training run, never over a model unasked."""
+    from rnnlab.errors import UserError
+    from rnnlab.train.rundir import RUN_FILE, holds_run
+
+    for place in (output, output.parent):
+        if (place / RUN_FILE).is_file():
+            raise UserError(f"{output}: part of the training run in {place}; import into a new directory "
+                            "(or retrain with rnnlab train ngram --from-arpa FILE --output-dir DIR)")  # fmt: skip
+    if holds_run(output) and not overwrite:
+        raise UserError(f"{output} already holds a model; --overwrite replaces it, or choose a new --output")

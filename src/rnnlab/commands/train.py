@@ -69,6 +69,7 @@ def run_train(args: argparse.Namespace) -> int:
     from rnnlab.errors import ConfigError
     from rnnlab.paths import check_writable
     from rnnlab.tasks.registry import get_task, load_task_config, yaml_task_name
+    from rnnlab.train.rundir import RUN_FILE
 
     target, rest = args.target, list(args.rest)
     if target is None:
@@ -85,6 +86,10 @@ def run_train(args: argparse.Namespace) -> int:
         if config_path is not None:
             raise ConfigError(f"give the config once: {config_path} or --config {options.config}")
         config_path = options.config
+    if config_path is not None and Path(config_path).name == RUN_FILE:
+        # A run's own run.yaml trains that directory, wherever it was copied or moved (an explicit
+        # --output_dir still wins: it comes later).
+        overrides = [f"output_dir={Path(config_path).parent}", *overrides]
     task, config = load_task_config(task.name, config_path, overrides)
     run_dir = task.run_directory(config)
     if run_dir is None:  # a task that writes no run directory

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import signal
 import threading
 import time
@@ -34,7 +33,7 @@ from typing import Any
 
 import torch
 
-from rnnlab.config import config_from_dict
+from rnnlab.config import config_from_dict, config_to_dict
 from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.poetry import PoemQuality, poem_form, poem_quality
 from rnnlab.errors import UserError
@@ -43,6 +42,7 @@ from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.tasks.language_model import LanguageModelTask, LMTaskConfig, load_language_model
 from rnnlab.train import Trainer
 from rnnlab.train.metrics import plot_loss_curve, read_metrics
+from rnnlab.train.rundir import guard_run_directory
 
 # The demo's recipe: what learned most in a fixed wall-clock budget on 2 CPU cores among the candidates
 # measured with benchmarks/demo_recipes.py (table in docs/language_models.md). configs/lm/tang-char.yaml
@@ -79,7 +79,8 @@ def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
     """Create `output_dir` (or check it is writable); refuse one that holds another run.
 
     A directory with `best/` or `last/` holds a trained model: the demo would replace it, so it asks for
-    `--overwrite` (which deletes the old checkpoints, log and n-gram model first) or another directory.
+    `--overwrite` (the run-directory guard then moves the old run aside to `DIR.old-<time>`, deleting
+    nothing) or another directory.
     """
     path = Path(output_dir)
     if path.exists() and not path.is_dir():
@@ -97,11 +98,6 @@ def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
         probe.unlink()
     except OSError as error:
         raise UserError(f"{path}: cannot write the demo's output there ({error.strerror or error})") from None
-    if overwrite:
-        for name in ("best", "last", ".last.old", "ngram"):
-            shutil.rmtree(path / name, ignore_errors=True)
-        for name in ("metrics.jsonl", "report.md", "loss_curve.png"):
-            (path / name).unlink(missing_ok=True)
     return path
 
 
@@ -324,15 +320,17 @@ def run_demo(
     if threads < 1:
         raise UserError(f"--threads must be >= 1, got {threads}")
     out = prepare_output_dir(output_dir, overwrite)
-    with torch_threads(threads):
-        return _run(out, minutes, seed, steps, threads, free_count, callbacks)
+    config = demo_config(out, minutes, steps, seed)
+    # The same guard as `rnnlab train`: a lock, run.yaml, and --overwrite moves an old run aside.
+    with guard_run_directory(out, "lm", overwrite=overwrite, settings=config_to_dict(config)):
+        with torch_threads(threads):
+            return _run(out, config, minutes, steps, threads, free_count, callbacks, seed)
 
 
-def _run(out: Path, minutes, seed, steps, threads, free_count, callbacks) -> dict[str, Any]:
+def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, callbacks, seed) -> dict[str, Any]:
     corpus = load_corpus("tang")
     ngram, ngram_test = train_ngram(corpus)
     ngram.save(out / "ngram")
-    config = demo_config(out, minutes, steps, seed)
     task = LanguageModelTask(config, corpus)
     m = config.model
     model_text = f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}, {sum(p.numel() for p in task.model.parameters()):,} parameters"

@@ -184,7 +184,7 @@ def read_task_name(path: str | Path) -> str:
         raise CheckpointError(f"{config_file}: not valid JSON ({error})") from None
     task = config.get("task") if isinstance(config, dict) else None
     tasks = discover_tasks()
-    if task not in tasks:
+    if not isinstance(task, str) or task not in tasks:
         raise CheckpointError(f"{config_file}: unknown task {task!r}; expected one of {', '.join(tasks)}")
     return task
 

@@ -246,20 +246,22 @@ def train(config: ClassifierConfig, resume: bool = False) -> dict:
     return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
 
 
-def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, data_file: str | None = None) -> dict:
-    """Accuracy, loss and confusion counts of a saved classifier on a split of its data (or a labelled file)."""
+def evaluate_dataset_split(path: str | Path, split: str, batch_size: int | None = 128,
+                           data_file: str | None = None) -> dict:
+    """Accuracy, loss and confusion counts (with their `labels`) of a saved classifier on a split of its data
+    (or a labelled file); `batch_size` None: the model's `eval_batch_size`."""
     classifier = load_classifier(path)
     request = EvalRequest(split, data_file)
     examples = read_labelled_file(data_file) if data_file else request.examples_of(load_splits(classifier.config.data))
-    return classifier.evaluate(examples, batch_size)
+    if batch_size is None:
+        batch_size = classifier.config.eval_batch_size
+    return {**classifier.evaluate(examples, batch_size), "labels": list(classifier.labels)}  # the confusion's axes
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict:
     """Accuracy, loss and the confusion matrix (also written as a PNG next to the model)."""
-    classifier = load_classifier(path)
-    result = evaluate_dataset_split(path, request.split, classifier.config.eval_batch_size, request.data_file)
-    result["labels"] = list(classifier.labels)
-    result["confusion_png"] = str(save_confusion_png(result["confusion"], classifier.labels, path, request))
+    result = evaluate_dataset_split(path, request.split, None, request.data_file)
+    result["confusion_png"] = str(save_confusion_png(result["confusion"], result["labels"], path, request))
     return result
 
 

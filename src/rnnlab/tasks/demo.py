@@ -39,6 +39,7 @@ from rnnlab.data.poetry import PoemQuality, poem_form, poem_quality
 from rnnlab.errors import UserError
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
+from rnnlab.paths import check_writable
 from rnnlab.tasks.language_model import LanguageModelTask, LMTaskConfig, load_language_model
 from rnnlab.train import Trainer
 from rnnlab.train.metrics import plot_loss_curve, read_metrics
@@ -82,22 +83,14 @@ def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
     `--overwrite` (the run-directory guard then moves the old run aside to `DIR.old-<time>`, deleting
     nothing) or another directory.
     """
-    path = Path(output_dir)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{path}: expected a directory for the demo's output, found a file")
+    path = check_writable(output_dir, "output directory")  # a file, or no way to write there: one line
     previous = [name for name in ("best", "last") if (path / name).exists()]
     if previous and not overwrite:
         raise UserError(
             f"{path} already holds a trained run ({', '.join(p + '/' for p in previous)}); "
             "pass --overwrite to replace it, or --output-dir DIR"
         )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".rnnlab-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise UserError(f"{path}: cannot write the demo's output there ({error.strerror or error})") from None
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 

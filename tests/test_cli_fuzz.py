@@ -250,6 +250,7 @@ PART_A_ROWS: list[tuple[str, str]] = [
     ("train lm --data.corpus {poems} --output_dir {missing} --resume", "has no last/ checkpoint to continue from"),
     ("train lm --data.corpus {poems} --output_dir {lm} --resume --trainer.lr 0.5", "trainer.lr 0.001 -> 0.5"),
     ("train ngram {poems} --output-dir {ngram} --resume", "--resume"),
+    ("train ngram {poems} --output-dir {ngram}", "already holds a 'ngram' run: --overwrite moves it aside"),
     ("runs {missing}", "no such directory (expected a folder of training runs"),
     ("runs {empty}", "no such directory"),
 ]

@@ -257,7 +257,8 @@ def guard_run_directory(
         raise RunDirectoryError(f"task {task!r} trains in one pass; --resume does not apply")
     if directory.exists() and not directory.is_dir():
         raise RunDirectoryError(f"{directory}: output_dir is a file, not a directory")
-    _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=True)  # before any write
+    _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=True,
+           resumable=resumable)  # before any write
     created = _first_missing(directory)
     lock_existed = (directory / LOCK_FILE).exists()
     lock = RunLock(directory).acquire()
@@ -266,7 +267,8 @@ def guard_run_directory(
     old_run_file = run_file.read_bytes() if run_file.is_file() else None
     try:
         # again under the lock: another training may have written here since the first look
-        _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False)
+        _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False,
+               resumable=resumable)
         if not resume and holds_run(directory):  # overwrite: rename while still holding the lock
             moved = move_aside(directory)
             if not lock_existed:  # the old run is left as it was
@@ -287,7 +289,7 @@ def guard_run_directory(
 
 
 def _check(directory: Path, task: str, *, resume: bool, overwrite: bool, settings: Mapping[str, Any] | None,
-           note: bool) -> None:  # fmt: skip
+           note: bool, resumable: bool = True) -> None:  # fmt: skip
     existing = run_task(directory)
     if resume:
         _check_resume(directory, task, existing, settings, note)
@@ -299,8 +301,9 @@ def _check(directory: Path, task: str, *, resume: bool, overwrite: bool, setting
                 f"another output_dir, or {aside} (--resume continues only a {existing!r} run)"
             )
         what = f"a {existing!r} run" if existing else "a run"
+        resume_hint = "--resume continues it, " if resumable else ""  # a one-pass task (ngram) has no --resume
         raise RunDirectoryError(
-            f"{directory} already holds {what}: --resume continues it, {aside}; or choose another output_dir"
+            f"{directory} already holds {what}: {resume_hint}{aside}; or choose another output_dir"
         )
 
 

@@ -24,7 +24,14 @@ from rnnlab.data.vocab import SPECIALS, Vocabulary
 from rnnlab.errors import UserError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.interface import SentenceScore
-from rnnlab.nn.decoding import beam_search, filter_logits, greedy_decode, index_select_state, sample_decode
+from rnnlab.nn.decoding import (
+    beam_search,
+    filter_logits,
+    greedy_decode,
+    index_select_state,
+    map_state,
+    sample_decode,
+)
 from rnnlab.nn.language_model import RNNLanguageModel, detach_state
 from rnnlab.validation import check_int, check_sampling
 
@@ -106,10 +113,7 @@ class NeuralLanguageModel:
             return self.model.init_state(batch)
         if self._primer_state is None:
             _, self._primer_state = self._forward(torch.tensor(self.primer_ids[:-1]).unsqueeze(1))
-        state = self._primer_state
-        if isinstance(state, tuple):
-            return tuple(s.expand(-1, batch, -1).contiguous() for s in state)
-        return state.expand(-1, batch, -1).contiguous()
+        return map_state(self._primer_state, lambda s: s.expand(-1, batch, -1).contiguous())
 
     def _forward(self, ids: Tensor, state=None) -> tuple[Tensor, object]:
         with torch.no_grad():

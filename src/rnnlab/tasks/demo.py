@@ -51,7 +51,7 @@ from rnnlab.train.rundir import guard_run_directory
 DEMO_CONFIG: dict[str, Any] = {
     "data": {"corpus": "tang", "level": "char"},
     "model": {"cell": "gru", "embedding_size": 256, "hidden_size": 256, "num_layers": 1, "dropout": 0.3,
-              "tie_weights": True},  # fmt: skip
+              "tie_weights": True, "line_positions": 16},  # fmt: skip
     "trainer": {"optimizer": "adam", "lr": 0.005, "schedule": "cosine", "clip_grad_norm": 1.0,
                 "log_every": 25, "max_epochs": None, "progress": True},  # fmt: skip
     "batch_size": 32,

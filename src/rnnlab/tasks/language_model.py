@@ -32,6 +32,7 @@ from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.lm.scoring import read_sentences
+from rnnlab.nn.decoding import map_state
 from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 from rnnlab.train import (
@@ -100,6 +101,17 @@ def boundary_token(tokenizer: Tokenizer) -> str:
     return getattr(tokenizer, "eol", None) or "\n"
 
 
+def build_model(vocab: Vocabulary, config: RNNLMConfig, boundary: str) -> RNNLanguageModel:
+    """The network for `vocab`; with `config.line_positions`, told the ids of its line marks and boundary."""
+    if not config.line_positions:
+        return RNNLanguageModel(len(vocab), config)
+    marks = [vocab.token_to_id(mark) for mark in config.line_marks if mark in vocab]
+    if not marks:
+        raise ConfigError(f"model.line_marks: none of {config.line_marks!r} occurs in the training text; "
+                          "set model.line_positions: 0 or name the marks that end a line")  # fmt: skip
+    return RNNLanguageModel(len(vocab), config, line_mark_ids=marks, boundary_id=vocab.token_to_id(boundary))
+
+
 def encode_text(text: str, tokenizer: Tokenizer, vocab: Vocabulary, what: str) -> torch.Tensor:
     tokens = tokenizer.tokenize(text)
     if len(tokens) < 2:
@@ -132,7 +144,7 @@ class LanguageModelTask(TrainTask):
         self.level = config.data.level or self.corpus.level
         self.loss_metric = "bpc" if self.level == "char" else "ppl"
         set_seed(config.trainer.seed)  # the initial weights depend on the seed only: runs are reproducible
-        self.model = RNNLanguageModel(len(self.vocab), config.model)
+        self.model = build_model(self.vocab, config.model, self.boundary)
         self.streams = batchify(self.train_ids, config.batch_size)
         self.windows = BPTTWindows(self.streams, config.bptt)
         self.state = None
@@ -163,12 +175,7 @@ class LanguageModelTask(TrainTask):
         return {"hidden": self.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        hidden = state.get("hidden")
-        if isinstance(hidden, list):
-            hidden = tuple(hidden)
-        if hidden is not None:
-            hidden = tuple(h.to(self.device) for h in hidden) if isinstance(hidden, tuple) else hidden.to(self.device)
-        self.state = hidden
+        self.state = map_state(state.get("hidden"), lambda h: h.to(self.device))
 
     def checkpoint_config(self) -> dict[str, Any]:
         stop = self.config.data.stop_at_line_end
@@ -235,7 +242,7 @@ def load_language_model(path: str | Path, device: str | torch.device = "cpu") ->
         raise CheckpointError(f"{checkpoint.path}: config.json or vocab.json lacks a field ({error})") from None
     vocab = Vocabulary(tokens)
     tokenizer = load_tokenizer(checkpoint.path)
-    model = RNNLanguageModel(len(vocab), config.model)
+    model = build_model(vocab, config.model, boundary)
     load_model_weights(model, checkpoint)
     model.to(device)
     stop = bool(checkpoint.config.get("stop_at_line_end", True))

@@ -33,7 +33,10 @@ from rnnlab.train import Trainer
 
 # Every candidate names its cell and batch shape: they are merged onto the demo's current recipe.
 TIED = {"model.cell": "lstm", "model.embedding_size": 256, "model.hidden_size": 256, "model.tie_weights": True,
-        "model.dropout": 0.2, "batch_size": 32, "bptt": 64, "trainer.lr": 0.003}  # fmt: skip
+        "model.dropout": 0.2, "batch_size": 32, "bptt": 64, "trainer.lr": 0.003,
+        "model.line_positions": 0}  # fmt: skip
+# The shipped recipe (GRU, dropout 0.3, lr 0.005, batch 32 x bptt 64), with and without line positions.
+SHIPPED = {**TIED, "model.cell": "gru", "trainer.lr": 0.005, "model.dropout": 0.3}
 CANDIDATES: dict[str, dict] = {
     "base": {**TIED, "model.embedding_size": 128, "model.tie_weights": False, "model.dropout": 0.1},  # the old recipe
     "tied": {**TIED},
@@ -55,6 +58,9 @@ CANDIDATES: dict[str, dict] = {
                                   "bptt": 128},  # fmt: skip
     "tied-gru-lr5-d0.35": {**TIED, "model.cell": "gru", "trainer.lr": 0.005, "model.dropout": 0.35},
     "tied-lstm-lr5-d0.3": {**TIED, "trainer.lr": 0.005, "model.dropout": 0.3},
+    "shipped": {**SHIPPED, "model.line_positions": 16},
+    "shipped-no-lines": {**SHIPPED},
+    "shipped-lstm": {**SHIPPED, "model.cell": "lstm", "model.line_positions": 16},
     "tied-gru-384": {**TIED, "model.cell": "gru", "model.embedding_size": 384, "model.hidden_size": 384,
                      "model.dropout": 0.25},  # fmt: skip
 }

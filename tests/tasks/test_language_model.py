@@ -251,3 +251,45 @@ def test_many_samples_are_generated_in_bounded_chunks(trained, monkeypatch):
     poems = lm.generate_poem("五言绝句", num_samples=10, seed=0)
     assert len(poems) == 10 and all(len(poem) == 24 for poem in poems)
     assert len(lm.generate("白", num_samples=5, temperature=0, max_tokens=3)) == 1  # 0 = greedy: one text
+
+
+def test_line_positions_train_save_load_generate_and_resume_exactly(poems_file, tmp_path):
+    """A model with the line-position embedding: its count is part of the carried state, so it is saved with
+    the task's state and a resumed run continues the exact trajectory; the loaded model scores and samples."""
+    data = {"corpus": str(poems_file), "stop_at_line_end": True}
+    model = {**TINY["model"], "line_positions": 10}
+
+    def run(out: Path, steps: int, resume: bool = False) -> dict:
+        trainer = {**TINY["trainer"], "max_steps": steps, "save_every": 3}
+        config = config_from_dict(LMTaskConfig, {**TINY, "model": model, "trainer": trainer, "data": data,
+                                                 "output_dir": str(out)})  # fmt: skip
+        return train(config, resume=resume)
+
+    run(tmp_path / "full", 12)
+    run(tmp_path / "split", 7)
+    run(tmp_path / "split", 12, resume=True)
+
+    def losses(out: Path) -> dict[int, float]:
+        records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+        return {r["step"]: r["loss"] for r in records if r["event"] == "train"}
+
+    expected, got = losses(tmp_path / "full"), losses(tmp_path / "split")
+    assert len(expected) == 12 and all(got[step] == pytest.approx(expected[step], abs=1e-6) for step in expected)
+
+    lm = load_language_model(tmp_path / "full")
+    assert lm.model.line_embedding is not None and lm.model.line_mark_ids.numel() >= 2
+    (score,) = lm.score(["白日依山尽，黄河入海流。"])
+    distribution = lm.next_token_distribution(list("白日依山尽，"))
+    assert sum(distribution.values()) == pytest.approx(1.0, abs=1e-6) and math.isfinite(score.total_logprob)
+    assert lm.generate("白", greedy=True, max_tokens=10) == lm.generate("白", beam=1, max_tokens=10)
+    assert all(poem_form(p) == "五言绝句" for p in lm.generate_poem("五言绝句", num_samples=2, seed=1))
+
+
+def test_line_positions_without_any_mark_in_the_text_is_a_config_error(tmp_path, capsys):
+    corpus = tmp_path / "plain.txt"
+    corpus.write_text("abcabcabc\n" * 40, encoding="utf-8")
+    argv = ["train", "lm", "--data.corpus", str(corpus), "--model.line_positions", "8",
+            "--output_dir", str(tmp_path / "run")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.line_marks: none of" in err[0]

@@ -326,7 +326,9 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
     ngram.save(out / "ngram")
     task = LanguageModelTask(config, corpus)
     m = config.model
-    model_text = f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}, {sum(p.numel() for p in task.model.parameters()):,} parameters"
+    lines = " + line positions" if m.line_positions else ""
+    model_text = (f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}{lines}, "
+                  f"{sum(p.numel() for p in task.model.parameters()):,} parameters")  # fmt: skip
     budget = f"{steps} steps" if steps is not None else f"{minutes:g} min of wall clock"
     print(f"rnnlab demo: Tang poems, {len(corpus.train):,} training characters, {len(task.vocab):,} symbols\n"
           f"  character {NGRAM_ORDER}-gram MKN: counted in {ngram_test['seconds']:.1f} s, "

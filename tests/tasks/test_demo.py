@@ -29,7 +29,8 @@ def test_demo_with_a_few_steps_writes_the_side_by_side_report(tmp_path, capsys):
     report = (out / "report.md").read_text(encoding="utf-8")
     assert report in printed
     for expected in ("character 3-gram (MKN)", "test perplexity", "test bits per character", "regular shape",
-                     "samples copying a training couplet", "那只猫在作报告!", "! 在报那猫告做只", "acrostic 春夏秋冬"):  # fmt: skip
+                     "samples copying a training couplet", "那只猫在作报告!", "! 在报那猫告做只", "acrostic 春夏秋冬",
+                     "+ line positions", "told which line of the poem it is in"):  # fmt: skip
         assert expected in report
     assert (out / "loss_curve.png").stat().st_size > 0
     assert load_language_model(out).score(["床前明月光"])[0].total_logprob < 0
@@ -101,18 +102,21 @@ def test_ctrl_c_stops_the_demo_and_leaves_a_loadable_last(tmp_path):
     assert not (tmp_path / "d" / "report.md").exists()
 
 
-def _random_poem_model() -> NeuralLanguageModel:
+def _random_poem_model(line_positions: int = 0) -> NeuralLanguageModel:
     tokens = ["\n", *"白日依山尽黄河入海流春夏秋冬花月", "，", "。", "a", "!", " "]
     vocab = Vocabulary.build([tokens])
     torch.manual_seed(0)
-    model = RNNLanguageModel(len(vocab), RNNLMConfig(embedding_size=8, hidden_size=8, num_layers=1))
+    config = RNNLMConfig(embedding_size=8, hidden_size=8, num_layers=1, line_positions=line_positions)
+    marks = [vocab.token_to_id("，"), vocab.token_to_id("。")] if line_positions else ()
+    model = RNNLanguageModel(len(vocab), config, line_mark_ids=marks, boundary_id=vocab.token_to_id("\n"))
     return NeuralLanguageModel(model, CharTokenizer(), vocab, "\n")
 
 
+@pytest.mark.parametrize("line_positions", [0, 16])
 @pytest.mark.parametrize("form", list(FORMS))
-def test_constrained_poems_always_have_the_exact_form(form):
+def test_constrained_poems_always_have_the_exact_form(form, line_positions):
     """Even an untrained model (which mostly wants non-Han symbols) fills every template exactly."""
-    lm = _random_poem_model()
+    lm = _random_poem_model(line_positions)
     for seed in range(4):
         for poem in lm.generate_poem(form, num_samples=16, temperature=1.5, top_k=3, top_p=0.5, seed=seed):
             assert poem_form(poem) == form

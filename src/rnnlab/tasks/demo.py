@@ -262,6 +262,9 @@ def build_report(r: dict[str, Any]) -> str:
         _quality_line("RNN", r["rnn_quality"]),
         "",
         "Regular shape: 4 or 8 lines of 5 or 7 characters, each followed by one mark, ending in 。！？.",
+        *(["The RNN's softmax is told which line of the poem it is in (`model.line_positions`, counted from the "
+           "characters it has written); it still chooses every character and where the poem ends."]
+          if r.get("line_positions") else []),
         "",
         "## Free samples",
         "",
@@ -361,6 +364,7 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
         "ngram": ngram_test,
         "ratio": rnn_test["ppl"] / ngram_test["ppl"],
         "model": model_text,
+        "line_positions": m.line_positions,
         "vocab": len(task.vocab),
         "train_chars": len(corpus.train),
         "test_poems": len(lines_of(corpus.test)),

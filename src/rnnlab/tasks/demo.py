@@ -329,8 +329,8 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
     ngram.save(out / "ngram")
     task = LanguageModelTask(config, corpus)
     m = config.model
-    lines = " + line positions" if m.line_positions else ""
-    model_text = (f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}{lines}, "
+    line_note = " + line positions" if m.line_positions else ""
+    model_text = (f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}{line_note}, "
                   f"{sum(p.numel() for p in task.model.parameters()):,} parameters")  # fmt: skip
     budget = f"{steps} steps" if steps is not None else f"{minutes:g} min of wall clock"
     print(f"rnnlab demo: Tang poems, {len(corpus.train):,} training characters, {len(task.vocab):,} symbols\n"

@@ -175,7 +175,10 @@ class LanguageModelTask(TrainTask):
         return {"hidden": self.state}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.state = map_state(state.get("hidden"), lambda h: h.to(self.device))
+        hidden = state.get("hidden")
+        if isinstance(hidden, list):  # written by an older version as a list: the layers want a tuple
+            hidden = tuple(hidden)
+        self.state = map_state(hidden, lambda h: h.to(self.device))
 
     def checkpoint_config(self) -> dict[str, Any]:
         stop = self.config.data.stop_at_line_end

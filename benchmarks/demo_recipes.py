@@ -61,6 +61,9 @@ CANDIDATES: dict[str, dict] = {
     "shipped": {**SHIPPED, "model.line_positions": 16},
     "shipped-no-lines": {**SHIPPED},
     "shipped-lstm": {**SHIPPED, "model.cell": "lstm", "model.line_positions": 16},
+    "shipped-384": {**SHIPPED, "model.embedding_size": 384, "model.hidden_size": 384, "model.line_positions": 16},
+    "shipped-512-d0.4": {**SHIPPED, "model.embedding_size": 512, "model.hidden_size": 512, "model.dropout": 0.4,
+                         "model.line_positions": 16},  # fmt: skip
     "tied-gru-384": {**TIED, "model.cell": "gru", "model.embedding_size": 384, "model.hidden_size": 384,
                      "model.dropout": 0.25},  # fmt: skip
 }

@@ -44,6 +44,8 @@ def test_windows_with_a_carried_state_equal_one_pass(cell):
     assert final[1].flatten().tolist() == state[1].flatten().tolist() == [3, 0]  # 3 marks since the last boundary; none
     zeros, _ = model(tokens, model.init_state(2))  # init_state is the state None stands for
     assert torch.allclose(zeros, whole)
+    with pytest.raises(ValueError, match="takes the state it returned"):
+        model(tokens, torch.zeros(2, 2, 6))  # a bare layer state would unpack along its first dimension
 
 
 def test_the_line_embedding_reaches_the_softmax():

@@ -122,6 +122,8 @@ class RNNLanguageModel(nn.Module):
         if self.line_embedding is None:
             hidden, state = self.rnn(embedded, state)  # (L, N, H)
             return self.output(self.dropout(hidden)), state
+        if state is not None and not (isinstance(state, tuple) and len(state) == 2):
+            raise ValueError("a model with line positions takes the state it returned: (layer state, line)")
         layer_state, line = (None, None) if state is None else state
         hidden, layer_state = self.rnn(embedded, layer_state)  # (L, N, H)
         lines = self.line_index(tokens, None if line is None else line[0, :, 0])  # (L, N)

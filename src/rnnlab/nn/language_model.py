@@ -10,7 +10,7 @@ where k_t counts the line marks (，。！？； for poems) read since the last 
 `line_positions - 1`, and p is a learned embedding. k_t is a function of the tokens already read (like a
 Transformer's position encoding), so sampling stays free; it only spares the RNN learning to count. A
 4-minute character GRU on Tang poems gives 30-45% of its free samples an irregular shape without it, nearly
-all ending after 2 or 6 lines (it cannot tell the 2nd couplet from the 3rd), and 3-8% with it
+all ending after 2 or 6 lines (it cannot tell the 2nd couplet from the 3rd), and 2-8% with it
 (docs/language_models.md). The count is part of the state, so it carries across truncated-BPTT windows
 like the hidden state does.
 

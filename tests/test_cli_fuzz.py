@@ -82,6 +82,7 @@ def fx(tmp_path_factory) -> dict[str, str]:
 
     (root / "binary.bin").write_bytes(bytes(range(256)) * 4)
     (root / "empty.txt").write_text("")
+    (root / "plain.txt").write_text("abcabcabc\n" * 40)  # text without any of the Chinese line marks
     (root / "notadir").write_text("a file where a directory is expected\n")
     (root / "inf.arpa").write_text(ARPA.format(backoff="inf"))
     (root / "nan.arpa").write_text(ARPA.format(backoff="nan"))
@@ -90,7 +91,7 @@ def fx(tmp_path_factory) -> dict[str, str]:
     return {"root": str(root), "lm": str(lm), "ngram": str(ngram), "poems": str(poems),
             "broken": str(broken_config), "truncated": str(truncated), "empty_npz": str(empty_npz),
             "typed": str(typed), "unknown_task": str(root / "unknown-task"), "missing": str(root / "no-such-dir"),
-            "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"),
+            "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"), "plain": str(root / "plain.txt"),
             "noplace": str(root / "notadir" / "out"), "inf_arpa": str(root / "inf.arpa"),
             "nan_arpa": str(root / "nan.arpa"), "ok_arpa": str(root / "ok.arpa"), "bad_yaml": str(root / "bad.yaml"),
             **{f"only_{task}": str(root / f"only-{task}") for task in discover_tasks()}}  # fmt: skip
@@ -101,6 +102,8 @@ ROWS: list[tuple[str, str]] = [
     # --- train (the run-directory guard, lock, divergence and SIGINT rows belong to PART_A_ROWS below)
     ("train astrology", "unknown task 'astrology'"),
     ("train lm --model.hiden_size 3", "hiden_size"),
+    ("train lm --model.line_positions -1", "model.line_positions: expected >= 0"),
+    ("train lm --data.corpus {plain} --model.line_positions 8 --output_dir {missing}", "model.line_marks: none of"),
     ("train {bad_yaml}", "bad.yaml"),
     ("train {missing}.yaml", "no-such-dir.yaml"),
     ("train ngram {poems} --order 0", "order"),

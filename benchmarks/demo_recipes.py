@@ -1,6 +1,6 @@
 """Which RNN recipe learns most about Tang poems in a fixed wall-clock budget? (`rnnlab demo`'s choice)
 
-Every candidate trains with the demo's machinery (`rnnlab.tasks.demo.demo_config`: cosine lr over the
+Every candidate trains with the demo's machinery (`rnnlab.demo.demo_config`: cosine lr over the
 budget, `trainer.max_minutes`) for the same number of minutes, one after the other in this process, with
 the same torch threads; then test perplexity and the quality of 64 free samples are measured. On a
 shared machine the absolute step counts move with the load; run the candidates back to back, and repeat
@@ -27,9 +27,10 @@ import torch
 
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.poetry import poem_quality
-from rnnlab.tasks.demo import demo_config, free_samples, lines_of, rnn_test_metrics, train_ngram
-from rnnlab.tasks.language_model import LanguageModelTask, load_language_model
-from rnnlab.train import Trainer
+from rnnlab.demo import demo_config, free_samples, lines_of, rnn_test_metrics, train_ngram
+from rnnlab.tasks import language_model
+from rnnlab.tasks.language_model import load_language_model
+from rnnlab.train.run import build_trainer
 
 # Every candidate names its cell and batch shape: they are merged onto the demo's current recipe.
 TIED = {"model.cell": "lstm", "model.embedding_size": 256, "model.hidden_size": 256, "model.tie_weights": True,
@@ -74,9 +75,10 @@ def run(name: str, minutes: float | None, steps: int | None, seed: int, corpus, 
     with tempfile.TemporaryDirectory(prefix=f"recipe-{name}-") as out:
         config = demo_config(out, minutes=minutes, steps=steps, seed=seed,
                              recipe={**recipe, "trainer.progress": False})  # fmt: skip
-        task = LanguageModelTask(config, corpus)
+        setup = language_model.build(config, corpus)
+        task = setup.task
         start = time.perf_counter()
-        summary = Trainer(task, task.model, config.trainer, out).fit()
+        summary = build_trainer(setup, config.trainer, out).fit()
         seconds = time.perf_counter() - start
         lm = load_language_model(summary["best_checkpoint"])
         test = rnn_test_metrics(lm, corpus, config)

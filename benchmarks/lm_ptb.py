@@ -17,7 +17,8 @@ import time
 
 from rnnlab.config import load_config
 from rnnlab.data.corpora import load_corpus
-from rnnlab.tasks.language_model import LMTaskConfig, load_language_model, train
+from rnnlab.tasks.language_model import LMTaskConfig, build, load_language_model
+from rnnlab.train.run import train_task
 
 
 def shuffle_sanity(lm, sentences: list[str], seed: int = 0) -> tuple[float, int]:
@@ -58,7 +59,7 @@ def main() -> None:
             overrides += ["--output_dir", args.output_dir]
         config = load_config(LMTaskConfig, args.config, overrides)
         start = time.perf_counter()
-        summary = train(config)
+        summary = train_task(build, config)
         train_seconds = time.perf_counter() - start
         run = summary["output_dir"]
     lm = load_language_model(run)

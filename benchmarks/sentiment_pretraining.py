@@ -31,7 +31,8 @@ import time
 from pathlib import Path
 
 from rnnlab.config import load_config
-from rnnlab.tasks.classification import ClassifierConfig, evaluate_dataset_split, train
+from rnnlab.tasks.classification import ClassifierConfig, build, evaluate_dataset_split
+from rnnlab.train.run import train_task
 
 PRETRAINED = "configs/classifier/en-sentiment-pretrained.yaml"
 VARIANTS = {  # name -> (config, overrides)
@@ -49,7 +50,7 @@ def run_one(variant: str, seed: int, output_root: Path, extra: list[str]) -> dic
                  "trainer.progress=false", "trainer.plot=false", *extra]  # fmt: skip
     config = load_config(ClassifierConfig, config_path, overrides)
     start = time.perf_counter()
-    train(config)
+    train_task(build, config)
     seconds = time.perf_counter() - start
     valid = 100 * evaluate_dataset_split(output_dir, "valid")["accuracy"]
     test = 100 * evaluate_dataset_split(output_dir, "test")["accuracy"]

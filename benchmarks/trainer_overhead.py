@@ -45,8 +45,8 @@ class Task(TrainTask):
     def train_batches(self, epoch):
         return self.batches
 
-    def train_step(self, batch):
-        return StepOutput(loss_of(self.model, batch), batch[:, 1:].numel())
+    def train_step(self, model, batch):
+        return StepOutput(loss_of(model, batch), batch[:, 1:].numel())
 
     def evaluate(self):
         return {"loss": 0.0}

@@ -38,13 +38,11 @@ import torch
 
 from rnnlab.config import load_config
 from rnnlab.data.parallel import load_builtin
-from rnnlab.tasks.translation import (
-    SubwordVocab,
-    TranslationConfig,
-    TranslationTask,
-    Translator,
-    corpus_scores,
-)
+from rnnlab.data.subword import SubwordVocab
+from rnnlab.tasks.translation import build
+from rnnlab.tasks.translation_config import TranslationConfig
+from rnnlab.tasks.translator import Translator
+from rnnlab.text_metrics import corpus_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,15 +56,16 @@ def log(message: str) -> None:
 
 def train_rnnlab(config: TranslationConfig, splits, vocab: SubwordVocab, budget: float) -> tuple[Translator, dict]:
     """Adam + clipping as the Trainer does, until `budget` seconds of training have passed."""
-    task = TranslationTask(config, splits, log=log, vocabs=(vocab, vocab))
-    model = task.model
+    setup = build(config, splits, vocabs=(vocab, vocab))
+    log(setup.banner)
+    task, model = setup.task, setup.model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.trainer.lr)
     steps = tokens = epoch = 0
     start = time.perf_counter()
     model.train()
     while time.perf_counter() - start < budget:
         for batch in task.train_batches(epoch):
-            output = task.train_step(batch)
+            output = task.train_step(model, batch)  # on the CPU: the batch is where the model is
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.trainer.clip_grad_norm or 1e9)
@@ -258,7 +257,7 @@ def main() -> int:
             raise RuntimeError(f"worker {system} failed")
         results[labels[system]] = json.loads((work / f"{system}.json").read_text())
     if "noisy" in systems and "attn" in workers:
-        from rnnlab.tasks.translation import model_from_config
+        from rnnlab.tasks.translation_config import model_from_config
 
         model = model_from_config(base, vocab, vocab)
         model.load_state_dict(torch.load(work / "attn.pt"))

@@ -23,14 +23,12 @@ from rnnlab.errors import UserError
 COMMAND_MODULES = [
     "rnnlab.commands.train",
     "rnnlab.commands.runs",
-    "rnnlab.commands.lm",
-    "rnnlab.commands.translate",
-    "rnnlab.commands.labelling",
-    "rnnlab.commands.predict",
+    "rnnlab.commands.demo",
     "rnnlab.commands.ngram",
     "rnnlab.commands.data",
     "rnnlab.commands.inspect",
     "rnnlab.commands.bench",
+    "rnnlab.commands.verbs",  # last: every task's verbs, from the command index (a clash with the above is refused)
 ]
 
 

@@ -16,7 +16,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from rnnlab.errors import UserError
+from rnnlab.errors import CheckpointError, UserError
 
 #: errno -> the words `rnnlab` uses (strerror varies between systems and locales).
 _REASONS = {
@@ -107,3 +107,16 @@ def check_picture(path: str | Path, what: str = "picture") -> Path:
         shown = f"'.{suffix}'" if suffix else "no suffix"
         raise PathError(f"cannot write {what} {path}: {shown}; expected one of {', '.join('.' + f for f in formats)}")
     return check_writable(path, what, kind="file")
+
+
+def resolve_model_dir(path: str | Path) -> Path:
+    """A model directory as given, or a training run's directory: then its best/ (else last/) checkpoint."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: expected a model directory (with config.json), found none")
+    if (directory / "config.json").is_file():
+        return directory
+    for child in ("best", "last"):
+        if (directory / child / "config.json").is_file():
+            return directory / child
+    raise CheckpointError(f"{directory}: missing config.json; not an rnnlab model directory (nor a run with best/)")

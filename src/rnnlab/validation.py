@@ -93,3 +93,39 @@ def unknown_note(unknown: Sequence[str]) -> str:
     """What every verb prints (on stderr) when input symbols are not in the model's vocabulary."""
     shown = " ".join(dict.fromkeys(unknown))
     return f"unknown to this model, read as <unk>: {shown}"
+
+
+# ------------------------------------------------------------------------------- options checked by name
+def _at_least(minimum: int):
+    return lambda name, value: check_int(name, value, minimum)
+
+
+def _finite(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{flag(name)} must be a finite number, got {value!r}")  # float() reads "inf" and "nan"
+    return value
+
+
+#: option name -> check(name, value): the same rule for `--top-k` in `generate`, `classify`, `cloze`, a
+#: verb's options dataclass and a server's request body. None (an option left at "not given") is not checked.
+OPTION_RULES = {
+    # counts: at least one
+    **{name: _at_least(1) for name in (
+        "num_samples", "max_tokens", "top_k", "beam", "n_best", "batch_size", "steps", "repeats", "max_units",
+        "hidden_size", "num_layers", "seq_len", "length", "lengths", "top", "threads",
+    )},  # fmt: skip
+    # counts that may be zero (no training / no explosion run)
+    **{name: _at_least(0) for name in ("fit_steps", "train_steps", "explode_steps", "seed")},
+    "temperature": lambda name, value: check_temperature(value),
+    "top_p": lambda name, value: check_top_p(value),
+    "minutes": check_positive,
+    "scale": check_positive,
+    "split": lambda name, value: check_split(value),
+    **{name: _finite for name in ("alpha", "lm_weight", "reverse_weight", "length_weight")},
+}
+
+
+def check_option(name: str, value):
+    """`value` checked by the rule for option `name` (unchanged when there is none, or when it is None)."""
+    rule = OPTION_RULES.get(name)
+    return value if rule is None or value is None else rule(name, value)

@@ -12,7 +12,8 @@ from rnnlab.config import load_config
 from rnnlab.errors import DataError
 from rnnlab.nn.pooling import AttentionPooling, last_state, masked_max, masked_mean
 from rnnlab.nn.recurrent import run_packed
-from rnnlab.tasks.classification import ClassifierConfig, load_classifier, read_labelled_file, train
+from rnnlab.tasks.classification import ClassifierConfig, build, load_classifier, read_labelled_file
+from rnnlab.train.run import train_task
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -71,7 +72,7 @@ def test_classifier_learns_keyword_sentiment(tmp_path, capsys, pooling):
         "trainer.progress": False, "trainer.device": "cpu", "trainer.metric": "accuracy", "trainer.mode": "max",
     })
     torch.manual_seed(0)
-    assert train(config)["best_value"] == pytest.approx(1.0)
+    assert train_task(build, config)["best_value"] == pytest.approx(1.0)
     classifier = load_classifier(tmp_path / "run" / "best")
     probs = classifier.probabilities(["the plot was great", "awful actors"])
     assert probs[0]["pos"] > 0.5 > probs[1]["pos"]
@@ -97,7 +98,7 @@ def word_lm(tmp_path_factory):
     """A tiny word-level LM whose vocabulary has a word ("superb") the classifier data never shows."""
     from rnnlab.config import config_from_dict
     from rnnlab.tasks.language_model import LMTaskConfig
-    from rnnlab.tasks.language_model import train as train_lm
+    from rnnlab.tasks.language_model import build as build_lm
 
     directory = tmp_path_factory.mktemp("lm")
     rng = random.Random(0)
@@ -109,7 +110,7 @@ def word_lm(tmp_path_factory):
         "trainer": {"max_steps": 4, "max_epochs": None, "progress": False, "eval_every": 4},
         "batch_size": 4, "bptt": 8, "output_dir": str(directory / "run"),
     })
-    train_lm(config)
+    train_task(build_lm, config)
     return directory / "run"
 
 
@@ -139,7 +140,7 @@ def test_pretrained_lm_starts_embeddings_and_forward_encoder(word_lm, tmp_path, 
         "model.hidden_size": 8, "model.pretrained_lm": str(word_lm), "output_dir": str(tmp_path / "run"),
         "trainer.max_epochs": 1, "trainer.progress": False,
     })
-    train(config)
+    train_task(build, config)
     assert "started from" in capsys.readouterr().err
     assert "superb" in load_classifier(tmp_path / "run").vocab.words
 
@@ -151,9 +152,9 @@ def test_pretrained_lm_errors(word_lm, tmp_path):
     overrides = {"data.dataset": None, "data.train": str(tmp_path / "train.tsv"), "model.word_dim": 12,
                  "model.pretrained_lm": str(word_lm), "output_dir": str(tmp_path / "run"), "trainer.progress": False}
     with pytest.raises(ConfigError, match="word_dim is 12 but the language model .* has embedding_size 8"):
-        train(load_config(ClassifierConfig, None, overrides))
+        train_task(build, load_config(ClassifierConfig, None, overrides))
     with pytest.raises(CheckpointError):
-        train(load_config(ClassifierConfig, None, {**overrides, "model.pretrained_lm": str(tmp_path / "nothing")}))
+        train_task(build, load_config(ClassifierConfig, None, {**overrides, "model.pretrained_lm": str(tmp_path / "nothing")}))
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +167,7 @@ def source_classifier(tmp_path_factory):
         "model.hidden_size": 8, "output_dir": str(directory / "run"), "trainer.max_epochs": 1,
         "trainer.progress": False,
     })
-    train(config)
+    train_task(build, config)
     return directory / "run" / "best"
 
 
@@ -180,7 +181,7 @@ def test_init_from_keeps_the_source_vocabulary_and_weights(source_classifier, tm
         "model.hidden_size": 8, "model.init_from": str(source_classifier), "output_dir": str(tmp_path / "run"),
         "trainer.max_epochs": 1, "trainer.lr": 1e-12, "trainer.progress": False,
     })
-    train(config)
+    train_task(build, config)
     assert "started from the classifier" in capsys.readouterr().err
     target = load_classifier(tmp_path / "run" / "last")
     words = target.vocab.words.tokens
@@ -212,9 +213,9 @@ def test_init_from_errors(source_classifier, word_lm, tmp_path):
                  "model.hidden_size": 16, "model.init_from": str(source_classifier),
                  "output_dir": str(tmp_path / "run"), "trainer.progress": False}
     with pytest.raises(ConfigError, match="model.hidden_size is 16 but the classifier in .* has 8"):
-        train(load_config(ClassifierConfig, None, overrides))
+        train_task(build, load_config(ClassifierConfig, None, overrides))
     with pytest.raises(ConfigError, match="give one"):
-        train(load_config(ClassifierConfig, None, {**overrides, "model.hidden_size": 8,
+        train_task(build, load_config(ClassifierConfig, None, {**overrides, "model.hidden_size": 8,
                                                    "model.pretrained_lm": str(word_lm)}))
     with pytest.raises(CheckpointError):
-        train(load_config(ClassifierConfig, None, {**overrides, "model.init_from": str(tmp_path / "nothing")}))
+        train_task(build, load_config(ClassifierConfig, None, {**overrides, "model.init_from": str(tmp_path / "nothing")}))

@@ -9,7 +9,8 @@ from rnnlab.cli import main
 from rnnlab.config import load_config
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.nn.cloze import BiCloze, ClozeModelConfig, reverse_padded
-from rnnlab.tasks.cloze import ClozeConfig, ClozeModel, train
+from rnnlab.tasks.cloze import ClozeConfig, ClozeModel, build
+from rnnlab.train.run import train_task
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -61,7 +62,7 @@ def test_trained_cloze_prefers_the_word_the_right_context_demands(tmp_path, caps
         "trainer.progress": False, "trainer.device": "cpu",
     })
     torch.manual_seed(0)
-    train(config)
+    train_task(build, config)
     assert main(["cloze", str(tmp_path / "run" / "best"), "the ___ meows", "--top-k", "2"]) == 0
     rows = capsys.readouterr().out.splitlines()[1:]
     assert rows[0].split()[0] == "cat"  # bidirectional top choice

@@ -11,10 +11,10 @@ from rnnlab.cli import main
 from rnnlab.data.poetry import FORMS, poem_form
 from rnnlab.data.tokenizers import CharTokenizer
 from rnnlab.data.vocab import Vocabulary
+from rnnlab.demo import demo_config, run_demo
 from rnnlab.lm.neural import NeuralLanguageModel
 from rnnlab.lm.scoring import shuffled_copies, shuffled_preference
 from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig
-from rnnlab.tasks.demo import demo_config, run_demo
 from rnnlab.tasks.language_model import load_language_model
 from rnnlab.train.metrics import plot_loss_curve
 
@@ -54,7 +54,7 @@ def test_demo_steps_and_minutes_config():
 
 
 def test_default_threads_take_only_idle_cores(monkeypatch):
-    from rnnlab.tasks import demo
+    from rnnlab import demo
 
     idle = demo.idle_cores(0.01)
     assert idle is None or 0 <= idle <= (demo.os.cpu_count() or 1) + 1e-6

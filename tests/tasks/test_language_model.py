@@ -22,7 +22,8 @@ from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.interface import LanguageModel
 from rnnlab.lm.neural import poem_template, stream_loss
 from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig
-from rnnlab.tasks.language_model import LMTaskConfig, load_language_model, train
+from rnnlab.tasks.language_model import LMTaskConfig, build, load_language_model
+from rnnlab.train.run import train_task
 
 TINY = {
     "model": {"embedding_size": 16, "hidden_size": 32, "num_layers": 1},
@@ -44,7 +45,7 @@ def trained(poems_file, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("run")
     data = {"corpus": str(poems_file), "stop_at_line_end": True}
     config = config_from_dict(LMTaskConfig, {**TINY, "data": data, "output_dir": str(out)})
-    summary = train(config)
+    summary = train_task(build, config)
     assert summary["steps"] == 12 and math.isfinite(summary["test"]["loss"])
     return out
 
@@ -263,7 +264,7 @@ def test_line_positions_train_save_load_generate_and_resume_exactly(poems_file, 
         trainer = {**TINY["trainer"], "max_steps": steps, "save_every": 3}
         config = config_from_dict(LMTaskConfig, {**TINY, "model": model, "trainer": trainer, "data": data,
                                                  "output_dir": str(out)})  # fmt: skip
-        return train(config, resume=resume)
+        return train_task(build, config, resume=resume)
 
     run(tmp_path / "full", 12)
     run(tmp_path / "split", 7)

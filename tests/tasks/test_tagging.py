@@ -12,7 +12,8 @@ from rnnlab.config import load_config
 from rnnlab.data.tagged import read_tagged
 from rnnlab.nn.word_char import WordCharEmbedding
 from rnnlab.tasks.labelling_common import TokenVocab
-from rnnlab.tasks.tagging import TaggerConfig, load_tagger, train
+from rnnlab.tasks.tagging import TaggerConfig, build, load_tagger
+from rnnlab.train.run import train_task
 
 PEOPLE = ["ann", "bob", "eve", "joe"]
 PLACES = ["rome", "oslo", "lima"]
@@ -60,7 +61,7 @@ def trained(tmp_path_factory):
     make_conll(tmp_path / "train.conll", 32, seed=0)
     make_conll(tmp_path / "valid.conll", 8, seed=1)
     torch.manual_seed(0)
-    summary = train(tiny_config(tmp_path, "crf"))
+    summary = train_task(build, tiny_config(tmp_path, "crf"))
     return tmp_path, summary
 
 
@@ -76,7 +77,7 @@ def test_bilstm_crf_learns_tiny_ner(trained):
 def test_softmax_output_also_trains(tmp_path):
     make_conll(tmp_path / "train.conll", 16, seed=0)
     make_conll(tmp_path / "valid.conll", 4, seed=1)
-    summary = train(tiny_config(tmp_path, "soft", **{"model.output": "softmax", "model.char_dim": 0,
+    summary = train_task(build, tiny_config(tmp_path, "soft", **{"model.output": "softmax", "model.char_dim": 0,
                                                       "trainer.max_epochs": 15}))
     assert summary["last_eval"]["accuracy"] > 0.9
 
@@ -93,7 +94,10 @@ def test_cli_tag_and_eval(trained, tmp_path, capsys):
     assert main(["eval", model, "--split", "valid"]) == 0
     out = capsys.readouterr().out
     assert "accuracy 100.00%" in out and "micro" in out
-    assert (trained[0] / "crf" / "best" / "confusion-valid.png").is_file()
+    assert not list((trained[0] / "crf" / "best").glob("confusion*"))  # nothing is written into the model
+    assert main(["eval", model, "--split", "valid", "--out", str(tmp_path / "pictures")]) == 0
+    assert (tmp_path / "pictures" / "confusion.png").read_bytes().startswith(b"\x89PNG")
+    assert f"confusion plot: {tmp_path / 'pictures' / 'confusion.png'}" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -15,14 +15,12 @@ from rnnlab.cli import main
 from rnnlab.data.parallel import dedupe_and_split, parse_ding, read_mo_catalogues, read_parallel
 from rnnlab.errors import DataError
 from rnnlab.lm.interface import SentenceScore
+from rnnlab.tasks import translation
 from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights
-from rnnlab.tasks.translation import (
-    Translation,
-    TranslationConfig,
-    corpus_scores,
-    load_translator,
-    train,
-)
+from rnnlab.tasks.translation_config import TranslationConfig
+from rnnlab.tasks.translator import Translation, load_translator
+from rnnlab.text_metrics import corpus_scores
+from rnnlab.train.run import train_task
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -167,11 +165,11 @@ def test_trained_model_translates_and_scores(trained, capsys):
 
 def test_cli_translate_eval_and_bad_input(trained, capsys, tmp_path):
     ckpt = str(trained / "run" / "best")
-    png = tmp_path / "attn.png"
-    assert main(["translate", ckpt, "eins zwei drei", "--n-best", "2", "--plot-attention", str(png)]) == 0
+    assert main(["translate", ckpt, "eins zwei drei", "--n-best", "2", "--attention", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# eins zwei drei\n1\t") and "\n2\t" in out
-    assert png.stat().st_size > 1000
+    png = tmp_path / "attention.png"
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size > 1000
     assert main(["eval", ckpt, "--split", "test"]) == 0
     out = capsys.readouterr().out
     assert "BLEU = " in out and "nrefs:1|case:mixed|eff:no|tok:13a" in out and "chrF = " in out
@@ -262,7 +260,7 @@ def test_tiny_translation_api_train_returns_summary(tmp_path):
     ])  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = train(config, log=lambda *_: None)
+        summary = train_task(translation.build, config)
     assert summary["steps"] == 3
     assert sorted(p.name for p in (tmp_path / "r" / "best").iterdir()) == [
         "config.json", "manifest.json", "model.safetensors", "src.model", "tgt.model",

@@ -138,8 +138,8 @@ def test_gradient_clipping_bounds_the_update(tmp_path):
         def train_batches(self, epoch):
             return [torch.tensor([[100.0]])]
 
-        def train_step(self, x):
-            return (model(x) - 1000.0).pow(2).mean(), 1  # a (loss, num_tokens) tuple is accepted
+        def train_step(self, net, x):
+            return (net(x) - 1000.0).pow(2).mean(), 1  # a (loss, num_tokens) tuple is accepted
 
         def evaluate(self):
             return {"loss": 0.0}
@@ -152,10 +152,11 @@ def test_gradient_clipping_bounds_the_update(tmp_path):
     assert model.weight.item() == pytest.approx(0.2)  # gradient norm 2e7 clipped to 2, times lr 0.1
 
 
-def test_model_task_argument_order_and_fresh_resume(tmp_path):
+def test_model_must_be_a_module_and_resume_without_a_checkpoint_starts_fresh(tmp_path):
     model = TinyLM()
-    trainer = Trainer(model, TinyTask(model), make_config(max_epochs=1), tmp_path / "run")
-    assert trainer.task.model is model
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        Trainer(model, TinyTask(model), make_config(max_epochs=1), tmp_path / "run")  # (task, model, ...) only
+    trainer = Trainer(TinyTask(model), model, make_config(max_epochs=1), tmp_path / "run")
     assert trainer.fit(resume=True)["steps"] == 4  # resume=True without last/ starts fresh
 
 
@@ -171,8 +172,8 @@ def test_errors(tmp_path):
         make_config(max_epochs=None, max_steps=None)
 
     class Diverging(TinyTask):
-        def train_step(self, batch):
-            output = super().train_step(batch)
+        def train_step(self, model, batch):
+            output = super().train_step(model, batch)
             output.loss = output.loss * float("nan")
             return output
 

@@ -38,9 +38,9 @@ class TimedTask(TinyTask):
         self.clock, self.step_seconds, self.eval_seconds = clock, list(step_seconds), eval_seconds
         self.started: list[float] = []  # fake time at the start of each step
 
-    def train_step(self, batch):
+    def train_step(self, model, batch):
         self.started.append(self.clock.now)
-        output = super().train_step(batch)
+        output = super().train_step(model, batch)
         self.clock.now += self.step_seconds[(self.steps_seen - 1) % len(self.step_seconds)]
         return output
 

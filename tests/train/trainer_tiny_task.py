@@ -59,14 +59,14 @@ class TinyTask(TrainTask):
     def on_epoch_start(self, epoch: int) -> None:
         self.hidden = None
 
-    def train_step(self, batch: torch.Tensor) -> StepOutput:
+    def train_step(self, model: torch.nn.Module, batch: torch.Tensor) -> StepOutput:
         self.steps_seen += 1
         if self.kill_at_step is not None and self.steps_seen >= self.kill_at_step:
             os.kill(os.getpid(), signal.SIGKILL)
         if self.crash_at_step is not None and self.steps_seen >= self.crash_at_step:
             raise RuntimeError("simulated crash")
         hidden = None if self.hidden is None else tuple(h.detach() for h in self.hidden)
-        logits, self.hidden = self.model(batch[:, :-1], hidden)
+        logits, self.hidden = model(batch[:, :-1], hidden)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), batch[:, 1:].reshape(-1))
         return StepOutput(loss, num_tokens=batch[:, 1:].numel(), metrics={"noise": float(torch.rand(()))})
 
@@ -95,8 +95,8 @@ class NaNLossAt(TinyTask):
         super().__init__(model)
         self.at = at
 
-    def train_step(self, batch):
-        output = super().train_step(batch)
+    def train_step(self, model, batch):
+        output = super().train_step(model, batch)
         if self.steps_seen >= self.at:
             output.loss = output.loss * float("nan")
         return output

@@ -11,9 +11,8 @@ CACHE_HELP = "dataset cache (default $RNNLAB_CACHE or ~/.cache/rnnlab)"
 
 
 def register(commands) -> None:
-    from rnnlab.tasks.registry import discover_tasks
-
-    discover_tasks()  # a task module may register its own datasets (and kinds) when it is imported
+    # no task discovery here: the dataset registry imports the task modules and plugins (which may register
+    # datasets and kinds) on its first lookup, for every caller
     parser = commands.top.add_parser("data", help="list, fetch and describe datasets")
     sub = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
@@ -42,6 +41,10 @@ def _status(info: dict) -> str:
     return "embedded" if info["embedded"] else "cached" if info["cached"] else "-"
 
 
+def _source(info: dict) -> str:
+    return info["source"] + (" (nothing downloaded)" if info["generated"] else "")
+
+
 def run_list(args: argparse.Namespace) -> int:
     from rnnlab.data.registry import dataset_info, list_datasets
 
@@ -51,7 +54,7 @@ def run_list(args: argparse.Namespace) -> int:
             print(json.dumps(info, ensure_ascii=False))
         return 0
     rows = [("name", "kind", "level", "status", "source")]
-    rows += [(i["name"], i["kind"], i["level"] or "", _status(i), i["source"]) for i in infos]
+    rows += [(i["name"], i["kind"], i["level"] or "", _status(i), _source(i)) for i in infos]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[4])
@@ -69,15 +72,24 @@ def run_fetch(args: argparse.Namespace) -> int:
         print(f"{info['name']} is embedded in rnnlab; nothing to fetch")
         return 0
     check_writable(cache_root(args.cache_dir), "dataset cache")
-    print(f"fetching {info['name']} from {info['source']} ...")
+    if info["generated"]:
+        print(f"generating {info['name']} here (seed {info['seed']}; nothing downloaded) ...")
+    else:
+        print(f"fetching {info['name']} from {info['source']} ...")
     directory = fetch_dataset(args.name, args.cache_dir, force=args.force)
     print(f"cached in {directory}: {dataset_info(args.name, args.cache_dir)['note']}")
     return 0
 
 
 def _print_info(info: dict) -> None:
+    from rnnlab.data.registry import GENERATED_NOTE
+
     print(f"{info['name']} ({info['kind']}): {info['description']}")
-    print(f"source:  {info['source']}" + (f", {info['member']}" if info["member"] else ""))
+    print(
+        f"source:  {info['source']}"
+        + (f", {info['member']}" if info["member"] else "")
+        + (f"; {GENERATED_NOTE}" if info["generated"] else "")
+    )
     if info["sha256"]:
         print(f"sha256:  {info['sha256']}")
     print(f"licence: {info['licence']}")
@@ -95,9 +107,10 @@ def _print_info(info: dict) -> None:
     if info["embedded"]:
         print("cache:   embedded in rnnlab (nothing to fetch)")
     else:
-        print(f"cache:   {info['cache_path']} ({'cached' if info['cached'] else 'not fetched'})")
+        missing = "not generated yet" if info["generated"] else "not fetched"
+        print(f"cache:   {info['cache_path']} ({'cached' if info['cached'] else missing})")
     if info["note"]:
-        print(f"fetched: {info['note']}")
+        print(("made:    " if info["generated"] else "fetched: ") + info["note"])
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -108,7 +121,8 @@ def run_info(args: argparse.Namespace) -> int:
     if info is not None:
         _print_info(info)
         if not info["cached"]:
-            print(f"not fetched yet: run `rnnlab data fetch {info['name']}`")
+            verb = "generated" if info["generated"] else "fetched"
+            print(f"not {verb} yet: run `rnnlab data fetch {info['name']}`")
             return 0
         if info["kind"] != "text":
             return 0

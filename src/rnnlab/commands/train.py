@@ -17,10 +17,10 @@ from rnnlab.commands.output import add_json_flag, print_json
 
 
 def register(commands) -> None:
-    from rnnlab.tasks.registry import discover_tasks
+    from rnnlab.tasks.index import command_index
 
-    tasks = discover_tasks()
-    listing = "\n".join(f"  {name:<11s} {task.summary}" for name, task in tasks.items())
+    tasks = command_index()["tasks"]  # names and summaries without importing the tasks (and torch)
+    listing = "\n".join(f"  {name:<11s} {task['summary']}" for name, task in tasks.items())
     train = commands.top.add_parser(
         "train",
         help=f"train a model: rnnlab train CONFIG.yaml, or rnnlab train TASK ({', '.join(tasks)})",
@@ -38,6 +38,9 @@ def register(commands) -> None:
     evaluate.add_argument("checkpoint", help="model directory (or a run directory: its best/)")
     evaluate.add_argument("--split", default="test", help="train / valid / test (default: test)")
     evaluate.add_argument("--data", default=None, help="evaluate on this file instead of the split")
+    evaluate.add_argument("--out", metavar="DIR", default=None,
+                          help="write the evaluation's pictures (a confusion plot) here; nothing is ever "
+                               "written into the model directory")  # fmt: skip
     add_json_flag(evaluate)
     evaluate.set_defaults(handler=run_eval)
 
@@ -55,10 +58,11 @@ def _task_parser(task) -> argparse.ArgumentParser:
 
     parser = Parser(
         prog=f"rnnlab train {task.name}",
-        description=f"{task.summary}.\n\nconfig keys (override with --key value or key=value):\n{keys}",
+        description=f"{task.summary}." + (f" Documentation: {task.docs}" if task.docs else "")
+        + f"\n\nconfig keys (override with --key value or key=value):\n{keys}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", default=None, help=f"YAML config (see configs/{task.folder}/)")
+    parser.add_argument("--config", default=None, help=f"YAML config (see {task.presets_hint})")
     parser.add_argument("--resume", action="store_true", help="continue the run in output_dir from last/")
     parser.add_argument("--overwrite", action="store_true",
                         help="output_dir holds a run: move it aside (to DIR.old-<time>) and start afresh")  # fmt: skip
@@ -93,7 +97,7 @@ def run_train(args: argparse.Namespace) -> int:
     task, config = load_task_config(task.name, config_path, overrides)
     run_dir = task.run_directory(config)
     if run_dir is None:  # a task that writes no run directory
-        summary = task.train(config, options.resume)
+        summary = _run_task(task, config, options.resume, run_dir)
     else:
         check_writable(run_dir, "output directory")  # before the work: fails now, not after training
         summary = _train_guarded(task, config, run_dir, options)
@@ -104,7 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train_guarded(task, config, run_dir: Path, options: argparse.Namespace) -> dict | int:
-    """`task.train` inside the run-directory guard and lock; an interruption becomes a hint and 130/143."""
+    """The training inside the run-directory guard and lock; an interruption becomes a hint and 130/143."""
     import signal
 
     from rnnlab.config import config_to_dict
@@ -114,11 +118,21 @@ def _train_guarded(task, config, run_dir: Path, options: argparse.Namespace) -> 
     with guard_run_directory(run_dir, task.name, resume=options.resume, overwrite=options.overwrite,
                              resumable=task.resumable, settings=config_to_dict(config)):  # fmt: skip
         try:
-            return task.train(config, options.resume)
+            return _run_task(task, config, options.resume, run_dir)
         except TrainingInterrupted as stop:
             hint = f"; to continue: rnnlab train {shlex.quote(str(run_dir / RUN_FILE))} --resume" if stop.checkpoint else ""
             print(f"rnnlab: {stop}{hint}", file=sys.stderr)
             return 130 if stop.signal == signal.SIGINT else 128 + int(stop.signal)
+
+
+def _run_task(task, config, resume: bool, run_dir: Path | None) -> dict:
+    """A trainable task (`build`) through the one Trainer of `rnnlab.train.run.train_task`, writing `run_dir`;
+    a one-pass task (`train`) as it trains itself."""
+    if task.build is not None:
+        from rnnlab.train.run import train_task
+
+        return train_task(task, config, resume, output_dir=run_dir)
+    return task.train(config, resume)
 
 
 def _print_summary(summary: dict) -> None:
@@ -134,12 +148,51 @@ def _print_summary(summary: dict) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """Evaluate; the result's artifacts (pictures) are written under --out DIR only, never into the model."""
+    from rnnlab.paths import check_writable
     from rnnlab.tasks.registry import EvalRequest, resolve_model_dir, task_of_model
 
+    if args.out is not None:
+        check_writable(args.out, "artifact directory")  # before evaluating: fails now, not after the work
     task = task_of_model(args.checkpoint)
     result = task.evaluate(resolve_model_dir(args.checkpoint), EvalRequest(split=args.split, data_file=args.data))
+    artifacts = list(result.pop("artifacts", None) or [])
+    saved = _write_artifacts(artifacts, Path(args.out)) if args.out is not None else []
     if args.json:
-        print_json({"model": str(args.checkpoint), "task": task.name, **result})
+        record = {"model": str(args.checkpoint), "task": task.name, **result}
+        if saved:
+            record["artifacts"] = [{"name": path.name, "media_type": artifact.media_type, "path": str(path)}
+                                   for artifact, path in saved]  # fmt: skip
+        print_json(record)
     else:
         print(task.format_eval(result))
+    for artifact, path in saved:
+        print(f"{_artifact_label(artifact)}: {path}", file=sys.stderr)
+    if artifacts and args.out is None:
+        names = ", ".join(artifact.name for artifact in artifacts)
+        print(f"rnnlab: pass --out DIR to save: {names}", file=sys.stderr)
     return 0
+
+
+def _write_artifacts(artifacts: list, out_dir: Path) -> list:
+    """Write each artifact into `out_dir` (created if missing) atomically; [(artifact, path)]. Two of one
+    name get -2, -3, ... before the suffix."""
+    from rnnlab.files import write_bytes_atomically
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved, names = [], set()
+    for artifact in artifacts:
+        name, number = artifact.name, 1
+        stem, dot, suffix = artifact.name.rpartition(".")
+        while name in names:
+            number += 1
+            name = f"{stem}-{number}.{suffix}" if dot else f"{artifact.name}-{number}"
+        names.add(name)
+        saved.append((artifact, write_bytes_atomically(out_dir / name, artifact.data)))
+    return saved
+
+
+def _artifact_label(artifact) -> str:
+    """"confusion plot" for confusion.png (an image), else the file's stem and media type."""
+    stem = artifact.name.rpartition(".")[0] or artifact.name
+    return f"{stem} {'plot' if artifact.media_type.startswith('image/') else f'({artifact.media_type})'}"

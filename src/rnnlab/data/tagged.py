@@ -40,6 +40,7 @@ class TaggedSentence:
     line: int = 0  # 1-based line of the sentence's first token
     rows: list[list[str]] | None = field(default=None, repr=False)
     comments: list[str] = field(default_factory=list, repr=False)
+    format: str | None = field(default=None, repr=False)  # the format it was read in (slash, conll, ...)
 
     def __post_init__(self) -> None:
         if not self.tokens:
@@ -114,6 +115,8 @@ def parse_tagged(
         raise DataError(f"format: expected one of {', '.join(FORMATS)} or auto, got {fmt!r}")
     if not sentences:
         raise DataError(f"{source}: no sentences found")
+    for sentence in sentences:
+        sentence.format = fmt  # a writer gives them back in their own format
     return sentences
 
 

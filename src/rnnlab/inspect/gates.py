@@ -105,18 +105,18 @@ class _NextCharacterTask(TrainTask):
         starts = torch.randint(0, len(self.ids) - self.seq_len - 1, (self.batch_size,), generator=generator)
         return torch.stack([self.ids[s : s + self.seq_len + 1] for s in starts.tolist()], dim=1)  # (L+1, N)
 
-    def _loss(self, window: torch.Tensor) -> torch.Tensor:
-        logits = self.net(window[:-1])
+    def _loss(self, net: nn.Module, window: torch.Tensor) -> torch.Tensor:
+        logits = net(window[:-1])
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), window[1:].reshape(-1))
 
     def train_batches(self, epoch: int) -> DrawnBatches:
         return DrawnBatches(self._windows, self.steps, self.seed + epoch)
 
-    def train_step(self, window: torch.Tensor) -> StepOutput:
-        return StepOutput(self._loss(window), num_tokens=window[1:].numel())
+    def train_step(self, model: nn.Module, window: torch.Tensor) -> StepOutput:
+        return StepOutput(self._loss(model, window), num_tokens=window[1:].numel())
 
     def evaluate(self) -> dict[str, float]:
-        return {"loss": float(self._loss(self.valid))}
+        return {"loss": float(self._loss(self.net, self.valid))}
 
 
 def fit_char_model(

@@ -169,9 +169,9 @@ class _AddingTask(TrainTask):
     def train_batches(self, epoch: int) -> DrawnBatches:
         return DrawnBatches(lambda g: adding_batch(32, self.length, g), self.steps, self.seed + epoch)
 
-    def train_step(self, batch: tuple[Tensor, Tensor]) -> StepOutput:
+    def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> StepOutput:
         inputs, targets = batch
-        return StepOutput(nn.functional.mse_loss(self.model(inputs), targets), num_tokens=len(inputs))
+        return StepOutput(nn.functional.mse_loss(model(inputs), targets), num_tokens=len(inputs))
 
     def evaluate(self) -> dict[str, float]:
         inputs, targets = self.test

@@ -167,9 +167,9 @@ class LongRangeTask(TrainTask):
         config = self.config
         return DrawnBatches(lambda g: _batch(config, config.batch_size, g), config.steps, config.seed + epoch)
 
-    def train_step(self, batch: tuple[Tensor, Tensor]) -> StepOutput:
+    def train_step(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> StepOutput:
         inputs, targets = batch
-        return StepOutput(_loss(self.config, self.model(inputs), targets), num_tokens=len(inputs))
+        return StepOutput(_loss(self.config, model(inputs), targets), num_tokens=len(inputs))
 
     def evaluate(self) -> dict[str, float]:
         return {metric_name(self.config.task): evaluate(self.model, self.config, *self.test)}

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from rnnlab.train import Callback, History, Trainer, TrainerConfig, TrainTask
+from rnnlab.train import Callback, History, TrainerConfig, TrainSetup, TrainTask, build_trainer
 
 __all__ = ["train_in_memory"]
 
@@ -26,5 +26,6 @@ def train_in_memory(
     options: dict[str, Any] = {"device": "cpu", "progress": False, "plot": False, "max_epochs": 1}
     options.update(settings)
     history = History()
-    trainer = Trainer(task, model, TrainerConfig(**options), None, callbacks=[history, *callbacks])
+    setup = TrainSetup(task, model)
+    trainer = build_trainer(setup, TrainerConfig(**options), None, callbacks=[history, *callbacks])
     return trainer.fit(), history

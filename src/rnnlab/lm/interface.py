@@ -9,7 +9,7 @@ Log-probabilities are natural logs (nats) everywhere; `log10` helpers exist for 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -46,7 +46,14 @@ class SentenceScore:
 
 @runtime_checkable
 class LanguageModel(Protocol):
-    """What `rnnlab score / generate / eval` need from a language model."""
+    """What `rnnlab score / generate / eval` need from a language model (the verbs: rnnlab.lm.verbs).
+
+    `decoding` names what `iter_generate` can do: "sample" always; "greedy" (a `greedy=` argument), "beam"
+    (`beam=K`), "stream" (`on_token=` called with the text of each new token of the first sample) and "poem"
+    (`iter_generate_poem(form, acrostic, ...)`). The verbs check it instead of guessing from signatures.
+    """
+
+    decoding: frozenset[str]
 
     def score(self, sentences: Sequence[str]) -> list[SentenceScore]:
         """Score each sentence (tokenised the way the model was trained)."""
@@ -69,6 +76,14 @@ class LanguageModel(Protocol):
         stop: Sequence[str] = (),
     ) -> list[str]:
         """Sample continuations of `prompt`; returns the generated texts (prompt included)."""
+        ...
+
+    def prompt_text(self, prompt: str) -> str:
+        """The prompt as the generated texts begin with it (what a stream prints before the first token)."""
+        ...
+
+    def iter_generate(self, prompt: str = "", **options) -> Iterator[str]:
+        """`generate`, one text at a time (the options of `generate`, plus those `decoding` names)."""
         ...
 
 

@@ -76,6 +76,9 @@ class NeuralLanguageModel:
             (a Tang model then starts poems with 3-character lines). Empty: start from zeros.
     """
 
+    #: what `generate` can do besides sampling (rnnlab.lm.interface.LanguageModel.decoding)
+    decoding = frozenset({"sample", "greedy", "beam", "stream", "poem"})
+
     def __init__(
         self,
         model: RNNLanguageModel,
@@ -192,6 +195,10 @@ class NeuralLanguageModel:
                 "unknown": int((ids == self.vocab.unk_id).sum())}  # fmt: skip
 
     # ----------------------------------------------------------------------------------- generation
+    def prompt_text(self, prompt: str) -> str:
+        """The prompt as the generated texts begin with it (tokenised and joined back)."""
+        return self.tokenizer.detokenize(self._tokens(prompt)) if prompt else ""
+
     def _prime(self, prompt: str, batch: int) -> tuple[Tensor, object, list[str]]:
         """Run the boundary + prompt through the model; returns (last token (B,), state, prompt tokens)."""
         tokens = self._tokens(prompt) if prompt else []

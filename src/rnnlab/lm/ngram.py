@@ -74,6 +74,9 @@ class NGramConfig:
 class NGramModel:
     """An order-N language model over sentences; see the module docstring."""
 
+    #: what `generate` can do besides sampling (rnnlab.lm.interface.LanguageModel.decoding)
+    decoding = frozenset({"sample", "greedy", "stream"})
+
     def __init__(self, vocab: NGramVocab, tables: NGramTables, config: NGramConfig):
         self.vocab = vocab
         self.tables = tables
@@ -248,6 +251,10 @@ class NGramModel:
                                        temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
                                        greedy=greedy))  # fmt: skip
 
+    def prompt_text(self, prompt: str) -> str:
+        """The prompt as the generated texts begin with it (tokenised and joined back)."""
+        return detokenize(tokenize(prompt, self.config.level), self.config.level)
+
     def iter_generate(
         self,
         prompt: str = "",
@@ -260,14 +267,16 @@ class NGramModel:
         seed: int | None = None,
         stop: Sequence[str] = (),
         greedy: bool = False,
+        on_token: Callable[[str], None] | None = None,
     ) -> Iterator[str]:
-        """`generate`, one sample at a time (memory does not grow with `num_samples`)."""
+        """`generate`, one sample at a time (memory does not grow with `num_samples`); `on_token` streams
+        the text of the first sample as it is made (each token's text, spaces included for words)."""
         check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
         if greedy or temperature == 0:
             temperature, num_samples = 0.0, 1
         rng = np.random.default_rng(seed)
         prompt_tokens = tokenize(prompt, self.config.level)
-        for _ in range(num_samples):
+        for sample in range(num_samples):
             history = self.context_ids(prompt_tokens)
             generated: list[str] = []
             for _ in range(max_tokens):
@@ -278,6 +287,8 @@ class NGramModel:
                 history.append(token_id)
                 generated.append(self.vocab.tokens[token_id])
                 text = detokenize(generated, self.config.level)
+                if on_token is not None and sample == 0:
+                    on_token(_piece(prompt_tokens, generated, self.config.level))
                 if any(s and s in text for s in stop):
                     break
             yield detokenize(prompt_tokens + generated, self.config.level)
@@ -512,3 +523,10 @@ def _check_replaceable(directory: Path) -> None:
 
 def perplexity(total_logprob: float, count: int) -> float:
     return math.exp(-total_logprob / count) if count else float("nan")
+
+
+def _piece(prompt_tokens: list[str], generated: list[str], level: str) -> str:
+    """The text the last generated token adds to the detokenised prompt + sample (what streaming prints)."""
+    before = detokenize(prompt_tokens + generated[:-1], level)
+    after = detokenize(prompt_tokens + generated, level)
+    return after[len(before):] if after.startswith(before) else " " + generated[-1]

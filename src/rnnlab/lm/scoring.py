@@ -5,32 +5,18 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TextIO
 
-from rnnlab.errors import DataError, UserError
+from rnnlab.errors import UserError
+from rnnlab.files import read_input_lines
 from rnnlab.lm.interface import SentenceScore, corpus_perplexity
 from rnnlab.validation import check_sentences, unknown_note
 
 
 def read_sentences(sentences: Sequence[str], input_path: str | None) -> list[str]:
-    """Sentences from the command line, or one per non-empty line of a UTF-8 file."""
+    """Sentences from the command line, or one per non-empty line of a UTF-8 file (stripped)."""
     if input_path is not None:
-        path = Path(input_path)
-        if not path.is_file():
-            raise DataError(f"{path}: no such file")
-        lines = []
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    line = raw.decode("utf-8").strip()
-                except UnicodeDecodeError as error:
-                    raise DataError(f"{path}:{number}: not valid UTF-8 ({error.reason})") from None
-                if line:
-                    lines.append(line)
-        if not lines:
-            raise DataError(f"{path}: no sentences (the file is empty)")
-        return lines
+        return [line.strip() for line in read_input_lines(input_path, "sentences")]
     if not sentences:
         raise UserError("give sentences to score, or --input FILE")
     check_sentences(sentences)

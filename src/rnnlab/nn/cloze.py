@@ -72,6 +72,10 @@ class BiCloze(nn.Module):
         right = backward[:, 2:]  # h_bwd(t+1)
         return self.forward_head(left), self.both_head(torch.cat([left, right], dim=2))
 
+    def forward(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """`losses`: going through `forward` lets a wrapper (DDP, torch.compile) see the training pass."""
+        return self.losses(ids, lengths)
+
     def losses(self, ids: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Per-position cross-entropy (N, L-2) of both heads, targets (N, L-2), and the mask of real words."""
         forward_logits, both_logits = self.logits(ids, lengths)

@@ -73,6 +73,10 @@ class BiRNNTagger(nn.Module):
         states = run_packed(self.rnn, vectors, mask.sum(1))  # (N, L, 2H), zeros on padding
         return self.scores(self.dropout(states))
 
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """The training loss (`loss`): going through `forward` lets a wrapper (DDP, torch.compile) see it."""
+        return self.loss(batch)
+
     def loss(self, batch: dict[str, Tensor]) -> Tensor:
         """Mean loss per token (a scalar): CRF negative log-likelihood or cross-entropy."""
         emissions = self.emissions(batch)

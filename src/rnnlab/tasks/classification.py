@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -26,16 +26,17 @@ from rnnlab.nn.classifier import BiRNNClassifier, ClassifierModelConfig
 from rnnlab.tasks.labelling_common import (
     TokenVocab,
     bucketed_batches,
+    confusion_artifact,
     dump_json,
     labelled_splits,
     read_json_file,
     read_model_dir,
-    save_confusion_png,
     sorted_batches,
 )
 from rnnlab.tasks.labelling_metrics import confusion, format_confusion
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
-from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
+from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask, load_model_weights
+from rnnlab.verbs import Verb
 
 TASK = "classifier"
 
@@ -183,10 +184,8 @@ class ClassificationTask(TrainTask):
         batch["labels"] = torch.tensor([self.train_labels[i] for i in indices])
         return batch
 
-    def train_step(self, batch) -> StepOutput:
-        device = next(self.model.parameters()).device
-        batch = {k: v.to(device) for k, v in batch.items()}
-        logits, _ = self.model(batch)
+    def train_step(self, model: nn.Module, batch: dict[str, Tensor]) -> StepOutput:
+        logits, _ = model(batch)  # the batch is on the Trainer's device already
         return StepOutput(nn.functional.cross_entropy(logits, batch["labels"]), num_tokens=len(batch["labels"]))
 
     def evaluate(self) -> dict[str, float]:
@@ -201,7 +200,8 @@ class ClassificationTask(TrainTask):
         return {"vocab.json": dump_json({**self.classifier.vocab.to_json(), "labels": self.classifier.labels})}
 
 
-def train(config: ClassifierConfig, resume: bool = False) -> dict:
+def build(config: ClassifierConfig) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer (`rnnlab train`, `rnnlab.train.run.train_task`)."""
     splits = load_splits(config.data)
     if not splits["valid"]:
         raise DataError("validation split is empty; give data.valid or more training sentences")
@@ -242,8 +242,7 @@ def train(config: ClassifierConfig, resume: bool = False) -> dict:
         print(f"rnnlab: started from the classifier {config.model.init_from}: {summary}", file=sys.stderr)
     classifier = Classifier(model, vocab, labels, config, tokenizer)
     model.train()
-    task = ClassificationTask(config, classifier, splits)
-    return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
+    return TrainSetup(task=ClassificationTask(config, classifier, splits), model=model)
 
 
 def evaluate_dataset_split(path: str | Path, split: str, batch_size: int | None = 128,
@@ -259,9 +258,10 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int | None 
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict:
-    """Accuracy, loss and the confusion matrix (also written as a PNG next to the model)."""
+    """Accuracy, loss and the confusion matrix; its plot is an artifact ("artifacts": [confusion.png]), never
+    written into the model directory."""
     result = evaluate_dataset_split(path, request.split, None, request.data_file)
-    result["confusion_png"] = str(save_confusion_png(result["confusion"], result["labels"], path, request))
+    result["artifacts"] = [confusion_artifact(result["confusion"], result["labels"])]  # the caller writes it
     return result
 
 
@@ -270,17 +270,39 @@ def format_evaluation(result: dict) -> str:
         f"examples {result['examples']}  accuracy {100 * result['accuracy']:.2f}%  "
         f"loss {result['loss']:.4f}  ({result['sentences_per_second']:.0f} sentences/s)",
         format_confusion(result["confusion"], result["labels"]),
-        f"confusion matrix written to {result['confusion_png']}",
     ])  # fmt: skip
+
+
+# --- the classify verb -------------------------------------------------------------------------------
+@dataclass
+class ClassifyOptions:
+    top_k: int | None = field(default=None, metadata={"help": "show the k most probable labels"})
+
+
+def run_classify(classifier: Classifier, texts: list[str], options: ClassifyOptions) -> Iterator[dict]:
+    """Per text: the most probable label and the probabilities of the top-k labels (the best one only by default)."""
+    for text, probs in zip(texts, classifier.probabilities(texts)):
+        ranked = sorted(probs.items(), key=lambda item: -item[1])
+        yield {"text": text, "label": ranked[0][0], "probabilities": dict(ranked[: options.top_k or 1])}
+
+
+def format_classified(result: dict, options: ClassifyOptions) -> str:
+    labels = "  ".join(f"{label} {p:.3f}" for label, p in result["probabilities"].items())
+    return f"{labels}\t{result['text']}"
+
+
+CLASSIFY = Verb(name="classify", help="label sentences with a trained classifier", options=ClassifyOptions,
+                run=run_classify, what="sentences", format=format_classified)
 
 
 DESCRIPTOR = register_task(TaskDescriptor(
     name=TASK,
     summary="BiRNN sentence classifier",
+    docs="docs/labelling.md",
     config_class=ClassifierConfig,
-    train=train,
+    build=build,
     load=load_classifier,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=("classify",),
+    verbs=(CLASSIFY,),
 ))  # fmt: skip

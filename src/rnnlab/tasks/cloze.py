@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,8 @@ from rnnlab.tasks.labelling_common import (
     read_model_dir,
 )
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
-from rnnlab.train import EpochBatches, StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
+from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask, load_model_weights
+from rnnlab.verbs import Verb
 
 TASK = "cloze"
 BLANK = "___"
@@ -111,10 +112,6 @@ def separate_blank(tokens: list[str], blank: str) -> list[str]:
     return out
 
 
-def fill_blank(model: ClozeModel, text: str, top_k: int = 10, blank: str = BLANK):
-    return model.fill(text, top_k, blank)
-
-
 def load_cloze(path: str | Path) -> ClozeModel:
     checkpoint = read_model_dir(path, TASK)
     config = config_from_dict(ClozeConfig, checkpoint.config["config"], source=str(checkpoint.path))
@@ -162,10 +159,9 @@ class ClozeTask(TrainTask):
                                    self.config.trainer.seed, epoch)
         return EpochBatches(batches, make=lambda idx: encode_lines([self.train_lines[i] for i in idx], self.vocab))
 
-    def train_step(self, batch) -> StepOutput:
-        device = next(self.model.parameters()).device
-        ids, lengths = batch[0].to(device), batch[1].to(device)
-        forward_loss, both_loss, _, mask = self.model.losses(ids, lengths)
+    def train_step(self, model: torch.nn.Module, batch: tuple[Tensor, Tensor]) -> StepOutput:
+        ids, lengths = batch  # on the Trainer's device already
+        forward_loss, both_loss, _, mask = model(ids, lengths)  # forward = the losses
         count = mask.sum()
         loss = ((forward_loss + both_loss) * mask).sum() / count
         return StepOutput(loss, num_tokens=int(count))
@@ -217,13 +213,13 @@ def load_lines(config: ClozeConfig) -> dict[str, list[list[str]]]:
     return splits
 
 
-def train(config: ClozeConfig, resume: bool = False) -> dict:
+def build(config: ClozeConfig) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer (`rnnlab train`, `rnnlab.train.run.train_task`)."""
     splits = load_lines(config)
     vocab = Vocabulary.build(splits["train"], config.data.min_freq, config.data.max_vocab)
     torch.manual_seed(config.trainer.seed)
     model = BiCloze(config.model, len(vocab))
-    task = ClozeTask(config, model, vocab, splits["train"], splits["valid"])
-    return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
+    return TrainSetup(task=ClozeTask(config, model, vocab, splits["train"], splits["valid"]), model=model)
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict:
@@ -248,13 +244,41 @@ def format_evaluation(m: dict) -> str:
             f"top-1 {100 * m['forward_acc']:.1f}%")  # fmt: skip
 
 
+# --- the cloze verb ----------------------------------------------------------------------------------
+@dataclass
+class ClozeOptions:
+    top_k: int = field(default=10, metadata={"help": "how many fillers to rank"})
+    blank: str = field(default=BLANK, metadata={"help": "the blank marker"})
+
+
+def run_cloze(model: ClozeModel, sentences: list[str], options: ClozeOptions) -> Iterator[dict]:
+    """Per sentence with one blank: the top-k fillers by the bidirectional head and by the forward one."""
+    for sentence in sentences:
+        both, forward = model.fill(sentence, options.top_k, options.blank)
+        yield {"sentence": sentence, "bidirectional": [[w, p] for w, p in both], "forward": [[w, p] for w, p in forward]}
+
+
+def format_cloze(result: dict, options: ClozeOptions) -> str:
+    both, forward = result["bidirectional"], result["forward"]
+    width = max([len(w) for w, _ in both + forward] + [8])
+    lines = [f"{'bidirectional':>{width + 8}s}   | {'forward only':>{width + 8}s}"]
+    lines += [f"{w1:>{width}s} {p1:7.4f}   | {w2:>{width}s} {p2:7.4f}" for (w1, p1), (w2, p2) in zip(both, forward)]
+    return "\n".join(lines)
+
+
+CLOZE = Verb(name="cloze", help="rank fillers for the ___ in a sentence", options=ClozeOptions, run=run_cloze,
+             what="sentences", format=format_cloze,
+             description='Rank fillers for the blank of each sentence, e.g. "I am ___ hungry ."')
+
+
 DESCRIPTOR = register_task(TaskDescriptor(
     name=TASK,
     summary="bidirectional fill-in-the-blank model (forward + backward LSTM)",
+    docs="docs/labelling.md",
     config_class=ClozeConfig,
-    train=train,
+    build=build,
     load=load_cloze,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=("cloze",),
+    verbs=(CLOZE,),
 ))  # fmt: skip

@@ -16,8 +16,8 @@ from torch import Tensor
 
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import CheckpointError, ConfigError, DataError
-from rnnlab.tasks.registry import EvalRequest
 from rnnlab.train.batches import shuffled_indices
+from rnnlab.verbs import Artifact
 
 MAX_WORD_CHARS = 20  # longer words keep their first 10 and last 10 characters (prefix + suffix)
 
@@ -126,42 +126,28 @@ def labelled_splits(data, kind: str, read: Callable[[str], list], what: str) -> 
 
 
 def read_model_dir(path: str | Path, task: str):
-    """Load a saved model directory of `task` (checks the task, verifies the files); a Checkpoint."""
-    from rnnlab.train.checkpoint import load_checkpoint
+    """Load a saved model directory of `task` (a run directory: its best/); `rnnlab.train.load_model_dir`."""
+    from rnnlab.train.checkpoint import load_model_dir
 
-    checkpoint = load_checkpoint(_resolve(path))
-    if checkpoint.config.get("task") != task:
-        raise CheckpointError(
-            f"{path}: expected a {task} model directory, found task {checkpoint.config.get('task')!r}"
-        )
-    return checkpoint
+    return load_model_dir(path, task)
 
 
-def _resolve(path: str | Path) -> Path:
-    """Accept a run directory too: use its best/ (or last/) model when it has no config.json itself."""
-    path = Path(path)
-    if not (path / "config.json").is_file():
-        for name in ("best", "last"):
-            if (path / name / "config.json").is_file():
-                return path / name
-    return path
+CONFUSION_PNG = "confusion.png"
 
 
-def save_confusion_png(counts: list[list[int]], labels: Sequence[str], model_path: str | Path,
-                       request: EvalRequest) -> Path:
-    """confusion-<split or data file>.png in the model directory, or in the current directory if that is
-    read-only."""
+def confusion_artifact(counts: list[list[int]], labels: Sequence[str]) -> Artifact:
+    """The row-normalised confusion plot as a PNG artifact, rendered in memory: evaluating writes no file
+    (`rnnlab eval --out DIR` writes it, a server returns it)."""
+    import io
+
+    import matplotlib
+
     from rnnlab.tasks.labelling_metrics import plot_confusion
-    from rnnlab.tasks.registry import resolve_model_dir
 
-    name = f"confusion-{Path(request.data_file).stem if request.data_file else request.split}.png"
-    image = resolve_model_dir(model_path) / name
-    try:
-        plot_confusion(counts, labels, str(image))
-    except OSError:
-        image = Path.cwd() / name
-        plot_confusion(counts, labels, str(image))
-    return image
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"savefig.format": "png"}):  # a file object has no suffix to go by
+        plot_confusion(counts, labels, buffer)
+    return Artifact(media_type="image/png", data=buffer.getvalue(), name=CONFUSION_PNG)
 
 
 def read_json_file(checkpoint, name: str) -> dict:

@@ -2,7 +2,7 @@
 
 Entry points used by the CLI:
 
-* `train(config)`: build everything from an `LMTaskConfig` and run the shared Trainer;
+* `build(config)`: everything from an `LMTaskConfig` for the shared Trainer (`rnnlab.train.run.train_task`);
 * `load_language_model(path)`: a saved model directory -> `NeuralLanguageModel` (score / generate);
 * `evaluate(path, request)`: what `rnnlab eval` reports for task "lm"; `DESCRIPTOR` registers the task.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,15 +31,16 @@ from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
 from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
 from rnnlab.lm.scoring import read_sentences
+from rnnlab.lm.verbs import GENERATE, SCORE
 from rnnlab.nn.decoding import map_state
 from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 from rnnlab.train import (
     StepOutput,
-    Trainer,
     TrainerConfig,
+    TrainSetup,
     TrainTask,
-    load_checkpoint,
+    load_model_dir,
     load_model_weights,
     set_seed,
 )
@@ -160,9 +160,9 @@ class LanguageModelTask(TrainTask):
     def on_epoch_start(self, epoch: int) -> None:
         self.state = None
 
-    def train_step(self, batch) -> StepOutput:
-        inputs, targets = (t.to(self.device) for t in batch)
-        logits, state = self.model(inputs, self.state)
+    def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        inputs, targets = batch  # on the Trainer's device already
+        logits, state = model(inputs, self.state)
         self.state = detach_state(state)
         loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         return StepOutput(loss, num_tokens=targets.numel())
@@ -210,33 +210,33 @@ def primer_text(train_text: str, lines: int = 2, max_chars: int = 1000) -> str:
     return tail + "\n"
 
 
-def train(config: LMTaskConfig, resume: bool = False, corpus: Corpus | None = None) -> dict[str, Any]:
-    """Train a language model as configured; returns the Trainer's summary (plus the test metrics)."""
+def build(config: LMTaskConfig, corpus: Corpus | None = None) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer; after training, `finish` adds the test metrics
+    of the best checkpoint to the summary (`summary["test"]`)."""
     task = LanguageModelTask(config, corpus)
-    print(
+    banner = (
         f"rnnlab: corpus {task.corpus.name} ({task.level}): {len(task.train_ids):,} train tokens, "
         f"vocabulary {len(task.vocab):,}; model {config.model.cell} "
         f"{config.model.num_layers}x{config.model.hidden_size}, "
-        f"{sum(p.numel() for p in task.model.parameters()):,} parameters",
-        file=sys.stderr,
+        f"{sum(p.numel() for p in task.model.parameters()):,} parameters"
     )
-    trainer = Trainer(task, task.model, config.trainer, config.output_dir)
-    summary = trainer.fit(resume=resume)
-    best = summary.get("best_checkpoint") or summary.get("last_checkpoint")
-    if best:
-        model = load_language_model(best)
-        test_ids = encode_text(task.corpus.test, task.tokenizer, task.vocab, "test")
-        loss, _ = stream_loss(model.model, test_ids, config.eval_batch_size, config.bptt)
-        summary["test"] = {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2)}
-    return summary
+
+    def finish(summary: dict[str, Any]) -> dict[str, Any]:
+        best = summary.get("best_checkpoint") or summary.get("last_checkpoint")
+        if best:
+            model = load_language_model(best)
+            test_ids = encode_text(task.corpus.test, task.tokenizer, task.vocab, "test")
+            loss, _ = stream_loss(model.model, test_ids, config.eval_batch_size, config.bptt)
+            summary["test"] = {"loss": loss, "ppl": math.exp(loss), "bpc": loss / math.log(2)}
+        return summary
+
+    return TrainSetup(task=task, model=task.model, finish=finish, banner=banner)
 
 
 # --------------------------------------------------------------------------------------- loading
 def load_language_model(path: str | Path, device: str | torch.device = "cpu") -> NeuralLanguageModel:
     """Load a saved RNN language model (weights verified against the manifest; no code is unpickled)."""
-    checkpoint = load_checkpoint(resolve_model_dir(path), map_location=device)
-    if checkpoint.task != "lm":
-        raise CheckpointError(f"{checkpoint.path}: a {checkpoint.task!r} model, not a language model")
+    checkpoint = load_model_dir(path, "lm", map_location=device)
     try:
         config = config_from_dict(LMTaskConfig, checkpoint.config["config"], source=str(checkpoint.path / "config.json"))
         tokens = checkpoint.read_json(VOCAB_FILE)["tokens"]
@@ -283,10 +283,11 @@ def format_evaluation(result: dict[str, Any]) -> str:
 DESCRIPTOR = register_task(TaskDescriptor(
     name="lm",
     summary="RNN language model (char / word / subword), truncated BPTT",
+    docs="docs/language_models.md",
     config_class=LMTaskConfig,
-    train=train,
+    build=build,
     load=load_language_model,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=("generate", "score"),
+    verbs=(GENERATE, SCORE),
 ))  # fmt: skip

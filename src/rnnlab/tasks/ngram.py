@@ -16,6 +16,7 @@ from typing import Literal
 from rnnlab.config import require
 from rnnlab.errors import ConfigError, DataError, UserError
 from rnnlab.lm.ngram import NGramModel, perplexity
+from rnnlab.lm.verbs import GENERATE, SCORE
 from rnnlab.paths import check_writable
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
 
@@ -240,12 +241,13 @@ def format_evaluation(result: dict) -> str:
 DESCRIPTOR = register_task(TaskDescriptor(
     name="ngram",
     summary="n-gram language model (modified Kneser-Ney like KenLM, and simpler estimators)",
+    docs="docs/ngram.md",
     config_class=NGramTaskConfig,
     train=train,
     load=load_language_model,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=("generate", "score"),
+    verbs=(GENERATE, SCORE),
     positional="corpus",
     run_dir=run_directory,
     resumable=False,

@@ -13,6 +13,7 @@ search for corpus BLEU.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -42,7 +43,7 @@ def load_language_model_dir(path: str | Path) -> LanguageModel:
 
 
 class NoisyChannelReranker:
-    """Rerank n-best lists (lists of `rnnlab.tasks.translation.Translation`) with an LM and a reverse model."""
+    """Rerank n-best lists (lists of `rnnlab.tasks.translator.Translation`) with an LM and a reverse model."""
 
     def __init__(self, lm: LanguageModel | None, reverse=None, weights: NoisyChannelWeights | None = None):
         self.lm, self.reverse = lm, reverse
@@ -89,7 +90,7 @@ class NoisyChannelReranker:
     def tune(self, sources: Sequence[str], references: Sequence[str], nbest: Sequence[Sequence],
              target_language: str = "en") -> tuple[NoisyChannelWeights, float]:  # fmt: skip
         """Grid search of the weights for dev-set corpus BLEU; sets and returns the best (ties: first)."""
-        from rnnlab.tasks.translation import corpus_scores
+        from rnnlab.text_metrics import corpus_scores
 
         feats = self.features(sources, nbest)
         lm_grid = LM_GRID if self.lm is not None else (0.0,)
@@ -108,13 +109,24 @@ class NoisyChannelReranker:
 
 def build_reranker(lm_path: str | None, reverse_path: str | None, lm_weight: float, reverse_weight: float,
                    length_weight: float) -> NoisyChannelReranker | None:
-    """A noisy-channel reranker from a target-side LM and/or a reverse model directory; None if neither."""
+    """A noisy-channel reranker from a target-side LM and/or a reverse model directory; None if neither.
+
+    The models are loaded once per pair of paths (`load_reranker_models`): the interactive prompt and a
+    server build a reranker for every request."""
     if not (lm_path or reverse_path):
         return None
-    from rnnlab.tasks.translation import load_translator
-
-    lm = load_language_model_dir(lm_path) if lm_path else None
-    reverse = load_translator(reverse_path) if reverse_path else None
+    lm, reverse = load_reranker_models(lm_path, reverse_path)
     weights = NoisyChannelWeights(lm=lm_weight if lm else 0.0, reverse=reverse_weight if reverse else 0.0,
                                   length=length_weight)  # fmt: skip
     return NoisyChannelReranker(lm, reverse, weights)
+
+
+@functools.lru_cache(maxsize=4)
+def load_reranker_models(lm_path: str | None, reverse_path: str | None) -> tuple[LanguageModel | None, object]:
+    """(language model, reverse Translator) of these model directories, each None when not given; cached, so
+    a model directory changed on disk after the first call is not reread (`load_reranker_models.cache_clear()`)."""
+    from rnnlab.tasks.translator import load_translator
+
+    lm = load_language_model_dir(lm_path) if lm_path else None
+    reverse = load_translator(reverse_path) if reverse_path else None
+    return lm, reverse

@@ -19,6 +19,7 @@ import io
 import json
 import math
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -39,17 +40,18 @@ from rnnlab.data.registry import (
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import CheckpointError, ConfigError, DataError
 from rnnlab.nn.seq2vec import SequenceToVector, SequenceToVectorConfig
-from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
+from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.train import (
     EpochBatches,
     StepOutput,
-    Trainer,
     TrainerConfig,
+    TrainSetup,
     TrainTask,
-    load_checkpoint,
+    load_model_dir,
     load_model_weights,
     shuffled_indices,
 )
+from rnnlab.verbs import Verb
 
 TASK = "regression"
 Example = tuple[str, float]  # (text, target)
@@ -185,9 +187,10 @@ class Regressor:
         return ids, ids != PAD_ID
 
     def standardised(self, texts: list[str]) -> torch.Tensor:
-        """The model's output (N,) in standard units (what the loss sees)."""
+        """The model's output (N,) in standard units (what the loss sees), computed on the model's device."""
         ids, mask = self.encode(texts)
-        return self.model(ids, mask).squeeze(1)
+        device = next(self.model.parameters()).device
+        return self.model(ids.to(device), mask.to(device)).squeeze(1)
 
     @torch.no_grad()
     def predict(self, texts: list[str], batch_size: int = 256) -> list[float]:
@@ -218,13 +221,20 @@ class RegressionTask(TrainTask):
         train, size = self.splits["train"], self.config.batch_size
         order = shuffled_indices(len(train), self.config.trainer.seed, epoch)
         batches = [[train[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
-        return EpochBatches(batches)
+        return EpochBatches(batches, make=self.encode)  # each batch made of tensors when the Trainer reads it
 
-    def train_step(self, batch: list[Example]) -> StepOutput:
+    def encode(self, examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """A batch as tensors (the Trainer moves them to its device): ids (N, L), mask (N, L), standardised
+        targets (N,)."""
         regressor = self.regressor
-        targets = (torch.tensor([value for _, value in batch]) - regressor.mean) / regressor.std
-        loss = F.mse_loss(regressor.standardised([text for text, _ in batch]), targets)
-        return StepOutput(loss, num_tokens=len(batch))
+        targets = (torch.tensor([value for _, value in examples]) - regressor.mean) / regressor.std
+        ids, mask = regressor.encode([text for text, _ in examples])
+        return ids, mask, targets
+
+    def train_step(self, model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> StepOutput:
+        ids, mask, targets = batch
+        loss = F.mse_loss(model(ids, mask).squeeze(1), targets)
+        return StepOutput(loss, num_tokens=len(targets))
 
     def evaluate(self) -> dict[str, float]:
         valid = self.splits["valid"]
@@ -240,8 +250,9 @@ class RegressionTask(TrainTask):
         return {"vocab.json": json.dumps({"tokens": self.regressor.vocab.tokens}, ensure_ascii=False)}
 
 
-def train(config: RegressionConfig, resume: bool = False) -> dict:
-    """Train as configured; the Trainer's summary (best model, by valid RMSE, under <output_dir>/best)."""
+def build(config: RegressionConfig) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer (`rnnlab train` keeps the best model, by valid
+    RMSE, under <output_dir>/best)."""
     splits = load_splits(config.data)
     if not splits["train"] or not splits["valid"]:
         raise DataError("regression: expected non-empty train and valid examples")
@@ -251,12 +262,12 @@ def train(config: RegressionConfig, resume: bool = False) -> dict:
     torch.manual_seed(config.trainer.seed)
     model = SequenceToVector(config.model, len(vocab), output_size=1, pad_id=PAD_ID)
     regressor = Regressor(model, vocab, config, mean, std or 1.0)
-    return Trainer(RegressionTask(config, regressor, splits), model, config.trainer, config.output_dir).fit(resume=resume)
+    return TrainSetup(task=RegressionTask(config, regressor, splits), model=model)
 
 
 # -------------------------------------------------------------------------------- loading, eval, predict
 def load_regressor(path: str | Path) -> Regressor:
-    checkpoint = load_checkpoint(resolve_model_dir(path))
+    checkpoint = load_model_dir(path, TASK)
     try:
         config = config_from_dict(RegressionConfig, checkpoint.config["config"], source=str(checkpoint.path))
         vocab = Vocabulary(checkpoint.read_json("vocab.json")["tokens"])
@@ -289,18 +300,29 @@ def format_evaluation(result: dict) -> str:
             f"(predicting the training mean: RMSE {result['mean_predictor_rmse']:.3f})")  # fmt: skip
 
 
-def predict(regressor: Regressor, inputs: list[str]) -> list[dict]:
-    return [{"input": text, "prediction": round(value, 4)} for text, value in zip(inputs, regressor.predict(inputs))]
+@dataclass
+class PredictOptions:
+    batch_size: int = field(default=256, metadata={"help": "inputs per batch"})
+
+
+def predict(regressor: Regressor, inputs: list[str], options: PredictOptions) -> Iterator[dict]:
+    """The `predict` verb: one `{"input", "prediction"}` per input string."""
+    for text, value in zip(inputs, regressor.predict(inputs, options.batch_size)):
+        yield {"input": text, "prediction": round(value, 4)}
+
+
+PREDICT = Verb(name="predict", help="predict a number for each input string", options=PredictOptions, run=predict,
+               what="inputs")
 
 
 DESCRIPTOR = register_task(TaskDescriptor(
     name=TASK,
     summary="sequence-to-vector regression (e.g. a molecule's hydration energy from its SMILES)",
+    docs="docs/tasks.md#regression-sequence-to-vector",
     config_class=RegressionConfig,
-    train=train,
+    build=build,
     load=load_regressor,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=("predict",),
-    predict=predict,
+    verbs=(PREDICT,),
 ))  # fmt: skip

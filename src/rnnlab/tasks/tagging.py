@@ -2,15 +2,16 @@
 
     words + character BiRNN features -> stacked BiLSTM/BiGRU -> per-token scores -> softmax or CRF
 
-`train(config)` trains with the shared Trainer and writes `<output_dir>/best` and `/last`;
+`build(config)` sets up the shared Trainer (`rnnlab train` writes `<output_dir>/best` and `/last`);
 `load_tagger(path)` gives a `Tagger` whose `tag(sentences)` returns tags (batched, vectorised Viterbi);
 `DESCRIPTOR` registers the task (`rnnlab train`, `eval`, `tag` find it there).
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,17 +20,17 @@ import torch
 from torch import Tensor
 
 from rnnlab.config import config_from_dict, config_to_dict
-from rnnlab.data.tagged import TaggedSentence, check_scheme, read_tagged
+from rnnlab.data.tagged import TaggedSentence, check_scheme, format_tagged, parse_tagged, read_tagged
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.nn.tagger import BiRNNTagger, TaggerModelConfig
 from rnnlab.tasks.labelling_common import (
     TokenVocab,
     bucketed_batches,
+    confusion_artifact,
     dump_json,
     labelled_splits,
     read_json_file,
     read_model_dir,
-    save_confusion_png,
     sorted_batches,
 )
 from rnnlab.tasks.labelling_metrics import (
@@ -39,7 +40,8 @@ from rnnlab.tasks.labelling_metrics import (
     format_confusion,
 )
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
-from rnnlab.train import StepOutput, Trainer, TrainerConfig, TrainTask, load_model_weights
+from rnnlab.train import StepOutput, TrainerConfig, TrainSetup, TrainTask, load_model_weights
+from rnnlab.verbs import Verb
 
 TASK = "tagger"
 
@@ -219,10 +221,9 @@ class TaggingTask(TrainTask):
         batches = bucketed_batches(self.lengths, self.config.batch_size, self.config.trainer.seed, epoch)
         return EpochBatches(batches, make=lambda idx: self.encoder.batch([self.train_set[i] for i in idx], True))
 
-    def train_step(self, batch) -> StepOutput:
-        device = next(self.model.parameters()).device
-        batch = {k: v.to(device) for k, v in batch.items()}
-        return StepOutput(self.model.loss(batch), num_tokens=int(batch["mask"].sum()))
+    def train_step(self, model: torch.nn.Module, batch: dict[str, Tensor]) -> StepOutput:
+        # the batch is on the Trainer's device already; `loss` is BiRNNTagger's (a wrapper passes it on)
+        return StepOutput(model(batch), num_tokens=int(batch["mask"].sum()))  # forward = the loss
 
     def evaluate(self) -> dict[str, float]:
         tagger = Tagger(self.model, self.encoder, self.config, self.scheme)
@@ -240,8 +241,9 @@ class TaggingTask(TrainTask):
         return {"vocab.json": dump_json({**self.encoder.vocab.to_json(), "tags": self.encoder.tags})}
 
 
-def train(config: TaggerConfig, resume: bool = False) -> dict:
-    """Train a tagger; returns the Trainer's summary (best model under <output_dir>/best)."""
+def build(config: TaggerConfig) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer (`rnnlab train` keeps the best model under
+    <output_dir>/best)."""
     splits = load_splits(config.data)
     if not splits["valid"]:
         raise DataError("validation split is empty; give data.valid or more training sentences")
@@ -257,8 +259,7 @@ def train(config: TaggerConfig, resume: bool = False) -> dict:
     # Validation tags never seen in training would crash evaluation later: say so now.
     for sentence in splits["valid"]:
         encoder.tag_ids_of(sentence)
-    task = TaggingTask(config, model, encoder, scheme, splits)
-    return Trainer(task, model, config.trainer, config.output_dir).fit(resume=resume)
+    return TrainSetup(task=TaggingTask(config, model, encoder, scheme, splits), model=model)
 
 
 # --- commands ----------------------------------------------------------------------------------------
@@ -275,9 +276,10 @@ def evaluate_dataset_split(path: str | Path, split: str, batch_size: int = 128, 
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict:
-    """Accuracy, entity P/R/F1 and the confusion matrix (also written as a PNG next to the model)."""
+    """Accuracy, entity P/R/F1 and the confusion matrix; its plot is an artifact ("artifacts": [confusion.png]),
+    never written into the model directory."""
     result = evaluate_dataset_split(path, request.split, data_file=request.data_file)
-    result["confusion_png"] = str(save_confusion_png(result["confusion"], result["tags"], path, request))
+    result["artifacts"] = [confusion_artifact(result["confusion"], result["tags"])]  # the caller writes it
     return result
 
 
@@ -291,17 +293,62 @@ def format_evaluation(result: dict) -> str:
                          f"{s['support']:8d}")
     lines.append("confusion (most frequent gold tags; rows gold, columns predicted):")
     lines.append(format_confusion(result["confusion"], result["tags"]))
-    lines.append(f"confusion matrix written to {result['confusion_png']}")
     return "\n".join(lines)
+
+
+# --- the tag verb ------------------------------------------------------------------------------------
+@dataclass
+class TagOptions:
+    format: Literal["auto", "slash", "conll", "conllu", "text"] = field(
+        default="auto", metadata={"help": "input file format (auto: detected)"})
+    output: str | None = field(default=None, metadata={"help": "write here instead of stdout (the input's format)"})
+    batch_size: int = field(default=128, metadata={"help": "sentences per batch"})
+
+
+def read_tag_input(path: str, options: TagOptions) -> list[TaggedSentence]:
+    """`--input FILE` ('-': stdin): word/TAG, CoNLL, CoNLL-U or plain text, tags not needed."""
+    if path == "-":
+        return parse_tagged(sys.stdin.read().splitlines(), options.format, "<stdin>", require_tags=False)
+    return read_tagged(path, options.format, require_tags=False)
+
+
+def run_tag(tagger: Tagger, inputs: list, options: TagOptions) -> Iterator[dict]:
+    """Per sentence: tokens, predicted tags, and the sentence written back in its input's format ("text").
+
+    Inputs are strings (tokens separated by spaces) or `TaggedSentence`s read from a file (`read_tag_input`),
+    which keep their columns and comments so CoNLL / CoNLL-U round-trip.
+    """
+    sentences = [item if isinstance(item, TaggedSentence) else TaggedSentence(item.split(), None, "<command line>", i + 1)
+                 for i, item in enumerate(inputs)]  # fmt: skip
+    column = tagger.config.data.tag_column
+    for sentence, tags in zip(sentences, tagger.predict_sentences(sentences, options.batch_size)):
+        tagged = TaggedSentence(sentence.tokens, tags, sentence.source, sentence.line, sentence.rows, sentence.comments)
+        fmt = sentence.format or "text"  # typed on the command line: word/TAG
+        block = fmt in ("conll", "conllu")  # sentences of these are separated by a blank line
+        yield {"tokens": tagged.tokens, "tags": tags, "text": format_tagged([tagged], fmt, column) + "\n" * block}
+
+
+def format_tagged_results(results: list[dict], options: TagOptions) -> str:
+    """All sentences as the input had them (CoNLL blocks separated by one blank line, none after the last)."""
+    text = "".join(result["text"] for result in results)
+    return text[:-1] if text.endswith("\n\n") else text
+
+
+TAG = Verb(
+    name="tag", help="tag sentences with a trained tagger", options=TagOptions, run=run_tag, what="sentences",
+    read_file=read_tag_input, format_all=format_tagged_results,
+    description="Tag sentences (tokens separated by spaces) or a file: word/TAG, CoNLL, CoNLL-U or plain text",
+)
 
 
 DESCRIPTOR = register_task(TaskDescriptor(
     name=TASK,
     summary="BiLSTM(-CRF) POS / NER tagger",
+    docs="docs/labelling.md",
     config_class=TaggerConfig,
-    train=train,
+    build=build,
     load=load_tagger,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=("tag",),
+    verbs=(TAG,),
 ))  # fmt: skip

@@ -278,6 +278,17 @@ def load_checkpoint(directory: str | Path, *, map_location: str | torch.device =
     return Checkpoint(path=path, config=config, state_dict=state_dict, trainer_state=trainer_state, files=extra)
 
 
+def load_model_dir(path: str | Path, task: str, *, map_location: str | torch.device = "cpu") -> Checkpoint:
+    """The checkpoint a task's `load` reads: a model directory, or a run directory (its best/, else last/),
+    verified, and refused with one line if another task wrote it. Every task loads through here."""
+    from rnnlab.paths import resolve_model_dir
+
+    checkpoint = load_checkpoint(resolve_model_dir(path), map_location=map_location)
+    if checkpoint.task != task:
+        raise CheckpointError(f"{checkpoint.path}: a {checkpoint.task!r} model, not a {task!r} model")
+    return checkpoint
+
+
 def verify_checkpoint(
     directory: str | Path, required: tuple[str, ...] = (CONFIG_FILE, MODEL_FILE)
 ) -> dict[str, dict[str, Any]]:

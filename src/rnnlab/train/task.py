@@ -1,19 +1,21 @@
 """What a task gives the Trainer: batches, a training step, an evaluation, and what to checkpoint.
 
 A task is any object with the methods of `TrainTask` (subclassing it is optional; it only supplies the
-defaults of the optional methods). The Trainer owns the loop, the optimizer and the checkpoints; the task
-owns the model's data and the meaning of a batch.
+defaults of the optional methods). The Trainer owns the loop, the optimizer, the device and the
+checkpoints; the task owns the model's data and the meaning of a batch. A registered task's `build(config)`
+returns a `TrainSetup` (the task, the model, what to do after fitting), from which
+`rnnlab.train.run.train_task` builds the Trainer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["StepOutput", "TrainTask", "as_step_output"]
+__all__ = ["StepOutput", "TrainSetup", "TrainTask", "as_step_output"]
 
 
 @dataclass
@@ -36,11 +38,17 @@ class TrainTask:
     Required:
         train_batches(epoch) -> a sequence (len + __getitem__) of batches; its order must be a pure function of
             (seed, epoch) so a resumed run sees the same batches (see `rnnlab.train.batches.shuffled_indices`).
-        train_step(batch) -> StepOutput (or a `(loss, num_tokens)` tuple); do the forward pass and return the
-            mean loss; the Trainer does backward, clipping and the optimizer step. Move the batch to the
-            model's device here (`rnnlab.train.batches.move_to`).
+        train_step(model, batch) -> StepOutput (or a `(loss, num_tokens)` tuple); do the forward pass with
+            `model` and return the mean loss; the Trainer does backward, clipping and the optimizer step.
+            `model` is the module the Trainer holds: the task's own model, or a wrapper around it (DDP,
+            torch.compile, a test's spy), so call it rather than a model the task keeps. The batch arrives on
+            the Trainer's device: the Trainer moves every tensor inside it (`rnnlab.train.batches.move_to`:
+            tensors in tuples, lists, namedtuples and dicts; anything else, e.g. strings, as it is), so a
+            batch the task wants on the GPU is made of tensors (encode in `train_batches`, e.g. with
+            `EpochBatches(..., make=encode)`).
         evaluate() -> dict[str, float] of validation metrics, e.g. {"loss": 4.1, "ppl": 60.3}; the Trainer
-            calls it under `torch.no_grad()` with the model in eval mode.
+            calls it under `torch.no_grad()` with the model in eval mode. It may use the task's own model
+            (the wrapped module shares its weights) and moves what it reads to that model's device itself.
         checkpoint_config() -> dict written as config.json; must contain "task" (see rnnlab.tasks.registry).
 
     Optional:
@@ -56,7 +64,7 @@ class TrainTask:
     def train_batches(self, epoch: int) -> Sequence[Any]:
         raise NotImplementedError
 
-    def train_step(self, batch: Any) -> StepOutput:
+    def train_step(self, model: torch.nn.Module, batch: Any) -> StepOutput:
         raise NotImplementedError
 
     def evaluate(self) -> dict[str, float]:
@@ -76,6 +84,34 @@ class TrainTask:
 
     def on_epoch_start(self, epoch: int) -> None:
         pass
+
+
+@dataclass
+class TrainSetup:
+    """What a trainable task's `build(config)` returns: everything `rnnlab.train.run.train_task` needs to
+    construct the one Trainer of a run, `Trainer(task, model, config.trainer, output_dir)`.
+
+    The contract of a task module (see docs/training.md, "Tasks"):
+
+        def build(config) -> TrainSetup:          # registered as TaskDescriptor(build=build, ...)
+            ...                                    # read data, build vocabularies, seed, make the model
+            return TrainSetup(task=MyTask(config, model, ...), model=model, banner="...", finish=None)
+
+    `build` constructs no Trainer and trains nothing; it must be deterministic for a config (a resumed run
+    calls it again and must get the same vocabulary and model shape). `config.trainer` (a TrainerConfig)
+    and `config.output_dir` are read by train_task.
+
+    task: the TrainTask the Trainer calls (its `train_step(model, batch)` gets the Trainer's model).
+    model: the torch module to train; the Trainer moves it to its device and may wrap it.
+    banner: a line printed to stderr before training (corpus, vocabulary, parameters), or None.
+    finish: called after `fit` with the Trainer's summary; returns the summary to report, e.g. with the
+        test metrics of the best checkpoint added (the LM task's "test"). None: the summary as it is.
+    """
+
+    task: TrainTask
+    model: torch.nn.Module
+    finish: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    banner: str | None = None
 
 
 def as_step_output(result: Any) -> StepOutput:

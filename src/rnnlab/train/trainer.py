@@ -1,12 +1,17 @@
 """The generic training loop every task reuses: `Trainer(task, model, config, output_dir).fit()`.
 
 The task supplies batches, a forward pass returning the mean loss, an evaluation and what to store in a
-checkpoint (see `rnnlab.train.task.TrainTask`); the Trainer does everything else: optimizer and lr
-schedule, gradient clipping, bf16 autocast on CUDA, a tqdm progress bar (loss, ppl/bpc, tokens/s, ETA),
-validation every N steps, early stopping, a wall-clock budget (`max_minutes`, which also drives the lr
-schedule), callbacks (`rnnlab.train.callbacks`), `best/` and `last/` checkpoints, `metrics.jsonl`,
-`loss_curve.png`, and exact resume: a run killed at any moment and resumed from `last/` produces the same
+checkpoint (see `rnnlab.train.task.TrainTask`); the Trainer does everything else: moving each batch to its
+device, calling `task.train_step(model, batch)` with the model it holds (which may be a wrapper of the
+task's own module), optimizer and lr schedule, gradient clipping, bf16 autocast on CUDA, a tqdm progress
+bar (loss, ppl/bpc, tokens/s, ETA), validation every N steps, early stopping, a wall-clock budget
+(`max_minutes`, which also drives the lr schedule), callbacks (`rnnlab.train.callbacks`), `best/` and
+`last/` checkpoints, `metrics.jsonl`, `loss_curve.png`, and exact resume: a run killed at any moment and resumed from `last/` produces the same
 loss at every later step as the uninterrupted run (on CPU; cuDNN kernels may be nondeterministic).
+
+A registered task does not construct its Trainer: its module's `build(config)` returns a
+`rnnlab.train.TrainSetup`, and `rnnlab.train.run.train_task` (what `rnnlab train` calls) builds the one
+Trainer around it. Used directly, as here, the Trainer needs only a task and a model.
 
 Example (a tiny character LSTM language model)::
 
@@ -37,14 +42,14 @@ Example (a tiny character LSTM language model)::
         def train_batches(self, epoch):              # same order for the same (seed, epoch)
             return EpochBatches(self.batches, shuffled_indices(len(self.batches), self.seed, epoch))
 
-        def train_step(self, batch):
-            logits = self.model(batch[:, :-1])
+        def train_step(self, model, batch):           # the Trainer's model; batch already on its device
+            logits = model(batch[:, :-1])
             loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[:, 1:].flatten())
             return StepOutput(loss, num_tokens=batch[:, 1:].numel())
 
-        def evaluate(self):
-            x = self.valid[None, :-1]
-            loss = torch.nn.functional.cross_entropy(self.model(x)[0], self.valid[1:]).item()
+        def evaluate(self):                          # what evaluate reads, it moves itself
+            valid = self.valid.to(next(self.model.parameters()).device)
+            loss = torch.nn.functional.cross_entropy(self.model(valid[None, :-1])[0], valid[1:]).item()
             return {"loss": loss, "ppl": math.exp(loss)}
 
         def checkpoint_config(self):
@@ -62,129 +67,34 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import random
 import signal
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import torch
 
-from rnnlab.config import config_to_dict, require
+from rnnlab.config import config_to_dict
 from rnnlab.errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
+from rnnlab.train.batches import move_to
 from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
 from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from rnnlab.train.config import TrainerConfig
+from rnnlab.train.device import autocast, resolve_device, resolve_precision
 from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
 from rnnlab.train.optim import LRSchedule, build_optimizer, is_improvement
+from rnnlab.train.rng import get_rng_state, set_rng_state, set_seed
 from rnnlab.train.task import TrainTask, as_step_output
 
-__all__ = ["TrainerConfig", "Trainer", "resolve_device", "set_seed", "get_rng_state", "set_rng_state"]
+# TrainerConfig, resolve_device and set_seed live in rnnlab.train.config / .device / .rng; still importable here
+__all__ = ["Trainer", "TrainerConfig", "resolve_device", "set_seed"]
 
 _STATE_VERSION = 1
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class TrainerConfig:
-    """Settings of the training loop (a nested `trainer:` section in task configs)."""
-
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    momentum: float = 0.0  # sgd only
-    betas: tuple[float, float] = (0.9, 0.999)  # adam / adamw
-    schedule: Literal["none", "plateau", "cosine"] = "none"
-    plateau_factor: float = 0.5  # lr *= factor when the metric stalls ...
-    plateau_patience: int = 0  # ... for more than this many evaluations
-    warmup_steps: int = 0  # linear warmup from lr/warmup_steps to lr
-    min_lr: float = 0.0
-    max_steps: int | None = None  # stop after this many optimizer steps (None = no limit)
-    max_epochs: int | None = 10  # stop after this many epochs (None = no limit)
-    max_minutes: float | None = None  # wall-clock budget; also drives the lr schedule (None = no limit)
-    clip_grad_norm: float | None = None  # clip the global gradient norm to this (None = off)
-    eval_every: int = 0  # evaluate every N steps; 0 = at the end of every epoch
-    log_every: int = 50  # write a "train" record (mean loss over the interval) every N steps
-    save_every: int = 0  # also write last/ every N steps (0 = only at evaluations and at the end)
-    early_stopping_patience: int | None = None  # stop after N evaluations without improvement
-    metric: str = "loss"  # evaluate() key that decides best/ , plateau and early stopping
-    mode: Literal["min", "max"] = "min"
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast on CUDA only; auto = bf16 there
-    save_best: bool = True  # keep best/ (weights + config + task files, no optimizer state)
-    save_last: bool = True  # keep last/ (everything needed to resume)
-    progress: bool = True  # tqdm progress bar on stderr
-    plot: bool = True  # rewrite loss_curve.png at every evaluation
-    # a NaN/inf loss, gradient or validation metric: "raise" TrainingDiverged (nothing more written, the last
-    # good checkpoint kept), "stop" (final evaluation and checkpoint of the last finite weights), "continue"
-    on_nonfinite: Literal["raise", "stop", "continue"] = "raise"
-
-    def __post_init__(self) -> None:
-        require(self.lr > 0 and math.isfinite(self.lr), "lr", "a finite value > 0", self.lr)
-        require(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
-        require(0 <= self.momentum < 1, "momentum", "a value in [0, 1)", self.momentum)
-        require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two values in [0, 1)",
-                self.betas)  # fmt: skip
-        require(0 < self.plateau_factor < 1, "plateau_factor", "a value in (0, 1)", self.plateau_factor)
-        for name in ("plateau_patience", "warmup_steps", "eval_every", "save_every"):
-            require(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
-        require(self.min_lr >= 0, "min_lr", ">= 0", self.min_lr)
-        require(self.log_every > 0, "log_every", "> 0", self.log_every)
-        for name in ("max_steps", "max_epochs", "clip_grad_norm", "early_stopping_patience"):
-            value = getattr(self, name)
-            require(value is None or value > 0, name, "> 0 or null", value)
-        require(self.max_minutes is None or (math.isfinite(self.max_minutes) and self.max_minutes > 0),
-                "max_minutes", "a finite number of minutes > 0, or null", self.max_minutes)  # fmt: skip
-        require(self.max_steps is not None or self.max_epochs is not None or self.max_minutes is not None,
-                "max_steps", "a limit: set max_steps, max_epochs or max_minutes (whichever comes first)",
-                self.max_steps)  # fmt: skip
-        self.betas = (float(self.betas[0]), float(self.betas[1]))
-
-
-# --------------------------------------------------------------------------------- device, seeds, RNG
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" -> cuda if available else cpu; "cuda" without a GPU raises ConfigError."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.device={name!r} but no CUDA GPU is available; use device=cpu or auto")
-    return torch.device(name)
-
-
-def set_seed(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
-def get_rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"].cpu())
-    if torch.cuda.is_available() and "cuda" in state:
-        cuda_states = [s.cpu() for s in state["cuda"]]
-        if len(cuda_states) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda_states)
-        else:
-            warnings.warn("resume: GPU count changed; CUDA RNG state not restored", stacklevel=2)
 
 
 # -------------------------------------------------------------------------------------------- trainer
@@ -193,6 +103,10 @@ class Trainer:
 
     Files under output_dir: last/ and best/ (checkpoint directories, see rnnlab.train.checkpoint),
     metrics.jsonl, loss_curve.png. `fit(resume=True)` continues from last/ exactly.
+
+    Every step moves the batch to `self.device` (`rnnlab.train.batches.move_to`: the tensors inside tuples,
+    lists and dicts; anything else as it is) and calls `task.train_step(self.model, batch)`: the task runs the
+    forward pass on the model the Trainer holds, so a wrapper set as `trainer.model` is not bypassed.
 
     output_dir=None trains in memory: no file is written (no checkpoints, log or plot; the records stay in
     `trainer.log.records`), and the task needs no `checkpoint_config`. Callbacks (see
@@ -216,9 +130,6 @@ class Trainer:
         clock: Callable[[], float] | None = None,
         handle_signals: bool = True,
     ) -> None:
-        # Accept Trainer(model, task, ...) too: an early API note listed that order.
-        if isinstance(task, torch.nn.Module) and not isinstance(model, torch.nn.Module):
-            task, model = model, task
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"Trainer: model must be a torch.nn.Module, got {type(model).__name__}")
         self.task = task
@@ -231,7 +142,7 @@ class Trainer:
         # in the main thread); see _deferred_signals
         self.handle_signals = handle_signals
         self.device = resolve_device(self.config.device)
-        self.precision = self._resolve_precision()
+        self.precision = resolve_precision(self.config.precision, self.device, stacklevel=2)
         self.model.to(self.device)
         out = self.output_dir
         self.metrics_path = out / "metrics.jsonl" if out is not None else None
@@ -243,20 +154,8 @@ class Trainer:
         self._reset_progress()
 
     # ------------------------------------------------------------------------------------- setup
-    def _resolve_precision(self) -> str:
-        precision = self.config.precision
-        if self.device.type != "cuda":
-            if precision == "bf16":
-                warnings.warn("trainer.precision=bf16 needs CUDA; training in fp32 on CPU", stacklevel=3)
-            return "fp32"
-        if precision == "auto":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-        return precision
-
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "bf16":
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.precision)
 
     def _reset_progress(self) -> None:
         self.step = 0  # optimizer steps done
@@ -546,8 +445,9 @@ class Trainer:
         progress = self.budget_fraction()  # measured before the step, like the step fraction
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
+        batch = move_to(batch, self.device)
         with self._autocast():
-            output = as_step_output(self.task.train_step(batch))
+            output = as_step_output(self.task.train_step(self.model, batch))
         output.loss.backward()
         norm_tensor = None
         if cfg.clip_grad_norm is not None:

@@ -40,9 +40,11 @@ from rnnlab.errors import UserError
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.paths import check_writable
-from rnnlab.tasks.language_model import LanguageModelTask, LMTaskConfig, load_language_model
+from rnnlab.tasks import language_model
+from rnnlab.tasks.language_model import LMTaskConfig, load_language_model
 from rnnlab.train import Trainer
 from rnnlab.train.metrics import plot_loss_curve, read_metrics
+from rnnlab.train.run import build_trainer
 from rnnlab.train.rundir import guard_run_directory
 
 # The demo's recipe: what learned most in a fixed wall-clock budget on 2 CPU cores among the candidates
@@ -327,7 +329,8 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
     corpus = load_corpus("tang")
     ngram, ngram_test = train_ngram(corpus)
     ngram.save(out / "ngram")
-    task = LanguageModelTask(config, corpus)
+    setup = language_model.build(config, corpus)
+    task = setup.task
     m = config.model
     line_note = " + line positions" if m.line_positions else ""
     model_text = (f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}{line_note}, "
@@ -339,7 +342,7 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
           f"  character RNN ({model_text}): training for {budget} on {threads} threads "
           f"(Ctrl-C stops early and keeps the model)", flush=True)  # fmt: skip
     # The demo handles Ctrl-C itself (stop, save, say where the model is) instead of the Trainer's handler.
-    trainer = Trainer(task, task.model, config.trainer, out, callbacks=callbacks, handle_signals=False)
+    trainer = build_trainer(setup, config.trainer, out, callbacks=callbacks, handle_signals=False)
     started = time.perf_counter()
     with stop_on_interrupt(trainer) as pressed:
         summary = trainer.fit()

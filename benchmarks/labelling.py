@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.data.labelled import load_dataset
-from rnnlab.tasks.labelling_metrics import accuracy, entity_scores
+from rnnlab.labelling.metrics import accuracy, entity_scores
 
 
 def word_features(tokens: list[str], i: int, chinese: bool) -> dict[str, object]:

@@ -14,8 +14,8 @@ import csv
 import io
 
 from rnnlab.data.registry import cache_path, load_dataset
+from rnnlab.numeric_metrics import regression_metrics
 from rnnlab.tasks.registry import EvalRequest, get_task, resolve_model_dir
-from rnnlab.tasks.regression import regression_metrics
 
 
 def main() -> None:

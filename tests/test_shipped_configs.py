@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.tasks.registry import discover_tasks, load_task_config, yaml_task_name
+from rnnlab.tasks.configs import load_task_config, yaml_task_name
+from rnnlab.tasks.registry import discover_tasks
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 

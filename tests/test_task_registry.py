@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from rnnlab.cli import build_parser, main
-from rnnlab.tasks.registry import discover_tasks, get_task, load_task_config
+from rnnlab.tasks.configs import load_task_config
+from rnnlab.tasks.registry import discover_tasks, get_task
 from tests.test_shipped_configs import CONFIGS
 
 EXAMPLE = "regression"

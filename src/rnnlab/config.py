@@ -91,7 +91,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     data: dict[str, Any] = {}
     if path is not None:
         data = read_yaml(path)
-        data.pop("task", None)  # which task the file is for: read by rnnlab.tasks.registry.load_task_config
+        data.pop("task", None)  # which task the file is for: read by rnnlab.tasks.configs.load_task_config
         _check_keys(cls, data, str(path), "")
     if isinstance(overrides, Mapping):
         override_data = _nest(dict(overrides))

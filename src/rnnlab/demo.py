@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from copy import deepcopy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +38,10 @@ from rnnlab.data.poetry import PoemQuality, poem_form, poem_quality
 from rnnlab.errors import UserError
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
+from rnnlab.lm.verbs import SamplingOptions, run_generate
 from rnnlab.paths import check_writable
 from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import LMTaskConfig, load_language_model
-from rnnlab.train import Trainer
 from rnnlab.train.metrics import plot_loss_curve, read_metrics
 from rnnlab.train.run import build_trainer
 from rnnlab.train.rundir import guard_run_directory
@@ -66,7 +65,8 @@ NGRAM_ORDER = 3
 # The chapter's plausible sentence, its scrambled copy, and a second plausible one.
 SENTENCES = ["那只猫在作报告!", "! 在报那猫告做只", "那个人在作报告!"]
 FREE_SAMPLES = 64
-SAMPLING = {"temperature": 0.8, "top_k": 40, "top_p": 0.95}
+# How both models write their samples: the `generate` verb's options (what `rnnlab generate` takes).
+SAMPLING = SamplingOptions(temperature=0.8, top_k=40, top_p=0.95, max_tokens=120, stream=False)
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -143,33 +143,6 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-@contextmanager
-def stop_on_interrupt(trainer: Trainer) -> Iterator[list[bool]]:
-    """While the block runs, the first Ctrl-C asks the Trainer to stop after the current step (it then
-    evaluates and writes best/ and last/); a second one raises KeyboardInterrupt as usual.
-
-    Yields a one-element list that becomes [True] once Ctrl-C was pressed.
-    """
-    pressed = [False]
-    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
-        yield pressed
-        return
-
-    def handler(signum, frame) -> None:
-        if pressed[0]:
-            raise KeyboardInterrupt
-        pressed[0] = True
-        trainer.request_stop("interrupted")
-        print("\nrnnlab demo: Ctrl-C: stopping after this step, then saving best/ and last/ "
-              "(Ctrl-C again to abort at once)", flush=True)  # fmt: skip
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 # --------------------------------------------------------------------------------------- the models
 def demo_config(
     output_dir: str | Path,
@@ -219,8 +192,14 @@ def rnn_test_metrics(lm, corpus: Corpus, config: LMTaskConfig) -> dict[str, floa
     return lm.evaluate_text(corpus.test, batch_size=config.eval_batch_size, bptt=config.bptt)
 
 
+def samples(model, count: int, seed: int, **options: Any) -> list[str]:
+    """`count` texts from the `generate` verb (free samples, or poems of a form / an acrostic)."""
+    chosen = replace(SAMPLING, num_samples=count, seed=seed, **options)
+    return [result["text"] for result in run_generate(model, [], chosen)]
+
+
 def free_samples(model, count: int, seed: int) -> list[str]:
-    return model.generate("", num_samples=count, max_tokens=120, seed=seed, **SAMPLING)
+    return samples(model, count, seed)
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -254,8 +233,8 @@ def build_report(r: dict[str, Any]) -> str:
         f"| test perplexity | {ngram['ppl']:.1f} | **{rnn['ppl']:.1f}** ({ratio:.2f}x the 3-gram's) |",
         f"| test bits per character | {ngram['bpc']:.3f} | **{rnn['bpc']:.3f}** |",
         "",
-        f"## Poem quality of {r['free_count']} free samples (temperature {SAMPLING['temperature']}, "
-        f"top-k {SAMPLING['top_k']}, top-p {SAMPLING['top_p']})",
+        f"## Poem quality of {r['free_count']} free samples (temperature {SAMPLING.temperature}, "
+        f"top-k {SAMPLING.top_k}, top-p {SAMPLING.top_p})",
         "",
         "| model | regular shape | repeated characters in a line | samples copying a training couplet "
         "| lines copied from training |",
@@ -341,14 +320,13 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
           f"test perplexity {ngram_test['ppl']:.1f}\n"
           f"  character RNN ({model_text}): training for {budget} on {threads} threads "
           f"(Ctrl-C stops early and keeps the model)", flush=True)  # fmt: skip
-    # The demo handles Ctrl-C itself (stop, save, say where the model is) instead of the Trainer's handler.
-    trainer = build_trainer(setup, config.trainer, out, callbacks=callbacks, handle_signals=False)
+    # Ctrl-C ends training like the time budget does (final evaluation, best/ and last/); no report follows.
+    trainer = build_trainer(setup, config.trainer, out, callbacks=callbacks, handle_signals="finish")
     started = time.perf_counter()
-    with stop_on_interrupt(trainer) as pressed:
-        summary = trainer.fit()
+    summary = trainer.fit()
     train_minutes = (time.perf_counter() - started) / 60
     model_dir = summary["best_checkpoint"] or summary["last_checkpoint"]
-    if pressed[0] or summary.get("stop_reason") == "interrupted":
+    if summary.get("stop_reason") == "interrupted":
         print(f"rnnlab demo: interrupted at step {summary['steps']}; the model so far is in {model_dir} "
               f"(and {summary['last_checkpoint']}); no report", flush=True)  # fmt: skip
         return {"interrupted": True, "steps": summary["steps"], "best": summary["best_checkpoint"],
@@ -359,9 +337,9 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
     training_poems = lines_of(corpus.train)
     rnn_samples = free_samples(lm, free_count, seed)
     ngram_samples = free_samples(ngram, free_count, seed)
-    forms = {form: lm.generate_poem(form, num_samples=2, seed=seed, **SAMPLING) for form in ("五言绝句", "七言律诗")}
+    forms = {form: samples(lm, 2, seed, form=form) for form in ("五言绝句", "七言律诗")}
     acrostic_key = "春夏秋冬"
-    acrostic = lm.generate_poem(acrostic=acrostic_key, num_samples=2, seed=seed, **SAMPLING)
+    acrostic = samples(lm, 2, seed, acrostic=acrostic_key)
     result = {
         "rnn": rnn_test,
         "ngram": ngram_test,

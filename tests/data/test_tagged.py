@@ -14,7 +14,7 @@ from rnnlab.data.tagged import (
     read_tagged,
 )
 from rnnlab.errors import DataError
-from rnnlab.tasks.labelling_metrics import accuracy, confusion, entities, entity_scores
+from rnnlab.labelling.metrics import accuracy, confusion, entities, entity_scores
 
 CONLLU = """# sent_id = 1
 # text = Don't go.

@@ -115,9 +115,9 @@ def word_lm(tmp_path_factory):
 
 
 def test_pretrained_lm_starts_embeddings_and_forward_encoder(word_lm, tmp_path, capsys):
+    from rnnlab.labelling import TokenVocab
+    from rnnlab.labelling.pretrained_lm import extend_vocabulary, initialise_from_lm, read_pretrained_lm
     from rnnlab.nn.classifier import BiRNNClassifier, ClassifierModelConfig
-    from rnnlab.tasks.labelling_common import TokenVocab
-    from rnnlab.tasks.pretrained_lm import extend_vocabulary, initialise_from_lm, read_pretrained_lm
 
     lm = read_pretrained_lm(word_lm)
     vocab = TokenVocab.build([["the", "great", "film", "unheard"]], lowercase=True, min_freq=1, max_size=None)
@@ -172,7 +172,7 @@ def source_classifier(tmp_path_factory):
 
 
 def test_init_from_keeps_the_source_vocabulary_and_weights(source_classifier, tmp_path, capsys):
-    from rnnlab.tasks.classifier_transfer import copy_classifier_weights, merge_vocabularies
+    from rnnlab.labelling.transfer import copy_classifier_weights, merge_vocabularies
 
     source = load_classifier(source_classifier)
     (tmp_path / "train.tsv").write_text("pos\tgreat unseen words\nneg\tawful film\n" * 8)

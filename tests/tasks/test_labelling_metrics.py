@@ -1,4 +1,4 @@
-"""Entity-level P/R/F1 of rnnlab.tasks.labelling_metrics against seqeval (the reference implementation).
+"""Entity-level P/R/F1 of rnnlab.labelling.metrics against seqeval (the reference implementation).
 
 seqeval's default mode is conlleval's chunking; ours must give the same entities on every sequence,
 well-formed or not (I- without B-, E- after O, a type switch inside a chunk), and the same per-type and
@@ -13,7 +13,7 @@ import warnings
 
 import pytest
 
-from rnnlab.tasks.labelling_metrics import entities, entity_scores
+from rnnlab.labelling.metrics import entities, entity_scores
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")  # in the dev extra
 get_entities = pytest.importorskip("seqeval.metrics.sequence_labeling").get_entities
@@ -109,7 +109,7 @@ def test_a_type_only_predicted_scores_zero_like_seqeval():
 def test_confusion_and_accuracy_equal_scikit_learn():
     """scikit-learn comes with seqeval (a dependency of it), so the confusion matrix is checked as well."""
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
-    from rnnlab.tasks.labelling_metrics import accuracy, confusion
+    from rnnlab.labelling.metrics import accuracy, confusion
 
     gold = random_corpus(BIOES, 50, seed=7)
     predicted = corrupt(gold, BIOES, rate=0.3, seed=8)

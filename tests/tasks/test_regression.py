@@ -8,8 +8,9 @@ import random
 import pytest
 
 from rnnlab.cli import main
+from rnnlab.data.tabular import read_csv_examples, split_examples
 from rnnlab.errors import DataError
-from rnnlab.tasks.regression import read_csv_examples, regression_metrics, split_examples
+from rnnlab.numeric_metrics import regression_metrics
 
 
 def write_csv(path, rows) -> str:

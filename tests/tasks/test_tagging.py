@@ -10,8 +10,8 @@ import torch
 from rnnlab.cli import main
 from rnnlab.config import load_config
 from rnnlab.data.tagged import read_tagged
+from rnnlab.labelling import TokenVocab
 from rnnlab.nn.word_char import WordCharEmbedding
-from rnnlab.tasks.labelling_common import TokenVocab
 from rnnlab.tasks.tagging import TaggerConfig, build, load_tagger
 from rnnlab.train.run import train_task
 

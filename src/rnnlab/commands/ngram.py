@@ -32,7 +32,7 @@ def register(commands) -> None:
 def run_tool(args: argparse.Namespace) -> int:
     from rnnlab.lm.ngram import NGramModel
     from rnnlab.paths import check_writable
-    from rnnlab.tasks.ngram import format_info, info
+    from rnnlab.tasks.ngram_eval import format_info, info
     from rnnlab.tasks.registry import resolve_model_dir
 
     if args.ngram_action == "export":

@@ -70,15 +70,16 @@ def _task_parser(task) -> argparse.ArgumentParser:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from rnnlab.errors import ConfigError
-    from rnnlab.paths import check_writable
-    from rnnlab.tasks.registry import get_task, load_task_config, yaml_task_name
-    from rnnlab.train.rundir import RUN_FILE
-
     target, rest = args.target, list(args.rest)
-    if target is None:
+    if target is None:  # `rnnlab train [--help]`: the task list comes from the command index (no torch)
         print(args.usage())
         return 0 if args.show_help else 2
+    from rnnlab.errors import ConfigError
+    from rnnlab.paths import check_writable
+    from rnnlab.tasks.configs import load_task_config, yaml_task_name
+    from rnnlab.tasks.registry import get_task
+    from rnnlab.train.rundir import RUN_FILE
+
     if target.endswith((".yaml", ".yml")) or Path(target).is_file():
         config_path, task = target, get_task(yaml_task_name(target), where=target)
     else:

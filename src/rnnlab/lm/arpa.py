@@ -220,6 +220,25 @@ def _parse(lines: _Lines):
     return all_words, all_probs, all_backoffs
 
 
+def arpa_order(path: str | Path) -> int | None:
+    """The highest order an ARPA file's \\data\\ section declares, read from the header alone (None if the
+    file cannot be read or declares none): what a run directory is named after before the import runs."""
+    order, in_header = 0, False
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                line = line.strip()
+                if line == "\\data\\":
+                    in_header = True
+                elif in_header and (match := re.match(r"ngram\s+(\d+)\s*=", line)):
+                    order = max(order, int(match.group(1)))
+                elif in_header and line.startswith("\\"):
+                    break
+    except OSError:
+        return None
+    return order or None
+
+
 def read_arpa_tables(path: str | Path) -> tuple[NGramVocab, NGramTables]:
     """The vocabulary and n-gram tables of an ARPA file, scoring like KenLM does.
 

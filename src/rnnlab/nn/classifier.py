@@ -3,8 +3,9 @@
     tokens -> word (+ character) embeddings -> stacked BiRNN -> last | mean | max | attention pooling -> linear
 
 Shapes are batch-first: a batch is a dict with "words" (N, L), "mask" (N, L) bool (True on real tokens)
-and "chars" (N, L, C) when the model uses character features. The task around it (data, training,
-pretrained-LM and classifier-to-classifier transfer) is `rnnlab.tasks.classification`.
+and "chars" (N, L, C) when the model uses character features. The machinery around it (training,
+evaluation, pretrained-LM and classifier-to-classifier transfer) is the text-classification kit of
+`rnnlab.labelling`; `rnnlab.tasks.classification` registers it as the `classifier` task.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ class ClassifierModelConfig:
     min_freq: int = 1
     max_vocab: int | None = 30000
     # An rnnlab word-level LM directory: its vocabulary joins the training words, its embeddings (and its
-    # first layer, when cell and size match) start the encoder; see rnnlab.tasks.pretrained_lm.
+    # first layer, when cell and size match) start the encoder; see rnnlab.labelling.pretrained_lm.
     pretrained_lm: str | None = None
     # A trained rnnlab classifier directory to start from (e.g. one trained on en-review-sentences): its
-    # vocabulary and weights are reused, see rnnlab.tasks.classifier_transfer.
+    # vocabulary and weights are reused, see rnnlab.labelling.transfer.
     init_from: str | None = None
 
     def __post_init__(self) -> None:

@@ -4,7 +4,7 @@
 
 Shapes are batch-first: a batch is a dict with "words" (N, L), "chars" (N, L, C) when the model uses
 character features, "mask" (N, L) bool (True on real tokens) and, for the loss, "tags" (N, L).
-The task around it (data, training, evaluation) is `rnnlab.tasks.tagging`.
+The task around it is `rnnlab.tasks.tagging` (training and evaluation: `rnnlab.labelling.tagger*`).
 """
 
 from __future__ import annotations

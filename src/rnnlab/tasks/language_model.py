@@ -1,13 +1,18 @@
 """The language-model task: corpus -> tokenizer + vocabulary -> RNN LM trained with truncated BPTT.
 
-Entry points used by the CLI:
+    rnnlab train configs/lm/tang-char.yaml
+    rnnlab generate runs/tang-char --form 五言绝句
+    rnnlab eval runs/tang-char --split test
 
-* `build(config)`: everything from an `LMTaskConfig` for the shared Trainer (`rnnlab.train.run.train_task`);
-* `load_language_model(path)`: a saved model directory -> `NeuralLanguageModel` (score / generate);
-* `evaluate(path, request)`: what `rnnlab eval` reports for task "lm"; `DESCRIPTOR` registers the task.
+The task is two modules, one concern each:
 
-A model directory holds config.json (task "lm", the whole task config, vocabulary size, boundary token),
-model.safetensors, vocab.json and the tokenizer files (see `rnnlab.train.checkpoint`).
+* this one: the config (`LMTaskConfig`), what the Trainer trains (`LanguageModelTask`, `build(config)` for
+  `rnnlab.train.run.train_task`) and the task's descriptor;
+* `rnnlab.tasks.language_model_eval`: a saved model directory loaded (`load_language_model` ->
+  `NeuralLanguageModel`, which scores and generates) and what `rnnlab eval` reports for task "lm";
+* shared outside tasks/: the tokenizer, boundary token, encoded splits, primer and network built the same
+  way for training and loading `rnnlab.lm.prepare`, BPTT batches `rnnlab.lm.batching`, the `generate` and
+  `score` verbs `rnnlab.lm.verbs`.
 """
 
 from __future__ import annotations
@@ -15,41 +20,39 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 
-from rnnlab.config import config_from_dict, config_to_dict, require
+from rnnlab.config import config_to_dict, require
 from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
 from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
-from rnnlab.data.tokenizers import SubwordTokenizer, Tokenizer, load_tokenizer, make_tokenizer
+from rnnlab.data.tokenizers import SubwordTokenizer
 from rnnlab.data.vocab import Vocabulary
-from rnnlab.errors import CheckpointError, ConfigError, DataError
+from rnnlab.errors import DataError
 from rnnlab.lm.batching import BPTTWindows, batchify
-from rnnlab.lm.neural import NeuralLanguageModel, stream_loss
-from rnnlab.lm.scoring import read_sentences
+from rnnlab.lm.neural import stream_loss
+from rnnlab.lm.prepare import (
+    LINE_CORPORA,
+    boundary_token,
+    build_model,
+    build_tokenizer,
+    encode_text,
+    primer_text,
+)
 from rnnlab.lm.verbs import GENERATE, SCORE
 from rnnlab.nn.decoding import map_state
-from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig, detach_state
-from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
-from rnnlab.train import (
-    StepOutput,
-    TrainerConfig,
-    TrainSetup,
-    TrainTask,
-    load_model_dir,
-    load_model_weights,
-    set_seed,
-)
+from rnnlab.nn.language_model import RNNLMConfig, detach_state
+from rnnlab.tasks.language_model_eval import VOCAB_FILE, evaluate, format_evaluation, load_language_model
+from rnnlab.tasks.registry import TaskDescriptor, register_task
+from rnnlab.train import StepOutput, TrainerConfig, TrainSetup, TrainTask, set_seed
 
-VOCAB_FILE = "vocab.json"
-# Corpora made of lines that are units (a poem, a sentence): generation stops at the end of a line.
-LINE_CORPORA = {"tang", "tang-full", "songci", "ptb", "lyrics", "zh-news"}
+__all__ = ["DESCRIPTOR", "LMDataConfig", "LMTaskConfig", "LanguageModelTask", "build", "load_language_model"]
 
 
+# ------------------------------------------------------------------------------------------------ config
 @dataclass
 class LMDataConfig:
     """Which text and how it becomes tokens (the `data:` section)."""
@@ -84,41 +87,7 @@ class LMTaskConfig:
             require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
 
 
-# ------------------------------------------------------------------------------------ data preparation
-def build_tokenizer(corpus: Corpus, data: LMDataConfig) -> Tokenizer:
-    level = data.level or corpus.level
-    if data.normalize is not None and level != "char":
-        raise ConfigError(f"data.normalize: expected level char, got {level!r} (normalisation is for characters)")
-    if level == "subword":
-        return SubwordTokenizer.train(corpus.train, data.subword_vocab_size)
-    if data.normalize is not None:
-        return make_tokenizer(level, normalize=data.normalize)
-    return make_tokenizer(level)
-
-
-def boundary_token(tokenizer: Tokenizer) -> str:
-    """The token that ends a line in this tokenizer's stream."""
-    return getattr(tokenizer, "eol", None) or "\n"
-
-
-def build_model(vocab: Vocabulary, config: RNNLMConfig, boundary: str) -> RNNLanguageModel:
-    """The network for `vocab`; with `config.line_positions`, told the ids of its line marks and boundary."""
-    if not config.line_positions:
-        return RNNLanguageModel(len(vocab), config)
-    marks = [vocab.token_to_id(mark) for mark in config.line_marks if mark in vocab]
-    if not marks:
-        raise ConfigError(f"model.line_marks: none of {config.line_marks!r} occurs in the training text; "
-                          "set model.line_positions: 0 or name the marks that end a line")  # fmt: skip
-    return RNNLanguageModel(len(vocab), config, line_mark_ids=marks, boundary_id=vocab.token_to_id(boundary))
-
-
-def encode_text(text: str, tokenizer: Tokenizer, vocab: Vocabulary, what: str) -> torch.Tensor:
-    tokens = tokenizer.tokenize(text)
-    if len(tokens) < 2:
-        raise DataError(f"the {what} split has {len(tokens)} token(s); a language model needs at least 2")
-    return torch.tensor(vocab.encode(tokens), dtype=torch.long)
-
-
+# ---------------------------------------------------------------------------------------------- training
 class LanguageModelTask(TrainTask):
     """Truncated-BPTT language modelling for the shared Trainer.
 
@@ -130,7 +99,8 @@ class LanguageModelTask(TrainTask):
     def __init__(self, config: LMTaskConfig, corpus: Corpus | None = None) -> None:
         self.config = config
         self.corpus = corpus or load_corpus(config.data.corpus)
-        self.tokenizer = build_tokenizer(self.corpus, config.data)
+        data = config.data
+        self.tokenizer = build_tokenizer(self.corpus, data.level, data.normalize, data.subword_vocab_size)
         train_tokens = self.tokenizer.tokenize(self.corpus.train)
         if len(train_tokens) < 2 * config.batch_size:
             raise DataError(
@@ -204,12 +174,6 @@ class LanguageModelTask(TrainTask):
         return files
 
 
-def primer_text(train_text: str, lines: int = 2, max_chars: int = 1000) -> str:
-    """The last `lines` lines of the training text, ending with a newline (see `NeuralLanguageModel`)."""
-    tail = "\n".join(train_text.rstrip("\n").split("\n")[-lines:])[-max_chars:]
-    return tail + "\n"
-
-
 def build(config: LMTaskConfig, corpus: Corpus | None = None) -> TrainSetup:
     """The task and model of `config` for the shared Trainer; after training, `finish` adds the test metrics
     of the best checkpoint to the summary (`summary["test"]`)."""
@@ -231,53 +195,6 @@ def build(config: LMTaskConfig, corpus: Corpus | None = None) -> TrainSetup:
         return summary
 
     return TrainSetup(task=task, model=task.model, finish=finish, banner=banner)
-
-
-# --------------------------------------------------------------------------------------- loading
-def load_language_model(path: str | Path, device: str | torch.device = "cpu") -> NeuralLanguageModel:
-    """Load a saved RNN language model (weights verified against the manifest; no code is unpickled)."""
-    checkpoint = load_model_dir(path, "lm", map_location=device)
-    try:
-        config = config_from_dict(LMTaskConfig, checkpoint.config["config"], source=str(checkpoint.path / "config.json"))
-        tokens = checkpoint.read_json(VOCAB_FILE)["tokens"]
-        boundary = checkpoint.config["boundary"]
-    except (KeyError, TypeError) as error:
-        raise CheckpointError(f"{checkpoint.path}: config.json or vocab.json lacks a field ({error})") from None
-    vocab = Vocabulary(tokens)
-    tokenizer = load_tokenizer(checkpoint.path)
-    model = build_model(vocab, config.model, boundary)
-    load_model_weights(model, checkpoint)
-    model.to(device)
-    stop = bool(checkpoint.config.get("stop_at_line_end", True))
-    return NeuralLanguageModel(model, tokenizer, vocab, boundary, stop, primer=checkpoint.config.get("primer", ""))
-
-
-# --------------------------------------------------------------------------------------- evaluation
-def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
-    """Perplexity / bits per token of a saved model on a split of its corpus, or on a text file."""
-    lm = load_language_model(path)
-    checkpoint_config = json.loads((resolve_model_dir(path) / "config.json").read_text(encoding="utf-8"))
-    config = config_from_dict(LMTaskConfig, checkpoint_config["config"])
-    if request.data_file:
-        # A file of the user's: every line a sentence, scored the way `rnnlab score --input` scores it (primed
-        # state, boundary first, every token and the closing boundary), so the two commands agree.
-        metrics = lm.evaluate_sentences(read_sentences([], request.data_file))
-        where = request.data_file
-    else:
-        # A split of the training corpus: read as one stream, the way training validates (same numbers).
-        corpus = load_corpus(config.data.corpus)
-        corpus_text = corpus.split(request.split)
-        metrics = lm.evaluate_text(corpus_text, batch_size=config.eval_batch_size, bptt=config.bptt)
-        where = f"{corpus.name} {request.split}"
-    return {"data": where, "level": checkpoint_config.get("level", "word"), **metrics}
-
-
-def format_evaluation(result: dict[str, Any]) -> str:
-    headline = (f"bits per character {result['bpc']:.4f}" if result["level"] == "char"
-                else f"perplexity {result['ppl']:.2f}")  # fmt: skip
-    sentences = f"{result['sentences']:,} sentences scored like `rnnlab score`, " if "sentences" in result else ""
-    return (f"{result['data']}: {headline}  (loss {result['loss']:.4f} nats/token, perplexity {result['ppl']:.2f}, "
-            f"{sentences}{result['tokens']:,} tokens, {result['unknown']:,} mapped to <unk>)")  # fmt: skip
 
 
 DESCRIPTOR = register_task(TaskDescriptor(

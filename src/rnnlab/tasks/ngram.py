@@ -2,55 +2,35 @@
 
 `rnnlab train ngram CORPUS --order 3` (or a YAML with `task: ngram`) calls `train`; `rnnlab eval / generate /
 score DIR` find this task through `config.json`'s `"task": "ngram"` (see `DESCRIPTOR`).
+
+The task is two modules, one concern each:
+
+* this one: the config (`NGramTaskConfig`), the one-pass estimation (`train`, `run_directory`) and the
+  task's descriptor;
+* `rnnlab.tasks.ngram_eval`: a saved model loaded, `rnnlab eval` and `rnnlab ngram info`;
+* shared outside tasks/: the model and its estimators `rnnlab.lm.ngram`, ARPA files `rnnlab.lm.arpa`, the
+  corpus as streamed lines `rnnlab.data.lines`, the `generate` and `score` verbs `rnnlab.lm.verbs`.
 """
 
 from __future__ import annotations
 
 import resource
 import time
-from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from rnnlab.config import require
-from rnnlab.errors import ConfigError, DataError, UserError
-from rnnlab.lm.ngram import NGramModel, perplexity
+from rnnlab.data.lines import resolve_corpus
+from rnnlab.errors import ConfigError, UserError
+from rnnlab.lm.arpa import arpa_order
+from rnnlab.lm.ngram import NGramModel
 from rnnlab.lm.verbs import GENERATE, SCORE
 from rnnlab.paths import check_writable
-from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task, resolve_model_dir
+from rnnlab.tasks.ngram_eval import evaluate, format_evaluation, load_language_model
+from rnnlab.tasks.registry import TaskDescriptor, register_task
 
-
-def read_lines(path: str | Path) -> Iterator[str]:
-    """Lines of a UTF-8 text file, streamed; a decoding error names the file and line."""
-    path = Path(path)
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataError(f"{path}:{number}: not valid UTF-8 ({error.reason})") from None
-
-
-def resolve_corpus(name: str, split: str = "train") -> tuple[Callable[[], Iterable[str]], str | None]:
-    """A callable streaming the lines of `name` (a text file or a built-in dataset split), and the
-    dataset's token level hint (None for a file)."""
-    if Path(name).is_file():
-        return (lambda: read_lines(name)), None
-    from rnnlab.data import corpora
-
-    if corpora.is_builtin(name):
-        corpus = corpora.load_corpus(name)
-        text = corpus.split(split)
-        return (lambda: text.split("\n")), corpus.level
-    if Path(name).exists():
-        raise DataError(f"{name}: expected a text file (one sentence per line), found a directory")
-    known = ", ".join(entry.name for entry in corpora.list_datasets())
-    raise DataError(f"{name}: no such file, and not a built-in dataset ({known})")
-
-
-def _peak_memory_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+__all__ = ["DESCRIPTOR", "NGramTaskConfig", "run_directory", "train"]
 
 
 @dataclass
@@ -132,28 +112,8 @@ def run_directory(config: NGramTaskConfig, order: int | None = None) -> Path:
         return Path(config.output_dir)
     source = config.from_arpa or config.corpus or "model"
     if order is None:
-        order = _arpa_order(config.from_arpa) if config.from_arpa else None
+        order = arpa_order(config.from_arpa) if config.from_arpa else None
     return Path(f"runs/ngram-{Path(source).stem}-{order or config.order}gram")
-
-
-def _arpa_order(path: str) -> int | None:
-    """The highest order an ARPA file's \\data\\ section declares (None if unreadable)."""
-    import re
-
-    order, in_header = 0, False
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                line = line.strip()
-                if line == "\\data\\":
-                    in_header = True
-                elif in_header and (match := re.match(r"ngram\s+(\d+)\s*=", line)):
-                    order = max(order, int(match.group(1)))
-                elif in_header and line.startswith("\\"):
-                    break
-    except OSError:
-        return None
-    return order or None
 
 
 def _fallback(config: NGramTaskConfig):
@@ -182,60 +142,8 @@ def _print_build(model: NGramModel) -> None:
         print(line)
 
 
-def info(path: str | Path) -> dict:
-    """Order, estimator, n-gram counts, discounts and memory of a saved model (`rnnlab ngram info`)."""
-    model = NGramModel.load(resolve_model_dir(path))
-    config = model.config
-    return {"model": str(path), "order": config.order, "smoothing": config.smoothing, "level": config.level,
-            "vocabulary": len(model.vocab) - 1, "corpus": config.corpus, "counts": model.tables.sizes(),
-            "discounts": config.discounts, "memory_bytes": model.memory_bytes()}  # fmt: skip
-
-
-def format_info(result: dict) -> str:
-    lines = [f"{result['model']}: {result['order']}-gram, smoothing {result['smoothing']}, {result['level']} level, "
-             f"vocabulary {result['vocabulary']} (with <unk> and </s>), trained on {result['corpus']}"]  # fmt: skip
-    for m, count in enumerate(result["counts"], start=1):
-        discounts = result["discounts"][m - 1] if m <= len(result["discounts"]) else None
-        text = "  D1={:.4f} D2={:.4f} D3+={:.4f}".format(*discounts) if discounts else ""
-        lines.append(f"  {m}-grams: {count}{text}")
-    lines.append(f"  n-gram tables: {result['memory_bytes'] / 2**20:.1f} MiB")
-    return "\n".join(lines)
-
-
-def load_language_model(path: str | Path) -> NGramModel:
-    return NGramModel.load(path)
-
-
-def evaluate(path: str | Path, request: EvalRequest) -> dict:
-    """Log-probability and perplexity of a split of the model's corpus, or of a text file."""
-    model = NGramModel.load(path)
-    if request.data_file:
-        if not Path(request.data_file).is_file():
-            raise DataError(f"{request.data_file}: no such file")
-        lines, what = read_lines(request.data_file), request.data_file
-    else:
-        corpus = model.config.corpus
-        from rnnlab.data import corpora
-
-        if corpus is None or not corpora.is_builtin(corpus):
-            raise UserError(f"{path} was not trained on a built-in dataset ({corpus}); use --data FILE")
-        source, _ = resolve_corpus(corpus, request.split)
-        lines, what = source(), f"{corpus} {request.split}"
-    sentences = [line for line in lines if line.strip()]
-    if not sentences:
-        raise DataError(f"{what}: no sentences to evaluate")
-    start = time.perf_counter()
-    total, count, oov = model.corpus_logprob(sentences)
-    seconds = time.perf_counter() - start
-    return {"data": what, "sentences": len(sentences), "tokens": count, "oov": oov, "logprob": total,
-            "ppl": perplexity(total, count), "tokens_per_second": count / max(seconds, 1e-9)}  # fmt: skip
-
-
-def format_evaluation(result: dict) -> str:
-    return (f"{result['data']}: {result['sentences']} sentences, {result['tokens']} tokens (words + </s>), "
-            f"{result['oov']} out-of-vocabulary\nlog-prob {result['logprob']:.2f} nats "
-            f"({result['logprob'] / 2.302585092994046:.2f} log10)  perplexity {result['ppl']:.2f}  "
-            f"({result['tokens_per_second']:,.0f} tokens/s)")  # fmt: skip
+def _peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
 DESCRIPTOR = register_task(TaskDescriptor(

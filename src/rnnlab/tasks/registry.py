@@ -5,15 +5,16 @@ A task module ends with
 
     DESCRIPTOR = register_task(TaskDescriptor(
         name="regression", summary="...", config_class=RegressionConfig,
-        train=train, load=load_regressor, evaluate=evaluate, format_eval=format_evaluation,
-        verbs=("predict",),
+        build=build, load=load_regressor, evaluate=evaluate, format_eval=format_evaluation,
+        verbs=(PREDICT,),
     ))
 
 and is found because it lives in the `rnnlab.tasks` package (every module there is imported by
 `discover_tasks`), or, for a task in another package, because that package names its module under the
 `rnnlab.tasks` entry-point group. A saved model directory says which task wrote it (`config.json`'s
 `"task"`), so `rnnlab eval DIR` and the prediction verbs (`generate`, `score`, `translate`, `tag`,
-`classify`, `cloze`, `predict`) dispatch on it.
+`classify`, `cloze`, `predict`) dispatch on it. A YAML config names its task too (`task:`); reading one is
+`rnnlab.tasks.configs`.
 """
 
 from __future__ import annotations
@@ -296,35 +297,3 @@ def open_model(path: str | Path, verb: str) -> Any:
             f"{' or '.join(repr(name) for name in offering) or '(none)'}"
         )
     return task.load(resolve_model_dir(path))
-
-
-# ---------------------------------------------------------------------------------------------- configs
-def yaml_task_name(path: str | Path) -> str:
-    """The `task:` a YAML config names, with one-line errors for a file without one."""
-    from rnnlab.config import read_yaml
-
-    name = read_yaml(path).get("task")
-    if name is None:
-        raise ConfigError(f"{path}: no `task:` key; expected one of {', '.join(discover_tasks())} at the top")
-    if not isinstance(name, str):
-        raise ConfigError(f"{path}: `task:` must be a task name, got {name!r}")
-    return name
-
-
-def load_task_config(task: str | None, config_path: str | Path | None, overrides: list[str]) -> tuple[TaskDescriptor, Any]:
-    """The task and its config from `rnnlab train [TASK] [--config FILE] [overrides]`.
-
-    The YAML's `task:` names its task; given a task name too, the two must agree (a tagger config given to
-    `rnnlab train lm` is a mistake, not something to half-apply).
-    """
-    from rnnlab.config import load_config
-
-    if config_path is not None:
-        named = yaml_task_name(config_path)
-        if task is not None and named != task:
-            raise ConfigError(f"{config_path} is a config for task {named!r}, not {task!r}")
-        task = named
-    if task is None:
-        raise ConfigError("expected a task name or a YAML config with `task:`")
-    descriptor = get_task(task, where=str(config_path) if config_path else "")
-    return descriptor, load_config(descriptor.config_class, config_path, overrides)

@@ -42,7 +42,7 @@ def build_trainer(
     output_dir: str | Path | None,
     *,
     callbacks: Sequence[Callback] = (),
-    handle_signals: bool = True,
+    handle_signals: bool | str = True,
     clock: Callable[[], float] | None = None,
 ) -> Trainer:
     """The Trainer of `setup` (its task and model) with `trainer_config`, writing under `output_dir` (None:
@@ -60,7 +60,7 @@ def train_task(
     *,
     output_dir: str | Path | None = FROM_CONFIG,
     callbacks: Sequence[Callback] = (),
-    handle_signals: bool = True,
+    handle_signals: bool | str = True,
     clock: Callable[[], float] | None = None,
 ) -> dict[str, Any]:
     """Build, train and finish one run of a task; returns the Trainer's summary as `setup.finish` left it.

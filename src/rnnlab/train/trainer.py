@@ -74,7 +74,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -117,6 +117,8 @@ class Trainer:
     is never written to a checkpoint (`on_nonfinite`; `TrainingDiverged` by default); SIGINT/SIGTERM during
     `fit` (handle_signals, main thread, output_dir set) end training after the current step, write last/
     and raise `TrainingInterrupted` (a KeyboardInterrupt); a second Ctrl-C quits at once without saving.
+    `handle_signals="finish"` instead ends such a run like any other stop (final evaluation, best/ and last/,
+    `summary()["stop_reason"] == "interrupted"`): for a caller that reports on what was trained (the demo).
     """
 
     def __init__(
@@ -128,8 +130,10 @@ class Trainer:
         *,
         callbacks: Sequence[Callback] = (),
         clock: Callable[[], float] | None = None,
-        handle_signals: bool = True,
+        handle_signals: bool | Literal["finish"] = True,
     ) -> None:
+        if handle_signals not in (True, False, "finish"):
+            raise ValueError(f"Trainer: handle_signals must be True, False or 'finish', got {handle_signals!r}")
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"Trainer: model must be a torch.nn.Module, got {type(model).__name__}")
         self.task = task
@@ -275,7 +279,7 @@ class Trainer:
             with self._deferred_signals():
                 self._loop(pending_rng)
                 self.stop_reason = self._stop_cause() or "max_epochs"
-                if self.stop_reason == "interrupted" and self._interrupted is not None:
+                if self.stop_reason == "interrupted" and self._interrupted is not None and self.handle_signals != "finish":
                     self._stop_interrupted()
                 if self.stop_reason == "max_minutes":
                     self._say(f"time budget of {cfg.max_minutes:g} min spent at step {self.step}; final evaluation")
@@ -311,7 +315,8 @@ class Trainer:
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 raise KeyboardInterrupt
             self._interrupted = number
-            print(f"\n{signal.Signals(number).name}: stopping after this step and saving {self.last_dir} "
+            saving = "evaluating and saving best/ and last/" if self.handle_signals == "finish" else f"saving {self.last_dir}"
+            print(f"\n{signal.Signals(number).name}: stopping after this step and {saving} "
                   "(Ctrl-C again to quit without saving)", file=sys.stderr, flush=True)  # fmt: skip
 
         try:

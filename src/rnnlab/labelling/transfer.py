@@ -21,7 +21,7 @@ from torch import nn
 
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import ConfigError
-from rnnlab.tasks.labelling_common import TokenVocab
+from rnnlab.labelling.vocab import TokenVocab
 
 # ClassifierModelConfig fields that fix the shapes (or the meaning) of the weights
 ARCHITECTURE = ("rnn", "word_dim", "char_dim", "char_hidden", "hidden_size", "num_layers", "pooling", "lowercase")

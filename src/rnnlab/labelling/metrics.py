@@ -1,4 +1,4 @@
-"""Metrics for taggers and classifiers: accuracy, confusion matrices, entity-level P/R/F1.
+"""Metrics for taggers and classifiers: accuracy, confusion matrices (counts, text, PNG artifact), entity P/R/F1.
 
 Entity (chunk) extraction follows conlleval / seqeval's default mode: a chunk starts at B-X or S-X, or
 at an I-X/E-X whose type differs from the previous tag's, and it ends before anything that cannot
@@ -15,6 +15,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from rnnlab.verbs import Artifact
+
+__all__ = ["CONFUSION_PNG", "PRF", "accuracy", "confusion", "confusion_artifact", "entities", "entity_scores",
+           "format_confusion", "plot_confusion"]
+
+CONFUSION_PNG = "confusion.png"
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -117,8 +124,8 @@ def format_confusion(counts: list[list[int]], labels: Sequence[str], top: int = 
     return "\n".join(lines)
 
 
-def plot_confusion(counts: list[list[int]], labels: Sequence[str], path: str, top: int = 30) -> None:
-    """Row-normalised confusion matrix of the `top` most frequent gold labels as a PNG."""
+def plot_confusion(counts: list[list[int]], labels: Sequence[str], path, top: int = 30) -> None:
+    """Row-normalised confusion matrix of the `top` most frequent gold labels as a PNG (a path or a file)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,3 +147,16 @@ def plot_confusion(counts: list[list[int]], labels: Sequence[str], path: str, to
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def confusion_artifact(counts: list[list[int]], labels: Sequence[str]) -> Artifact:
+    """The row-normalised confusion plot as a PNG artifact, rendered in memory: evaluating writes no file
+    (`rnnlab eval --out DIR` writes it, a server returns it)."""
+    import io
+
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"savefig.format": "png"}):  # a file object has no suffix to go by
+        plot_confusion(counts, labels, buffer)
+    return Artifact(media_type="image/png", data=buffer.getvalue(), name=CONFUSION_PNG)

@@ -41,8 +41,10 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
     return write_bytes_atomically(path, text.encode("utf-8"))
 
 
-def read_input_lines(path: str | Path, what: str = "inputs") -> list[str]:
-    """The non-empty lines of a UTF-8 file ('-': stdin); errors name the file and line."""
+def read_input_lines(path: str | Path, what: str = "inputs", keep_empty: bool = False) -> list[str]:
+    """The non-empty lines of a UTF-8 file ('-': stdin); errors name the file and line. `keep_empty` keeps
+    blank lines too (line N of the output answers line N of the input, so a blank one is the caller's to
+    refuse); a file with no text at all is an error either way."""
     import sys
 
     from rnnlab.errors import DataError
@@ -63,4 +65,4 @@ def read_input_lines(path: str | Path, what: str = "inputs") -> list[str]:
     kept = [line for line in lines if line.strip()]
     if not kept:
         raise DataError(f"{path}: no {what} (the file is empty)")
-    return kept
+    return lines if keep_empty else kept

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from rnnlab.errors import ConfigError, DataError, UserError
+from rnnlab.errors import ConfigError, UserError
+from rnnlab.files import read_input_lines
 from rnnlab.tasks.noisy_channel import NoisyChannelReranker, build_reranker
 from rnnlab.tasks.translation_config import load_pairs, target_language
 from rnnlab.tasks.translator import Translator
@@ -106,21 +106,7 @@ def format_translation(result: dict[str, Any], options: TranslateOptions) -> str
 def read_sentence_file(path: str, options: TranslateOptions | None = None) -> list[str]:
     """Every line of a UTF-8 file ('-': stdin), empty ones included: output line N translates input line N,
     so the command's sentence check refuses an empty line (`in.txt:2: empty sentence`) instead of skipping it."""
-    try:
-        if path == "-":
-            lines = [line.rstrip("\r\n") for line in sys.stdin]
-        else:
-            with open(path, encoding="utf-8-sig") as handle:
-                lines = [line.rstrip("\r\n") for line in handle]
-    except FileNotFoundError:
-        raise DataError(f"{path}: input file not found") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: a directory, expected a file of sentences") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not valid UTF-8 text") from None
-    if not lines:
-        raise DataError(f"{path}: no sentences (the file is empty)")
-    return lines
+    return read_input_lines(path, "sentences", keep_empty=True)
 
 
 def tune_reranker(translator: Translator, reranker: NoisyChannelReranker, beam: int) -> dict[str, Any]:

@@ -180,3 +180,30 @@ def test_trainer_is_constructed_only_in_train_run():
                 if name == "Trainer":
                     sites.append(f"{path.relative_to(root).as_posix()}:{node.lineno}")
     assert [site.split(":")[0] for site in sites] == ["train/run.py"], sites
+
+
+def test_a_wrapped_model_is_checkpointed_under_its_own_names(tmp_path):
+    """DataParallel (like DDP) and torch.compile wrap the model; best/ and last/ keep the inner names."""
+    from rnnlab.train import TrainerConfig, load_checkpoint
+    from rnnlab.train.trainer import Trainer, unwrapped
+
+    model = torch.nn.Linear(3, 1)
+    wrapped = torch.nn.DataParallel(model)
+    assert unwrapped(wrapped) is model and unwrapped(model) is model
+
+    class Task:
+        def train_batches(self, epoch):
+            return [torch.ones(2, 3)] * 2
+
+        def train_step(self, model, batch):
+            return model(batch).pow(2).mean()
+
+        def evaluate(self):
+            return {"loss": 0.0}
+
+        def checkpoint_config(self):
+            return {"task": "toy"}
+
+    config = TrainerConfig(max_steps=2, max_epochs=None, eval_every=2, progress=False, plot=False)
+    Trainer(Task(), wrapped, config, tmp_path).fit()
+    assert sorted(load_checkpoint(tmp_path / "last").state_dict) == ["bias", "weight"]

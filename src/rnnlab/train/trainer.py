@@ -661,7 +661,7 @@ class Trainer:
         save_checkpoint(
             directory,
             config=self.task.checkpoint_config(),
-            model=self.model,
+            model=unwrapped(self.model),  # a DDP / torch.compile wrapper's weights under the model's own names
             extra_files=files,
             trainer_state=self.trainer_state() if with_state else None,
         )
@@ -688,7 +688,7 @@ class Trainer:
         state = checkpoint.trainer_state
         if state is None:
             raise CheckpointError(f"{path}: has no trainer_state/ (a best/ or exported model); resume from last/")
-        load_model_weights(self.model, checkpoint)
+        load_model_weights(unwrapped(self.model), checkpoint)
         try:
             self.optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError, RuntimeError) as error:
@@ -756,3 +756,14 @@ def _grad_norm_tensor(parameters, device: torch.device) -> torch.Tensor:
     if total_norm is not None:
         return total_norm(grads)
     return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.detach()) for g in grads]))
+
+
+def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    """The module a wrapper holds (DistributedDataParallel / DataParallel `.module`, torch.compile's
+    `._orig_mod`), so checkpoints keep the model's own parameter names whoever trained it."""
+    parallel = (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)
+    while True:
+        inner = model.module if isinstance(model, parallel) else getattr(model, "_orig_mod", None)
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner

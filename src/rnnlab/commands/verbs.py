@@ -80,7 +80,9 @@ def run_verb_command(args: argparse.Namespace) -> int:
     from rnnlab.tasks.registry import all_verbs, open_model
     from rnnlab.verbs import make_options
 
-    verb = all_verbs()[args.verb_name]
+    verb = all_verbs().get(args.verb_name)
+    if verb is None:  # listed by the index, gone now: its plugin failed to load this time (warned above)
+        raise UserError(f"`rnnlab {args.verb_name}`: no registered task offers this verb now")
     options = make_options(verb.options, {name: getattr(args, name) for name in args.option_names if hasattr(args, name)})
     out_dir = getattr(args, "out", None)
     if out_dir is not None:

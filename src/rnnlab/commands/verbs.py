@@ -77,7 +77,7 @@ def add_verb_parser(top: argparse._SubParsersAction, name: str, info: dict[str, 
 def run_verb_command(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
     from rnnlab.paths import check_writable
-    from rnnlab.tasks.registry import all_verbs, open_model
+    from rnnlab.tasks.registry import all_verbs, resolve_model_dir, task_offering
     from rnnlab.verbs import make_options
 
     verb = all_verbs().get(args.verb_name)
@@ -95,8 +95,9 @@ def run_verb_command(args: argparse.Namespace) -> int:
     inputs = read_inputs(verb, args, options)
     if inputs is None and args.json and sys.stdin.isatty():
         raise UserError(f"--json needs {verb.what} as arguments, --input FILE or piped stdin, not the interactive prompt")
-    model = open_model(args.checkpoint, verb.name)
-    task_verb = _task_verb(args.checkpoint, verb.name)
+    task = task_offering(args.checkpoint, verb.name)
+    task_verb = task.verb(verb.name)
+    model = task.load(resolve_model_dir(args.checkpoint))
     printer = Printer(task_verb, options, as_json=args.json, out_dir=Path(out_dir or "."), output_file=output_file)
     if inputs is not None:
         printer.emit(task_verb.run(model, inputs, options))
@@ -108,12 +109,6 @@ def run_verb_command(args: argparse.Namespace) -> int:
                 printer.emit(task_verb.run(model, [line.rstrip("\n")], options))
     printer.finish()
     return 0
-
-
-def _task_verb(checkpoint: str, name: str):
-    from rnnlab.tasks.registry import task_of_model
-
-    return task_of_model(checkpoint).verb(name)
 
 
 def read_inputs(verb, args: argparse.Namespace, options: Any) -> list | None:

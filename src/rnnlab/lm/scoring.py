@@ -7,20 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from rnnlab.errors import UserError
-from rnnlab.files import read_input_lines
 from rnnlab.lm.interface import SentenceScore, corpus_perplexity
-from rnnlab.validation import check_sentences, unknown_note
-
-
-def read_sentences(sentences: Sequence[str], input_path: str | None) -> list[str]:
-    """Sentences from the command line, or one per non-empty line of a UTF-8 file (stripped)."""
-    if input_path is not None:
-        return [line.strip() for line in read_input_lines(input_path, "sentences")]
-    if not sentences:
-        raise UserError("give sentences to score, or --input FILE")
-    check_sentences(sentences)
-    return list(sentences)
+from rnnlab.validation import unknown_note
 
 
 def print_scores(scores: Sequence[SentenceScore], show_tokens: bool = True, out: TextIO = sys.stdout) -> None:

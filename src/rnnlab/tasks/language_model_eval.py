@@ -22,9 +22,9 @@ from rnnlab.data.corpora import load_corpus
 from rnnlab.data.tokenizers import load_tokenizer
 from rnnlab.data.vocab import Vocabulary
 from rnnlab.errors import CheckpointError
+from rnnlab.files import read_input_lines
 from rnnlab.lm.neural import NeuralLanguageModel
 from rnnlab.lm.prepare import build_model
-from rnnlab.lm.scoring import read_sentences
 from rnnlab.tasks.registry import EvalRequest, resolve_model_dir
 from rnnlab.train import load_model_dir, load_model_weights
 
@@ -64,7 +64,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
     if request.data_file:
         # A file of the user's: every line a sentence, scored the way `rnnlab score --input` scores it (primed
         # state, boundary first, every token and the closing boundary), so the two commands agree.
-        metrics = lm.evaluate_sentences(read_sentences([], request.data_file))
+        metrics = lm.evaluate_sentences([line.strip() for line in read_input_lines(request.data_file, "sentences")])
         where = request.data_file
     else:
         # A split of the training corpus: read as one stream, the way training validates (same numbers).

@@ -287,8 +287,8 @@ def task_of_model(path: str | Path) -> TaskDescriptor:
     return discover_tasks()[read_task_name(path)]
 
 
-def open_model(path: str | Path, verb: str) -> Any:
-    """Load the model in `path` for the prediction verb `verb`, refusing a model that does not offer it."""
+def task_offering(path: str | Path, verb: str) -> TaskDescriptor:
+    """The task of the model in `path`, refused in one line (naming the tasks that do) if it lacks `verb`."""
     task = task_of_model(path)
     if task.verb(verb) is None:
         offering = tasks_offering(verb)
@@ -296,4 +296,9 @@ def open_model(path: str | Path, verb: str) -> Any:
             f"{path}: a {task.name!r} model; `rnnlab {verb}` needs a model of task "
             f"{' or '.join(repr(name) for name in offering) or '(none)'}"
         )
-    return task.load(resolve_model_dir(path))
+    return task
+
+
+def open_model(path: str | Path, verb: str) -> Any:
+    """Load the model in `path` for the prediction verb `verb`, refusing a model that does not offer it."""
+    return task_offering(path, verb).load(resolve_model_dir(path))

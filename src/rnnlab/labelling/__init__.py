@@ -7,7 +7,8 @@ Building blocks (shapes batch-first: words (N, L), chars (N, L, C), mask (N, L))
     bucketed_batches, sorted_batches, evenly        index batches by length (training / evaluation), even caps
     labelled_splits(data, kind, read, what)         train / valid / test: a registered dataset, or files
     accuracy, entity_scores, confusion, format_confusion, plot_confusion, confusion_artifact     metrics
-    read_model_dir, read_json_file, dump_json       the files of a saved model directory
+    read_json_file, dump_json                       the files of a saved model directory
+                                                    (loading one: rnnlab.train.load_model_dir)
 
 The text-classification kit (`rnnlab.labelling.kit`):
 
@@ -45,7 +46,7 @@ from rnnlab.labelling.metrics import (
     format_confusion,
     plot_confusion,
 )
-from rnnlab.labelling.model_dir import dump_json, read_json_file, read_model_dir
+from rnnlab.labelling.model_dir import dump_json, read_json_file
 from rnnlab.labelling.splits import labelled_splits
 from rnnlab.labelling.vocab import TokenVocab
 
@@ -75,7 +76,6 @@ __all__ = [
     "plot_confusion",
     "read_json_file",
     "read_labelled_file",
-    "read_model_dir",
     "sorted_batches",
     "text_classification_task",
 ]

@@ -24,10 +24,11 @@ from rnnlab.data.labelled import LabelledText
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.labelling.batches import sorted_batches
 from rnnlab.labelling.metrics import confusion, format_confusion
-from rnnlab.labelling.model_dir import read_json_file, read_model_dir
+from rnnlab.labelling.model_dir import read_json_file
 from rnnlab.labelling.vocab import TokenVocab
 from rnnlab.nn.classifier import BiRNNClassifier
 from rnnlab.train import load_model_weights
+from rnnlab.train.checkpoint import load_model_dir
 
 __all__ = ["Classifier", "ModelFactory", "format_classifier_evaluation", "load_classifier_dir", "logits_of",
            "resolve_tokenizer", "tokenize", "uses_chars"]
@@ -124,7 +125,7 @@ def load_classifier_dir(path: str | Path, task: str, config_class: type,
                         make_model: ModelFactory = BiRNNClassifier) -> Classifier:  # fmt: skip
     """The classifier saved in `path` by task `task` (config.json's "config" read into `config_class`,
     vocab.json's words, characters and labels, the weights into `make_model(config.model, ...)`)."""
-    checkpoint = read_model_dir(path, task)
+    checkpoint = load_model_dir(path, task)
     config = config_from_dict(config_class, checkpoint.config["config"], source=str(checkpoint.path))
     files = read_json_file(checkpoint, "vocab.json")
     try:

@@ -19,9 +19,10 @@ from torch import Tensor
 from rnnlab.config import config_from_dict
 from rnnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID, Vocabulary
 from rnnlab.errors import CheckpointError, UserError
-from rnnlab.labelling.model_dir import read_json_file, read_model_dir
+from rnnlab.labelling.model_dir import read_json_file
 from rnnlab.nn.cloze import BiCloze
 from rnnlab.train import load_model_weights
+from rnnlab.train.checkpoint import load_model_dir
 
 __all__ = ["BLANK", "ClozeModel", "format_cloze_evaluation", "load_cloze_dir", "separate_blank"]
 
@@ -81,7 +82,7 @@ def separate_blank(tokens: list[str], blank: str) -> list[str]:
 
 def load_cloze_dir(path: str | Path, task: str, config_class: type) -> ClozeModel:
     """The cloze model saved in `path` by task `task` (config.json's "config" read into `config_class`)."""
-    checkpoint = read_model_dir(path, task)
+    checkpoint = load_model_dir(path, task)
     config = config_from_dict(config_class, checkpoint.config["config"], source=str(checkpoint.path))
     try:
         vocab = Vocabulary(read_json_file(checkpoint, "vocab.json")["tokens"])

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rnnlab.errors import CheckpointError
 
-__all__ = ["dump_json", "read_json_file", "read_model_dir"]
-
-
-def read_model_dir(path: str | Path, task: str):
-    """Load a saved model directory of `task` (a run directory: its best/); `rnnlab.train.load_model_dir`."""
-    from rnnlab.train.checkpoint import load_model_dir
-
-    return load_model_dir(path, task)
+__all__ = ["dump_json", "read_json_file"]
 
 
 def read_json_file(checkpoint, name: str) -> dict:

@@ -22,10 +22,11 @@ from rnnlab.data.tagged import TaggedSentence
 from rnnlab.errors import CheckpointError, DataError
 from rnnlab.labelling.batches import sorted_batches
 from rnnlab.labelling.metrics import accuracy, confusion, entity_scores, format_confusion
-from rnnlab.labelling.model_dir import read_json_file, read_model_dir
+from rnnlab.labelling.model_dir import read_json_file
 from rnnlab.labelling.vocab import TokenVocab
 from rnnlab.nn.tagger import BiRNNTagger
 from rnnlab.train import load_model_weights
+from rnnlab.train.checkpoint import load_model_dir
 
 __all__ = ["Encoder", "Tagger", "format_tagger_evaluation", "load_tagger_dir"]
 
@@ -118,7 +119,7 @@ class Tagger:
 
 def load_tagger_dir(path: str | Path, task: str, config_class: type) -> Tagger:
     """The tagger saved in `path` by task `task` (config.json's "config" read into `config_class`)."""
-    checkpoint = read_model_dir(path, task)
+    checkpoint = load_model_dir(path, task)
     config = config_from_dict(config_class, checkpoint.config["config"], source=str(checkpoint.path))
     files = read_json_file(checkpoint, "vocab.json")
     try:

@@ -14,6 +14,7 @@ import warnings
 
 import pytest
 import torch
+from tests.tasks.test_translation import toy_pairs  # the same toy de->en data
 
 from rnnlab.cli import main
 from rnnlab.data.subword import SubwordVocab
@@ -27,17 +28,6 @@ from rnnlab.text_metrics import corpus_scores
 from rnnlab.verbs import Artifact, make_options
 
 SENTENCES = ["eins zwei drei", "rot blau", "vier"]
-WORDS = {"eins": "one", "zwei": "two", "drei": "three", "vier": "four", "rot": "red", "blau": "blue"}
-
-
-def toy_pairs(n: int, seed: int) -> list[tuple[str, str]]:
-    g = torch.Generator().manual_seed(seed)
-    german = list(WORDS)
-    pairs = []
-    for _ in range(n):
-        idx = torch.randint(0, len(german), (int(torch.randint(1, 4, (1,), generator=g)),), generator=g).tolist()
-        pairs.append((" ".join(german[i] for i in idx), " ".join(WORDS[german[i]] for i in idx)))
-    return pairs
 
 
 @pytest.fixture(scope="module")

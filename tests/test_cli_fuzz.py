@@ -123,6 +123,7 @@ ROWS: list[tuple[str, str]] = [
     ("eval {lm} --data {missing}.txt", "no such file"),
     ("eval {lm} --data {empty}", "empty.txt"),
     ("eval {ngram} --data {missing}.txt", "no such file"),
+    ("eval {lm} --out {noplace}", "cannot write artifact directory"),
     # --- generate
     ("generate {lm} --temperature inf", "--temperature must be a finite number >= 0 (0 = greedy), got inf"),
     ("generate {lm} --temperature nan", "--temperature must be a finite number >= 0"),
@@ -191,6 +192,8 @@ ROWS: list[tuple[str, str]] = [
     ("predict {lm}", "expected inputs on the command line or --input FILE"),
     ("predict {unknown_task} x", "unknown task 'astrology'"),
     ("predict {lm} x --batch-size 0", "--batch-size must be an integer >= 1, got 0"),
+    ("predict {only_regression} x --input {poems}", "on the command line or --input FILE, not both"),
+    ("generate {lm} --no-stream --stop", "expected one argument"),
     ("predict {only_regression} --input {empty}", "empty.txt: no inputs"),
     # --- ngram tools
     ("ngram export {lm} {root}/../out.arpa", "not an n-gram model"),

@@ -17,8 +17,9 @@ fields. Checks beyond types (ranges, combinations) go in the dataclass's `__post
 
 Field types are the ones rnnlab's configs use: `int`, `float`, `bool`, `str`, `Literal["a", "b"]`,
 `X | None`, `list[X]` / `tuple[X, ...]` / `tuple[X, Y]` of those scalars, and nested dataclasses. A value
-is converted to its field's type (command-line overrides arrive as strings); any other annotation is a
-programming error (TypeError). A mistake in a file or an override raises `ConfigError` naming where it came
+is converted to its field's type (command-line overrides arrive as strings) and must mean something
+there, in every config class: a float is finite, a path-like key (`output_dir`, `*_dir`, `*path`, `*file`)
+is not empty. Any other annotation is a programming error (TypeError). A mistake in a file or an override raises `ConfigError` naming where it came
 from and the key: an unknown key with a did-you-mean and the valid keys, a wrong type with the expected one.
 """
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -44,6 +46,8 @@ __all__ = [
     "parse_overrides",
     "read_yaml",
     "require",
+    "data_source",
+    "FILES",
     "InvalidValue",
 ]
 
@@ -79,6 +83,29 @@ def require(condition: bool, key: str, expected: str, got: Any) -> None:
     """
     if not condition:
         raise InvalidValue(key, expected, got)
+
+
+FILES = "files"  # a data section's `dataset` for "the user's own files" (data.train, ...), in every task
+
+
+def data_source(data: Any, files_only: Mapping[str, Any], *, files: str | None = None,
+                builtin_only: Mapping[str, Any] | None = None) -> str | None:  # fmt: skip
+    """A `data:` section's `dataset`, checked against the options that apply to one kind of data only.
+
+    `dataset: files` (or null, its older spelling) means the user's own files: the result is `files`, the
+    value the task's code expects for them (None in most tasks, "files" in translation). Any other value
+    names a built-in dataset. An option of `files_only` (name -> its default: train, valid, test, CSV
+    column names) set while a built-in dataset is named would be ignored, so it is refused:
+    `data.train is read only with data.dataset: files (got data.dataset: en-pos)`; `builtin_only` the
+    other way round. For a `__post_init__`: `self.dataset = data_source(self, {"train": None, ...})`.
+    """
+    own = data.dataset is None or data.dataset == FILES
+    for name, default in ((builtin_only or {}) if own else files_only).items():
+        if getattr(data, name) != default:
+            if own:
+                raise ConfigError(f"data.{name} is read only with a built-in data.dataset (got data.dataset: files)")
+            raise ConfigError(f"data.{name} is read only with data.dataset: files (got data.dataset: {data.dataset})")
+    return files if own else data.dataset
 
 
 # ----------------------------------------------------------------------------------------- public API
@@ -177,27 +204,79 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     return _nest(flat)
 
 
+#: A config file larger than this is refused unread (configs are a few KiB).
+MAX_YAML_BYTES = 2**20
+#: ... and so is one whose values, counted with every alias expanded, number more than this (a "billion
+#: laughs" alias bomb is a few hundred bytes; walking it expanded once took all the memory).
+MAX_YAML_VALUES = 100_000
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with errors that name the file (and line for syntax errors)."""
+    """Read a YAML mapping, with errors that name the file (and line for syntax errors).
+
+    A file over `MAX_YAML_BYTES`, YAML whose aliases expand to more than `MAX_YAML_VALUES` values (or
+    refer to themselves) and nesting too deep to read are refused with one line naming the file.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)  # a bounded read: a FIFO or /dev/zero cannot fill memory
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: config file larger than {MAX_YAML_BYTES // 2**20} MiB; expected a config")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read config file ({error})") from None
+    loader = yaml.SafeLoader(text)
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+            raise ConfigError(f"{path}: more than {MAX_YAML_VALUES:,} values with aliases expanded; "
+                              "too many for a config (an alias bomb?)")  # fmt: skip
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise ConfigError(f"{path}{where}: invalid YAML ({problem})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: YAML nested too deeply, or an alias that contains itself") from None
+    finally:
+        loader.dispose()
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top, got {type(data).__name__}")
     return data
+
+
+def _expanded_size(root: yaml.Node, limit: int) -> int:
+    """How many nodes `root` holds with every alias expanded (an alias is the same node object again),
+    counted once per distinct node (memoised); an alias to a node that contains it counts as over `limit`."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:  # `&a [*a]`: infinite when expanded
+            return limit + 1
+        if isinstance(node, yaml.ScalarNode):
+            return 1
+        open_nodes.add(key)
+        children = node.value
+        if isinstance(node, yaml.MappingNode):
+            children = [item for pair in node.value for item in pair]  # keys and values
+        total = 1
+        for child in children:
+            total = min(total + size(child), limit + 1)  # stay a small int: a bomb's count has 30 digits
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
 
 
 # ------------------------------------------------------------------------------------------ internals
@@ -326,6 +405,8 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
         inner = [arg for arg in args if arg is not type(None)]
         if len(inner) != 1 or len(args) != 2:
             raise TypeError(f"config key {key!r}: only `X | None` unions are supported, got {tp}")
+        if isinstance(value, str) and not value.strip() and _is_path_key(key):
+            _check_meaning(value, source, key)  # an empty path is a mistake, not null
         if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
             return None
         return _convert(value, inner[0], source, key)
@@ -342,8 +423,29 @@ def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
         converted = _scalar(value, tp)
         if converted is None:
             raise ConfigError(f"{source}: {key}: expected {_NAMES[tp]}, got {value!r}")
+        _check_meaning(converted, source, key)
         return converted
     raise TypeError(f"config key {key!r}: unsupported field type {tp!r} (see rnnlab.config)")
+
+
+def _is_path_key(key: str) -> bool:
+    """A key that names a file or directory by its name: output_dir, cache_dir, ..._path, ..._file."""
+    name = key.rsplit(".", 1)[-1]
+    return name.endswith(("_dir", "path", "file"))
+
+
+def _check_meaning(value: Any, source: str, key: str) -> None:
+    """Refuse a converted scalar that has its field's type but no meaning there, whatever the config class.
+
+    A float must be finite: no setting of rnnlab's means "infinite" (`trainer.clip_grad_norm: inf` once
+    passed every check and crashed the first step). A path-like key (`_is_path_key`) must not be empty:
+    `Path("")` is the working directory, so `--output_dir ''` trained into it. (`X | None` fields reach
+    here only with a value: an empty string there is null, `_NONE`, except for a path-like key.)
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{source}: {key}: expected a finite number, got {value}")
+    if isinstance(value, str) and not value.strip() and _is_path_key(key):
+        raise ConfigError(f"{source}: {key}: expected a path, got an empty string")
 
 
 def _scalar(value: Any, tp: type) -> Any:

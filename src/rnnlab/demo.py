@@ -36,6 +36,7 @@ from rnnlab.config import config_from_dict, config_to_dict
 from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.poetry import PoemQuality, poem_form, poem_quality
 from rnnlab.errors import UserError
+from rnnlab.files import write_text_atomically
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.lm.verbs import SamplingOptions, run_generate
@@ -44,7 +45,7 @@ from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import LMTaskConfig, load_language_model
 from rnnlab.train.metrics import plot_loss_curve, read_metrics
 from rnnlab.train.run import build_trainer
-from rnnlab.train.rundir import guard_run_directory
+from rnnlab.train.rundir import guard_run_directory, holds_run
 
 # The demo's recipe: what learned most in a fixed wall-clock budget on 2 CPU cores among the candidates
 # measured with benchmarks/demo_recipes.py (table in docs/language_models.md). configs/lm/tang-char.yaml
@@ -59,6 +60,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "bptt": 64,
     "eval_batch_size": 16,
 }
+REPORT_FILE = "report.md"  # written next to the run; a user's own file of this name is never replaced
 EVAL_EVERY = 100  # steps; one validation pass over the 12,917 validation characters takes about a second
 DEFAULT_MINUTES = 4.0
 NGRAM_ORDER = 3
@@ -92,6 +94,8 @@ def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
             f"{path} already holds a trained run ({', '.join(p + '/' for p in previous)}); "
             "pass --overwrite to replace it, or --output-dir DIR"
         )
+    if (path / REPORT_FILE).exists() and not holds_run(path):  # the user's own report.md: the demo would replace it
+        raise UserError(f"{path} holds a {REPORT_FILE} that no demo wrote; move it away, or choose another --output-dir")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -368,7 +372,7 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
         "model_dir": model_dir,
     }
     report = build_report(result)
-    (out / "report.md").write_text(report, encoding="utf-8")
+    write_text_atomically(out / REPORT_FILE, report)
     records = read_metrics(out / "metrics.jsonl")
     plot_loss_curve(records, out / "loss_curve.png", title="rnnlab demo: character RNN on Tang poems (nats/char)",
                     reference=(ngram_test["loss"], f"character {NGRAM_ORDER}-gram MKN, test"))  # fmt: skip

@@ -3,6 +3,14 @@
     check_writable("runs/lm", "output directory")        # before training for ten minutes
     check_writable("gates.png", "picture", kind="file")
     check_picture("diagram.xyz")                         # a suffix matplotlib cannot write: refused
+    guard_output_file("out.arpa", "ARPA file", inputs=[model_dir], overwrite=args.overwrite)
+    guard_output_dir("plots", "artifact directory")
+
+`guard_output_file` is the one check for a file a command writes at a path the user named: never an input
+of the command, never inside a model or run directory, never an existing file without `--overwrite`, and
+everything `check_writable` refuses. `guard_output_dir` is its counterpart for a directory of artifacts
+(written there under new names, `rnnlab.files.write_new_file`). The writes themselves go through
+`rnnlab.files.atomic_output` / `write_bytes_atomically`.
 
 `os_error_message(error)` turns the OS errors a user can cause (permission, missing or wrong kind of path,
 disk full, read-only file system) into the one line `rnnlab` prints; `rnnlab.cli.main` uses it for every
@@ -14,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from rnnlab.errors import CheckpointError, UserError
@@ -60,11 +69,11 @@ def check_writable(path: str | Path, what: str, kind: str = "dir") -> Path:
     writable is tried, not guessed: a temporary file is created there and removed (`os.access` says yes to
     root and to read-only mounts on some systems).
     """
-    path = Path(path)
     if kind not in ("dir", "file"):
         raise ValueError(f"check_writable: kind must be 'dir' or 'file', got {kind!r}")
-    if str(path) == "":
+    if str(path) == "":  # before Path(): Path("") is "."
         raise PathError(f"expected a path for the {what}, got an empty string")
+    path = Path(path)
     if path.exists():
         if kind == "dir" and not path.is_dir():
             raise PathError(f"cannot write {what} {path}: it is a file, not a directory")
@@ -98,15 +107,89 @@ def picture_formats() -> list[str]:
     return sorted(FigureCanvasBase.get_supported_filetypes())
 
 
-def check_picture(path: str | Path, what: str = "picture") -> Path:
-    """A picture path matplotlib can write: a known suffix and a writable place (see `check_writable`)."""
-    path = Path(path)
-    suffix = path.suffix.lower().lstrip(".")
+def check_picture(path: str | Path, what: str = "picture", *, inputs: Iterable[str | Path | None] = (),
+                  overwrite: bool = False) -> Path:  # fmt: skip
+    """A picture path matplotlib can write (a known suffix) and `guard_output_file` lets through."""
+    if str(path) == "":
+        return guard_output_file(path, what)  # its one line for an empty path
+    suffix = Path(path).suffix.lower().lstrip(".")
     formats = picture_formats()
     if suffix not in formats:
         shown = f"'.{suffix}'" if suffix else "no suffix"
         raise PathError(f"cannot write {what} {path}: {shown}; expected one of {', '.join('.' + f for f in formats)}")
-    return check_writable(path, what, kind="file")
+    return guard_output_file(path, what, inputs=inputs, overwrite=overwrite)
+
+
+def protected_directory(path: str | Path) -> tuple[Path, str] | None:
+    """The model or run directory that `path` is or lies in, with what it is; None when it is in neither.
+
+    Only strong signs count, so a user's own folders are never mistaken for one: a model directory holds
+    `config.json` and `manifest.json` (neural checkpoints and n-gram models alike); a run directory holds
+    rnnlab's `run.yaml`, or a `best/` or `last/` model. Symbolic links are followed.
+    """
+    from rnnlab.train.rundir import RUN_FILE  # torch-free, but only needed here
+
+    resolved = Path(path).resolve()
+    for directory in (resolved, *resolved.parents):
+        if (directory / "config.json").is_file() and (directory / "manifest.json").is_file():
+            return directory, "model directory"
+        if (directory / RUN_FILE).is_file() or any((directory / name / "config.json").is_file()
+                                                   for name in ("best", "last")):  # fmt: skip
+            return directory, "run directory"
+    return None
+
+
+def _same_path(path: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(path, other)  # also through symbolic and hard links
+    except OSError:  # one of them does not exist: only then can the names alone say
+        return path.resolve() == other.resolve()
+
+
+def _refuse_inputs_and_protected(path: str | Path, what: str, inputs: Iterable[str | Path | None]) -> Path:
+    if str(path) == "":  # before Path(): Path("") is "."
+        raise PathError(f"expected a path for the {what}, got an empty string")
+    path = Path(path)
+    for source in inputs:
+        if source is None or str(source) in ("", "-") or not Path(source).exists():
+            continue  # stdin, an option not given, a built-in dataset's name: nothing to destroy
+        if _same_path(path, Path(source)):
+            shown = "" if str(source) == str(path) else f" ({source})"
+            raise PathError(f"cannot write {what} {path}: it is an input of this command{shown}; writing it "
+                            "would destroy what the command reads (choose another path)")  # fmt: skip
+    found = protected_directory(path)
+    if found is not None:
+        directory, kind = found
+        where = f"it is the {kind}" if directory == path.resolve() else f"it is inside the {kind} {directory}"
+        raise PathError(f"cannot write {what} {path}: {where}, whose files rnnlab manages (choose a path "
+                        "outside it)")  # fmt: skip
+    return path
+
+
+def guard_output_file(path: str | Path, what: str, *, inputs: Iterable[str | Path | None] = (),
+                      overwrite: bool = False, replace_hint: str = "--overwrite replaces it") -> Path:  # fmt: skip
+    """Refuse now, with one line naming `path` and `what` it is, an output file the command must not write.
+
+    Refused: an empty path; the same file as one of `inputs` (files or directories the command reads: a
+    corpus, an `--input` file, the model directory; None, '' and '-' are skipped); a path in a model or run
+    directory (`protected_directory`); an existing file unless `overwrite` (the message then says
+    `replace_hint`); and everything `check_writable(path, what, kind="file")` refuses. Returns the path.
+    Write it afterwards with `rnnlab.files.atomic_output` or `write_bytes_atomically`.
+    """
+    path = _refuse_inputs_and_protected(path, what, inputs)
+    check_writable(path, what, kind="file")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise PathError(f"cannot write {what} {path}: the file already exists; {replace_hint}, or choose another "
+                        "path")  # fmt: skip
+    return path
+
+
+def guard_output_dir(path: str | Path, what: str, *, inputs: Iterable[str | Path | None] = ()) -> Path:
+    """`guard_output_file` for a directory that files are added to (artifacts: `rnnlab.files.write_new_file`
+    never replaces one there, so existing files need no --overwrite): not an input, not a model or run
+    directory nor inside one, and writable (`check_writable`)."""
+    path = _refuse_inputs_and_protected(path, what, inputs)
+    return check_writable(path, what, kind="dir")
 
 
 def resolve_model_dir(path: str | Path) -> Path:

@@ -6,18 +6,32 @@ library functions that take the same values (`NeuralLanguageModel.generate`, `NG
 
     --temperature must be a finite number >= 0 (0 = greedy), got inf
     --top-k must be an integer >= 1, got 0
+    --beam must be an integer between 1 and 256, got 1000000
+    --threads 512: this machine has 2 cores; expected 1..2
     --split: expected one of train, valid, test, got 'foo'
     argument 2: empty sentence; expected at least one word
+
+`OPTION_LIMITS` caps every option whose cost grows without bound (a beam, a count of samples, a length), so
+one request cannot take the machine's memory or an hour (docs/reliability.md, "Limits").
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 
-from rnnlab.errors import ConfigError, DataError
+from rnnlab.errors import ConfigError, DataError, UserError
 
 SPLITS = ("train", "valid", "test")
+
+#: The largest seed: every generator rnnlab seeds (python's `random`, numpy, torch) takes [0, 2**63 - 1]
+#: as it is (torch.manual_seed overflows at 2**64; numpy's legacy global state gets the seed modulo 2**32).
+MAX_SEED = 2**63 - 1
+
+#: A sampling temperature below this is greedy decoding (the most probable token each step), exactly as 0
+#: is: dividing logits by a smaller one overflows (1e-300 made NaN probabilities).
+GREEDY_BELOW = 1e-4
 
 
 def flag(name: str) -> str:
@@ -44,13 +58,19 @@ def check_positive(name: str, value) -> float:
 
 
 def check_temperature(value, name: str = "temperature") -> float:
-    """A finite temperature >= 0; 0 means greedy (always the most probable token), in every model."""
+    """A finite temperature >= 0; 0 (and anything below `GREEDY_BELOW`) means greedy, in every model."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{flag(name)} must be a finite number >= 0 (0 = greedy), got {value!r}")
     return float(value)
 
 
+def is_greedy(temperature: float) -> bool:
+    """Whether sampling at `temperature` is greedy decoding (0, or below `GREEDY_BELOW`)."""
+    return temperature < GREEDY_BELOW
+
+
 def check_top_p(value, name: str = "top_p") -> float:
+    """A nucleus mass in (0, 1]; a tiny one keeps the single most probable token (never none)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value <= 1):
         raise ConfigError(f"{flag(name)} must be in (0, 1], got {value!r}")
     return float(value)
@@ -59,13 +79,71 @@ def check_top_p(value, name: str = "top_p") -> float:
 def check_sampling(num_samples: int = 1, max_tokens: int = 1, temperature: float = 1.0,
                    top_k: int | None = None, top_p: float | None = None) -> None:  # fmt: skip
     """The sampling options of `generate` (any language model)."""
-    check_int("num_samples", num_samples)
-    check_int("max_tokens", max_tokens)
+    check_option("num_samples", num_samples)
+    check_option("max_tokens", max_tokens)
     check_temperature(temperature)
-    if top_k is not None:
-        check_int("top_k", top_k)
+    check_option("top_k", top_k)
     if top_p is not None:
         check_top_p(top_p)
+
+
+def check_seed(value, name: str = "seed") -> int:
+    """A seed in [0, MAX_SEED], the one range every generator accepts (`rnnlab.train.rng.set_seed`)."""
+    return check_int(name, value, 0, MAX_SEED)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_threads(name: str, value) -> int:
+    """A thread count in [1, cores]: more threads than cores only slows down (far more segfaulted torch)."""
+    check_int(name, value)
+    cores = usable_cores()
+    if value > cores:
+        cores_text = f"{cores} core{'s' * (cores != 1)}"
+        raise ConfigError(f"{flag(name)} {value}: this machine has {cores_text}; expected 1..{cores}")
+    return value
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation (MemAvailable of /proc/meminfo), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def check_memory(estimate_bytes: float, what: str, available: int | None = None, hint: str = "") -> None:
+    """Refuse up front a request whose predictable memory (`estimate_bytes`) exceeds what is available.
+
+    what: the request, e.g. "beam search of 256 beams x 64 sentences over 32000 tokens"; available: bytes
+    (default: `available_memory()`; unknown means no check); hint: what to lower, e.g. "use a smaller --beam".
+    """
+    available = available_memory() if available is None else available
+    if available is not None and estimate_bytes > available:
+        advice = f"; {hint}" if hint else ""
+        raise UserError(f"{what} needs about {_size(estimate_bytes)} of memory, "
+                        f"{_size(available)} is available{advice}")  # fmt: skip
+
+
+def _size(count: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "bytes" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} TiB"  # pragma: no cover (the loop returns)
 
 
 def check_split(split) -> str:
@@ -96,6 +174,40 @@ def unknown_note(unknown: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------------------- options checked by name
+#: The largest value one request may ask for, for every option whose cost grows without bound. Chosen by
+#: measurement on a 2-core, 24 GiB machine (docs/reliability.md, "Limits", has the why of each); generous
+#: for real use, small enough that no single request takes the machine's memory or runs for hours. A key
+#: "COMMAND --option" (e.g. "inspect bptt --steps") caps that option of one command only, before the key
+#: of its name alone. Config-side caps: `MAX_NGRAM_ORDER` (rnnlab train ngram --order).
+OPTION_LIMITS: dict[str, int] = {
+    "beam": 256,  # beam rows x vocabulary per step; also checked against the memory available
+    "n_best": 256,  # at most the beam
+    "num_samples": 100_000,  # decoded 64 at a time and streamed: memory stays flat, time is linear
+    "max_tokens": 10_000,  # per sample (and the tokens `inspect gates` shows)
+    "top_k": 1_000_000,  # larger than any vocabulary or label set: no cost, catches a typo
+    "batch_size": 4096,  # rows of one forward pass (tag, predict, bench, inspect cost)
+    "seq_len": 10_000,  # bench: saved activations grow with seq_len x batch x hidden x layers
+    "lengths": 10_000,  # inspect cost: the same
+    "length": 5_000,  # inspect gradflow: each training step runs the whole sequence (~1 s at 1000)
+    "hidden_size": 4096,  # weights grow with its square
+    "num_layers": 16,
+    "repeats": 1000,  # timing repeats: linear time
+    "max_units": 4096,  # heatmap rows (<= hidden_size)
+    "top": 1000,  # units listed per feature
+    "steps": 1_000_000,  # demo: training steps (--minutes is the usual budget)
+    "inspect bptt --steps": 100,  # an unrolled graph drawn step by step: 100 steps ~20 s, and unreadable beyond
+    "fit_steps": 100_000,  # training steps (inspect gates / gradflow): linear time
+    "train_steps": 100_000,
+    "explode_steps": 100_000,
+}
+
+#: rnnlab train ngram --order: tables grow with every order, and no corpus has useful 21-grams.
+MAX_NGRAM_ORDER = 20
+
+
+_MAY_BE_ZERO = ("fit_steps", "train_steps", "explode_steps")  # counts where 0 means "none": no training
+
+
 def _at_least(minimum: int):
     return lambda name, value: check_int(name, value, minimum)
 
@@ -109,13 +221,15 @@ def _finite(name: str, value) -> float:
 #: option name -> check(name, value): the same rule for `--top-k` in `generate`, `classify`, `cloze`, a
 #: verb's options dataclass and a server's request body. None (an option left at "not given") is not checked.
 OPTION_RULES = {
-    # counts: at least one
+    # counts: at least one (and at most OPTION_LIMITS[name])
     **{name: _at_least(1) for name in (
         "num_samples", "max_tokens", "top_k", "beam", "n_best", "batch_size", "steps", "repeats", "max_units",
-        "hidden_size", "num_layers", "seq_len", "length", "lengths", "top", "threads",
+        "hidden_size", "num_layers", "seq_len", "length", "lengths", "top",
     )},  # fmt: skip
     # counts that may be zero (no training / no explosion run)
-    **{name: _at_least(0) for name in ("fit_steps", "train_steps", "explode_steps", "seed")},
+    **{name: _at_least(0) for name in _MAY_BE_ZERO},
+    "seed": lambda name, value: check_seed(value, name),
+    "threads": check_threads,
     "temperature": lambda name, value: check_temperature(value),
     "top_p": lambda name, value: check_top_p(value),
     "minutes": check_positive,
@@ -125,7 +239,22 @@ OPTION_RULES = {
 }
 
 
-def check_option(name: str, value):
-    """`value` checked by the rule for option `name` (unchanged when there is none, or when it is None)."""
+def option_limit(name: str, command: str | None = None) -> int | None:
+    """The cap of option `name` (in `command`, e.g. "inspect bptt", when given), or None for no cap."""
+    if command is not None and f"{command} {flag(name)}" in OPTION_LIMITS:
+        return OPTION_LIMITS[f"{command} {flag(name)}"]
+    return OPTION_LIMITS.get(name)
+
+
+def check_option(name: str, value, command: str | None = None):
+    """`value` checked by the rule for option `name` and its cap in `OPTION_LIMITS` (for `command`, the
+    sub-command path such as "inspect bptt", when given); unchanged when there is no rule, or when None."""
     rule = OPTION_RULES.get(name)
-    return value if rule is None or value is None else rule(name, value)
+    if rule is None or value is None:
+        return value
+    value = rule(name, value)
+    limit = option_limit(name, command)
+    if limit is not None and value > limit:
+        minimum = 0 if name in _MAY_BE_ZERO else 1
+        raise ConfigError(f"{flag(name)} must be an integer between {minimum} and {limit}, got {value}")
+    return value

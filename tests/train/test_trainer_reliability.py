@@ -179,7 +179,7 @@ def test_cli_divergence_is_one_line_and_exit_2(poems, tmp_path, capsys, lr):
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("rnnlab: error: ") and "Traceback" not in "\n".join(err)
-    assert ("diverged" in err[-1] and "trainer.lr" in err[-1]) or "trainer.lr: expected a finite value" in err[-1]
+    assert ("diverged" in err[-1] and "trainer.lr" in err[-1]) or "trainer.lr: expected a finite number" in err[-1]
     if (out / "metrics.jsonl").exists():
         strict_records(out / "metrics.jsonl")
     assert not (out / "best").exists()  # nothing exploded was saved

@@ -13,7 +13,7 @@ def register(commands) -> None:
     demo.add_argument("--minutes", type=float, default=4.0, help="the RNN's training wall-clock budget (default 4)")
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--steps", type=int, default=None, help="train exactly this many steps instead of --minutes")
-    demo.add_argument("--threads", type=int, default=None, help="torch threads (default: the idle cores, at most 4)")
+    demo.add_argument("--threads", type=int, default=None, help="torch threads, at most the cores (default: the idle cores, at most 4)")
     demo.add_argument("--overwrite", action="store_true", help="replace a run already in --output-dir")
     demo.set_defaults(handler=run_demo)
 

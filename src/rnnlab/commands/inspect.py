@@ -7,6 +7,9 @@ This module only parses and prints; the computations are typed functions in `rnn
 from __future__ import annotations
 
 import argparse
+import contextlib
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 CELLS = ["rnn", "lstm", "gru"]  # the textbook cells `diagram`, `bptt` and `gradflow` are written for
@@ -33,13 +36,14 @@ def register(commands) -> None:
         "inspect", help="look inside: gate diagrams, gate traces, BPTT, gradient flow"
     )
     inspect.add_argument(
-        "--threads", type=int, default=1, help="torch CPU threads (default 1: small models, and a shared CPU)"
+        "--threads", type=int, default=1, help="torch CPU threads, at most the cores (default 1: small models, and a shared CPU)"
     )
     sub = inspect.add_subparsers(dest="inspect_command", metavar="WHAT", required=True)
 
     diagram = sub.add_parser("diagram", help="draw a cell with its gates labelled")
     diagram.add_argument("--cell", choices=CELLS, default="lstm")
     diagram.add_argument("--out", default=None, help="output file (default: diagram_CELL.png)")
+    _add_overwrite(diagram)
     diagram.set_defaults(handler=_with_threads(run_diagram))
 
     gates = sub.add_parser(
@@ -75,15 +79,17 @@ def register(commands) -> None:
     gates.add_argument(
         "--out", default="gates.png", help="heatmap file (one per layer/direction: NAME_l0...)"
     )
+    _add_overwrite(gates)
     gates.set_defaults(handler=_with_threads(run_gates))
 
     bptt = sub.add_parser("bptt", help="the unrolled graph with the back-propagation paths that reach x_t")
     bptt.add_argument("--cell", choices=CELLS, default="rnn")
-    bptt.add_argument("--steps", type=int, default=6, help="unrolled steps n")
+    bptt.add_argument("--steps", type=int, default=6, help="unrolled steps n (at most 100)")
     bptt.add_argument("--t", type=int, default=3, help="which input x_t (1-based)")
     bptt.add_argument("--hidden-size", type=int, default=4)
     bptt.add_argument("--seed", type=int, default=0)
     bptt.add_argument("--out", default=None, help="output file (default: bptt_CELL.png)")
+    _add_overwrite(bptt)
     bptt.set_defaults(handler=_with_threads(run_bptt))
 
     cost = sub.add_parser("cost", help="BPTT's memory (saved activations) and time against T")
@@ -93,6 +99,7 @@ def register(commands) -> None:
     cost.add_argument("--hidden-size", type=int, default=64)
     cost.add_argument("--repeats", type=int, default=3)
     cost.add_argument("--out", default=None, help="output file (default: cost_CELL.png)")
+    _add_overwrite(cost)
     cost.set_defaults(handler=_with_threads(run_cost))
 
     gradflow = sub.add_parser("gradflow", help="‖∂L_T/∂h_t‖ against t, at init and after training; clipping")
@@ -106,7 +113,12 @@ def register(commands) -> None:
     gradflow.add_argument("--text", default=None, help="text for --ckpt (default: a sample from the model)")
     gradflow.add_argument("--seed", type=int, default=0)
     gradflow.add_argument("--out", default=None, help="output file (default: gradflow_CELL.png)")
+    _add_overwrite(gradflow)
     gradflow.set_defaults(handler=_with_threads(run_gradflow))
+
+
+def _add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true", help="replace existing picture files")
 
 
 def _with_threads(handler):
@@ -125,19 +137,44 @@ def _with_threads(handler):
     return run
 
 
-def _picture(out: str) -> str:
-    """Refuse now a picture path matplotlib cannot write (suffix) or that is not writable (rnnlab.paths)."""
+def _picture(out: str, args: argparse.Namespace, inputs: tuple = ()) -> str:
+    """Refuse now a picture path matplotlib cannot write (suffix), that is an input, lies in a model or run
+    directory, exists without --overwrite, or is not writable (`rnnlab.paths.check_picture`)."""
     from rnnlab.paths import check_picture
 
-    check_picture(out)
+    check_picture(out, inputs=inputs, overwrite=args.overwrite)
     return out
+
+
+@contextlib.contextmanager
+def _drawn_into(out: str, args: argparse.Namespace, inputs: tuple = ()) -> Iterator[Path]:
+    """A path to draw `out` at, in a private temporary directory; when the block ends without an exception,
+    every file drawn there (`out`, and the files `gates` draws next to it) is written next to `out`
+    atomically (`write_bytes_atomically`), each checked like `out` first. A failure writes nothing."""
+    from rnnlab.files import write_bytes_atomically
+    from rnnlab.paths import guard_output_file
+
+    target = Path(out)
+    with tempfile.TemporaryDirectory(prefix="rnnlab-inspect-") as staging:
+        yield Path(staging) / target.name
+        drawn = sorted(Path(staging).iterdir())
+        for file in drawn:  # all checked before any is written
+            guard_output_file(target.with_name(file.name), "picture", inputs=inputs, overwrite=args.overwrite)
+        for file in drawn:
+            write_bytes_atomically(target.with_name(file.name), file.read_bytes())
+
+
+def _written(out: str, drawn: str | Path) -> Path:
+    """Where a file drawn in `_drawn_into`'s temporary directory was written."""
+    return Path(out).with_name(Path(drawn).name)
 
 
 def run_diagram(args: argparse.Namespace) -> int:
     from rnnlab.inspect.diagram import draw_cell
 
-    out = _picture(args.out or f"diagram_{args.cell}.png")
-    lines = draw_cell(args.cell, out)
+    out = _picture(args.out or f"diagram_{args.cell}.png", args)
+    with _drawn_into(out, args) as staged:
+        lines = draw_cell(args.cell, staged)
     print("\n".join(lines))
     print(f"wrote {out}")
     return 0
@@ -168,7 +205,11 @@ def run_gates(args: argparse.Namespace) -> int:
         raise ConfigError(
             'expected a text: rnnlab inspect gates CKPT "text" (or --random "text", or --input FILE)'
         )
-    _picture(args.out)
+    from rnnlab.inspect.gates import units_path_for
+
+    read = (args.checkpoint, args.input, args.fit_file)
+    _picture(args.out, args, read)
+    _picture(str(units_path_for(args.out)), args, read)  # drawn next to it
     if args.random:
         fit_text = read_text_file(Path(args.fit_file)) if args.fit_file else None
         traces = gates.random_model_traces(
@@ -191,7 +232,8 @@ def run_gates(args: argparse.Namespace) -> int:
         raise ConfigError("expected a checkpoint directory, or --random for an untrained model")
     else:
         traces = gates.language_model_traces(_load_lm(args.checkpoint), args.text)
-    report = gates.gates_report(traces, args.out, args.max_units, args.max_tokens, args.top)
+    with _drawn_into(args.out, args, read) as staged:
+        report = gates.gates_report(traces, staged, args.max_units, args.max_tokens, args.top)
     print(
         f"{len(traces.tokens)} tokens; layers/directions: {len(traces.gates)}; gates: "
         f"{', '.join(next(iter(traces.gates.values())))}"
@@ -200,7 +242,7 @@ def run_gates(args: argparse.Namespace) -> int:
         chance = report.chance.get(unit.feature)
         note = f"  (untrained: best |r| {chance:.3f})" if chance is not None else ""
         print(f"  {unit.feature:>18s}: {unit.where:<40s} r = {unit.correlation:+.3f}{note}")
-    print("wrote " + ", ".join(str(p) for p in [*report.heatmaps, report.units_path]))
+    print("wrote " + ", ".join(str(_written(args.out, p)) for p in [*report.heatmaps, report.units_path]))
     return 0
 
 
@@ -210,8 +252,9 @@ def run_bptt(args: argparse.Namespace) -> int:
 
     if not 1 <= args.t <= args.steps:
         raise ConfigError(f"--t must be between 1 and --steps ({args.steps}), got {args.t}")
-    out = _picture(args.out or f"bptt_{args.cell}.png")
-    report = bptt_report(args.cell, args.steps, args.t, out, hidden_size=args.hidden_size, seed=args.seed)
+    out = _picture(args.out or f"bptt_{args.cell}.png", args)
+    with _drawn_into(out, args) as staged:
+        report = bptt_report(args.cell, args.steps, args.t, staged, hidden_size=args.hidden_size, seed=args.seed)
     t = report.t
     print(f"{report.cell}, {report.steps} steps: ‖∂L_k/∂x_{t}‖ by autograd (and by the chain-rule product):")
     for k, (autograd, chain) in enumerate(zip(report.autograd, report.chain_rule), start=1):
@@ -230,17 +273,18 @@ def run_bptt(args: argparse.Namespace) -> int:
         f"∂L/∂W_hh = Σ_k (step k's share) with max difference {report.sharing_difference:.1e}; "
         f"per-step shares ‖·‖ = " + " ".join(f"{v:.2e}" for v in report.step_shares)
     )
-    print(f"wrote {report.path}")
+    print(f"wrote {_written(out, report.path)}")
     return 0
 
 
 def run_cost(args: argparse.Namespace) -> int:
     from rnnlab.inspect.cost import format_costs, measure_costs, plot_costs
 
-    out = _picture(args.out or f"cost_{args.cell}.png")
+    out = _picture(args.out or f"cost_{args.cell}.png", args)
     rows = measure_costs(args.cell, args.lengths, args.batch_size, args.hidden_size, args.repeats)
     print(format_costs(rows, args.cell))
-    plot_costs(rows, args.cell, out)
+    with _drawn_into(out, args) as staged:
+        plot_costs(rows, args.cell, staged)
     print(f"wrote {out}")
     return 0
 
@@ -248,7 +292,7 @@ def run_cost(args: argparse.Namespace) -> int:
 def run_gradflow(args: argparse.Namespace) -> int:
     from rnnlab.inspect import gradflow
 
-    out = _picture(args.out or f"gradflow_{args.cell}.png")
+    out = _picture(args.out or f"gradflow_{args.cell}.png", args, (args.ckpt,))
     if args.ckpt is None:
         report = gradflow.gradflow_report(
             args.cell,
@@ -271,6 +315,7 @@ def run_gradflow(args: argparse.Namespace) -> int:
             args.seed,
         )
     print(report.summary())
-    gradflow.plot_gradflow(report, out)
+    with _drawn_into(out, args, (args.ckpt,)) as staged:
+        gradflow.plot_gradflow(report, staged)
     print(f"wrote {out}")
     return 0

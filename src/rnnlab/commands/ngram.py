@@ -13,7 +13,8 @@ def register(commands) -> None:
     actions = tools.add_subparsers(dest="ngram_action", metavar="ACTION", required=True)
     export = actions.add_parser("export", help="write a saved n-gram model as an ARPA file")
     export.add_argument("checkpoint", help="model directory")
-    export.add_argument("arpa", help="ARPA file to write")
+    export.add_argument("arpa", help="ARPA file to write (outside any model or run directory)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing ARPA file")
     export.set_defaults(handler=run_tool)
     imports = actions.add_parser(
         "import", help="turn an ARPA file (SRILM, KenLM, ...) into a model directory"
@@ -31,12 +32,12 @@ def register(commands) -> None:
 
 def run_tool(args: argparse.Namespace) -> int:
     from rnnlab.lm.ngram import NGramModel
-    from rnnlab.paths import check_writable
+    from rnnlab.paths import check_writable, guard_output_file
     from rnnlab.tasks.ngram_eval import format_info, info
     from rnnlab.tasks.registry import resolve_model_dir
 
-    if args.ngram_action == "export":
-        check_writable(args.arpa, "ARPA file", kind="file")
+    if args.ngram_action == "export":  # checked before loading: never the model's own files, never a file unasked
+        guard_output_file(args.arpa, "ARPA file", inputs=[args.checkpoint], overwrite=args.overwrite)
         model = NGramModel.load(resolve_model_dir(args.checkpoint))
         model.write_arpa(args.arpa)
         print(f"wrote {args.arpa}: order {model.order}, n-grams {model.tables.sizes()}")

@@ -3,7 +3,9 @@
 Both find the task through its descriptor (rnnlab.tasks.registry): the YAML's `task:`, the task name, or a
 model directory's config.json. Nothing here knows a task by name. Every task's training runs inside
 `rnnlab.train.rundir.guard_run_directory` (no run lost or taken over, one training per directory, run.yaml
-written); an interrupted training prints how to resume and exits 130 (SIGINT) or 143 (SIGTERM).
+written); an interrupted training prints how to resume and exits 130 (SIGINT) or 143 (SIGTERM). What can be
+checked before is checked before the run directory exists: the config, the directory's guard (read-only),
+then the data, the model and the disk space (`rnnlab.train.run.prepare_setup`).
 """
 
 from __future__ import annotations
@@ -74,11 +76,12 @@ def run_train(args: argparse.Namespace) -> int:
     if target is None:  # `rnnlab train [--help]`: the task list comes from the command index (no torch)
         print(args.usage())
         return 0 if args.show_help else 2
+    from rnnlab.config import config_to_dict
     from rnnlab.errors import ConfigError
     from rnnlab.paths import check_writable
     from rnnlab.tasks.configs import load_task_config, yaml_task_name
     from rnnlab.tasks.registry import get_task
-    from rnnlab.train.rundir import RUN_FILE
+    from rnnlab.train.rundir import RUN_FILE, check_run_directory
 
     if target.endswith((".yaml", ".yml")) or Path(target).is_file():
         config_path, task = target, get_task(yaml_task_name(target), where=target)
@@ -100,39 +103,50 @@ def run_train(args: argparse.Namespace) -> int:
     if run_dir is None:  # a task that writes no run directory
         summary = _run_task(task, config, options.resume, run_dir)
     else:
-        check_writable(run_dir, "output directory")  # before the work: fails now, not after training
-        summary = _train_guarded(task, config, run_dir, options)
+        # Everything that can be checked is checked before the run directory exists: the directory (cheap,
+        # first), then the data and the model (built here, before the guard writes anything), the disk.
+        check_writable(run_dir, "output directory")
+        check_run_directory(run_dir, task.name, resume=options.resume, overwrite=options.overwrite,
+                            resumable=task.resumable, settings=config_to_dict(config))  # fmt: skip
+        setup = None
+        if task.build is not None:
+            from rnnlab.train.run import prepare_setup
+
+            setup = prepare_setup(task, config, run_dir, resume=options.resume)
+        summary = _train_guarded(task, config, run_dir, options, setup)
         if isinstance(summary, int):
             return summary
     _print_summary(summary)
     return 0
 
 
-def _train_guarded(task, config, run_dir: Path, options: argparse.Namespace) -> dict | int:
-    """The training inside the run-directory guard and lock; an interruption becomes a hint and 130/143."""
+def _train_guarded(task, config, run_dir: Path, options: argparse.Namespace, setup=None) -> dict | int:
+    """The training inside the run-directory guard and lock; an interruption becomes a hint and 130/143.
+    `setup`: the task's built TrainSetup (`rnnlab.train.run.prepare_setup`), or None (a one-pass task)."""
     import signal
 
     from rnnlab.config import config_to_dict
     from rnnlab.errors import TrainingInterrupted
     from rnnlab.train.rundir import RUN_FILE, guard_run_directory
 
+    # the config as built: a build may settle a value (the tagger's metric "loss" becomes "f1" or "accuracy")
     with guard_run_directory(run_dir, task.name, resume=options.resume, overwrite=options.overwrite,
                              resumable=task.resumable, settings=config_to_dict(config)):  # fmt: skip
         try:
-            return _run_task(task, config, options.resume, run_dir)
+            return _run_task(task, config, options.resume, run_dir, setup)
         except TrainingInterrupted as stop:
             hint = f"; to continue: rnnlab train {shlex.quote(str(run_dir / RUN_FILE))} --resume" if stop.checkpoint else ""
             print(f"rnnlab: {stop}{hint}", file=sys.stderr)
             return 130 if stop.signal == signal.SIGINT else 128 + int(stop.signal)
 
 
-def _run_task(task, config, resume: bool, run_dir: Path | None) -> dict:
-    """A trainable task (`build`) through the one Trainer of `rnnlab.train.run.train_task`, writing `run_dir`;
-    a one-pass task (`train`) as it trains itself."""
+def _run_task(task, config, resume: bool, run_dir: Path | None, setup=None) -> dict:
+    """A trainable task (`build`) through the one Trainer of `rnnlab.train.run.train_task`, writing `run_dir`
+    (`setup`: its TrainSetup if built already); a one-pass task (`train`) as it trains itself."""
     if task.build is not None:
         from rnnlab.train.run import train_task
 
-        return train_task(task, config, resume, output_dir=run_dir)
+        return train_task(task, config, resume, output_dir=run_dir, setup=setup)
     return task.train(config, resume)
 
 
@@ -150,11 +164,11 @@ def _print_summary(summary: dict) -> None:
 
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate; the result's artifacts (pictures) are written under --out DIR only, never into the model."""
-    from rnnlab.paths import check_writable
+    from rnnlab.paths import guard_output_dir
     from rnnlab.tasks.registry import EvalRequest, resolve_model_dir, task_of_model
 
-    if args.out is not None:
-        check_writable(args.out, "artifact directory")  # before evaluating: fails now, not after the work
+    if args.out is not None:  # before evaluating: fails now, not after the work; never into a model or run
+        guard_output_dir(args.out, "artifact directory", inputs=[args.checkpoint, args.data])
     task = task_of_model(args.checkpoint)
     result = task.evaluate(resolve_model_dir(args.checkpoint), EvalRequest(split=args.split, data_file=args.data))
     artifacts = list(result.pop("artifacts", None) or [])
@@ -176,21 +190,13 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def _write_artifacts(artifacts: list, out_dir: Path) -> list:
-    """Write each artifact into `out_dir` (created if missing) atomically; [(artifact, path)]. Two of one
-    name get -2, -3, ... before the suffix."""
-    from rnnlab.files import write_bytes_atomically
+    """Write each artifact into `out_dir` (created if missing) atomically as a new file; [(artifact, path)].
+    An existing file is never replaced: the artifact takes the next free name, -2, -3, ... before the
+    suffix (`rnnlab.files.write_new_file`, as a verb's --out does)."""
+    from rnnlab.files import write_new_file
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    saved, names = [], set()
-    for artifact in artifacts:
-        name, number = artifact.name, 1
-        stem, dot, suffix = artifact.name.rpartition(".")
-        while name in names:
-            number += 1
-            name = f"{stem}-{number}.{suffix}" if dot else f"{artifact.name}-{number}"
-        names.add(name)
-        saved.append((artifact, write_bytes_atomically(out_dir / name, artifact.data)))
-    return saved
+    taken: set[str] = set()
+    return [(artifact, write_new_file(out_dir, artifact.name, artifact.data, taken)) for artifact in artifacts]
 
 
 def _artifact_label(artifact) -> str:

@@ -67,16 +67,20 @@ def add_verb_parser(top: argparse._SubParsersAction, name: str, info: dict[str, 
             parser.add_argument(field.flag, dest=field.name, type=_KINDS[field.kind], choices=field.choices,
                                 default=default, help=field.help + shown)  # fmt: skip
     add_json_flag(parser)
+    if "output" in names and "overwrite" not in names:  # a verb that writes a file the user names
+        parser.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     if info["artifacts"]:
         parser.add_argument("--out", metavar="DIR", default=None,
-                            help="write pictures and other artifacts here (default: the current directory)")  # fmt: skip
+                            help="write pictures and other artifacts here (default: the current directory); "
+                                 "an existing file is kept and the new one takes the next free name "
+                                 "(attention-2.png)")  # fmt: skip
     parser.set_defaults(handler=run_verb_command, verb_name=name, option_names=names)
     return parser
 
 
 def run_verb_command(args: argparse.Namespace) -> int:
     from rnnlab.errors import UserError
-    from rnnlab.paths import check_writable
+    from rnnlab.paths import guard_output_dir, guard_output_file
     from rnnlab.tasks.registry import all_verbs, resolve_model_dir, task_offering
     from rnnlab.verbs import make_options
 
@@ -84,21 +88,25 @@ def run_verb_command(args: argparse.Namespace) -> int:
     if verb is None:  # listed by the index, gone now: its plugin failed to load this time (warned above)
         raise UserError(f"`rnnlab {args.verb_name}`: no registered task offers this verb now")
     options = make_options(verb.options, {name: getattr(args, name) for name in args.option_names if hasattr(args, name)})
+    read = [args.checkpoint, getattr(args, "input", None)]  # what the command reads: never an output
+    if verb.inputs == "files":
+        read += list(getattr(args, "inputs", []) or [])
     out_dir = getattr(args, "out", None)
     if out_dir is not None:
-        check_writable(out_dir, "artifact directory")
+        guard_output_dir(out_dir, "artifact directory", inputs=read)
     output_file = getattr(options, "output", None)
-    if output_file:
+    if output_file is not None:
         if args.json:
             raise UserError("--json prints to stdout; drop --output (or --json)")
-        check_writable(output_file, "output file", kind="file")
+        guard_output_file(output_file, "output file", inputs=read, overwrite=getattr(args, "overwrite", False))
     inputs = read_inputs(verb, args, options)
     if inputs is None and args.json and sys.stdin.isatty():
         raise UserError(f"--json needs {verb.what} as arguments, --input FILE or piped stdin, not the interactive prompt")
     task = task_offering(args.checkpoint, verb.name)
     task_verb = task.verb(verb.name)
     model = task.load(resolve_model_dir(args.checkpoint))
-    printer = Printer(task_verb, options, as_json=args.json, out_dir=Path(out_dir or "."), output_file=output_file)
+    printer = Printer(task_verb, options, as_json=args.json, out_dir=Path(out_dir or "."), output_file=output_file,
+                      out_checked=out_dir is not None)  # fmt: skip
     if inputs is not None:
         printer.emit(task_verb.run(model, inputs, options))
     else:  # an interactive verb without inputs: one line at a time, from the terminal or a pipe
@@ -145,9 +153,11 @@ def read_inputs(verb, args: argparse.Namespace, options: Any) -> list | None:
 class Printer:
     """Prints what a verb yields: text or JSON lines, streamed deltas, artifacts written to files."""
 
-    def __init__(self, verb, options: Any, as_json: bool, out_dir: Path, output_file: str | None) -> None:
+    def __init__(self, verb, options: Any, as_json: bool, out_dir: Path, output_file: str | None,
+                 out_checked: bool = False) -> None:  # fmt: skip
         self.verb, self.options, self.as_json = verb, options, as_json
         self.out_dir, self.output_file = out_dir, output_file
+        self.out_checked = out_checked  # the default out_dir (".") is checked at the first artifact
         self.collect = not as_json and (verb.format_all is not None or output_file is not None)
         self.results: list[dict] = []
         self.streamed = False  # text of the coming result was streamed
@@ -193,19 +203,16 @@ class Printer:
             sys.stdout.write(text)
 
     def _write_artifact(self, artifact) -> None:
-        from rnnlab.files import write_bytes_atomically
+        """A new file in out_dir: an existing file (or one written earlier in this command) is never
+        replaced, the artifact takes the next free name (attention.png, attention-2.png, ...)."""
+        from rnnlab.files import write_new_file
+        from rnnlab.paths import guard_output_dir
 
-        name = artifact.name
-        stem, dot, suffix = name.rpartition(".")
-        number = 1
-        while name in self.written:  # two artifacts of one name in one command: attention.png, attention-2.png
-            number += 1
-            name = f"{stem}-{number}.{suffix}" if dot else f"{artifact.name}-{number}"
-        self.written.add(name)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path = self.out_dir / name
-        write_bytes_atomically(path, artifact.data)
+        if not self.out_checked:  # the current directory: not a model or run directory either
+            guard_output_dir(self.out_dir, "artifact directory")
+            self.out_checked = True
+        path = write_new_file(self.out_dir, artifact.name, artifact.data, self.written)
         if self.as_json:
-            print_json({"artifact": name, "media_type": artifact.media_type, "path": str(path)})
+            print_json({"artifact": path.name, "media_type": artifact.media_type, "path": str(path)})
         else:
             print(f"{artifact.media_type}: {path}", file=sys.stderr)

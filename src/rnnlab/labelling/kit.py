@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rnnlab.config import data_source
 from rnnlab.data.labelled import LabelledText, read_labelled_file
 from rnnlab.labelling.classifier import (
     Classifier,
@@ -60,13 +61,17 @@ __all__ = ["TextClassifierConfig", "TextClassifierDataConfig", "TextClassifierKi
 class TextClassifierDataConfig:
     """The `data:` section of a text classifier."""
 
-    dataset: str | None = None  # a registered dataset of kind "labelled", or None for files
+    dataset: str | None = None  # a registered dataset of kind "labelled", or "files" (null) for the files below
     train: str | None = None  # files in the task's format (the classifier's: `label<TAB>text` lines)
     valid: str | None = None  # none: every 10th training example is held out
     test: str | None = None
     tokenizer: Literal["auto", "whitespace", "chars"] = "auto"  # auto: chars for zh-* datasets
     max_train_sentences: int | None = None
     max_length: int = 200  # tokens kept per sentence (long reviews are truncated)
+
+    def __post_init__(self) -> None:
+        # `files` (or null) = the files below; read only then, so refused with a built-in dataset
+        self.dataset = data_source(self, {"train": None, "valid": None, "test": None})
 
 
 @dataclass

@@ -2,6 +2,9 @@
 
     rnnlab tag runs/tagger-en-pos/best "The cat sat on the mat ."
     rnnlab tag runs/tagger-en-ner/best --input tweets.conll --output tagged.conll
+
+`--output FILE` is checked by the verb command (`rnnlab.commands.verbs`, `rnnlab.paths.guard_output_file`)
+before anything is read, and written atomically.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ __all__ = ["TAG", "TagOptions", "format_tagged_results", "read_tag_input", "run_
 class TagOptions:
     format: Literal["auto", "slash", "conll", "conllu", "text"] = field(
         default="auto", metadata={"help": "input file format (auto: detected)"})
-    output: str | None = field(default=None, metadata={"help": "write here instead of stdout (the input's format)"})
+    output: str | None = field(default=None, metadata={
+        "help": "write here instead of stdout (the input's format; never the --input file, an existing file only "
+                "with --overwrite)"})  # fmt: skip
     batch_size: int = field(default=128, metadata={"help": "sentences per batch"})
 
 

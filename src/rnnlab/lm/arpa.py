@@ -63,7 +63,11 @@ def gram_words(tables: NGramTables, vocab: NGramVocab) -> list[list[str]]:
 
 
 def write_arpa(model, path: str | Path | TextIO) -> None:
-    """Write an `NGramModel` (anything with `.tables` and `.vocab`) as an ARPA file (UTF-8)."""
+    """Write an `NGramModel` (anything with `.tables` and `.vocab`) as an ARPA file (UTF-8).
+
+    A path is written atomically (`rnnlab.files.atomic_output`): a failure half-way (a full disk) leaves
+    the file that was there, not a truncated one. Whether the path may be written is the caller's check
+    (`rnnlab.paths.guard_output_file`)."""
     tables: NGramTables = model.tables
     if tables.uniform_backoff:
         raise ConfigError(
@@ -72,7 +76,9 @@ def write_arpa(model, path: str | Path | TextIO) -> None:
         )
     words = gram_words(tables, model.vocab)
     if isinstance(path, (str, Path)):
-        with open(path, "w", encoding="utf-8") as handle:
+        from rnnlab.files import atomic_output
+
+        with atomic_output(path, "w") as handle:
             _write(handle, tables, words)
     else:
         _write(path, tables, words)

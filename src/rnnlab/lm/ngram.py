@@ -32,7 +32,7 @@ from rnnlab.lm.ngram_counts import count_ngrams
 from rnnlab.lm.ngram_index import NGramTables
 from rnnlab.lm.ngram_smoothing import METHODS, BuildReport, SmoothingConfig, build_tables
 from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, UNK, UNK_ID, NGramVocab, detokenize, tokenize
-from rnnlab.validation import check_sampling
+from rnnlab.validation import MAX_NGRAM_ORDER, check_sampling, check_seed, is_greedy
 
 CONFIG_FILE = "config.json"
 ARRAYS_FILE = "model.npz"
@@ -107,6 +107,8 @@ class NGramModel:
         corpus_name: str | None = None,
     ) -> NGramModel:
         """Count `corpus` (lines, or a callable returning an iterable of lines) and estimate the model."""
+        if isinstance(order, int) and order > MAX_NGRAM_ORDER:  # tables per order: 1e9 was a MemoryError
+            raise ConfigError(f"n-gram order must be an integer between 1 and {MAX_NGRAM_ORDER}, got {order}")
         config = NGramConfig(
             order=order,
             smoothing=smoothing,
@@ -245,7 +247,8 @@ class NGramModel:
     ) -> list[str]:
         """Sample sentence continuations of `prompt` (returned with the prompt); stop at `</s>`.
 
-        `greedy=True` (or temperature 0) gives the single most likely continuation, token by token.
+        `greedy=True` (or a temperature below `rnnlab.validation.GREEDY_BELOW`, 0 included) gives the single
+        most likely continuation, token by token.
         """
         return list(self.iter_generate(prompt, num_samples=num_samples, max_tokens=max_tokens,
                                        temperature=temperature, top_k=top_k, top_p=top_p, seed=seed, stop=stop,
@@ -272,9 +275,9 @@ class NGramModel:
         """`generate`, one sample at a time (memory does not grow with `num_samples`); `on_token` streams
         the text of the first sample as it is made (each token's text, spaces included for words)."""
         check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
-        if greedy or temperature == 0:
+        if greedy or is_greedy(temperature):  # 0, or below GREEDY_BELOW: one continuation
             temperature, num_samples = 0.0, 1
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(None if seed is None else check_seed(seed))
         prompt_tokens = tokenize(prompt, self.config.level)
         for sample in range(num_samples):
             history = self.context_ids(prompt_tokens)
@@ -305,12 +308,14 @@ class NGramModel:
 
         Atomic like a neural checkpoint (`rnnlab.train.checkpoint.save_directory_atomically`): the files go to
         a temporary directory that is renamed over `directory`, so a crash leaves the old model or the new
-        one. A directory holding anything but an n-gram model is refused, never replaced.
+        one. A directory holding anything but an n-gram model is refused, never replaced, and so is a model
+        whose probabilities are NaN, negative or above 1 (`_check_probabilities`): nothing is written.
         """
         from rnnlab.train.checkpoint import save_directory_atomically
 
         directory = Path(directory)
         _check_replaceable(directory)
+        _check_probabilities(self.tables, directory)
         arrays: dict[str, np.ndarray] = {}
         t = self.tables
         for m in range(1, t.order + 1):
@@ -408,12 +413,20 @@ class NGramModel:
 
 
 def _filter(probs: np.ndarray, temperature: float, top_k: int | None, top_p: float | None) -> np.ndarray:
-    """Temperature, top-k and nucleus (top-p) filtering of a distribution; returns one that sums to 1."""
+    """Temperature, top-k and nucleus (top-p) filtering of a distribution; returns one that sums to 1.
+
+    A temperature below `GREEDY_BELOW` (0 included) keeps only the most probable token (greedy: 1e-300 once
+    gave NaN); a tiny top-p keeps at least the most probable one. Never NaN or inf.
+    """
     probs = probs.astype(np.float64)
-    if temperature > 0 and temperature != 1.0:
-        with np.errstate(divide="ignore"):
+    if is_greedy(temperature):
+        greedy = np.zeros_like(probs)
+        greedy[int(np.argmax(probs))] = 1.0
+        return greedy
+    if temperature != 1.0:
+        with np.errstate(divide="ignore", over="ignore", under="ignore"):
             logits = np.log(probs) / temperature
-        logits -= logits.max()
+        logits -= logits.max()  # finite: log p / T of the most probable token, T >= GREEDY_BELOW
         probs = np.exp(logits)
     if top_k is not None and top_k < np.count_nonzero(probs):
         cutoff = np.partition(probs, -top_k)[-top_k]
@@ -421,7 +434,7 @@ def _filter(probs: np.ndarray, temperature: float, top_k: int | None, top_p: flo
     if top_p is not None and top_p < 1.0:
         order = np.argsort(-probs)
         cumulative = np.cumsum(probs[order]) / probs.sum()
-        keep = order[: int(np.searchsorted(cumulative, top_p)) + 1]
+        keep = order[: int(np.searchsorted(cumulative, top_p)) + 1]  # at least the most probable token
         filtered = np.zeros_like(probs)
         filtered[keep] = probs[keep]
         probs = filtered
@@ -499,6 +512,21 @@ def _array(data, name: str, kind: str) -> np.ndarray:
     if array.ndim != 1 or array.dtype.kind not in kinds:
         raise ValueError(f"array {name!r} is {array.dtype} with shape {array.shape}, expected a 1-D {kind} array")
     return array
+
+
+def _check_probabilities(tables: NGramTables, directory: Path) -> None:
+    """Refuse (CheckpointError) to save log-probabilities that are NaN or above 0 (a probability that was
+    negative, NaN or > 1: bad discounts), or NaN / +inf backoffs; -inf (probability 0) is allowed."""
+    for m, values in enumerate(tables.logprob, start=1):
+        if np.isnan(values).any() or (values > 1e-6).any():
+            raise CheckpointError(f"{directory}: not saved: the {m}-gram probabilities are NaN, negative or above 1 "
+                                  "(check the discounts)")  # fmt: skip
+    for m, values in enumerate(tables.backoff, start=1):
+        if np.isnan(values).any() or np.isposinf(values).any():
+            raise CheckpointError(f"{directory}: not saved: the {m}-gram backoff weights are NaN or infinite "
+                                  "(check the discounts)")  # fmt: skip
+    if math.isnan(tables.root_backoff) or tables.root_backoff == math.inf:
+        raise CheckpointError(f"{directory}: not saved: the unigram backoff weight is NaN or infinite")
 
 
 def _check_replaceable(directory: Path) -> None:

@@ -85,11 +85,31 @@ class SmoothingConfig:
                 raise ConfigError(
                     f"{self.method} discount fallback needs {expected} value(s), got {list(self.discount_fallback)}"
                 )
+            check_discounts(self.method, self.discount_fallback)
         return thresholds + [thresholds[-1]] * (order - len(thresholds))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Discounts
+
+
+def check_discounts(method: str, discounts: Sequence[float]) -> None:
+    """Refuse fallback discounts that would make probabilities negative or non-finite (ConfigError).
+
+    Discount D_j is subtracted from counts of j (D3+ from counts >= 3; kn's one D from every count >= 1),
+    so it must lie in [0, j]: above, an n-gram seen j times gets a negative share (D3+ = 5 once saved a
+    model of NaN log-probabilities); below 0, its context's backoff weight is negative.
+    """
+    names = ["D"] if method == "kn" else ["D1", "D2", "D3+"]
+    for j, (name, value) in enumerate(zip(names, discounts), start=1):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ConfigError(f"discount {name} = {value!r} is not a finite number")
+        if value < 0:
+            raise ConfigError(f"discount {name} = {value:g} is negative; backoff weights would be negative")
+        if value > j:
+            seen = f"{j} time{'s' * (j > 1)}" + (" or more" if name == "D3+" else "")
+            raise ConfigError(f"discount {name} = {value:g} is larger than {j} (an n-gram seen {seen}); "
+                              "probabilities would be negative")  # fmt: skip
 
 
 def count_of_counts(adjusted: np.ndarray) -> list[int]:

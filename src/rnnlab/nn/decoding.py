@@ -30,6 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from rnnlab.validation import check_memory, is_greedy
+
 State = Any
 StepFn = Callable[[Tensor, State], tuple[Tensor, State]]
 ReorderFn = Callable[[State, Tensor], State]
@@ -108,7 +110,13 @@ def filter_logits(
 
     logits: (B, V) logits or log-probabilities. Returns (B, V) scaled logits with the removed tokens set
     to -inf; `softmax` of the result is the sampling distribution. Top-k is applied before top-p; top-p
-    keeps the smallest set of most likely tokens whose probability reaches `top_p` (always at least one).
+    keeps the smallest set of most likely tokens whose probability reaches `top_p` (always at least the
+    most probable one, however tiny `top_p` is).
+
+    A temperature below `rnnlab.validation.GREEDY_BELOW` is greedy: only the most probable token of each
+    row is kept, the token `argmax` picks (dividing by 1e-300 would give inf - inf = NaN). 0 itself is the
+    caller's to handle (decode greedily, no sampling).
+    Scaling is done in float64, so a huge temperature (1e308) gives a near-uniform distribution, not NaN.
     """
     if not temperature > 0 or math.isinf(temperature):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
@@ -118,7 +126,11 @@ def filter_logits(
         raise ValueError(f"top_p must be in (0, 1] (or None), got {top_p}")
     if logits.dim() != 2:
         raise ValueError(f"logits must be (batch, vocab), got shape {tuple(logits.shape)}")
-    logits = logits.float() / temperature
+    if is_greedy(temperature):
+        best = logits.argmax(dim=-1, keepdim=True)
+        keep = torch.zeros_like(logits, dtype=torch.bool).scatter(-1, best, True)
+        return logits.float().masked_fill(~keep, float("-inf"))
+    logits = (logits.double() / temperature).float()
     if top_k is not None and top_k < logits.size(-1):
         kth = logits.topk(int(top_k), dim=-1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -128,6 +140,7 @@ def filter_logits(
         # Mass strictly before each token: a token is kept if the tokens above it have not reached top_p.
         mass_before = probs.cumsum(dim=-1) - probs
         remove_sorted = mass_before >= top_p
+        remove_sorted[:, 0] = False  # the most probable token stays (a top_p that is 0 in float32: 5e-324)
         remove = remove_sorted.scatter(-1, order, remove_sorted)
         logits = logits.masked_fill(remove, float("-inf"))
     return logits
@@ -215,18 +228,18 @@ def _decode_one_token_at_a_time(
     _check_common(start_tokens, max_len, min_len, no_repeat_ngram_size)
     batch = start_tokens.size(0)
     tokens = start_tokens
-    history = start_tokens.new_empty(batch, 0)
+    history = start_tokens.new_empty(batch, max_len)  # filled column by column (no copy per step)
     total = torch.zeros(batch, dtype=torch.float64)
     done = torch.zeros(batch, dtype=torch.bool)
     lengths = torch.full((batch,), max_len, dtype=torch.long)
     for t in range(max_len):
         scores, state = step(tokens, state)
         log_probs = torch.log_softmax(scores.float(), dim=-1)
-        constrained = _constrain(log_probs, history, t, eos_id, min_len, no_repeat_ngram_size)
+        constrained = _constrain(log_probs, history[:, :t], t, eos_id, min_len, no_repeat_ngram_size)
         tokens = choose(constrained)
         picked = log_probs.detach().gather(1, tokens.unsqueeze(1)).squeeze(1).double().cpu()
         total += torch.where(done, torch.zeros_like(picked), picked)
-        history = torch.cat([history, tokens.unsqueeze(1)], dim=1)
+        history[:, t] = tokens
         if callback is not None:
             callback(tokens)
         if eos_id is not None:
@@ -364,6 +377,8 @@ def beam_search(
         length = t + 1
         lp = length_penalty(length, alpha, length_penalty_style)
         out, state = step(tokens, state)
+        if t == 0:
+            _check_beam_memory(batch, k, out.size(-1), max_len, device)
         log_probs = torch.log_softmax(out.detach().float(), dim=-1)
         log_probs = _constrain(log_probs, history, t, eos_id, min_len, no_repeat_ngram_size)
         groups, vocab = len(active), log_probs.size(-1)
@@ -372,7 +387,6 @@ def beam_search(
         top_scores_l = top_scores.tolist()
         top_beam_l = (top_index // vocab).tolist()
         top_token_l = (top_index % vocab).tolist()
-        history_l = history.tolist()
 
         next_scores = [[neg_inf] * k for _ in range(groups)]
         next_rows = [[g * k] * k for g in range(groups)]
@@ -386,7 +400,7 @@ def beam_search(
                     break
                 if token == eos_id:
                     if rank < k:
-                        kept_hyps.append(Hypothesis(history_l[g * k + beam], s, s / lp, True))
+                        kept_hyps.append(Hypothesis(history[g * k + beam].tolist(), s, s / lp, True))
                 else:
                     next_scores[g][live] = s
                     next_rows[g][live] = g * k + beam
@@ -410,7 +424,7 @@ def beam_search(
                 for j in range(k):
                     if len(kept_hyps) >= n_best or next_scores[g][j] == neg_inf:
                         break
-                    past = history_l[next_rows[g][j]] + [next_tokens[g][j]]
+                    past = history[next_rows[g][j]].tolist() + [next_tokens[g][j]]
                     kept_hyps.append(Hypothesis(past, next_scores[g][j], next_scores[g][j] / lp, False))
                 kept_hyps.sort(key=lambda h: h.score, reverse=True)
             break
@@ -429,6 +443,22 @@ def beam_search(
         history = torch.cat([history.index_select(0, select.to(history.device)), tokens.unsqueeze(1)], 1)
 
     return [hyps[:n_best] for hyps in finished]
+
+
+#: (rows, vocabulary) float32 tensors a beam-search step holds at once: the model's scores, their
+#: log-softmax, the candidates and the temporaries around them (measured: the peak grows by 7 x rows x
+#: vocab x 4 bytes for 256 beams over 50,000 and 200,000 tokens).
+_BEAM_STEP_COPIES = 8
+
+
+def _check_beam_memory(batch: int, beam_size: int, vocab: int, max_len: int, device: torch.device) -> None:
+    """Refuse (UserError) a search whose per-step tensors and histories cannot fit in the memory available
+    (the device's free memory on a GPU): rows x (vocab x 4 bytes x copies + max_len x 16 bytes of history)."""
+    rows = batch * beam_size
+    estimate = rows * (vocab * 4 * _BEAM_STEP_COPIES + max_len * 16)
+    available = torch.cuda.mem_get_info(device)[0] if device.type == "cuda" else None
+    check_memory(estimate, f"beam search of {beam_size} beams x {batch} input(s) over {vocab} tokens", available,
+                 hint="use a smaller --beam (or fewer inputs per batch)")  # fmt: skip
 
 
 def sequences_to_tensor(hypotheses: Sequence[Hypothesis], pad_id: int) -> Tensor:

@@ -453,6 +453,14 @@ class TeacherForcingSchedule:
     steps: int = 10000
     k: float = 1000.0
 
+    def __post_init__(self) -> None:
+        kinds = ("constant", "linear", "inverse_sigmoid", "exponential")
+        require(self.kind in kinds, "kind", " / ".join(kinds), self.kind)  # else: a crash at the first step
+        for name in ("start", "end"):
+            require(0.0 <= getattr(self, name) <= 1.0, name, "a ratio in [0, 1]", getattr(self, name))
+        require(self.steps >= 1, "steps", ">= 1", self.steps)
+        require(self.k > 0, "k", "> 0", self.k)
+
     def ratio(self, step: int) -> float:
         if self.kind == "constant":
             value = self.start

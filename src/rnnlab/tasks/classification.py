@@ -26,7 +26,7 @@ TASK = "classifier"
 
 @dataclass
 class ClassifierDataConfig(TextClassifierDataConfig):
-    dataset: str | None = "en-sentiment"  # built-in (rnnlab.data.labelled) or None for `label<TAB>text` files
+    dataset: str | None = "en-sentiment"  # built-in (rnnlab.data.labelled) or "files" for `label<TAB>text` files
 
 
 @dataclass

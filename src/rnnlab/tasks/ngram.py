@@ -26,7 +26,7 @@ from rnnlab.errors import ConfigError, UserError
 from rnnlab.lm.arpa import arpa_order
 from rnnlab.lm.ngram import NGramModel
 from rnnlab.lm.verbs import GENERATE, SCORE
-from rnnlab.paths import check_writable
+from rnnlab.paths import guard_output_file
 from rnnlab.tasks.ngram_eval import evaluate, format_evaluation, load_language_model
 from rnnlab.tasks.registry import TaskDescriptor, register_task
 
@@ -55,6 +55,14 @@ class NGramTaskConfig:
         require(not (self.from_arpa and self.corpus), "from_arpa", "either a corpus or an ARPA file, not both",
                 self.from_arpa)  # fmt: skip
         require(self.chunk_tokens >= 1, "chunk_tokens", ">= 1", self.chunk_tokens)
+        from rnnlab.lm.ngram_smoothing import FALLBACK, check_discounts
+        from rnnlab.validation import MAX_NGRAM_ORDER
+
+        # before counting: tables grow with every order (1e9 was a MemoryError), and a discount above its
+        # count makes negative probabilities (once saved as a NaN model)
+        require(self.order <= MAX_NGRAM_ORDER, "order", f"an integer between 1 and {MAX_NGRAM_ORDER}", self.order)
+        if self.discounts and self.smoothing in FALLBACK:
+            check_discounts(self.smoothing, self.discounts)
 
 
 def train(config: NGramTaskConfig, resume: bool = False) -> dict:
@@ -63,8 +71,9 @@ def train(config: NGramTaskConfig, resume: bool = False) -> dict:
         raise UserError("n-gram models are estimated in one pass; --resume does not apply")
     if not config.from_arpa and not config.corpus:
         raise ConfigError("expected a corpus (text file or built-in dataset name) or --from-arpa FILE")
-    if config.arpa:
-        check_writable(config.arpa, "ARPA file", kind="file")  # before counting, not after
+    if config.arpa:  # before counting, not after; never the corpus, never a file unasked
+        guard_output_file(config.arpa, "ARPA file", inputs=[config.corpus, config.from_arpa],
+                          replace_hint="delete it first (or rnnlab ngram export RUN FILE --overwrite)")  # fmt: skip
     start = time.perf_counter()
     if config.from_arpa:
         model = NGramModel.from_arpa(config.from_arpa, level=config.level or "word")

@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from rnnlab.config import config_to_dict
+from rnnlab.config import config_to_dict, data_source
 from rnnlab.data.registry import get_dataset, load_dataset
 from rnnlab.data.tabular import Example, read_csv_file
 from rnnlab.data.vocab import PAD_ID, Vocabulary
@@ -46,13 +46,18 @@ TASK = "regression"
 # ------------------------------------------------------------------------------------------------ config
 @dataclass
 class RegressionDataConfig:
-    dataset: str | None = "freesolv"  # a built-in dataset, or None to read the CSV files below
+    dataset: str | None = "freesolv"  # a built-in dataset, or "files" (null) to read the CSV files below
     train: str | None = None  # CSV files with a header row
     valid: str | None = None
     test: str | None = None
     text_column: str = "text"
     target_column: str = "target"
     level: Literal["char", "word"] = "char"  # SMILES and other codes: char; sentences: word
+
+    def __post_init__(self) -> None:
+        # the files and their column names are read only with dataset: files
+        self.dataset = data_source(self, {"train": None, "valid": None, "test": None, "text_column": "text",
+                                          "target_column": "target"})  # fmt: skip
 
 
 @dataclass

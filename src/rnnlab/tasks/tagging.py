@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rnnlab.data.tagged import TaggedSentence, read_tagged
+from rnnlab.config import data_source, require
+from rnnlab.data.tagged import FORMATS, TaggedSentence, read_tagged
 from rnnlab.labelling.metrics import confusion_artifact
 from rnnlab.labelling.splits import labelled_splits
 from rnnlab.labelling.tag_verb import TAG
@@ -32,14 +33,21 @@ TASK = "tagger"
 
 @dataclass
 class TaggerDataConfig:
-    dataset: str | None = "en-pos"  # a built-in dataset (rnnlab.data.labelled), or None to use files
-    train: str | None = None  # tagged files (word/TAG, CoNLL, CoNLL-U) when dataset is None
+    dataset: str | None = "en-pos"  # a built-in dataset (rnnlab.data.labelled), or "files" (null) to use files
+    train: str | None = None  # tagged files (word/TAG, CoNLL, CoNLL-U) when dataset is files
     valid: str | None = None
     test: str | None = None
-    format: str = "auto"
+    format: str = "auto"  # of the files: auto or one of rnnlab.data.tagged.FORMATS
     tag_column: str = "upos"  # CoNLL-U only
     scheme: Literal["auto", "none", "bio", "bioes"] = "auto"  # auto: BIO if tags look like B-/I-, else none
     max_train_sentences: int | None = None  # keep N training sentences spread over the corpus
+
+    def __post_init__(self) -> None:
+        require(self.format in ("auto", *FORMATS), "format", " / ".join(("auto", *FORMATS)), self.format)
+        require(self.tag_column in ("upos", "xpos"), "tag_column", "upos or xpos", self.tag_column)
+        # read only from the user's files (a built-in dataset comes in its own format and tag column)
+        self.dataset = data_source(self, {"train": None, "valid": None, "test": None, "format": "auto",
+                                          "tag_column": "upos"})  # fmt: skip
 
 
 @dataclass

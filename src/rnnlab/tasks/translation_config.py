@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rnnlab.config import require
+from rnnlab.config import FILES, data_source, require
 from rnnlab.data.parallel import Pair, builtin_pairs, is_builtin, load_builtin, read_parallel
 from rnnlab.data.subword import BOS_ID, EOS_ID, PAD_ID, SubwordVocab, VocabConfig
 from rnnlab.errors import ConfigError
@@ -36,16 +36,19 @@ TASK_NAME = "translate"
 
 @dataclass
 class DataConfig:
-    dataset: str = "de-en"  # de-en / en-zh (built-in) or "files" (then train/valid/test below)
+    dataset: str | None = "de-en"  # de-en / en-zh (built-in) or "files" (null too; then train/valid/test below)
     train: str | None = None  # "pairs.tsv" or "train.src,train.tgt"
     valid: str | None = None
     test: str | None = None
     include_phrases: bool = False  # de-en: add the Ding phrase pairs to the sentences
     max_train_pairs: int | None = None  # use only the first N training pairs (quick runs)
     max_len: int = 64  # subword tokens per side (see the module docstring)
-    cache_dir: str | None = None
+    cache_dir: str | None = None  # where a built-in dataset is cached
 
     def __post_init__(self) -> None:
+        # files-only and built-in-only options are refused with the other kind of data (they would be ignored)
+        self.dataset = data_source(self, {"train": None, "valid": None, "test": None}, files=FILES,
+                                   builtin_only={"include_phrases": False, "cache_dir": None})  # fmt: skip
         datasets = [*builtin_pairs(), "files"]
         require(self.dataset == "files" or is_builtin(self.dataset), "dataset", "one of " + ", ".join(datasets),
                 self.dataset)  # fmt: skip

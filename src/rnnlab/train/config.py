@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rnnlab.config import require
+from rnnlab.validation import MAX_SEED
 
 __all__ = ["TrainerConfig"]
 
@@ -50,12 +51,16 @@ class TrainerConfig:
         require(self.lr > 0 and math.isfinite(self.lr), "lr", "a finite value > 0", self.lr)
         require(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
         require(0 <= self.momentum < 1, "momentum", "a value in [0, 1)", self.momentum)
+        # adam and adamw have no momentum setting (betas are theirs): a momentum there would be ignored
+        require(self.momentum == 0 or self.optimizer == "sgd", "momentum", "0 unless optimizer is sgd (adam and "
+                "adamw use betas)", {"optimizer": self.optimizer, "momentum": self.momentum})  # fmt: skip
         require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas), "betas", "two values in [0, 1)",
                 self.betas)  # fmt: skip
         require(0 < self.plateau_factor < 1, "plateau_factor", "a value in (0, 1)", self.plateau_factor)
         for name in ("plateau_patience", "warmup_steps", "eval_every", "save_every"):
             require(getattr(self, name) >= 0, name, ">= 0", getattr(self, name))
         require(self.min_lr >= 0, "min_lr", ">= 0", self.min_lr)
+        require(0 <= self.seed <= MAX_SEED, "seed", f"an integer in [0, {MAX_SEED}] (2**63 - 1)", self.seed)
         require(self.log_every > 0, "log_every", "> 0", self.log_every)
         for name in ("max_steps", "max_epochs", "clip_grad_norm", "early_stopping_patience"):
             value = getattr(self, name)

@@ -120,8 +120,11 @@ def plot_loss_curve(
     axes.grid(True, alpha=0.3)
     if train or valid or reference is not None:
         axes.legend()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    figure.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    import io
+
+    from rnnlab.files import write_bytes_atomically
+
+    buffer = io.BytesIO()  # drawn in memory, then written atomically: no half-written (or stray .tmp) file
+    figure.savefig(buffer, format="png")
+    write_bytes_atomically(path, buffer.getvalue())
     return figure

@@ -1,4 +1,11 @@
-"""Seeds and random-number-generator state: what makes a run reproducible and a resume exact."""
+"""Seeds and random-number-generator state: what makes a run reproducible and a resume exact.
+
+One rule for seeds everywhere (`rnnlab.validation.check_seed`): an integer in [0, 2**63 - 1]. Every
+generator takes that range as it is: python's `random` and numpy's `default_rng` any size, torch up to
+2**64 - 1 (so `seed + offset` for derived streams still fits), and numpy's legacy global state, which
+needs < 2**32, gets the seed modulo 2**32 (`set_seed`). Seed through `set_seed` (the global generators)
+or `seeded_generator` (a torch.Generator of one's own).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,22 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["get_rng_state", "set_rng_state", "set_seed"]
+from rnnlab.validation import MAX_SEED, check_seed
+
+__all__ = ["MAX_SEED", "get_rng_state", "seeded_generator", "set_rng_state", "set_seed"]
 
 
 def set_seed(seed: int) -> None:
-    """Seed python, numpy and torch (all devices)."""
+    """Seed python, numpy and torch (all devices); `seed` in [0, MAX_SEED], else ConfigError."""
+    check_seed(seed)
     random.seed(seed)
-    np.random.seed(seed % (2**32))
+    np.random.seed(seed % (2**32))  # the legacy global state takes 32 bits only
     torch.manual_seed(seed)
+
+
+def seeded_generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """A torch.Generator on `device` seeded with `seed` (in [0, MAX_SEED], else ConfigError)."""
+    return torch.Generator(device=device).manual_seed(check_seed(seed))
 
 
 def get_rng_state() -> dict[str, Any]:

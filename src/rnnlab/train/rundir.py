@@ -12,7 +12,12 @@ every task's training in:
 - a directory that holds a run (`RUN_MARKERS`) is refused unless `resume` (continue it: `last/` must exist,
   the task must be the same, and the settings must be the saved ones except `SAFE_ON_RESUME`) or
   `overwrite` (the old run is renamed to `<dir>.old-<time>` in one `rename`; nothing is deleted);
-- it writes `run.yaml` (atomically).
+- it writes `run.yaml` (atomically);
+- a fresh run that fails before its first checkpoint is undone (what it wrote is removed, a run it moved
+  aside is moved back), so it never leaves a directory that blocks the next `rnnlab train`.
+
+`check_run_directory` makes the guard's checks alone, read-only: `rnnlab train` calls it before it builds
+the data and the model.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ __all__ = [
     "RunInfo",
     "RunLock",
     "changed_settings",
+    "check_run_directory",
     "describe_run",
     "format_runs",
     "guard_run_directory",
@@ -175,19 +181,34 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def saved_settings(directory: str | Path) -> dict[str, Any] | None:
-    """The run's config as flat dotted keys: run.yaml, else what its last/ checkpoint recorded (or None)."""
-    directory = Path(directory)
+def _run_file_settings(directory: Path) -> dict[str, Any]:
+    """run.yaml's settings as flat dotted keys ({} without one)."""
     run = _read_run_file(directory)
-    if run is not None:
-        return _flatten({key: value for key, value in run.items() if key != "task"})
+    return _flatten({key: value for key, value in run.items() if key != "task"}) if run is not None else {}
+
+
+def _checkpoint_settings(directory: Path) -> dict[str, Any]:
+    """What the run's last/ checkpoint recorded, as flat dotted keys: the task's config (last/config.json,
+    for the tasks that store it) and the trainer's (last/trainer_state/state.json); {} without one."""
     flat: dict[str, Any] = {}
-    config = _read_json(directory / "last" / "config.json")
-    if isinstance(config, dict) and isinstance(config.get("config"), dict):  # most tasks store their config
-        flat.update(_flatten(config["config"]))
-    state = _read_json(directory / "last" / "trainer_state" / "state.json")
-    if isinstance(state, dict) and isinstance(state.get("trainer_config"), dict):
-        flat.update(_flatten(state["trainer_config"], "trainer."))
+    for name in ("last", ".last.old"):  # .last.old: a save died between its two renames
+        config = _read_json(directory / name / "config.json")
+        state = _read_json(directory / name / "trainer_state" / "state.json")
+        if isinstance(config, dict) and isinstance(config.get("config"), dict):
+            flat.update(_flatten(config["config"]))
+        if isinstance(state, dict) and isinstance(state.get("trainer_config"), dict):
+            flat.update(_flatten(state["trainer_config"], "trainer."))
+        if flat:
+            break
+    return flat
+
+
+def saved_settings(directory: str | Path) -> dict[str, Any] | None:
+    """The settings the run was trained with, as flat dotted keys (or None if nothing records them): what
+    its last/ checkpoint recorded, and run.yaml for the keys the checkpoint does not record. (run.yaml is
+    the user's to edit; the checkpoint says what was trained.)"""
+    directory = Path(directory)
+    flat = {**_run_file_settings(directory), **_checkpoint_settings(directory)}
     return flat or None
 
 
@@ -231,6 +252,36 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def check_run_directory(
+    directory: str | Path,
+    task: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    resumable: bool = True,
+    settings: Mapping[str, Any] | None = None,
+) -> Path:
+    """The refusals of `guard_run_directory`, read-only: raise RunDirectoryError where it would refuse to
+    start (see there); create, lock and write nothing. `rnnlab train` calls it before it builds the data
+    and the model, so that a refused run costs no work; the guard checks again under the lock.
+    """
+    directory = Path(directory)
+    if resume and overwrite:
+        raise RunDirectoryError("--resume continues the run in output_dir, --overwrite moves it aside: give one")
+    if resume and not resumable:
+        raise RunDirectoryError(f"task {task!r} trains in one pass; --resume does not apply")
+    if directory.exists() and not directory.is_dir():
+        raise RunDirectoryError(f"{directory}: output_dir is a file, not a directory")
+    _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False, resumable=resumable)
+    return directory
+
+
+#: What a training writes into its run directory besides checkpoints (removed again by a failed start).
+_RUN_OUTPUTS = (RUN_FILE, f".{RUN_FILE}.tmp", "metrics.jsonl", "metrics.jsonl.tmp", "loss_curve.png")
+#: Entries that hold a model or a checkpoint: a run that has one is kept whatever happens after.
+_SAVED = tuple(name for name in RUN_MARKERS if name != "metrics.jsonl")
+
+
 @contextlib.contextmanager
 def guard_run_directory(
     directory: str | Path,
@@ -247,27 +298,27 @@ def guard_run_directory(
     except SAFE_ON_RESUME). overwrite: move a run that is there aside first. Neither: the directory must
     hold no run. settings: the task's whole config (`config_to_dict`), written to run.yaml.
     Raises RunDirectoryError with a one-line message naming the directory and the flags; a refusal changes
-    no file. A training that fails before writing any part of a run leaves the directory as it found it
-    (and a run moved aside by --overwrite is moved back).
+    no file (`check_run_directory` makes the same checks without the lock).
+
+    A fresh run (not `resume`) that fails in any way (an error, a divergence, a full disk, Ctrl-C twice)
+    before its first checkpoint or model (`best/`, `last/`) exists leaves the directory as it found it:
+    what it wrote (run.yaml, metrics.jsonl, loss_curve.png, the lock file and directories it created) is
+    removed, and a run moved aside by --overwrite is moved back; so the same command can simply be run
+    again. A run with a checkpoint is kept (--resume continues it), and a failed --resume changes nothing
+    but run.yaml's SAFE_ON_RESUME keys: the run stays resumable.
     """
-    directory = Path(directory)
-    if resume and overwrite:
-        raise RunDirectoryError("--resume continues the run in output_dir, --overwrite moves it aside: give one")
-    if resume and not resumable:
-        raise RunDirectoryError(f"task {task!r} trains in one pass; --resume does not apply")
-    if directory.exists() and not directory.is_dir():
-        raise RunDirectoryError(f"{directory}: output_dir is a file, not a directory")
-    _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=True,
-           resumable=resumable)  # before any write
+    directory = check_run_directory(directory, task, resume=resume, overwrite=overwrite, resumable=resumable,
+                                    settings=settings)  # before any write  # fmt: skip
     created = _first_missing(directory)
     lock_existed = (directory / LOCK_FILE).exists()
     lock = RunLock(directory).acquire()
     moved: Path | None = None
     run_file = directory / RUN_FILE
     old_run_file = run_file.read_bytes() if run_file.is_file() else None
+    existed = {name for name in _RUN_OUTPUTS if (directory / name).exists()}
     try:
         # again under the lock: another training may have written here since the first look
-        _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False,
+        _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=True,
                resumable=resumable)
         if not resume and holds_run(directory):  # overwrite: rename while still holding the lock
             moved = move_aside(directory)
@@ -275,21 +326,45 @@ def guard_run_directory(
                 (moved / LOCK_FILE).unlink(missing_ok=True)
             lock.release()
             print(f"rnnlab: moved the previous run in {directory} to {moved}", file=sys.stderr)
-            created, lock_existed, old_run_file = directory, False, None
+            created, lock_existed, old_run_file, existed = directory, False, None, set()
             lock = RunLock(directory).acquire()
         if settings is not None:  # on resume only SAFE_ON_RESUME keys can differ: record the latest
             _write_run_file(directory, task, settings)
         yield directory
     except BaseException:
-        if not holds_run(directory):  # nothing of a run was written: put things back as they were
-            _undo(directory, lock, old_run_file, lock_existed, created, moved)
+        if not resume and not any((directory / name).exists() for name in _SAVED):
+            _undo(directory, lock, old_run_file, existed, lock_existed, created, moved)
         raise
     finally:
         lock.release()
 
 
+def refuse_foreign_outputs(directory: Path) -> None:
+    """Refuse a directory that holds no run but files of the names training writes that no run wrote: a
+    `run.yaml` without the first line rnnlab writes ("# written by `rnnlab train`"), a `loss_curve.png`.
+    They are the user's own, and training would replace them. (In a directory that holds a run they are
+    the run's: the checks for runs apply.) `--overwrite` moves only a run aside, so it does not apply."""
+    if holds_run(directory):
+        return
+    foreign = []
+    run_file = directory / RUN_FILE
+    if run_file.is_file():
+        with contextlib.suppress(OSError), run_file.open("rb") as handle:
+            if not handle.readline().startswith(b"# written by `rnnlab train`"):
+                foreign.append(RUN_FILE)
+    if (directory / "loss_curve.png").exists():
+        foreign.append("loss_curve.png")
+    if foreign:
+        raise RunDirectoryError(
+            f"{directory} holds {' and '.join(foreign)} that no rnnlab run wrote; training would replace "
+            f"{'it' if len(foreign) == 1 else 'them'}: move {'it' if len(foreign) == 1 else 'them'} away, or choose "
+            "another output_dir"
+        )
+
+
 def _check(directory: Path, task: str, *, resume: bool, overwrite: bool, settings: Mapping[str, Any] | None,
            note: bool, resumable: bool = True) -> None:  # fmt: skip
+    refuse_foreign_outputs(directory)  # a user's own run.yaml or loss_curve.png
     existing = run_task(directory)
     if resume:
         _check_resume(directory, task, existing, settings, note)
@@ -317,12 +392,15 @@ def _first_missing(directory: Path) -> Path | None:
     return missing
 
 
-def _undo(directory: Path, lock: RunLock, old_run_file: bytes | None, lock_existed: bool,
+def _undo(directory: Path, lock: RunLock, old_run_file: bytes | None, existed: set[str], lock_existed: bool,
           created: Path | None, moved: Path | None) -> None:  # fmt: skip
+    """Remove what a failed start wrote (not what was there before it), and move back a run moved aside."""
+    for name in _RUN_OUTPUTS:
+        if name not in existed:
+            with contextlib.suppress(OSError):
+                (directory / name).unlink(missing_ok=True)
     with contextlib.suppress(OSError):
-        if old_run_file is None:
-            (directory / RUN_FILE).unlink(missing_ok=True)
-        else:
+        if old_run_file is not None:
             (directory / RUN_FILE).write_bytes(old_run_file)
         if not lock_existed:
             lock.remove()
@@ -358,10 +436,15 @@ def _check_resume(directory: Path, task: str, existing: str | None, settings: Ma
     changed = changed_settings(saved, settings)
     if changed:
         listed = ", ".join(f"{key} {_show(old)} -> {_show(new)}" for key, old, new in changed)
+        # a key where run.yaml itself disagrees with last/: the user edited run.yaml to change the run
+        run_file, checkpoint = _run_file_settings(directory), _checkpoint_settings(directory)
+        edited = [key for key, _, _ in changed if key in run_file and run_file[key] != checkpoint.get(key, run_file[key])]
+        where = (f"{RUN_FILE} was edited after last/ was saved: put back the saved {', '.join(edited)} there" if edited
+                 else f"{RUN_FILE} has the rest: rnnlab train {directory / RUN_FILE} --resume")  # fmt: skip
         raise RunDirectoryError(
             f"--resume: {directory} was trained with other settings ({listed}); a resumed run continues with its "
-            f"saved ones, so change only {', '.join(sorted(SAFE_ON_RESUME - {'output_dir'}))} "
-            f"(run.yaml has the rest: rnnlab train {directory / RUN_FILE} --resume), or start a new run"
+            f"saved ones, so change only {', '.join(sorted(SAFE_ON_RESUME - {'output_dir'}))} ({where}), or "
+            "start a new run"
         )
 
 

@@ -3,7 +3,8 @@
 Cells with explicit gate math (`RNNCell`, `LSTMCell`, `GRUCell`, and the user-cell example
 `LayerNormLSTMCell`), drop-in recurrent layers (`RNN`, `LSTM`, `GRU`), the generic `Recurrent` layer for
 custom cells, `record_gates` for gate traces, and the cell registry (`register_cell`, `get_cell`,
-`cell_names`, `make_recurrent`: every cell by name, in one place).
+`cell_names`, `make_recurrent`: every cell by name, in one place), and the recursive networks over trees
+(`Tree`, `batch_trees`, `RecursiveNet`, `ChildSumTreeLSTM`, `NaryTreeLSTM`; import path `rnnlab.nn.trees`).
 
 The models built from them live here too, one file each: `language_model.RNNLanguageModel`,
 `seq2seq.Seq2Seq`, `tagger.BiRNNTagger`, `classifier.BiRNNClassifier`, `cloze.BiCloze` (import them
@@ -39,6 +40,15 @@ from rnnlab.nn.recurrent import (
     record_gates,
     run_packed,
 )
+from rnnlab.nn.trees import (
+    ChildSumTreeLSTM,
+    NaryTreeLSTM,
+    RecursiveNet,
+    Tree,
+    TreeBatch,
+    TreeSyntaxError,
+    batch_trees,
+)
 
 __all__ = [
     "CellSpec",
@@ -64,4 +74,11 @@ __all__ = [
     "record_gates",
     "rnn_step",
     "run_packed",
+    "ChildSumTreeLSTM",
+    "NaryTreeLSTM",
+    "RecursiveNet",
+    "Tree",
+    "TreeBatch",
+    "TreeSyntaxError",
+    "batch_trees",
 ]

@@ -56,6 +56,16 @@ def fx(tmp_path_factory) -> dict[str, str]:
     assert main(argv) == 0
     ngram = root / "ngram"
     NGramModel.train(["the cat sat on the mat", "the dog sat"] * 3, order=2, smoothing="wb").save(ngram)
+    tree = root / "tree"  # a binary N-ary Tree-LSTM that takes trees up to 3 levels deep
+    from rnnlab.data.listops import generate_examples
+
+    (root / "trees.tsv").write_text("".join(f"{v}\t{t}\n" for v, t in generate_examples(0, 30, 3, 2)))
+    argv = ["train", "tree", "--data.dataset", "files", "--data.train", str(root / "trees.tsv"), "--data.max_depth",
+            "3", "--model.encoder", "nary_lstm", "--model.max_children", "2", "--model.embedding_size", "4",
+            "--model.hidden_size", "4", "--trainer.max_steps", "1", "--trainer.max_epochs", "null",
+            "--trainer.progress", "false", "--trainer.plot", "false", "--output_dir", str(tree)]  # fmt: skip
+    assert main(argv) == 0
+    (root / "bad-trees.tsv").write_text("3\t[MAX 1 3 ]\n4\t[MIN 4 [MAX 2 5 ]\n")
 
     broken_config = root / "broken-config"  # a neural model whose config.json is not JSON
     shutil.copytree(lm / "best", broken_config)
@@ -88,7 +98,8 @@ def fx(tmp_path_factory) -> dict[str, str]:
     (root / "nan.arpa").write_text(ARPA.format(backoff="nan"))
     (root / "ok.arpa").write_text(ARPA.format(backoff="-0.25"))
     (root / "bad.yaml").write_text("task: lm\ntrainer: [unclosed\n")
-    return {"root": str(root), "lm": str(lm), "ngram": str(ngram), "poems": str(poems),
+    return {"root": str(root), "lm": str(lm), "ngram": str(ngram), "poems": str(poems), "tree": str(tree),
+            "bad_trees": str(root / "bad-trees.tsv"),
             "broken": str(broken_config), "truncated": str(truncated), "empty_npz": str(empty_npz),
             "typed": str(typed), "unknown_task": str(root / "unknown-task"), "missing": str(root / "no-such-dir"),
             "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"), "plain": str(root / "plain.txt"),
@@ -109,6 +120,9 @@ ROWS: list[tuple[str, str]] = [
     ("train ngram {poems} --order 0", "order"),
     ("train ngram {poems} --output-dir {noplace}", "cannot write output directory"),
     ("train ngram {poems} --arpa {noplace}/x.arpa", "cannot write ARPA file"),
+    ("train ngram {poems} --arpa {poems}", "it is an input of this command"),  # output files are guarded
+    ("train ngram {poems} --arpa {ok_arpa}", "the file already exists; delete it first"),
+    ("train ngram {poems} --arpa {lm}/x.arpa", "inside the run directory"),
     ("train lm --data.corpus {binary} --output_dir {noplace}", "cannot write output directory"),
     # --- eval
     ("eval {lm} --split foo", "--split: expected one of train, valid, test, got 'foo'"),
@@ -124,6 +138,8 @@ ROWS: list[tuple[str, str]] = [
     ("eval {lm} --data {empty}", "empty.txt"),
     ("eval {ngram} --data {missing}.txt", "no such file"),
     ("eval {lm} --out {noplace}", "cannot write artifact directory"),
+    ("eval {ngram} --out {ngram}", "it is an input of this command"),
+    ("eval {ngram} --out {lm}/plots", "inside the run directory"),
     # --- generate
     ("generate {lm} --temperature inf", "--temperature must be a finite number >= 0 (0 = greedy), got inf"),
     ("generate {lm} --temperature nan", "--temperature must be a finite number >= 0"),
@@ -165,6 +181,7 @@ ROWS: list[tuple[str, str]] = [
     ("translate {lm} hello --n-best 0", "--n-best must be an integer >= 1"),
     ("translate {lm} hello --alpha inf", "--alpha must be a finite number"),
     ("translate {lm} hello --attention --out {noplace}", "cannot write artifact directory"),
+    ("translate {lm} hello --attention --out {lm}/best", "it is the model directory"),
     ("translate {lm} ' '", "sentence 1: empty sentence; expected at least one word"),
     ("translate {lm} --input {binary}", "not valid UTF-8"),
     ("translate {missing} hello", "expected a model directory"),
@@ -172,6 +189,9 @@ ROWS: list[tuple[str, str]] = [
     ("tag {lm} hello", "`rnnlab tag` needs a model of task 'tagger'"),
     ("tag {lm} hello --batch-size 0", "--batch-size must be an integer >= 1, got 0"),
     ("tag {lm} hello --output {noplace}/tags.txt", "cannot write output file"),
+    ("tag {only_tagger} --input {poems} --output {poems} --overwrite", "it is an input of this command"),
+    ("tag {lm} hello --output {ok_arpa}", "the file already exists; --overwrite replaces it"),
+    ("tag {lm} hello --output {lm}/best/tags.txt --overwrite", "inside the model directory"),
     ("tag {lm} hello --output {root}/../tags.txt --json", "--json prints to stdout; drop --output"),
     ("tag {lm} hello --format xml", "invalid choice: 'xml'"),
     ("tag {lm} ' '", "sentence 1: empty sentence; expected at least one word"),
@@ -195,9 +215,26 @@ ROWS: list[tuple[str, str]] = [
     ("predict {only_regression} x --input {poems}", "on the command line or --input FILE, not both"),
     ("generate {lm} --no-stream --stop", "expected one argument"),
     ("predict {only_regression} --input {empty}", "empty.txt: no inputs"),
+    # --- tree
+    ("tree {tree} '[MAX 2 9'", "input 1: unbalanced brackets: '[' at character 0 is never closed"),
+    ("tree {tree} '()'", "input 1: empty tree '()' at character 0"),
+    ("tree {tree} '[MAX ]'", "input 1: node 'MAX' at character 0 has no children"),
+    ("tree {tree} '[MAX 1 2 3 ]'", "input 1: node 'MAX' has 3 children; this model's cell takes at most 2"),
+    ("tree {tree} '[MAX 1 [MIN 2 [MAX 3 [MIN 4 5 ] ] ] ]'", "the tree is 4 levels deep; this model takes at most 3"),
+    ("tree {tree} ''", "sentence 1: empty sentence"),
+    ("tree {tree} '[SM 1 2 ]' --draw value --out {noplace}", "cannot write artifact directory"),
+    ("tree {tree} '[SM 1 2 ]' --draw size", "invalid choice: 'size'"),
+    ("tree {tree} --input {binary}", "not valid UTF-8"),
+    ("tree {lm} '[SM 1 2 ]'", "`rnnlab tree` needs a model of task 'tree'"),
+    ("train tree --data.dataset files --data.train {bad_trees} --output_dir {missing}", "bad-trees.tsv:2: unbalanced"),
+    ("train tree --data.dataset nope --output_dir {missing}", "unknown trees dataset 'nope'"),
+    ("eval {tree} --data {bad_trees}", "bad-trees.tsv:2: unbalanced brackets"),
     # --- ngram tools
     ("ngram export {lm} {root}/../out.arpa", "not an n-gram model"),
     ("ngram export {ngram} {noplace}/x.arpa", "cannot write ARPA file"),
+    ("ngram export {ngram} {ngram}/model.npz --overwrite", "inside the model directory"),
+    ("ngram export {ngram} {ok_arpa}", "the file already exists; --overwrite replaces it"),
+    ("ngram export {ngram} ''", "expected a path for the ARPA file, got an empty string"),
     ("ngram export {empty_npz} {root}/../out.arpa", "model.npz"),
     ("ngram export {typed} {root}/../out.arpa", "field 'order'"),
     ("ngram import {inf_arpa} --output {root}/../imported", "inf.arpa:8: expected a finite number for the backoff"),
@@ -219,6 +256,8 @@ ROWS: list[tuple[str, str]] = [
     # --- inspect
     ("inspect diagram --out x.xyz", "'.xyz'; expected one of"),
     ("inspect diagram --out {noplace}/d.png", "cannot write picture"),
+    ("inspect diagram --out {lm}/d.png", "inside the run directory"),
+    ("inspect gates --random abc --out {lm}/best/g.png", "inside the model directory"),
     ("inspect diagram --cell mgu2", "invalid choice: 'mgu2'"),
     ("inspect --threads 0 diagram", "--threads must be an integer >= 1"),
     ("inspect gates --random", "expected a text"),

@@ -30,6 +30,7 @@ INPUTS: dict[str, list[str]] = {
     "classify": ["the film was great", "awful plot"],
     "cloze": ["the ___ meows", "the dog ___"],
     "predict": ["CCO", "OC(=O)C"],
+    "tree": ["[MAX 2 9 [MIN 4 7 ] 0 ]", "[SM 1 [MED 3 4 5 ] ]"],
 }
 
 
@@ -148,6 +149,18 @@ def build_regression(root: Path) -> Path:
     return run
 
 
+def build_tree(root: Path) -> Path:
+    from rnnlab.data.listops import generate_examples
+
+    lines = [f"{value}\t{text}" for value, text in generate_examples(0, 40, max_depth=3, max_args=3)]
+    (root / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run = root / "run"
+    _train(["train", "tree", "--data.dataset", "files", "--data.train", str(root / "train.tsv"),
+            "--model.embedding_size", "8", "--model.hidden_size", "8", "--batch_size", "8",
+            "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET, "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "lm": build_lm,
     "ngram": build_ngram,
@@ -156,4 +169,5 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "classifier": build_classifier,
     "cloze": build_cloze,
     "regression": build_regression,
+    "tree": build_tree,
 }

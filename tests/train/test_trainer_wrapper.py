@@ -106,8 +106,18 @@ def _translate(tmp_path: Path) -> dict:
             "eval_bleu_sentences": 0, "batch_size": 8}  # fmt: skip
 
 
+def _tree(tmp_path: Path) -> dict:
+    from rnnlab.data.listops import generate_examples
+
+    lines = [f"{value}\t{text}" for value, text in generate_examples(0, 24, max_depth=3, max_args=3)]
+    (tmp_path / "listops.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = str(tmp_path / "listops.tsv")
+    return {"data.dataset": "files", "data.train": path, "data.valid": path, "model.embedding_size": 8,
+            "model.hidden_size": 8, "batch_size": 4}  # fmt: skip
+
+
 TINY_CONFIGS = {"lm": _lm, "regression": _regression, "classifier": _classifier, "tagger": _tagger,
-                "cloze": _cloze, "translate": _translate}  # fmt: skip
+                "cloze": _cloze, "translate": _translate, "tree": _tree}  # fmt: skip
 TRAINABLE = [name for name, task in discover_tasks().items() if task.build is not None]
 
 

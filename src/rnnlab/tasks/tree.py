@@ -1,0 +1,212 @@
+"""The `tree` task: a label (a class, a number, or a function's name) from a tree, with a recursive network.
+
+    [MAX 2 9 [MIN 4 7 ] 0 ] --every node's word or label embedded--> Child-Sum Tree-LSTM, level by level
+        --the root's state--> MLP head --> "9"
+
+Data (`data.dataset`): `listops` (generated, `rnnlab.data.listops`), `stdlib-methods` (this Python's standard
+library, a function's name from its body's syntax tree: `rnnlab.data.program_trees`), or `files`: your own
+`label<TAB>tree` TSV files (`rnnlab.data.tree_files`, either bracket style), classes or numbers as
+`data.labels` says. Models (`model.encoder`, `rnnlab.nn.tree_classifier`): the tree encoders `tree_lstm`,
+`nary_lstm`, `recursive` and the sequence baselines `lstm`, `bilstm`, `bag`, which read the same example's
+token sequence instead (`data.sequence`).
+
+Two modules: this one (config, what the Trainer trains, the descriptor) and `rnnlab.tasks.tree_predictor`
+(a trained model loaded, `rnnlab eval`, the `tree` verb). docs/trees.md has the commands and the results.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Literal
+
+import torch
+
+from rnnlab.config import config_to_dict, data_source, require
+from rnnlab.data.tree_files import TreeExample, check_tree, read_tree_file
+from rnnlab.data.vocab import PAD_ID, Vocabulary
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.labelling.batches import bucketed_batches
+from rnnlab.labelling.splits import labelled_splits
+from rnnlab.nn.tree_classifier import TreeModel, TreeModelConfig
+from rnnlab.tasks.registry import TaskDescriptor, register_task
+from rnnlab.tasks.tree_predictor import (
+    TREE_VERB,
+    TreeCodec,
+    TreePredictor,
+    children_limit,
+    evaluate,
+    format_evaluation,
+    load_tree_predictor,
+)
+from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask
+
+# Registering the built-in tree datasets (importing this task module is what makes them known).
+import rnnlab.data.listops  # noqa: F401  isort: skip
+import rnnlab.data.program_trees  # noqa: F401  isort: skip
+
+__all__ = ["DESCRIPTOR", "TreeConfig", "TreeDataConfig", "TreeTask", "build", "load_splits"]
+
+TASK = "tree"
+
+#: the validation metrics of each label kind (the first: what `trainer.metric` usually is)
+METRICS = {"classes": ("accuracy", "loss"), "numbers": ("rmse", "mae", "r2", "loss"),
+           "subtokens": ("f1", "precision", "recall", "exact", "loss")}  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ config
+@dataclass
+class TreeDataConfig:
+    dataset: str | None = "listops"  # a registered dataset of kind "trees", or "files" (null) for the files below
+    train: str | None = None  # label<TAB>tree files, either bracket style
+    valid: str | None = None  # none: every 10th training tree is held out
+    test: str | None = None
+    labels: Literal["classes", "numbers"] = "classes"  # what the files' label column holds (files only)
+    sequence: Literal["tokens", "leaves"] = "tokens"  # what lstm / bilstm / bag read (see docs/trees.md)
+    binarize: bool = False  # tree encoders read ListOps' left-branching binary form of each tree
+    max_depth: int = 200  # trees deeper than this (edges from the root) are refused
+    max_train: int | None = None  # keep at most this many training trees (spread evenly)
+    min_freq: int = 1  # vocabulary: symbols seen fewer times in training become <unk>
+    max_vocab: int | None = None  # vocabulary size limit (specials included)
+
+    def __post_init__(self) -> None:
+        # files only: the file paths and what their label column holds
+        self.dataset = data_source(self, {"train": None, "valid": None, "test": None, "labels": "classes"})
+        require(self.max_depth >= 1, "max_depth", ">= 1", self.max_depth)
+        require(self.min_freq >= 1, "min_freq", ">= 1", self.min_freq)
+        require(self.max_train is None or self.max_train >= 1, "max_train", ">= 1 or null", self.max_train)
+
+
+@dataclass
+class TreeConfig:
+    data: TreeDataConfig = field(default_factory=TreeDataConfig)
+    model: TreeModelConfig = field(default_factory=TreeModelConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)  # metric: accuracy, rmse, f1 or loss
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    output_dir: str = "runs/tree"
+
+    def __post_init__(self) -> None:
+        require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
+        require(self.eval_batch_size >= 1, "eval_batch_size", ">= 1", self.eval_batch_size)
+
+
+def load_splits(data: TreeDataConfig) -> dict[str, list[TreeExample]]:
+    """train / valid / test examples: the registered dataset's, or the configured files' (checked against
+    `data.max_depth`)."""
+
+    def read(path: str) -> list[TreeExample]:
+        examples = read_tree_file(path, data.labels)
+        for example in examples:
+            check_tree(example.tree, example.where, data.max_depth)
+        return examples
+
+    section = SimpleNamespace(dataset=data.dataset, train=data.train, valid=data.valid, test=data.test,
+                              max_train_sentences=data.max_train)  # fmt: skip
+    return labelled_splits(section, "trees", read, "a label<TAB>tree file")
+
+
+def label_kind(examples: list[TreeExample]) -> str:
+    label = examples[0].label
+    return "subtokens" if isinstance(label, tuple) else "numbers" if isinstance(label, float) else "classes"
+
+
+def make_codec(config: TreeConfig, train: list[TreeExample], kind: str) -> TreeCodec:
+    """The vocabulary, label set and target scaling, from the training examples only."""
+    codec = TreeCodec(Vocabulary.build([]), kind, [], config.model.reads_trees, config.data.sequence,
+                      config.data.binarize)
+    codec.vocab = Vocabulary.build((codec.model_tokens(x) for x in train), config.data.min_freq, config.data.max_vocab)
+    if kind == "classes":
+        codec.labels = sorted({str(x.label) for x in train})
+        if len(codec.labels) < 2:
+            raise DataError(f"training data has {len(codec.labels)} label(s); a classifier needs at least 2")
+    elif kind == "numbers":
+        values = torch.tensor([float(x.label) for x in train], dtype=torch.float64)
+        codec.mean = float(values.mean())
+        codec.std = (float(values.std()) if len(values) > 1 else 1.0) or 1.0
+    else:
+        places: dict[str, list[float]] = defaultdict(list)
+        for example in train:
+            for i, token in enumerate(example.label):
+                places[token].append(i / max(1, len(example.label) - 1))
+        counts = Counter(token for example in train for token in example.label)
+        codec.labels = sorted(counts, key=lambda token: (-counts[token], token))
+        codec.positions = {token: round(sum(p) / len(p), 4) for token, p in places.items()}
+    return codec
+
+
+# ---------------------------------------------------------------------------------------------- training
+class TreeTask(TrainTask):
+    """Size-bucketed batches of trees (or their token sequences), the label kind's loss and metrics."""
+
+    def __init__(self, config: TreeConfig, predictor: TreePredictor, splits: dict[str, list[TreeExample]]) -> None:
+        self.config, self.predictor, self.splits = config, predictor, splits
+        codec = predictor.codec
+        self.sizes = [x.tree.size() if codec.reads_trees else len(codec.sequence_of(x)) for x in splits["train"]]
+
+    def train_batches(self, epoch: int):
+        batches = bucketed_batches(self.sizes, self.config.batch_size, self.config.trainer.seed, epoch)
+        return EpochBatches(batches, make=self.encode)
+
+    def encode(self, indices: list[int]):
+        """(a TreeBatch or SequenceBatch, targets): tensors only, so the Trainer moves them to its device."""
+        examples = [self.splits["train"][i] for i in indices]
+        codec = self.predictor.codec
+        return codec.encode_inputs(examples), codec.encode_targets(examples)
+
+    def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        inputs, targets = batch
+        return StepOutput(self.predictor.codec.loss(model(inputs), targets), num_tokens=len(targets))
+
+    def evaluate(self) -> dict[str, float]:
+        result = self.predictor.evaluate(self.splits["valid"], self.config.eval_batch_size)
+        self.predictor.model.train()
+        return {key: float(result[key]) for key in METRICS[self.predictor.codec.kind]}
+
+    def checkpoint_config(self) -> dict:
+        return {"task": TASK, "config": config_to_dict(self.config), "codec": self.predictor.codec.to_json()}
+
+    def checkpoint_files(self) -> dict[str, str]:
+        import json
+
+        return {"vocab.json": json.dumps({"tokens": self.predictor.codec.vocab.tokens}, ensure_ascii=False)}
+
+
+def build(config: TreeConfig) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer (`rnnlab train` keeps the best model, by
+    `trainer.metric` on the validation trees, under <output_dir>/best)."""
+    splits = load_splits(config.data)
+    train = splits["train"]
+    if not train or not splits["valid"]:
+        raise DataError("tree: expected non-empty train and valid trees")
+    kind = label_kind(train)
+    if config.trainer.metric not in METRICS[kind]:
+        raise ConfigError(f"trainer.metric: expected one of {', '.join(METRICS[kind])} for {kind} labels, "
+                          f"got {config.trainer.metric!r}")  # fmt: skip
+    limit = children_limit(config)
+    if limit is not None:
+        for example in train:
+            check_tree(example.tree, example.where, max_children=limit)
+    codec = make_codec(config, train, kind)
+    torch.manual_seed(config.trainer.seed)
+    model = TreeModel(config.model, len(codec.vocab), codec.output_size, pad_id=PAD_ID)
+    predictor = TreePredictor(model, codec, config)
+    parameters = sum(p.numel() for p in model.parameters())
+    banner = (f"rnnlab: tree: {len(train):,} training trees ({kind}), {len(codec.vocab):,} symbols, "
+              f"{config.model.encoder}, {parameters:,} parameters")  # fmt: skip
+    model.train()
+    return TrainSetup(task=TreeTask(config, predictor, splits), model=model, banner=banner)
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name=TASK,
+    summary="a label, number or name from a tree (ListOps, Python functions, your trees) with Tree-LSTMs",
+    docs="docs/trees.md",
+    config_class=TreeConfig,
+    build=build,
+    load=load_tree_predictor,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=(TREE_VERB,),
+))  # fmt: skip

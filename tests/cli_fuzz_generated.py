@@ -774,7 +774,10 @@ def judge(case: Case, reply: dict) -> tuple[list[str], str]:
         detail = error[:300] + (f"\n{where[-1]}" if where else "")  # the error, and where it was raised
     if code not in (0, 2):
         failures.append(EXIT_CODE)
-    if code == 2 and (reply["stderr_lines"] != 1 or not stderr.startswith("rnnlab: error: ")):
+    # A divergence (lr 1e308) is found only by training: its one error line comes after the run's banner
+    # and progress lines, and the run directory must still not block (checked below).
+    diverged = stderr.rstrip().splitlines()[-1:] and "diverged" in stderr.rstrip().splitlines()[-1]
+    if code == 2 and not diverged and (reply["stderr_lines"] != 1 or not stderr.startswith("rnnlab: error: ")):
         failures.append(STDERR)
     if case.option == "base" and code != 0:
         failures.append(BASE)

@@ -113,7 +113,13 @@ ROWS: list[tuple[str, str]] = [
     # --- train (the run-directory guard, lock, divergence and SIGINT rows belong to PART_A_ROWS below)
     ("train astrology", "unknown task 'astrology'"),
     ("train lm --model.hiden_size 3", "hiden_size"),
-    ("train lm --model.line_positions -1", "model.line_positions: expected >= 0"),
+    ("train lm --model.line_positions -1", "model.line_positions: expected an integer from 0 to 1,000"),
+    ("train lm --model.num_layers 1000000000", "model.num_layers: expected an integer from 1 to 256"),
+    ("train tagger --model.char_dim 4 --model.char_hidden 0", "model.char_hidden: expected >= 1 when char_dim > 0"),
+    ("train translate --vocab.character_coverage 0.5", "vocab.character_coverage: expected a value in [0.98, 1]"),
+    ("train translate --trainer.metric accuracy", "trainer.metric: expected loss / ppl / bleu"),
+    ("train lm --data.corpus {poems} --output_dir {lm}/inner", "lies inside the run directory"),
+    ("train lm --data.corpus {poems} --data.min_freq 16000000 --output_dir {missing}", "out of the vocabulary"),
     ("train lm --data.corpus {plain} --model.line_positions 8 --output_dir {missing}", "model.line_marks: none of"),
     ("train {bad_yaml}", "bad.yaml"),
     ("train {missing}.yaml", "no-such-dir.yaml"),
@@ -180,6 +186,7 @@ ROWS: list[tuple[str, str]] = [
     ("translate {lm} hello --beam 0", "--beam must be an integer >= 1, got 0"),
     ("translate {lm} hello --n-best 0", "--n-best must be an integer >= 1"),
     ("translate {lm} hello --alpha inf", "--alpha must be a finite number"),
+    ("translate {lm} hello --alpha 1e308", "--alpha must be a length penalty in [0, 10]"),
     ("translate {lm} hello --attention --out {noplace}", "cannot write artifact directory"),
     ("translate {lm} hello --attention --out {lm}/best", "it is the model directory"),
     ("translate {lm} ' '", "sentence 1: empty sentence; expected at least one word"),
@@ -315,6 +322,14 @@ def _argv(row: str, fx: dict[str, str]) -> list[str]:
 def _tree_hash(root: Path) -> dict[str, str]:
     return {str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
             for path in sorted(root.rglob("*"))}  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", [["score", "MODEL", "\udcff"], ["train", "lm", "--model.line_marks", "a\udcfe"]])
+def test_an_argument_that_is_not_utf8_is_one_line(argv, capsys):
+    """Bytes the locale cannot decode reach Python as lone surrogates; every command refuses them up front."""
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "is not UTF-8 text" in lines[0] and lines[0].startswith("rnnlab: error: argument")
 
 
 @pytest.mark.parametrize(("row", "message"), ROWS + PART_A_ROWS, ids=[row for row, _ in ROWS + PART_A_ROWS])

@@ -67,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     from rnnlab.commands.options import validate
     from rnnlab.paths import os_error_message
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    undecodable = _first_undecodable(argv)
+    if undecodable is not None:
+        print(f"rnnlab: error: {undecodable}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -90,6 +95,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rnnlab: error: {message}", file=sys.stderr)
         return 2
     return int(result or 0)
+
+
+def _first_undecodable(argv: list[str]) -> str | None:
+    """A message for the first argument that is not UTF-8, or None.
+
+    Python hands bytes it cannot decode to us as lone surrogates (surrogateescape); such a string cannot be
+    printed, written to run.yaml or encoded for a tokenizer, so it is refused here, once, for every command
+    (a file name that is not UTF-8 included: rename it).
+    """
+    for position, arg in enumerate(argv, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = ascii(arg.encode("utf-8", "surrogateescape"))[:60]
+            return f"argument {position} is not UTF-8 text ({shown}): rnnlab reads its arguments as UTF-8"
+    return None
 
 
 def _one_line(error: BaseException) -> str:

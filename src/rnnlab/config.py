@@ -46,6 +46,10 @@ __all__ = [
     "parse_overrides",
     "read_yaml",
     "require",
+    "require_sizes",
+    "require_fractions",
+    "MAX_SIZE",
+    "MAX_LAYERS",
     "data_source",
     "FILES",
     "InvalidValue",
@@ -83,6 +87,32 @@ def require(condition: bool, key: str, expected: str, got: Any) -> None:
     """
     if not condition:
         raise InvalidValue(key, expected, got)
+
+
+# Upper bounds for sizes, so that a slip (`hidden_size: 2**64`, `num_layers: 1e9`) is one line at load time,
+# not an overflow deep in torch or minutes spent building a billion layers. Both are far above any model
+# this toolkit trains on a CPU or one GPU.
+MAX_SIZE = 2**24  # widths, vocabularies, batch sizes, lengths: 16,777,216
+MAX_LAYERS = 256  # stacked recurrent layers
+
+
+def require_sizes(section: Any, names: str, *, low: int = 1, high: int = MAX_SIZE) -> None:
+    """Each int field of `section` named in `names` (space-separated) lies in [low, high]; None passes.
+
+    For the sizes of a `__post_init__`: `require_sizes(self, "embedding_size hidden_size")`,
+    `require_sizes(self, "num_layers", high=MAX_LAYERS)`, `require_sizes(self, "char_dim", low=0)` (0 = off).
+    """
+    for name in names.split():
+        value = getattr(section, name)
+        if value is not None:
+            require(low <= value <= high, name, f"an integer from {low} to {high:,}", value)
+
+
+def require_fractions(section: Any, names: str) -> None:
+    """Each float field named in `names` (dropout rates) lies in [0, 1)."""
+    for name in names.split():
+        value = getattr(section, name)
+        require(0.0 <= value < 1.0, name, "a value in [0, 1)", value)
 
 
 FILES = "files"  # a data section's `dataset` for "the user's own files" (data.train, ...), in every task

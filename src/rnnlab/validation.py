@@ -218,6 +218,21 @@ def _finite(name: str, value) -> float:
     return value
 
 
+def _length_penalty(name: str, value) -> float:
+    """GNMT's alpha in ((5 + len) / 6) ** alpha: 0 (off) to 10; beyond that the power overflows a float."""
+    if _finite(name, value) < 0 or value > 10:
+        raise ConfigError(f"{flag(name)} must be a length penalty in [0, 10], got {value!r}")
+    return value
+
+
+def _score_weight(name: str, value) -> float:
+    """A weight on a log-probability in a reranking sum: finite and within +-1000 (a larger one drowns out
+    every other term, and 1e308 overflowed the sum)."""
+    if abs(_finite(name, value)) > 1000:
+        raise ConfigError(f"{flag(name)} must be a weight in [-1000, 1000], got {value!r}")
+    return value
+
+
 #: option name -> check(name, value): the same rule for `--top-k` in `generate`, `classify`, `cloze`, a
 #: verb's options dataclass and a server's request body. None (an option left at "not given") is not checked.
 OPTION_RULES = {
@@ -235,7 +250,8 @@ OPTION_RULES = {
     "minutes": check_positive,
     "scale": check_positive,
     "split": lambda name, value: check_split(value),
-    **{name: _finite for name in ("alpha", "lm_weight", "reverse_weight", "length_weight")},
+    "alpha": _length_penalty,
+    **{name: _score_weight for name in ("lm_weight", "reverse_weight", "length_weight")},
 }
 
 

@@ -201,14 +201,20 @@ def test_post_init_errors_name_the_section_they_come_from(tmp_path):
     from rnnlab.tasks.translation import TranslationConfig
 
     path = write(tmp_path, "data:\n  min_freq: 0\n")
-    with pytest.raises(ConfigError, match=rf"^{path}: data.min_freq: expected >= 1, got 0$"):
+    with pytest.raises(ConfigError, match=rf"^{path}: data.min_freq: expected an integer from 1 to 16,777,216, got 0$"):
         load_config(LMTaskConfig, path)
-    with pytest.raises(ConfigError, match=r"^command line: batch_size: expected >= 1, got 0$"):
+    with pytest.raises(ConfigError, match=r"^command line: batch_size: expected an integer from 1 to 16,777,216, got 0$"):
         load_config(LMTaskConfig, overrides=["batch_size=0"])
     with pytest.raises(ConfigError, match=r"^command line: decode.n_best: expected 1 <= n_best <= beam_size"):
         load_config(TranslationConfig, overrides=["decode.beam_size=2", "decode.n_best=3"])
     with pytest.raises(ConfigError, match=r"^command line: vocab.model_type: expected unigram or bpe, got 'wp'$"):
         load_config(TranslationConfig, overrides=["vocab.model_type=wp"])
+    with pytest.raises(ConfigError, match=r"^command line: model.num_layers: expected an integer from 1 to 256, got 10"):
+        load_config(LMTaskConfig, overrides=["model.num_layers=1000000000"])  # used to build layers for minutes
+    with pytest.raises(ConfigError, match=r"^command line: model.hidden_size: expected an integer from 1 to 16,777,216"):
+        load_config(LMTaskConfig, overrides=[f"model.hidden_size={2**64}"])  # used to overflow inside torch
+    with pytest.raises(ConfigError, match=r"^command line: model.dropout: expected a value in \[0, 1\), got 1.0$"):
+        load_config(TranslationConfig, overrides=["model.dropout=1"])
 
 
 def test_unsupported_field_type_is_a_programming_error():

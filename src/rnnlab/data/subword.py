@@ -19,7 +19,7 @@ import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rnnlab.config import require
+from rnnlab.config import require, require_sizes
 from rnnlab.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from rnnlab.errors import CheckpointError, DataError
 
@@ -46,7 +46,10 @@ class VocabConfig:
 
     def __post_init__(self) -> None:
         require(self.model_type in ("unigram", "bpe"), "model_type", "unigram or bpe", self.model_type)
-        require(self.size >= 16, "size", ">= 16", self.size)
+        require_sizes(self, "size tgt_size", low=16, high=1_000_000)  # sentencepiece's pieces
+        # sentencepiece's own range (it aborts outside it with an internal error)
+        require(0.98 <= self.character_coverage <= 1.0, "character_coverage", "a value in [0.98, 1]",
+                self.character_coverage)  # fmt: skip
 
 
 class SubwordVocab:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rnnlab.config import data_source
+from rnnlab.config import data_source, require_sizes
 from rnnlab.data.labelled import LabelledText, read_labelled_file
 from rnnlab.labelling.classifier import (
     Classifier,
@@ -72,6 +72,7 @@ class TextClassifierDataConfig:
     def __post_init__(self) -> None:
         # `files` (or null) = the files below; read only then, so refused with a built-in dataset
         self.dataset = data_source(self, {"train": None, "valid": None, "test": None})
+        require_sizes(self, "max_train_sentences max_length")
 
 
 @dataclass
@@ -84,6 +85,9 @@ class TextClassifierConfig:
     eval_batch_size: int = 128
     output_dir: str = "runs/text-classifier"
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy", mode="max"))
+
+    def __post_init__(self) -> None:
+        require_sizes(self, "batch_size eval_batch_size")
 
 
 def _caller(depth: int) -> str:

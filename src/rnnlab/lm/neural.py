@@ -33,7 +33,7 @@ from rnnlab.nn.decoding import (
     sample_decode,
 )
 from rnnlab.nn.language_model import RNNLanguageModel, detach_state
-from rnnlab.validation import check_int, check_sampling
+from rnnlab.validation import check_option, check_sampling, is_greedy
 
 #: Samples decoded at once: `generate(num_samples=100_000)` runs in batches of this many rows, so its memory
 #: does not grow with the number of samples (one batch of 100,000 rows took 7 GB).
@@ -166,7 +166,7 @@ class NeuralLanguageModel:
         its closing boundary is predicted: the totals are those of `rnnlab score --input` on the same lines.
         Sentences are scored `batch_size` at a time, so a long file does not become one huge batch.
         """
-        check_int("batch_size", batch_size)
+        check_option("batch_size", batch_size)
         total, count, unknown = 0.0, 0, 0
         for first in range(0, len(sentences), batch_size):
             for score in self.score(sentences[first : first + batch_size]):
@@ -257,9 +257,8 @@ class NeuralLanguageModel:
     ) -> Iterator[str]:
         """`generate`, one text at a time as each chunk of `CHUNK_SAMPLES` samples is finished."""
         check_sampling(num_samples, max_tokens, temperature, top_k, top_p)
-        if beam is not None:
-            check_int("beam", beam)
-        greedy = greedy or temperature == 0
+        check_option("beam", beam)  # None: no beam search
+        greedy = greedy or is_greedy(temperature)  # 0, or so small that dividing by it overflows
         eos = self.boundary_id if self.stop_at_boundary else None
         callback = None
         if on_token is not None:
@@ -327,7 +326,7 @@ class NeuralLanguageModel:
     ) -> Iterator[str]:
         """`generate_poem`, one poem at a time as each chunk of `CHUNK_SAMPLES` is finished."""
         check_sampling(num_samples, 1, temperature, top_k, top_p)
-        if temperature == 0:
+        if is_greedy(temperature):
             num_samples = 1
         template = poem_template(form, acrostic)
         for token in {t for t in template if t is not None}:
@@ -347,7 +346,7 @@ class NeuralLanguageModel:
                 logits, state = self._step(token, state)
                 if slot is None:
                     logits = logits.masked_fill(~han, float("-inf"))
-                    if temperature == 0:
+                    if is_greedy(temperature):
                         token = logits.argmax(-1)
                     else:
                         probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rnnlab.validation import is_greedy
 from rnnlab.verbs import TextDelta, Verb, stream_with_callback
 
 
@@ -44,7 +45,7 @@ class SamplingOptions:
         """How many texts come back: one for greedy decoding, the n best for beam search, else the samples."""
         if self.form or self.acrostic:
             return 1  # poems print one after another, without headers
-        if self.greedy or self.temperature == 0:
+        if self.greedy or is_greedy(self.temperature):
             return 1
         return min(self.beam or self.num_samples, self.num_samples)
 

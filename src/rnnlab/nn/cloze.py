@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from rnnlab.config import MAX_LAYERS, require_fractions, require_sizes
 from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 
 
@@ -32,6 +33,9 @@ class ClozeModelConfig:
 
     def __post_init__(self) -> None:
         check_cell_name(self.rnn, "model.rnn")
+        require_sizes(self, "embedding_dim hidden_size")
+        require_sizes(self, "num_layers", high=MAX_LAYERS)
+        require_fractions(self, "dropout")
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:

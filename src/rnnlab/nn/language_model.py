@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import require
+from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
 from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 from rnnlab.nn.decoding import map_state
 
@@ -53,10 +53,12 @@ class RNNLMConfig:
 
     def __post_init__(self) -> None:
         check_cell_name(self.cell, "model.cell")
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
-        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
-        require(self.line_positions >= 0, "line_positions", ">= 0 (0 = off)", self.line_positions)
+        require_sizes(self, "embedding_size hidden_size")
+        require_sizes(self, "num_layers", high=MAX_LAYERS)
+        require_fractions(self, "dropout")
+        require(self.init_range is None or 0.0 < self.init_range <= 10.0, "init_range",
+                "a number in (0, 10], or null for torch's initialisation", self.init_range)  # fmt: skip
+        require_sizes(self, "line_positions", low=0, high=1000)  # 0 = off; one softmax bias per position
         require(self.line_positions == 0 or self.line_marks != "", "line_marks", "at least one mark when "
                 "line_positions > 0", self.line_marks)  # fmt: skip
         require(not self.tie_weights or self.embedding_size == self.hidden_size, "tie_weights",

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab.config import require
+from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
 from rnnlab.nn.attention import make_attention
 from rnnlab.nn.cell_registry import check_cell_name, get_cell
 from rnnlab.nn.cell_registry import make_recurrent as make_recurrent_layer
@@ -319,9 +319,9 @@ class Seq2SeqConfig:
         attentions = (None, "bahdanau", "additive", "dot", "general", "luong")
         require(self.attention in attentions, "attention", "bahdanau / dot / general / null", self.attention)
         require(self.bridge in ("copy", "project", "zeros"), "bridge", "copy / project / zeros", self.bridge)
-        for name in ("embed_dim", "hidden_size", "encoder_layers", "decoder_layers"):
-            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
-        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
+        require_sizes(self, "embed_dim hidden_size decoder_hidden_size")
+        require_sizes(self, "encoder_layers decoder_layers", high=MAX_LAYERS)
+        require_fractions(self, "dropout")
 
 
 class Seq2Seq(nn.Module):

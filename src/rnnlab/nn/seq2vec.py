@@ -15,7 +15,7 @@ from typing import Literal
 
 from torch import Tensor, nn
 
-from rnnlab.config import require
+from rnnlab.config import MAX_LAYERS, require_fractions, require_sizes
 from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 from rnnlab.nn.pooling import Pooling
 from rnnlab.nn.recurrent import run_packed
@@ -35,9 +35,9 @@ class SequenceToVectorConfig:
 
     def __post_init__(self) -> None:
         check_cell_name(self.cell, "model.cell")
-        for name in ("embedding_size", "hidden_size", "num_layers"):
-            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
-        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
+        require_sizes(self, "embedding_size hidden_size")
+        require_sizes(self, "num_layers", high=MAX_LAYERS)
+        require_fractions(self, "dropout")
 
 
 class SequenceToVector(nn.Module):

@@ -24,7 +24,7 @@ from typing import Literal, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import require
+from rnnlab.config import require_fractions, require_sizes
 from rnnlab.nn.pooling import last_state, masked_mean
 from rnnlab.nn.recurrent import run_packed
 from rnnlab.nn.trees import ChildSumTreeLSTM, NaryTreeLSTM, RecursiveNet, TreeBatch
@@ -48,9 +48,9 @@ class TreeModelConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("embedding_size", "hidden_size", "max_children"):
-            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
-        require(0.0 <= self.dropout < 1.0, "dropout", "a value in [0, 1)", self.dropout)
+        require_sizes(self, "embedding_size hidden_size")
+        require_sizes(self, "max_children", high=64)  # the N-ary cell has one weight block per child
+        require_fractions(self, "dropout")
 
     @property
     def reads_trees(self) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnlab.config import require_sizes
 from rnnlab.data.sentence_lines import corpus_sentence_splits, read_sentence_file
 from rnnlab.labelling.cloze import ClozeModel, format_cloze_evaluation, load_cloze_dir
 from rnnlab.labelling.cloze_training import build_cloze, evaluate_lines
@@ -40,6 +41,10 @@ class ClozeDataConfig:
     min_freq: int = 1
     max_vocab: int | None = 10000
 
+    def __post_init__(self) -> None:
+        require_sizes(self, "max_train_lines max_valid_lines max_length min_freq")
+        require_sizes(self, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
+
 
 @dataclass
 class ClozeConfig:
@@ -49,6 +54,9 @@ class ClozeConfig:
     eval_batch_size: int = 128
     output_dir: str = "runs/cloze"
     trainer: TrainerConfig = field(default_factory=TrainerConfig)  # metric "loss" = bidirectional loss
+
+    def __post_init__(self) -> None:
+        require_sizes(self, "batch_size eval_batch_size")
 
 
 def load_lines(config: ClozeConfig) -> dict[str, list[list[str]]]:

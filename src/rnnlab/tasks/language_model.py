@@ -25,7 +25,7 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from rnnlab.config import config_to_dict, require
+from rnnlab.config import config_to_dict, require, require_sizes
 from rnnlab.data.corpora import Corpus, load_corpus
 from rnnlab.data.tokenizers import CONFIG_FILE as TOKENIZER_FILE
 from rnnlab.data.tokenizers import MODEL_FILE as TOKENIZER_MODEL_FILE
@@ -66,8 +66,9 @@ class LMDataConfig:
     normalize: Literal["NFC", "NFKC"] | None = None  # char level: Unicode normalisation of all text (! = ！)
 
     def __post_init__(self) -> None:
-        require(self.min_freq >= 1, "min_freq", ">= 1", self.min_freq)
-        require(self.subword_vocab_size >= 8, "subword_vocab_size", ">= 8", self.subword_vocab_size)
+        require_sizes(self, "min_freq")
+        require_sizes(self, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
+        require_sizes(self, "subword_vocab_size", low=8, high=1_000_000)
 
 
 @dataclass
@@ -83,8 +84,10 @@ class LMTaskConfig:
     output_dir: str = "runs/lm"
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "bptt", "eval_batch_size"):
-            require(getattr(self, name) >= 1, name, ">= 1", getattr(self, name))
+        require_sizes(self, "batch_size bptt eval_batch_size")
+        # what LanguageModelTask.evaluate returns; checked here, before the corpus is read
+        require(self.trainer.metric in ("loss", "ppl", "bpc"), "trainer.metric", "loss, ppl or bpc",
+                self.trainer.metric)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -109,6 +112,10 @@ class LanguageModelTask(TrainTask):
             )
         self.boundary = boundary_token(self.tokenizer)
         self.vocab = Vocabulary.build([train_tokens, [self.boundary]], config.data.min_freq, config.data.max_vocab)
+        if self.boundary not in self.vocab:  # generation and scoring end lines with it: found now, not after training
+            raise DataError(f"data.min_freq {data.min_freq} / data.max_vocab {data.max_vocab} leave the line end "
+                            f"{self.boundary!r} out of the vocabulary of corpus {self.corpus.name!r}; lower "
+                            "min_freq or raise max_vocab")  # fmt: skip
         self.train_ids = torch.tensor(self.vocab.encode(train_tokens), dtype=torch.long)
         self.valid_ids = encode_text(self.corpus.valid, self.tokenizer, self.vocab, "valid")
         self.level = config.data.level or self.corpus.level

@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from rnnlab.config import config_to_dict, data_source
+from rnnlab.config import config_to_dict, data_source, require_sizes
 from rnnlab.data.registry import get_dataset, load_dataset
 from rnnlab.data.tabular import Example, read_csv_file
 from rnnlab.data.vocab import PAD_ID, Vocabulary
@@ -69,8 +69,7 @@ class RegressionConfig:
     output_dir: str = "runs/regression"
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size: expected an integer >= 1, got {self.batch_size}")
+        require_sizes(self, "batch_size")
         if self.data.dataset is None and not (self.data.train and self.data.valid):
             raise ConfigError("data: expected a built-in dataset, or data.train and data.valid CSV files")
 

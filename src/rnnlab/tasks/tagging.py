@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from rnnlab.config import data_source, require
+from rnnlab.config import data_source, require, require_sizes
 from rnnlab.data.tagged import FORMATS, TaggedSentence, read_tagged
 from rnnlab.labelling.metrics import confusion_artifact
 from rnnlab.labelling.splits import labelled_splits
@@ -48,6 +48,7 @@ class TaggerDataConfig:
         # read only from the user's files (a built-in dataset comes in its own format and tag column)
         self.dataset = data_source(self, {"train": None, "valid": None, "test": None, "format": "auto",
                                           "tag_column": "upos"})  # fmt: skip
+        require_sizes(self, "max_train_sentences")
 
 
 @dataclass
@@ -58,6 +59,9 @@ class TaggerConfig:
     eval_batch_size: int = 128
     output_dir: str = "runs/tagger"
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="accuracy", mode="max"))
+
+    def __post_init__(self) -> None:
+        require_sizes(self, "batch_size eval_batch_size")
 
 
 # --- wiring ------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rnnlab.config import FILES, data_source, require
+from rnnlab.config import FILES, data_source, require, require_sizes
 from rnnlab.data.parallel import Pair, builtin_pairs, is_builtin, load_builtin, read_parallel
 from rnnlab.data.subword import BOS_ID, EOS_ID, PAD_ID, SubwordVocab, VocabConfig
 from rnnlab.errors import ConfigError
@@ -55,7 +55,8 @@ class DataConfig:
         require(self.dataset != "files" or bool(self.train and self.valid), "dataset",
                 "train and valid files with dataset=files (and test for eval)",
                 {"train": self.train, "valid": self.valid})  # fmt: skip
-        require(self.max_len >= 2, "max_len", ">= 2", self.max_len)
+        require_sizes(self, "max_len", low=2)
+        require_sizes(self, "max_train_pairs")
 
 
 @dataclass
@@ -70,7 +71,11 @@ class DecodeConfig:
 
     def __post_init__(self) -> None:
         require(self.method in ("beam", "greedy"), "method", "beam or greedy", self.method)
-        require(self.beam_size >= 1, "beam_size", ">= 1", self.beam_size)
+        require_sizes(self, "beam_size", high=256)  # the same cap as `translate --beam`
+        require_sizes(self, "batch_size")
+        require_sizes(self, "no_repeat_ngram_size", low=0, high=64)  # 0 = off
+        require(0.0 <= self.alpha <= 10.0, "alpha", "a length penalty in [0, 10]", self.alpha)
+        require(0.0 < self.max_len_ratio <= 100.0, "max_len_ratio", "a ratio in (0, 100]", self.max_len_ratio)
         require(1 <= self.n_best <= self.beam_size, "n_best", "1 <= n_best <= beam_size",
                 {"n_best": self.n_best, "beam_size": self.beam_size})  # fmt: skip
 
@@ -90,7 +95,11 @@ class TranslationConfig:
 
     def __post_init__(self) -> None:
         require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", "a value in [0, 1)", self.label_smoothing)
-        require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
+        require_sizes(self, "batch_size")
+        require_sizes(self, "eval_bleu_sentences", low=0)
+        # what TranslationTask.evaluate returns (bleu only when it is computed); checked before any data is read
+        metrics = ("loss", "ppl", "bleu") if self.eval_bleu_sentences > 0 else ("loss", "ppl")
+        require(self.trainer.metric in metrics, "trainer.metric", " / ".join(metrics), self.trainer.metric)
 
 
 def load_pairs(config: DataConfig) -> dict[str, list[Pair]]:

@@ -23,7 +23,7 @@ from typing import Literal
 
 import torch
 
-from rnnlab.config import config_to_dict, data_source, require
+from rnnlab.config import config_to_dict, data_source, require_sizes
 from rnnlab.data.tree_files import TreeExample, check_tree, read_tree_file
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import ConfigError, DataError
@@ -73,9 +73,9 @@ class TreeDataConfig:
     def __post_init__(self) -> None:
         # files only: the file paths and what their label column holds
         self.dataset = data_source(self, {"train": None, "valid": None, "test": None, "labels": "classes"})
-        require(self.max_depth >= 1, "max_depth", ">= 1", self.max_depth)
-        require(self.min_freq >= 1, "min_freq", ">= 1", self.min_freq)
-        require(self.max_train is None or self.max_train >= 1, "max_train", ">= 1 or null", self.max_train)
+        require_sizes(self, "max_depth", high=100_000)  # tree depth: nodes along a path from the root
+        require_sizes(self, "min_freq max_train")
+        require_sizes(self, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
 
 
 @dataclass
@@ -88,8 +88,7 @@ class TreeConfig:
     output_dir: str = "runs/tree"
 
     def __post_init__(self) -> None:
-        require(self.batch_size >= 1, "batch_size", ">= 1", self.batch_size)
-        require(self.eval_batch_size >= 1, "eval_batch_size", ">= 1", self.eval_batch_size)
+        require_sizes(self, "batch_size eval_batch_size")
 
 
 def load_splits(data: TreeDataConfig) -> dict[str, list[TreeExample]]:

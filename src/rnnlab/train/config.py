@@ -48,8 +48,11 @@ class TrainerConfig:
     on_nonfinite: Literal["raise", "stop", "continue"] = "raise"
 
     def __post_init__(self) -> None:
+        # No upper bound on lr: too large a rate is found by training (a divergence stop, one error line
+        # after the run's banner). weight_decay above 1 is no regulariser (AdamW multiplies each weight by
+        # 1 - lr * weight_decay every step; 1e308 overflowed in the first step).
         require(self.lr > 0 and math.isfinite(self.lr), "lr", "a finite value > 0", self.lr)
-        require(self.weight_decay >= 0, "weight_decay", ">= 0", self.weight_decay)
+        require(0 <= self.weight_decay <= 1, "weight_decay", "a value in [0, 1]", self.weight_decay)
         require(0 <= self.momentum < 1, "momentum", "a value in [0, 1)", self.momentum)
         # adam and adamw have no momentum setting (betas are theirs): a momentum there would be ignored
         require(self.momentum == 0 or self.optimizer == "sgd", "momentum", "0 unless optimizer is sgd (adam and "

@@ -131,6 +131,7 @@ BASES: dict[str, list[str]] = {
     "inspect cost": ["inspect cost --lengths 4 8 --batch-size 2 --hidden-size 4 --repeats 1 --out {scratch}/c.png"],
     "inspect gradflow": ["inspect gradflow --length 5 --train-steps 2 --explode-steps 2 --hidden-size 4 "
                          "--out {scratch}/f.png"],
+    "inspect tree": ["inspect tree {tree} '[MAX 2 9 [MIN 4 7 ] 0 ]' --show norm --out {scratch}/t.svg"],
     "bench": ["bench --cell rnn --hidden-size 4 --num-layers 1 --seq-len 4 --batch-size 2 --repeats 1"],
     "generate": ["generate {lm} --max-tokens 5 --seed 1", "generate {ngram} --max-tokens 5 --seed 1"],
     "score": ["score {lm} 白日依山尽", "score {ngram} 'the cat sat'"],

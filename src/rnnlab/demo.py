@@ -41,11 +41,12 @@ from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.lm.verbs import SamplingOptions, run_generate
 from rnnlab.paths import check_writable
+from rnnlab.poetry.rhyme import RhymeRate, chance_rate, rhyme_rate
 from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import LMTaskConfig, load_language_model
 from rnnlab.train.metrics import plot_loss_curve, read_metrics
 from rnnlab.train.run import build_trainer
-from rnnlab.train.rundir import guard_run_directory, holds_run
+from rnnlab.train.rundir import check_not_inside_a_run, guard_run_directory, holds_run
 
 # The demo's recipe: what learned most in a fixed wall-clock budget on 2 CPU cores among the candidates
 # measured with benchmarks/demo_recipes.py (table in docs/language_models.md). configs/lm/tang-char.yaml
@@ -87,6 +88,7 @@ def prepare_output_dir(output_dir: str | Path, overwrite: bool = False) -> Path:
     `--overwrite` (the run-directory guard then moves the old run aside to `DIR.old-<time>`, deleting
     nothing) or another directory.
     """
+    check_not_inside_a_run(output_dir)  # before anything is created there
     path = check_writable(output_dir, "output directory")  # a file, or no way to write there: one line
     previous = [name for name in ("best", "last") if (path / name).exists()]
     if previous and not overwrite:
@@ -207,9 +209,9 @@ def free_samples(model, count: int, seed: int) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- report
-def _quality_line(name: str, quality: PoemQuality) -> str:
-    return (f"| {name} | {quality.regular:.0%} | {quality.repeated_chars:.1%} | {quality.copied_samples:.0%} "
-            f"| {quality.copied_lines:.0%} |")  # fmt: skip
+def _quality_line(name: str, quality: PoemQuality, rhyme: RhymeRate) -> str:
+    return (f"| {name} | {quality.regular:.0%} | {rhyme.rate:.0%} | {quality.repeated_chars:.1%} "
+            f"| {quality.copied_samples:.0%} | {quality.copied_lines:.0%} |")  # fmt: skip
 
 
 def _score_cell(score: SentenceScore) -> str:
@@ -240,13 +242,16 @@ def build_report(r: dict[str, Any]) -> str:
         f"## Poem quality of {r['free_count']} free samples (temperature {SAMPLING.temperature}, "
         f"top-k {SAMPLING.top_k}, top-p {SAMPLING.top_p})",
         "",
-        "| model | regular shape | repeated characters in a line | samples copying a training couplet "
-        "| lines copied from training |",
-        "|---|---:|---:|---:|---:|",
-        _quality_line("3-gram", r["ngram_quality"]),
-        _quality_line("RNN", r["rnn_quality"]),
+        "| model | regular shape | rhyme (Pingshui) | repeated characters in a line | samples copying a training "
+        "couplet | lines copied from training |",
+        "|---|---:|---:|---:|---:|---:|",
+        _quality_line("3-gram", r["ngram_quality"], r["ngram_rhyme"]),
+        _quality_line("RNN", r["rnn_quality"], r["rnn_rhyme"]),
         "",
         "Regular shape: 4 or 8 lines of 5 or 7 characters, each followed by one mark, ending in 。！？.",
+        f"Rhyme: the even lines' final characters share a Pingshui rhyme group (平水韵; rnnlab.poetry), over the "
+        f"samples the table can measure; the corpus's test poems rhyme {r['corpus_rhyme'].rate:.0%}, the same "
+        f"poems with random even-line ends (chance) {r['chance_rhyme'].rate:.0%}. See docs/poetry.md.",
         *(["The RNN's softmax is told which line of the poem it is in (`model.line_positions`, counted from the "
            "characters it has written); it still chooses every character and where the poem ends."]
           if r.get("line_positions") else []),
@@ -364,6 +369,10 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
         "ngram_samples": ngram_samples,
         "rnn_quality": poem_quality(rnn_samples, training_poems),
         "ngram_quality": poem_quality(ngram_samples, training_poems),
+        "rnn_rhyme": rhyme_rate(rnn_samples),
+        "ngram_rhyme": rhyme_rate(ngram_samples),
+        "corpus_rhyme": rhyme_rate(lines_of(corpus.test)),
+        "chance_rhyme": chance_rate(lines_of(corpus.test)),
         "forms": forms,
         "acrostic_key": acrostic_key,
         "acrostic": acrostic,

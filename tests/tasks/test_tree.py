@@ -202,6 +202,15 @@ def test_train_eval_and_the_tree_verb_through_the_cli(tmp_path, capsys):
 
     assert ElementTree.fromstring(svg).tag.endswith("svg")  # well-formed XML
 
+    # rnnlab inspect tree: one tree at a chosen path, the same nodes and answers as the verb
+    out = tmp_path / "inspect" / "sm.svg"
+    out.parent.mkdir()
+    text = run_cli(capsys, "inspect", "tree", run, "[SM 1 2 ]", "--show", "value", "--out", out)
+    assert text.splitlines()[0] == f"[SM 1 2 ]\t{second['prediction']}" and text.splitlines()[-1] == f"wrote {out}"
+    drawn = out.read_text(encoding="utf-8")
+    assert ElementTree.fromstring(drawn).tag.endswith("svg") and drawn.count("<line") == 2
+    assert f">{second['nodes'][1]['prediction']}<" in drawn  # a leaf labelled with its predicted value
+
 
 def test_a_regression_model_of_the_sequence_baseline(tmp_path, capsys):
     rng = random.Random(0)

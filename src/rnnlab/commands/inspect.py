@@ -116,6 +116,16 @@ def register(commands) -> None:
     _add_overwrite(gradflow)
     gradflow.set_defaults(handler=_with_threads(run_gradflow))
 
+    tree = sub.add_parser("tree", help="a tree model's view of one tree: each node's value or state norm, as SVG")
+    tree.add_argument("checkpoint", help="model directory of task tree (or a run directory: its best/)")
+    tree.add_argument("tree", nargs="?", default=None, help="a bracketed tree, e.g. '[MAX 2 9 [MIN 4 7 ] 0 ]'")
+    tree.add_argument("--input", default=None, help="read the tree (a program model: Python source) from this file")
+    tree.add_argument("--show", choices=("value", "norm"), default="value",
+                      help="label each node with the head's answer for its subtree, or its state norm ‖h‖")  # fmt: skip
+    tree.add_argument("--out", default="tree.svg", help="output SVG file (default: tree.svg)")
+    _add_overwrite(tree)
+    tree.set_defaults(handler=_with_threads(run_tree))
+
 
 def _add_overwrite(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing picture files")
@@ -318,4 +328,30 @@ def run_gradflow(args: argparse.Namespace) -> int:
     with _drawn_into(out, args, (args.ckpt,)) as staged:
         gradflow.plot_gradflow(report, staged)
     print(f"wrote {out}")
+    return 0
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    """Draw one tree as the model sees it (`rnnlab.tasks.tree_predictor.inspect_tree`); the same drawing as
+    `rnnlab tree MODEL TREE --draw value|norm`, for one tree at a chosen path."""
+    from rnnlab.errors import ConfigError
+    from rnnlab.files import read_input_lines, write_bytes_atomically
+    from rnnlab.paths import guard_output_file
+    from rnnlab.tasks.registry import resolve_model_dir, task_of_model
+    from rnnlab.tasks.tree_predictor import inspect_tree
+
+    if (args.tree is None) == (args.input is None):
+        raise ConfigError("expected a tree on the command line or --input FILE (one of the two)")
+    if not args.out.endswith(".svg"):
+        raise ConfigError(f"--out {args.out}: expected an .svg file (the tree is drawn as SVG)")
+    inputs = (args.checkpoint, args.input)
+    guard_output_file(args.out, "picture", inputs=inputs, overwrite=args.overwrite)
+    text = args.tree if args.input is None else "\n".join(read_input_lines(args.input, "a tree", keep_empty=True))
+    task = task_of_model(args.checkpoint)
+    if task.name != "tree":
+        raise ConfigError(f"{args.checkpoint}: expected a tree model (task 'tree'), got a {task.name!r} model")
+    svg, report = inspect_tree(task.load(resolve_model_dir(args.checkpoint)), text, args.show)
+    write_bytes_atomically(Path(args.out), svg.encode("utf-8"))
+    print(report)
+    print(f"wrote {args.out}")
     return 0

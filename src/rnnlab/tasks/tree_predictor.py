@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from rnnlab.config import config_from_dict
 from rnnlab.data.tree_files import LabelKind, TreeExample, check_tree, parse_tree, read_tree_file
 from rnnlab.data.vocab import PAD_ID, Vocabulary
-from rnnlab.errors import CheckpointError, DataError
+from rnnlab.errors import CheckpointError, DataError, UserError
 from rnnlab.labelling.batches import sorted_batches
 from rnnlab.nn.tree_classifier import SequenceBatch, TreeModel
 from rnnlab.nn.trees import Tree, TreeBatch, batch_trees
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from rnnlab.tasks.tree import TreeConfig
 
 __all__ = ["TREE_VERB", "TreeCodec", "TreeOptions", "TreePredictor", "evaluate", "format_evaluation",
-           "load_tree_predictor", "subtoken_scores"]  # fmt: skip
+           "inspect_tree", "load_tree_predictor", "subtoken_scores"]  # fmt: skip
 
 TASK = "tree"
 
@@ -445,6 +445,24 @@ def run_tree(predictor: TreePredictor, inputs: list[str], options: TreeOptions) 
                 yield Artifact("image/svg+xml", svg.encode("utf-8"), f"tree-{drawn}.svg")
         shown = text if len(text) <= 200 else text[:197] + "..."
         yield {"input": shown, "functions": items} if python else {"input": shown, **items[0]}
+
+
+def inspect_tree(predictor: TreePredictor, text: str, show: Literal["value", "norm"]) -> tuple[str, str]:
+    """`rnnlab inspect tree`: one bracketed tree (a program model: the first function of Python source)
+    drawn with each node's predicted value or state norm, and the same as text. Returns (svg, report)."""
+    if python := reads_python(predictor):
+        examples = python_examples(text, "the source", predictor.config.data.max_depth)  # at least one
+    else:
+        examples = [bracketed_example(text, "the tree", predictor)]
+    if not predictor.codec.reads_trees:
+        raise UserError(f"this model's encoder ({predictor.config.model.encoder}) reads a sequence, not the "
+                        "tree: it has no node states to draw; inspect a tree_lstm, nary_lstm or recursive model")
+    warn_unknown(predictor, examples[:1])
+    answers, _ = predictor.run(examples[:1])
+    nodes = predictor.explain(examples[0])
+    result = {"input": text.strip() if not python else f"def ... (line {examples[0].line})", **answers[0],
+              "nodes": nodes}  # fmt: skip
+    return tree_svg(nodes, show), format_tree_result(result, TreeOptions())
 
 
 def _node_text(node: dict) -> str:

@@ -273,15 +273,19 @@ def check_run_directory(
         raise RunDirectoryError(f"task {task!r} trains in one pass; --resume does not apply")
     if directory.exists() and not directory.is_dir():
         raise RunDirectoryError(f"{directory}: output_dir is a file, not a directory")
-    # A run inside another run's or a model's directory would write into it (and a later --overwrite of the
-    # outer run would move the inner one aside with it).
+    check_not_inside_a_run(directory)
+    _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False, resumable=resumable)
+    return directory
+
+
+def check_not_inside_a_run(directory: str | Path) -> None:
+    """Refuse a run directory inside another run's or a model's directory: it would write into that one (and
+    a later --overwrite of the outer run would move the inner one aside with it)."""
     enclosing = protected_directory(Path(os.path.abspath(directory)).parent)
     if enclosing is not None:
         place, what = enclosing
         raise RunDirectoryError(f"{directory}: output_dir lies inside the {what} {place}; train into a directory "
                                 "of its own")  # fmt: skip
-    _check(directory, task, resume=resume, overwrite=overwrite, settings=settings, note=False, resumable=resumable)
-    return directory
 
 
 #: What a training writes into its run directory besides checkpoints (removed again by a failed start).

@@ -261,7 +261,10 @@ def format_tagged(sentences: Iterable[TaggedSentence], fmt: str, tag_column: str
 
 
 def write_tagged(path: str | Path, sentences: Iterable[TaggedSentence], fmt: str, tag_column: str = "upos") -> None:
-    Path(path).write_text(format_tagged(sentences, fmt, tag_column), encoding="utf-8")
+    """Write tagged sentences in `fmt`, atomically: a failure leaves the previous file whole."""
+    from rnnlab.files import write_text_atomically
+
+    write_text_atomically(path, format_tagged(sentences, fmt, tag_column))
 
 
 # --- Chunk tag schemes -------------------------------------------------------------------------------

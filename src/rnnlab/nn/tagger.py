@@ -16,11 +16,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
-from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
+from rnnlab.nn.cell_registry import make_recurrent
 from rnnlab.nn.crf import CRF, bio_constraints
 from rnnlab.nn.recurrent import run_packed
-from rnnlab.nn.word_char import WordCharEmbedding
+from rnnlab.nn.word_char import WordCharEmbedding, check_word_char_config
 
 
 @dataclass
@@ -41,14 +40,7 @@ class TaggerModelConfig:
     max_vocab: int | None = 50000
 
     def __post_init__(self) -> None:
-        check_cell_name(self.rnn, "model.rnn")
-        require_sizes(self, "word_dim hidden_size min_freq")
-        require_sizes(self, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
-        require_sizes(self, "char_dim char_hidden", low=0)  # char_dim 0: no character features
-        require(self.char_dim == 0 or self.char_hidden >= 1, "char_hidden", ">= 1 when char_dim > 0",
-                {"char_dim": self.char_dim, "char_hidden": self.char_hidden})  # fmt: skip
-        require_sizes(self, "num_layers", high=MAX_LAYERS)
-        require_fractions(self, "dropout word_dropout")
+        check_word_char_config(self)
 
 
 class BiRNNTagger(nn.Module):

@@ -9,8 +9,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from rnnlab.nn.cell_registry import make_recurrent
+from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
+from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
 from rnnlab.nn.recurrent import run_packed
+
+
+def check_word_char_config(config) -> None:
+    """The checks of a word(+char) RNN's `model:` section (tagger, classifier), for its `__post_init__`:
+    the cell name, sizes (char_dim 0 turns characters off), vocabulary limits, layers and dropout rates."""
+    check_cell_name(config.rnn, "model.rnn")
+    require_sizes(config, "word_dim hidden_size min_freq")
+    require_sizes(config, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
+    require_sizes(config, "char_dim char_hidden", low=0)  # char_dim 0: no character features
+    require(config.char_dim == 0 or config.char_hidden >= 1, "char_hidden", ">= 1 when char_dim > 0",
+            {"char_dim": config.char_dim, "char_hidden": config.char_hidden})  # fmt: skip
+    require_sizes(config, "num_layers", high=MAX_LAYERS)
+    require_fractions(config, "dropout word_dropout")
 
 
 class WordCharEmbedding(nn.Module):

@@ -210,7 +210,8 @@ def free_samples(model, count: int, seed: int) -> list[str]:
 
 # ------------------------------------------------------------------------------------------- report
 def _quality_line(name: str, quality: PoemQuality, rhyme: RhymeRate) -> str:
-    return (f"| {name} | {quality.regular:.0%} | {rhyme.rate:.0%} | {quality.repeated_chars:.1%} "
+    return (f"| {name} | {quality.regular:.0%} | {rhyme.rate:.0%} ({rhyme.rhyming}/{rhyme.measured}) "
+            f"| {quality.repeated_chars:.1%} "
             f"| {quality.copied_samples:.0%} | {quality.copied_lines:.0%} |")  # fmt: skip
 
 

@@ -58,7 +58,8 @@ KINDS: dict[str, str] = {
 }
 
 # modules that register the built-in datasets when imported (imported on the first lookup)
-BUILTIN_MODULES = ("rnnlab.data.tang", "rnnlab.data.recipes", "rnnlab.data.labelled", "rnnlab.data.parallel")
+BUILTIN_MODULES = ("rnnlab.data.tang", "rnnlab.data.recipes", "rnnlab.data.labelled", "rnnlab.data.parallel",
+                   "rnnlab.poetry.pingshui")
 
 MANAGERS = {"pypi": "PyPI", "npm": "npm", "debian": "Debian", "system": "installed", "embedded": "embedded",
             "generated": "generated"}  # fmt: skip

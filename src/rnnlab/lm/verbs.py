@@ -34,6 +34,8 @@ class SamplingOptions:
     form: str | None = field(default=None, metadata={"help": "poem form for poem models, e.g. 五言绝句"})
     acrostic: str | None = field(default=None, metadata={"help": "characters that start each poem line"})
     stream: bool = field(default=True, metadata={"help": "print samples only when complete"})
+    rhyme: str | None = field(default=None, metadata={"help": "poem models: end even lines in one Pingshui rhyme "
+                              "group: auto, a group (七阳), or off (free); --json adds each poem's rhyme and meter"})
 
     def sampling(self) -> dict[str, Any]:
         """The keyword arguments every model's `generate` takes for sampling."""
@@ -64,6 +66,11 @@ def run_generate(lm: Any, inputs: list, options: SamplingOptions) -> Iterator[di
     from rnnlab.errors import UserError
 
     can = capabilities(lm)
+    if options.rhyme is not None:  # rhyme-constrained poems, or free ones measured (rnnlab.poetry.decoding)
+        from rnnlab.poetry.decoding import run_rhyming
+
+        yield from run_rhyming(lm, options, can, run_generate)
+        return
     if options.form or options.acrostic:
         if "poem" not in can:
             raise UserError("--form / --acrostic need a neural poem model; this model cannot constrain forms")

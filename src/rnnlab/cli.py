@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "rnnlab.commands.data",
     "rnnlab.commands.inspect",
     "rnnlab.commands.bench",
+    "rnnlab.commands.serve",
     "rnnlab.commands.verbs",  # last: every task's verbs, from the command index (a clash with the above is refused)
 ]
 

@@ -205,6 +205,8 @@ def make_options(options_class: type, values: Mapping[str, Any] | None = None, *
     for name, value in given.items():
         field = known[name]
         if value is None:
+            if name not in nullable_options(options_class):  # JSON's null for `prompt: str` crashed a verb
+                raise ConfigError(f"{field.flag}: expected {field.kind}, got null")
             checked[name] = None
             continue
         value = _coerce(field, value)
@@ -216,6 +218,12 @@ def make_options(options_class: type, values: Mapping[str, Any] | None = None, *
         return options_class(**checked)
     except (TypeError, ValueError) as error:
         raise ConfigError(str(error)) from None
+
+
+def nullable_options(options_class: type) -> set[str]:
+    """The options whose type allows None (`int | None`): null (not given) is a value only for these."""
+    hints = typing.get_type_hints(options_class)
+    return {item.name for item in dataclasses.fields(options_class) if type(None) in typing.get_args(hints[item.name])}
 
 
 def _coerce(field: OptionField, value: Any) -> Any:

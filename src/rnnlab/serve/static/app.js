@@ -1,0 +1,323 @@
+// The rnnlab playground: tabs built from GET /models, one form per verb from its option schema, results
+// drawn from the JSON every verb returns (the same as `rnnlab VERB --json`). No framework, nothing fetched
+// but this server's own API. Text from the server is only ever set as textContent (never parsed as HTML).
+"use strict";
+
+const state = { models: [], model: null, tab: null, token: sessionStorage.getItem("rnnlab-token") || "" };
+const $ = (id) => document.getElementById(id);
+
+const EXAMPLES = {
+  score: "白日依山尽\n黄河入海流\nthe cat sat on the mat",
+  translate: "Es regnet.", tag: "ann went to new rome", classify: "the film was great",
+  cloze: "the ___ meows", predict: "CCO", smiles: "CCO", tree: "[MAX 2 9 [MIN 4 7 ] 0 ]",
+};
+// Sliders for the sampling options; 0 on a slider whose option may be null means "not set".
+const SLIDERS = {
+  temperature: [0, 2, 0.05], top_p: [0, 1, 0.05], top_k: [0, 200, 1], max_tokens: [1, 1000, 1],
+  num_samples: [1, 10, 1], beam: [0, 16, 1], n_best: [1, 10, 1],
+};
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== false && value !== null && value !== undefined) node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+
+function showError(message) {
+  const box = $("error");
+  box.hidden = !message;
+  box.textContent = message ? `Error: ${message}` : "";
+}
+
+// ------------------------------------------------------------------------------------------------ API
+async function api(path, body, onEvent) {
+  const headers = { "Content-Type": "application/json" };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (onEvent) headers.Accept = "text/event-stream";
+  const response = await fetch(path, body === undefined ? { headers } : { method: "POST", headers, body: JSON.stringify(body) });
+  if (response.status === 401) $("token-box").hidden = false;
+  const type = response.headers.get("content-type") || "";
+  if (!response.ok) {
+    const detail = type.includes("json") ? (await response.json()).detail : await response.text();
+    throw new Error(`${response.status}: ${typeof detail === "string" ? detail : JSON.stringify(detail)}`);
+  }
+  if (!onEvent || !type.includes("text/event-stream")) return response.json();
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let kind = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) kind = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      const payload = data ? JSON.parse(data) : {};
+      if (kind === "error") throw new Error(`${payload.status}: ${payload.detail}`);
+      onEvent(kind, payload);
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------- models
+async function loadModels() {
+  showError("");
+  try {
+    state.models = (await api("/models")).models;
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  const select = $("model");
+  select.replaceChildren(...state.models.map((m) => el("option", { value: m.name, text: `${m.name} (${m.task})` })));
+  if (!state.models.length) showError("this server serves no models");
+  else selectModel(state.models[0].name);
+}
+
+function selectModel(name) {
+  state.model = state.models.find((m) => m.name === name);
+  const config = state.model.config.model || {};
+  $("model-info").textContent = state.model.summary + (config.cell ? ` · ${config.cell} ${config.hidden_size || ""}` : "");
+  const tabs = Object.keys(state.model.verbs);
+  if (state.models.filter((m) => m.verbs.score).length >= 1) tabs.push("compare");
+  $("tabs").replaceChildren(...tabs.map((verb) => el("button", {
+    role: "tab", id: `tab-${verb}`, "aria-controls": "panel", text: verb === "compare" ? "compare scores" : verb,
+    onclick: () => selectTab(verb), onkeydown: tabKeys,
+  })));
+  selectTab(tabs.includes(state.tab) ? state.tab : tabs[0], false);
+}
+
+function tabKeys(event) {
+  const tabs = [...$("tabs").children];
+  const index = tabs.indexOf(event.target);
+  const next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
+  if (next === undefined) return;
+  event.preventDefault();
+  const tab = tabs[(next + tabs.length) % tabs.length];
+  tab.focus();
+  tab.click();
+}
+
+function selectTab(verb, focus = true) {
+  state.tab = verb;
+  for (const tab of $("tabs").children) {
+    const selected = tab.id === `tab-${verb}`;
+    tab.setAttribute("aria-selected", selected);
+    tab.tabIndex = selected ? 0 : -1;
+    if (selected && focus) tab.focus();
+  }
+  showError("");
+  $("panel").setAttribute("aria-labelledby", `tab-${verb}`);
+  $("panel").replaceChildren(verb === "compare" ? comparePanel() : verbPanel(state.model, verb));
+}
+
+// ------------------------------------------------------------------------------------------------ forms
+function optionControl(option) {
+  const id = `opt-${option.name}`;
+  const label = el("label", { for: id, text: option.name.replaceAll("_", " ") });
+  const help = el("small", { text: option.help });
+  let input;
+  if (option.kind === "bool") {
+    input = el("input", { type: "checkbox", id, checked: option.default === true });
+    input.read = () => input.checked;
+  } else if (option.choices) {
+    input = el("select", { id }, ...option.choices.map((c) => el("option", { value: c, text: c, selected: c === option.default })));
+    input.read = () => input.value;
+  } else if (SLIDERS[option.name] && (option.kind === "int" || option.kind === "float")) {
+    const [min, max, step] = SLIDERS[option.name];
+    const start = option.default === null ? min : option.default;
+    const shown = el("output", { for: id });
+    input = el("input", { type: "range", id, min, max, step, value: start });
+    const show = () => { shown.textContent = option.default === null && Number(input.value) === min ? "off" : input.value; };
+    input.addEventListener("input", show);
+    show();
+    input.read = () => (option.default === null && Number(input.value) === min ? null : Number(input.value));
+    label.append(" ", shown);
+  } else if (option.kind === "int" || option.kind === "float") {
+    input = el("input", { type: "number", id, step: option.kind === "int" ? 1 : "any", value: option.default ?? "", placeholder: option.default === null ? "default" : "" });
+    input.read = () => (input.value === "" ? null : Number(input.value));
+  } else if (option.kind === "list") {
+    input = el("input", { type: "text", id, placeholder: "comma-separated", value: (option.default || []).join(",") });
+    input.read = () => input.value.split(",").map((s) => s.trim()).filter(Boolean);
+  } else {
+    input = el("input", { type: "text", id, value: option.default ?? "" });
+    input.read = () => (input.value === "" && option.default === null ? null : input.value);
+  }
+  input.option = option;
+  return [el("div", { class: "option" }, label, input, help), input];
+}
+
+function changedOptions(inputs) {
+  const options = {};
+  for (const input of inputs) {
+    const value = input.read();
+    if (JSON.stringify(value) !== JSON.stringify(input.option.default)) options[input.option.name] = value;
+  }
+  return options;
+}
+
+function readFiles(fileInput) {
+  return Promise.all([...fileInput.files].map((file) => new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve({ name: file.name, data: String(reader.result).split(",", 2)[1] });
+    reader.onerror = () => reject(new Error(`cannot read ${file.name}`));
+    reader.readAsDataURL(file);
+  })));
+}
+
+function verbPanel(model, name) {
+  const verb = model.verbs[name];
+  const out = el("div", { class: "output", "aria-live": "polite" });
+  let inputBox = null;
+  if (verb.inputs === "text") {
+    inputBox = el("textarea", { id: "inputs", "aria-label": `${verb.what}, one per line`, placeholder: `${verb.what}, one per line` });
+    inputBox.value = EXAMPLES[name] || "";
+  } else if (verb.inputs === "files") {
+    inputBox = el("input", { type: "file", id: "inputs", multiple: true, accept: "image/*", "aria-label": verb.what });
+  }
+  const controls = verb.options.map(optionControl);
+  const run = el("button", { type: "submit", text: `Run ${name}` });
+  const form = el("form", {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      showError("");
+      out.replaceChildren();
+      run.disabled = true;
+      try {
+        const body = { options: changedOptions(controls.map(([, input]) => input)) };
+        if (verb.inputs === "text") body.inputs = inputBox.value.split("\n").filter((line) => line.trim());
+        if (verb.inputs === "files") body.inputs = await readFiles(inputBox);
+        await runVerb(model.name, name, body, out, verb.inputs === "none");
+      } catch (error) {
+        showError(error.message);
+      } finally {
+        run.disabled = false;
+      }
+    },
+    onkeydown: (event) => { if (event.key === "Enter" && event.ctrlKey) { event.preventDefault(); run.click(); } },
+  },
+  el("p", { class: "help", text: verb.description || verb.help }),
+  inputBox ? el("label", { for: "inputs", text: verb.inputs === "files" ? `${verb.what} (files)` : `${verb.what}, one per line` }) : null,
+  inputBox,
+  el("div", { class: "options" }, ...controls.map(([wrapper]) => wrapper)),
+  el("div", { class: "actions" }, run));
+  return el("div", {}, form, out);
+}
+
+async function runVerb(model, verb, body, out, stream) {
+  if (!stream) {
+    const answer = await api(`/models/${model}/${verb}`, body);
+    answer.results.forEach((result) => out.append(renderResult(result)));
+    answer.artifacts.forEach((artifact) => out.append(renderArtifact(artifact)));
+    if (!answer.results.length && !answer.artifacts.length) out.append(el("p", { class: "muted", text: "(no results)" }));
+    return;
+  }
+  const live = el("div", { class: "stream" });
+  let streamed = false;
+  out.append(live);
+  await api(`/models/${model}/${verb}`, { ...body, stream: true }, (kind, data) => {
+    if (kind === "delta") { streamed = true; live.textContent += data.text; }
+    else if (kind === "result") { if (!streamed || Object.keys(data).length > 2) out.append(renderResult(data)); streamed = false; live.append("\n"); }
+    else if (kind === "artifact") out.append(renderArtifact(data));
+  });
+  if (!live.textContent.trim()) live.remove();
+}
+
+// -------------------------------------------------------------------------------------------- results
+function bars(pairs, scale = (p) => p, format = (p) => p.toFixed(3)) {
+  const rows = [];
+  for (const [label, value] of pairs) {
+    const width = Math.max(0, Math.min(1, scale(value))) * 100;
+    rows.push(el("span", { text: label }), el("div", { class: `bar${width < 5 ? " low" : ""}`, style: `width:${width}%` }), el("span", { text: format(value) }));
+  }
+  return el("div", { class: "bars" }, ...rows);
+}
+
+function renderResult(result) {
+  const box = el("div", { class: "result" });
+  if (Array.isArray(result.token_logprobs)) {
+    box.append(el("div", { text: `${result.text}   ln P = ${result.logprob.toFixed(2)}   perplexity ${result.perplexity === null ? "∞" : result.perplexity.toFixed(2)}` }));
+    box.append(bars(result.token_logprobs, (lp) => Math.exp(lp), (lp) => `p ${Math.exp(lp).toFixed(3)}`));
+  } else if (result.probabilities && typeof result.probabilities === "object") {
+    box.append(el("div", { text: `${result.label}   ${result.text ?? ""}` }), bars(Object.entries(result.probabilities)));
+  } else if (Array.isArray(result.tokens) && Array.isArray(result.tags)) {
+    box.append(el("div", { class: "chips" }, ...result.tokens.map((token, i) => el("span", {}, token, el("b", { text: result.tags[i] })))));
+  } else if (Array.isArray(result.bidirectional) && Array.isArray(result.forward)) {
+    box.append(el("div", { text: result.sentence }), el("div", { class: "columns" },
+      el("div", {}, el("strong", { text: "bidirectional" }), bars(result.bidirectional)),
+      el("div", {}, el("strong", { text: "forward only" }), bars(result.forward))));
+  } else if (Array.isArray(result.translations)) {
+    box.append(el("div", { class: "muted", text: result.source }),
+      el("ol", {}, ...result.translations.map((t) => el("li", { text: `${t.text}   (${Number(t.score).toFixed(3)})` }))));
+  } else {
+    const rows = Object.entries(result).map(([key, value]) => el("tr", {}, el("th", { text: key }),
+      el("td", {}, typeof value === "object" && value !== null ? el("pre", { text: JSON.stringify(value, null, 1) }) : String(value))));
+    box.append(el("table", {}, ...rows));
+  }
+  return box;
+}
+
+function renderArtifact(artifact) {
+  const url = `data:${artifact.media_type};base64,${artifact.data}`;
+  const body = artifact.media_type.startsWith("image/")
+    ? el("img", { src: url, alt: artifact.name })
+    : el("a", { href: url, download: artifact.name, text: `download ${artifact.name}` });
+  return el("figure", { class: "artifact" }, body, el("figcaption", { class: "muted", text: `${artifact.name} (${artifact.media_type})` }));
+}
+
+// ------------------------------------------------------------------------------------- compare scores
+function comparePanel() {
+  const scorers = state.models.filter((m) => m.verbs.score);
+  const boxes = scorers.map((m, i) => el("input", { type: "checkbox", id: `cmp-${m.name}`, value: m.name, checked: i < 3 }));
+  const sentences = el("textarea", { id: "cmp-inputs" });
+  sentences.value = EXAMPLES.score;
+  const out = el("div", { class: "output columns", "aria-live": "polite" });
+  const run = el("button", { type: "submit", text: "Score with each model" });
+  const form = el("form", {
+    onsubmit: async (event) => {
+      event.preventDefault();
+      showError("");
+      out.replaceChildren();
+      run.disabled = true;
+      const inputs = sentences.value.split("\n").filter((line) => line.trim());
+      const chosen = boxes.filter((box) => box.checked).map((box) => box.value);
+      const answers = await Promise.allSettled(chosen.map((name) => api(`/models/${name}/score`, { inputs })));
+      answers.forEach((answer, i) => {
+        const column = el("div", {}, el("h3", { text: chosen[i] }));
+        if (answer.status === "fulfilled") answer.value.results.forEach((r) => column.append(renderResult(r)));
+        else column.append(el("p", { role: "alert", text: answer.reason.message }));
+        out.append(column);
+      });
+      run.disabled = false;
+    },
+    onkeydown: (event) => { if (event.key === "Enter" && event.ctrlKey) { event.preventDefault(); run.click(); } },
+  },
+  el("p", { class: "help", text: "The same sentences scored by several models side by side (an n-gram model next to an RNN): log-probability, perplexity and each token's probability." }),
+  el("fieldset", {}, el("legend", { text: "models" }), ...scorers.flatMap((m, i) => [boxes[i], el("label", { for: `cmp-${m.name}`, text: ` ${m.name} (${m.task}) ` })])),
+  el("label", { for: "cmp-inputs", text: "sentences, one per line" }), sentences,
+  el("div", { class: "actions" }, run));
+  return el("div", {}, form, out);
+}
+
+// ---------------------------------------------------------------------------------------------- start
+$("model").addEventListener("change", (event) => selectModel(event.target.value));
+$("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  state.token = $("token").value.trim();
+  sessionStorage.setItem("rnnlab-token", state.token);
+  $("token-box").hidden = true;
+  loadModels();
+});
+loadModels();

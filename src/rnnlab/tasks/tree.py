@@ -23,7 +23,8 @@ from typing import Literal
 
 import torch
 
-from rnnlab.config import config_to_dict, data_source, require_sizes
+from rnnlab.config import config_to_dict, data_source, require, require_sizes
+from rnnlab.data.sentence_trees import SENTENCE_DATASETS, shaped
 from rnnlab.data.tree_files import TreeExample, check_tree, read_tree_file
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import ConfigError, DataError
@@ -45,6 +46,7 @@ from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, Tr
 # Registering the built-in tree datasets (importing this task module is what makes them known).
 import rnnlab.data.listops  # noqa: F401  isort: skip
 import rnnlab.data.program_trees  # noqa: F401  isort: skip
+import rnnlab.data.sentence_trees  # noqa: F401  isort: skip
 
 __all__ = ["DESCRIPTOR", "TreeConfig", "TreeDataConfig", "TreeTask", "build", "load_splits"]
 
@@ -65,6 +67,7 @@ class TreeDataConfig:
     labels: Literal["classes", "numbers"] = "classes"  # what the files' label column holds (files only)
     sequence: Literal["tokens", "leaves"] = "tokens"  # what lstm / bilstm / bag read (see docs/trees.md)
     binarize: bool = False  # tree encoders read ListOps' left-branching binary form of each tree
+    shape: Literal["parse", "left", "balanced"] = "parse"  # sentences: the parse, or a fixed tree (docs)
     max_depth: int = 200  # trees deeper than this (edges from the root) are refused
     max_train: int | None = None  # keep at most this many training trees (spread evenly)
     min_freq: int = 1  # vocabulary: symbols seen fewer times in training become <unk>
@@ -76,6 +79,10 @@ class TreeDataConfig:
         require_sizes(self, "max_depth", high=100_000)  # tree depth: nodes along a path from the root
         require_sizes(self, "min_freq max_train")
         require_sizes(self, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
+        require(self.shape == "parse" or self.dataset in SENTENCE_DATASETS, "shape",
+                f"parse with data.dataset {self.dataset or 'files'} ('left' and 'balanced' are trees over the words "
+                f"of a sentence dataset: {', '.join(SENTENCE_DATASETS)})",
+                self.shape)  # fmt: skip
 
 
 @dataclass
@@ -103,7 +110,8 @@ def load_splits(data: TreeDataConfig) -> dict[str, list[TreeExample]]:
 
     section = SimpleNamespace(dataset=data.dataset, train=data.train, valid=data.valid, test=data.test,
                               max_train_sentences=data.max_train)  # fmt: skip
-    return labelled_splits(section, "trees", read, "a label<TAB>tree file")
+    splits = labelled_splits(section, "trees", read, "a label<TAB>tree file")
+    return {name: shaped(examples, data.shape, data.dataset) for name, examples in splits.items()}
 
 
 def label_kind(examples: list[TreeExample]) -> str:

@@ -116,6 +116,18 @@ BASES: dict[str, list[str]] = {
                    f"--model.embedding_size 4 --model.hidden_size 4 --batch_size 8 {CAPS} {QUIET} "
                    f"--output_dir {{scratch}}/run"],
     "tree": ["tree {tree} '[MAX 2 9 [MIN 4 7 ] 0 ]' --draw value --out {scratch}/art"],
+    "train graph": [f"train graph --data.dataset files --data.train {{models}}/graph/train.csv "
+                    f"--data.valid {{models}}/graph/train.csv --model.hidden_size 8 --model.num_steps 1 "
+                    f"--batch_size 4 --trainer.metric rmse {CAPS} {QUIET} --output_dir {{scratch}}/run"],
+    "train physics": [f"train physics --data.max_train 1 --data.max_valid 1 --model.hidden_size 8 --model.num_steps 1 "
+                      f"--batch_size 16 {CAPS} {QUIET} --output_dir {{scratch}}/run"],
+    "smiles": ["smiles {graph} CCO c1ccccc1O --batch-size 2"],
+    "rollout": ["rollout {physics} --masses 4 --steps 4 --frames 2 --seed 1 --out {scratch}/art"],
+    "train caption": [f"train caption --data.dataset files --data.train {{models}}/caption/captions.tsv "
+                      f"--data.image_size 8 --model.embed_dim 4 --model.hidden_size 8 --model.encoder.width 2 "
+                      f"--model.encoder.feature_size 4 --model.encoder.stages 1 --batch_size 4 {CAPS} {QUIET} "
+                      f"--output_dir {{scratch}}/run"],
+    "caption": ["caption {caption} {models}/caption/0.png --beam 2 --attention --out {scratch}/art"],
     "eval": ["eval {lm}", "eval {classifier} --data {models}/classifier/train.tsv --out {scratch}/art"],
     "runs": ["runs {models}/lm"],
     "demo": ["demo --steps 1 --minutes 0.05 --threads 1 --output-dir {scratch}/demo"],
@@ -133,13 +145,15 @@ BASES: dict[str, list[str]] = {
                          "--out {scratch}/f.png"],
     "inspect tree": ["inspect tree {tree} '[MAX 2 9 [MIN 4 7 ] 0 ]' --show norm --out {scratch}/t.svg"],
     "bench": ["bench --cell rnn --hidden-size 4 --num-layers 1 --seq-len 4 --batch-size 2 --repeats 1"],
-    "generate": ["generate {lm} --max-tokens 5 --seed 1", "generate {ngram} --max-tokens 5 --seed 1"],
+    "generate": ["generate {lm} --max-tokens 5 --seed 1", "generate {ngram} --max-tokens 5 --seed 1",
+                 "generate {lm} --rhyme auto --max-tokens 12 --seed 1"],
     "score": ["score {lm} 白日依山尽", "score {ngram} 'the cat sat'"],
     "translate": ["translate {translate} 'eins zwei' --out {scratch}/art"],
     "tag": ["tag {tagger} 'bob went to lima'"],
     "classify": ["classify {classifier} 'the film was great'"],
     "cloze": ["cloze {cloze} 'the ___ meows'"],
     "predict": ["predict {regression} CCO"],
+    "serve": ["serve {lm} {ngram} --check"],  # --check: loads the models and exits; the fuzzer never starts a server
 }  # fmt: skip
 #: Commands whose every run takes seconds (`demo` trains two models and writes a report): the whole grid
 #: runs them, with SLOW_FACTOR times the time limit; the test suite's sample leaves them out.

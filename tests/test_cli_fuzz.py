@@ -66,6 +66,23 @@ def fx(tmp_path_factory) -> dict[str, str]:
             "--trainer.progress", "false", "--trainer.plot", "false", "--output_dir", str(tree)]  # fmt: skip
     assert main(argv) == 0
     (root / "bad-trees.tsv").write_text("3\t[MAX 1 3 ]\n4\t[MIN 4 [MAX 2 5 ]\n")
+    (root / "bad-smiles.csv").write_text("smiles,target\nC((,1\nxyz,2\n")  # no parseable molecule
+    caption = root / "caption"  # a captioner of 8x8 images, and images it must refuse
+    from tests.tasks.test_caption import png_with_size, write_shapes
+
+    shapes = write_shapes(root / "shapes", 6)
+    argv = ["train", "caption", "--data.dataset", "files", "--data.train", str(shapes), "--data.image_size", "8",
+            "--model.embed_dim", "4", "--model.hidden_size", "4", "--model.encoder.width", "2",
+            "--model.encoder.feature_size", "4", "--model.encoder.stages", "1", "--trainer.max_steps", "1",
+            "--trainer.max_epochs", "null", "--trainer.progress", "false", "--trainer.plot", "false",
+            "--output_dir", str(caption)]  # fmt: skip
+    assert main(argv) == 0
+    (root / "shapes" / "truncated.png").write_bytes((root / "shapes" / "0.png").read_bytes()[:60])
+    (root / "shapes" / "bomb.png").write_bytes(png_with_size(20000, 20000))
+    from PIL import Image
+
+    Image.new("RGB", (1, 1)).save(root / "shapes" / "dot.png")
+    (root / "shapes" / "bad.tsv").write_text("0.png\ta red bar\nmissing.png\ta cat\n", encoding="utf-8")
 
     broken_config = root / "broken-config"  # a neural model whose config.json is not JSON
     shutil.copytree(lm / "best", broken_config)
@@ -100,6 +117,8 @@ def fx(tmp_path_factory) -> dict[str, str]:
     (root / "bad.yaml").write_text("task: lm\ntrainer: [unclosed\n")
     return {"root": str(root), "lm": str(lm), "ngram": str(ngram), "poems": str(poems), "tree": str(tree),
             "bad_trees": str(root / "bad-trees.tsv"),
+            "bad_smiles": str(root / "bad-smiles.csv"),
+            "caption": str(caption), "shapes": str(root / "shapes"),
             "broken": str(broken_config), "truncated": str(truncated), "empty_npz": str(empty_npz),
             "typed": str(typed), "unknown_task": str(root / "unknown-task"), "missing": str(root / "no-such-dir"),
             "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"), "plain": str(root / "plain.txt"),
@@ -169,6 +188,12 @@ ROWS: list[tuple[str, str]] = [
     ("generate {ngram} --form 五言绝句", "--form / --acrostic need a neural poem model"),
     ("generate {lm} --prompt QQQ", "every symbol of the prompt"),
     ("generate {lm} --acrostic 春夏", "an acrostic needs 4 or 8"),
+    ("generate {lm} --rhyme 七样", "unknown Pingshui rhyme group '七样'"),
+    ("generate {lm} --rhyme ''", "--rhyme expects auto, off or a Pingshui group name"),
+    ("generate {ngram} --rhyme auto", "--rhyme auto or a group needs a neural poem model"),
+    ("generate {lm} --rhyme auto --prompt 白日", "cannot be combined with --prompt"),
+    ("generate {lm} --rhyme 七阳 --beam 2", "cannot be combined with --beam"),
+    ("generate {lm} --rhyme auto --form 八言", "unknown poem form '八言'"),
     ("generate {missing}", "expected a model directory"),
     ("generate {broken}", "not valid JSON"),
     ("generate {truncated}", "model.safetensors"),
@@ -234,6 +259,22 @@ ROWS: list[tuple[str, str]] = [
     ("tree {tree} '[SM 1 2 ]' --draw size", "invalid choice: 'size'"),
     ("tree {tree} --input {binary}", "not valid UTF-8"),
     ("tree {lm} '[SM 1 2 ]'", "`rnnlab tree` needs a model of task 'tree'"),
+    # --- caption
+    ("caption {caption} {binary}", "binary.bin: not an image file"),
+    ("caption {caption} {shapes}/truncated.png", "truncated.png: cannot read the image"),
+    ("caption {caption} {shapes}/dot.png", "the image is 1x1 pixels; expected at least 8x8"),
+    ("caption {caption} {shapes}/bomb.png", "larger than the limit of 40,000,000 pixels"),
+    ("caption {caption} {shapes}/missing.png", "no such file (expected images)"),
+    ("caption {caption}", "expected images on the command line or --input FILE"),
+    ("caption {caption} {shapes}/0.png --beam 0", "--beam must be an integer >= 1, got 0"),
+    ("caption {caption} {shapes}/0.png --max-tokens 500", "--max-tokens must be an integer from 1 to 200"),
+    ("caption {caption} {shapes}/0.png --attention --out {noplace}", "cannot write artifact directory"),
+    ("caption {lm} {shapes}/0.png", "`rnnlab caption` needs a model of task 'caption'"),
+    ("train caption --data.dataset files --data.train {shapes}/bad.tsv --output_dir {missing}",
+     "bad.tsv:2: image 'missing.png' not found"),
+    ("train caption --data.image_size 4", "data.image_size: expected an integer from 8 to 512"),
+    ("train caption --model.attention dot", "dot needs them equal"),
+    ("train caption --data.dataset files --data.train x.tsv --data.style twitter", "data.style is read only with a built-in"),
     ("inspect tree {tree} '[MAX 2 9'", "the tree: unbalanced brackets"),
     ("inspect tree {tree} '[SM 1 2 ]' --out tree.png", "expected an .svg file"),
     ("inspect tree {tree}", "expected a tree on the command line or --input FILE"),
@@ -241,7 +282,26 @@ ROWS: list[tuple[str, str]] = [
     ("inspect tree {tree} '[SM 1 2 ]' --out {tree}/best/t.svg", "model directory"),
     ("train tree --data.dataset files --data.train {bad_trees} --output_dir {missing}", "bad-trees.tsv:2: unbalanced"),
     ("train tree --data.dataset nope --output_dir {missing}", "unknown trees dataset 'nope'"),
+    ("train tree --data.dataset listops --data.shape left --output_dir {missing}",
+     "data.shape: expected parse with data.dataset listops"),
     ("eval {tree} --data {bad_trees}", "bad-trees.tsv:2: unbalanced brackets"),
+    # --- graph, physics, smiles, rollout
+    ("train graph --data.dataset nope --output_dir {missing}", "data.dataset: expected one of karate, freesolv or files"),
+    ("train graph --data.dataset files --data.train {bad_smiles} --output_dir {missing}",
+     "bad-smiles.csv: no parseable molecule (2 unparseable SMILES skipped, lines 2, 3)"),
+    ("train graph --data.dataset files --data.train {poems} --output_dir {missing}", "expected columns 'smiles' and 'target'"),
+    ("train graph --trainer.metric rmse --output_dir {missing}", "trainer.metric: expected one of accuracy, loss"),
+    ("train graph --model.reduce min", "model.reduce: expected one of 'sum', 'mean', 'max'"),
+    ("train physics --data.dataset karate", "data.dataset: expected one of 'mass-spring'"),
+    ("train physics --model.num_steps 0", "model.num_steps: expected an integer from 1 to 64"),
+    ("smiles {lm} CCO", "`rnnlab smiles` needs a model of task 'graph'"),
+    ("smiles {only_graph}", "expected SMILES strings on the command line or --input FILE"),
+    ("smiles {only_graph} CCO --batch-size 0", "--batch-size must be an integer >= 1, got 0"),
+    ("smiles {only_graph} --input {missing}.txt", "no such file"),
+    ("rollout {lm}", "`rnnlab rollout` needs a model of task 'physics'"),
+    ("rollout {only_physics} --steps 0", "--steps must be an integer >= 1, got 0"),
+    ("rollout {only_physics} --seed -1", "--seed must be an integer >= 0, got -1"),
+    ("rollout {only_physics} --out {noplace}", "cannot write artifact directory"),
     # --- ngram tools
     ("ngram export {lm} {root}/../out.arpa", "not an n-gram model"),
     ("ngram export {ngram} {noplace}/x.arpa", "cannot write ARPA file"),
@@ -294,6 +354,17 @@ ROWS: list[tuple[str, str]] = [
     ("bench --batch-size 0", "--batch-size must be an integer >= 1, got 0"),
     ("bench --hidden-size -1", "--hidden-size must be an integer >= 1"),
     ("bench --cell transformer", "invalid choice: 'transformer'"),
+    # --- serve (every mistake is refused before a server starts)
+    ("serve {missing}", "expected a model directory (with config.json), found none"),
+    ("serve {unknown_task}", "unknown task 'astrology'"),
+    ("serve {lm} --port 0", "--port must be an integer between 1 and 65535, got 0"),
+    ("serve {lm} --port 70000", "--port must be an integer between 1 and 65535, got 70000"),
+    ("serve {lm} --host 0.0.0.0", "--host 0.0.0.0 is reachable from other machines: give --token"),
+    ("serve {lm} --host 0.0.0.0 --token short", "--token must be at least 8 printable characters"),
+    ("serve {lm} --max-concurrent 0", "--max-concurrent must be an integer >= 1, got 0"),
+    ("serve {lm} --timeout nan", "--timeout must be a finite number of seconds > 0"),
+    ("serve {lm} --batch-window-ms -1", "--batch-window-ms must be a number of milliseconds in [0, 1000]"),
+    ("serve {lm} --threads 0", "--threads must be an integer >= 1"),
     # --- demo
     ("demo --steps 0", "--steps must be an integer >= 1, got 0"),
     ("demo --minutes 0", "--minutes must be a finite number > 0"),

@@ -31,6 +31,8 @@ INPUTS: dict[str, list[str]] = {
     "cloze": ["the ___ meows", "the dog ___"],
     "predict": ["CCO", "OC(=O)C"],
     "tree": ["[MAX 2 9 [MIN 4 7 ] 0 ]", "[SM 1 [MED 3 4 5 ] ]"],
+    "smiles": ["CCO", "c1ccccc1O"],
+    "caption": [],  # image files (`inputs="files"`): filled by build_caption with two of the images it writes
 }
 
 
@@ -161,6 +163,45 @@ def build_tree(root: Path) -> Path:
     return run
 
 
+def build_caption(root: Path) -> Path:
+    from PIL import Image
+
+    lines = []
+    for i, (name, colour) in enumerate([("red", (220, 30, 30)), ("blue", (30, 30, 220))] * 3):
+        image = Image.new("RGB", (12, 12), "white")
+        image.paste(colour, (3, 3, 9, 9))
+        image.save(root / f"{i}.png")
+        lines.append(f"{i}.png\ta {name} square")
+    (root / "captions.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    INPUTS["caption"][:] = [str(root / "0.png"), str(root / "1.png")]
+    run = root / "run"
+    _train(["train", "caption", "--data.dataset", "files", "--data.train", str(root / "captions.tsv"),
+            "--data.image_size", "8", "--model.embed_dim", "4", "--model.hidden_size", "8",
+            "--model.encoder.width", "2", "--model.encoder.feature_size", "4", "--model.encoder.stages", "1",
+            "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET, "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
+def build_graph(root: Path) -> Path:
+    molecules = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "OCCO", "C1CC1", "CCCl", "CC#N", "O=C=O", "CCOC"]
+    rows = "".join(f"{s},{0.5 * s.count('C') - s.count('O')}\n" for s in molecules)
+    (root / "train.csv").write_text("smiles,target\n" + rows, encoding="utf-8")
+    run = root / "run"
+    _train(["train", "graph", "--data.dataset", "files", "--data.train", str(root / "train.csv"),
+            "--data.valid", str(root / "train.csv"), "--model.hidden_size", "8", "--model.num_steps", "2",
+            "--batch_size", "4", "--trainer.max_steps", "2", "--trainer.max_epochs", "null", "--trainer.metric",
+            "rmse", *QUIET, "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
+def build_physics(root: Path) -> Path:
+    run = root / "run"  # the generated mass-spring set: 1 training system, 2 validation systems rolled out
+    _train(["train", "physics", "--data.max_train", "1", "--data.max_valid", "2", "--model.hidden_size", "8",
+            "--model.num_steps", "1", "--batch_size", "16", "--trainer.max_steps", "2", "--trainer.max_epochs",
+            "null", *QUIET, "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "lm": build_lm,
     "ngram": build_ngram,
@@ -170,4 +211,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "cloze": build_cloze,
     "regression": build_regression,
     "tree": build_tree,
+    "graph": build_graph,
+    "physics": build_physics,
+    "caption": build_caption,
 }

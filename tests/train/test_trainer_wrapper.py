@@ -116,8 +116,34 @@ def _tree(tmp_path: Path) -> dict:
             "model.hidden_size": 8, "batch_size": 4}  # fmt: skip
 
 
+def _caption(tmp_path: Path) -> dict:
+    from PIL import Image
+
+    lines = []
+    for i, (name, colour) in enumerate([("red", (220, 30, 30)), ("blue", (30, 30, 220))] * 3):
+        Image.new("RGB", (12, 12), colour).save(tmp_path / f"{i}.png")
+        lines.append(f"{i}.png\ta {name} square")
+    (tmp_path / "captions.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return {"data.dataset": "files", "data.train": str(tmp_path / "captions.tsv"), "data.image_size": 8,
+            "model.embed_dim": 4, "model.hidden_size": 8, "model.encoder.width": 2, "model.encoder.feature_size": 4,
+            "model.encoder.stages": 1, "batch_size": 2}  # fmt: skip
+
+
+def _graph(tmp_path: Path) -> dict:
+    rows = "".join(f"{s},{len(s)}\n" for s in ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "OCCO", "C1CC1"])
+    (tmp_path / "molecules.csv").write_text("smiles,target\n" + rows, encoding="utf-8")
+    path = str(tmp_path / "molecules.csv")
+    return {"data.dataset": "files", "data.train": path, "data.valid": path, "model.hidden_size": 8,
+            "model.num_steps": 1, "batch_size": 4}  # fmt: skip
+
+
+def _physics(tmp_path: Path) -> dict:
+    return {"data.max_train": 1, "data.max_valid": 1, "model.hidden_size": 8, "model.num_steps": 1, "batch_size": 16}
+
+
 TINY_CONFIGS = {"lm": _lm, "regression": _regression, "classifier": _classifier, "tagger": _tagger,
-                "cloze": _cloze, "translate": _translate, "tree": _tree}  # fmt: skip
+                "cloze": _cloze, "translate": _translate, "tree": _tree, "caption": _caption,
+                "graph": _graph, "physics": _physics}  # fmt: skip
 TRAINABLE = [name for name, task in discover_tasks().items() if task.build is not None]
 
 

@@ -127,7 +127,7 @@ BASES: dict[str, list[str]] = {
                       f"--data.image_size 8 --model.embed_dim 4 --model.hidden_size 8 --model.encoder.width 2 "
                       f"--model.encoder.feature_size 4 --model.encoder.stages 1 --batch_size 4 {CAPS} {QUIET} "
                       f"--output_dir {{scratch}}/run"],
-    "caption": ["caption {caption} {models}/caption/0.png --beam 2 --attention --out {scratch}/art"],
+    "caption": ["caption {caption} {models}/caption/0.png --beam 2 --out {scratch}/art"],
     "eval": ["eval {lm}", "eval {classifier} --data {models}/classifier/train.tsv --out {scratch}/art"],
     "runs": ["runs {models}/lm"],
     "demo": ["demo --steps 1 --minutes 0.05 --threads 1 --output-dir {scratch}/demo"],

@@ -357,7 +357,7 @@ ROWS: list[tuple[str, str]] = [
     # --- serve (every mistake is refused before a server starts)
     ("serve {missing}", "expected a model directory (with config.json), found none"),
     ("serve {unknown_task}", "unknown task 'astrology'"),
-    ("serve {lm} --port 0", "--port must be an integer between 1 and 65535, got 0"),
+    ("serve {lm} --port 0", "--port must be an integer >= 1, got 0"),
     ("serve {lm} --port 70000", "--port must be an integer between 1 and 65535, got 70000"),
     ("serve {lm} --host 0.0.0.0", "--host 0.0.0.0 is reachable from other machines: give --token"),
     ("serve {lm} --host 0.0.0.0 --token short", "--token must be at least 8 printable characters"),

@@ -199,6 +199,12 @@ OPTION_LIMITS: dict[str, int] = {
     "fit_steps": 100_000,  # training steps (inspect gates / gradflow): linear time
     "train_steps": 100_000,
     "explode_steps": 100_000,
+    "masses": 50,  # rollout: a simulated mass-spring system (the graph grows with masses squared)
+    "frames": 20,  # rollout: frames in the PNG strip
+    "max_concurrent": 1024,  # serve: requests running at once per model
+    "max_inputs": 100_000,  # serve: inputs per request
+    "max_body_bytes": 2**30,  # serve: a request body
+    "port": 65_535,
 }
 
 #: rnnlab train ngram --order: tables grow with every order, and no corpus has useful 21-grams.
@@ -243,6 +249,10 @@ OPTION_RULES = {
     )},  # fmt: skip
     # counts that may be zero (no training / no explosion run)
     **{name: _at_least(0) for name in _MAY_BE_ZERO},
+    "frames": _at_least(1),
+    "masses": _at_least(2),  # a spring needs two ends
+    **{name: _at_least(1) for name in ("max_concurrent", "max_inputs", "max_body_bytes")},
+    "port": _at_least(1),
     "seed": lambda name, value: check_seed(value, name),
     "threads": check_threads,
     "temperature": lambda name, value: check_temperature(value),

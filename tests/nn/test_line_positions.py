@@ -73,7 +73,7 @@ def test_saved_weights_gain_one_key_and_no_buffers():
 
 
 def test_bad_settings_are_refused():
-    with pytest.raises(ConfigError, match="line_positions: expected >= 0"):
+    with pytest.raises(ConfigError, match="line_positions: expected an integer from 0 to 1,000"):
         config_from_dict(RNNLMConfig, {"line_positions": -1})
     with pytest.raises(ConfigError, match="line_marks"):
         config_from_dict(RNNLMConfig, {"line_positions": 4, "line_marks": ""})

@@ -27,7 +27,7 @@ class TagOptions:
         default="auto", metadata={"help": "input file format (auto: detected)"})
     output: str | None = field(default=None, metadata={
         "help": "write here instead of stdout (the input's format; never the --input file, an existing file only "
-                "with --overwrite)"})  # fmt: skip
+                "with --overwrite)", "path": True})  # fmt: skip
     batch_size: int = field(default=128, metadata={"help": "sentences per batch"})
 
 

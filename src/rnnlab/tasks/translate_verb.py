@@ -45,8 +45,8 @@ class TranslateOptions:
     greedy: bool = field(default=False, metadata={"help": "greedy decoding instead of beam search"})
     alpha: float | None = field(default=None, metadata={"help": "length penalty ((5+len)/6)^alpha (default: the model's config)"})  # fmt: skip
     attention: bool = field(default=False, metadata={"help": "return the attention heatmap of the first translation as a PNG"})  # fmt: skip
-    lm: str | None = field(default=None, metadata={"help": "target-side language model for noisy-channel reranking"})  # fmt: skip
-    reverse: str | None = field(default=None, metadata={"help": "reverse (target->source) model for reranking"})
+    lm: str | None = field(default=None, metadata={"help": "target-side language model for noisy-channel reranking", "path": True})  # fmt: skip
+    reverse: str | None = field(default=None, metadata={"help": "reverse (target->source) model for reranking", "path": True})
     lm_weight: float = field(default=0.3, metadata={"help": "reranking weight of the language model"})
     reverse_weight: float = field(default=0.5, metadata={"help": "reranking weight of the reverse model"})
     length_weight: float = field(default=0.0, metadata={"help": "reranking bonus per target subword"})

@@ -148,6 +148,8 @@ BASES: dict[str, list[str]] = {
     "generate": ["generate {lm} --max-tokens 5 --seed 1", "generate {ngram} --max-tokens 5 --seed 1",
                  "generate {lm} --rhyme auto --max-tokens 12 --seed 1"],
     "score": ["score {lm} 白日依山尽", "score {ngram} 'the cat sat'"],
+    "next": ["next {lm} 白日依山", "next {ngram} 'the cat'"],
+    "trace": ["trace {lm} 白日依山尽 --out {scratch}/trace"],
     "translate": ["translate {translate} 'eins zwei' --out {scratch}/art"],
     "tag": ["tag {tagger} 'bob went to lima'"],
     "classify": ["classify {classifier} 'the film was great'"],

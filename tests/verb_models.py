@@ -25,6 +25,8 @@ PLACES = ["rome", "oslo", "lima"]
 #: inputs per verb name, for the verbs that read text (what each tiny model can take)
 INPUTS: dict[str, list[str]] = {
     "score": ["the cat sat", "白日依山尽"],
+    "next": ["the cat", "白日依山"],
+    "trace": ["白日依山尽", "the cat sat"],
     "translate": ["eins zwei", "rot"],
     "tag": ["bob went to lima", "ann went to new rome"],
     "classify": ["the film was great", "awful plot"],

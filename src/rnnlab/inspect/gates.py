@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -329,7 +330,9 @@ def _cjk_font() -> str | None:
     installed = {font.name for font in font_manager.fontManager.ttflist}
     found = next((name for name in CJK_FONTS if name in installed), None)
     if found is None:
-        print("note: no CJK font is installed (e.g. Debian fonts-noto-cjk); CJK tokens are drawn as boxes")
+        # on stderr: stdout may be JSON lines (`--json`)
+        print("note: no CJK font is installed (e.g. Debian fonts-noto-cjk); CJK tokens are drawn as boxes",
+              file=sys.stderr)
     return found
 
 

@@ -153,7 +153,12 @@ class NeuralLanguageModel:
         ]
 
     def next_token_distribution(self, context: Sequence[str]) -> dict[str, float]:
-        """P(next token | boundary + context tokens) over the whole vocabulary (sums to 1)."""
+        """P(next token | boundary + context tokens) over the whole vocabulary (sums to 1).
+
+        `context` is a list of tokens (a string is tokenised first, as `score` does).
+        """
+        if isinstance(context, str):
+            context = self._tokens(context)
         ids = [self.boundary_id, *self.vocab.encode(list(context))]
         logits, _ = self._forward(torch.tensor(ids).unsqueeze(1), self._start_state(1))
         probs = logits[-1, 0].double().softmax(-1).tolist()

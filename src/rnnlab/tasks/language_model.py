@@ -42,6 +42,7 @@ from rnnlab.lm.prepare import (
     encode_text,
     primer_text,
 )
+from rnnlab.lm.trace import NEXT, TRACE
 from rnnlab.lm.verbs import GENERATE, SCORE
 from rnnlab.nn.decoding import map_state
 from rnnlab.nn.language_model import RNNLMConfig, detach_state
@@ -213,5 +214,5 @@ DESCRIPTOR = register_task(TaskDescriptor(
     load=load_language_model,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=(GENERATE, SCORE),
+    verbs=(GENERATE, SCORE, NEXT, TRACE),
 ))  # fmt: skip

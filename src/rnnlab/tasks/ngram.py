@@ -25,6 +25,7 @@ from rnnlab.data.lines import resolve_corpus
 from rnnlab.errors import ConfigError, UserError
 from rnnlab.lm.arpa import arpa_order
 from rnnlab.lm.ngram import NGramModel
+from rnnlab.lm.trace import NEXT
 from rnnlab.lm.verbs import GENERATE, SCORE
 from rnnlab.paths import guard_output_file
 from rnnlab.tasks.ngram_eval import evaluate, format_evaluation, load_language_model
@@ -164,7 +165,7 @@ DESCRIPTOR = register_task(TaskDescriptor(
     load=load_language_model,
     evaluate=evaluate,
     format_eval=format_evaluation,
-    verbs=(GENERATE, SCORE),
+    verbs=(GENERATE, SCORE, NEXT),
     positional="corpus",
     run_dir=run_directory,
     resumable=False,

@@ -9,7 +9,7 @@ const $ = (id) => document.getElementById(id);
 const EXAMPLES = {
   score: "白日依山尽\n黄河入海流\nthe cat sat on the mat",
   translate: "Es regnet.", tag: "ann went to new rome", classify: "the film was great",
-  cloze: "the ___ meows", predict: "CCO", smiles: "CCO", tree: "[MAX 2 9 [MIN 4 7 ] 0 ]",
+  cloze: "the ___ meows", predict: "CCO", next: "白日依山\nthe cat sat on the", trace: "白日依山尽，黄河入海流。", smiles: "CCO", tree: "[MAX 2 9 [MIN 4 7 ] 0 ]",
 };
 // Sliders for the sampling options; 0 on a slider whose option may be null means "not set".
 const SLIDERS = {
@@ -250,6 +250,10 @@ function renderResult(result) {
   if (Array.isArray(result.token_logprobs)) {
     box.append(el("div", { text: `${result.text}   ln P = ${result.logprob.toFixed(2)}   perplexity ${result.perplexity === null ? "∞" : result.perplexity.toFixed(2)}` }));
     box.append(bars(result.token_logprobs, (lp) => Math.exp(lp), (lp) => `p ${Math.exp(lp).toFixed(3)}`));
+  } else if (Array.isArray(result.gates) && Array.isArray(result.gradient_norms)) {
+    box.append(renderTrace(result));
+  } else if (Array.isArray(result.next) && typeof result.context === "string") {
+    box.append(el("div", { text: `after “${result.context}”` }), bars(result.next));
   } else if (result.probabilities && typeof result.probabilities === "object") {
     box.append(el("div", { text: `${result.label}   ${result.text ?? ""}` }), bars(Object.entries(result.probabilities)));
   } else if (Array.isArray(result.tokens) && Array.isArray(result.tags)) {
@@ -267,6 +271,64 @@ function renderResult(result) {
     box.append(el("table", {}, ...rows));
   }
   return box;
+}
+
+// ------------------------------------------------------------------------------------- look inside
+// A `trace` result: the tokens (click one for the model's next-token bars after it), one heatmap per gate
+// (units down, tokens across; sigmoid gates on 0..1, the others on ±their largest value), and the
+// gradient norm of the last prediction with respect to each input token, on a log scale.
+function renderTrace(result) {
+  const wrap = el("div", { class: "trace" });
+  const nextBox = el("div", { class: "next-bars", "aria-live": "polite" });
+  const showNext = (i) => {
+    nextBox.replaceChildren(el("div", { class: "muted", text: `after “${result.tokens.slice(0, i + 1).join(" ")}”, the model expects:` }), bars(result.next[i]));
+    chips.querySelectorAll("button").forEach((b, j) => b.setAttribute("aria-pressed", j === i));
+  };
+  const chips = el("div", { class: "chips tokens" }, ...result.tokens.map((token, i) => el("button", {
+    type: "button", text: token, title: `next-token bars after this token`, onclick: () => showNext(i),
+  })));
+  wrap.append(el("strong", { text: "tokens" }), chips, nextBox);
+  showNext(result.tokens.length - 1);
+  wrap.append(el("strong", { text: "gates (units ↓, tokens →)" }));
+  for (const gate of result.gates) wrap.append(heatmap(gate, result.tokens));
+  if (result.gradient_norms.length) {
+    wrap.append(el("strong", { text: "gradient norm through time: |∂ log P(last token) / ∂ input embedding|" }), normCurve(result.gradient_norms, result.tokens));
+    if (result.gradient_decay !== null) wrap.append(el("div", { class: "muted", text: `× ${result.gradient_decay} per step back in time` }));
+  }
+  if (result.cut) wrap.append(el("div", { class: "muted", text: "(the text was cut to max tokens)" }));
+  return wrap;
+}
+
+function heatmap(gate, tokens) {
+  const rows = gate.values.length, units = rows ? gate.values[0].length : 0, cell = 8;
+  const canvas = el("canvas", { width: Math.max(1, rows * cell), height: Math.max(1, units * cell), role: "img",
+    "aria-label": `gate ${gate.gate}, layer ${gate.layer} ${gate.direction}: ${units} units over ${rows} tokens` });
+  const context = canvas.getContext("2d");
+  const bound = gate.range ? 1 : Math.max(1e-6, ...gate.values.flat().map(Math.abs));
+  gate.values.forEach((row, t) => row.forEach((value, u) => {
+    if (gate.range) { const v = Math.round(255 * Math.min(1, Math.max(0, value))); context.fillStyle = `rgb(${v},${Math.round(v * 0.8 + 40)},${255 - v})`; }
+    else { const v = Math.max(-1, Math.min(1, value / bound)); context.fillStyle = v >= 0 ? `rgb(255,${Math.round(255 * (1 - v))},${Math.round(255 * (1 - v))})` : `rgb(${Math.round(255 * (1 + v))},${Math.round(255 * (1 + v))},255)`; }
+    context.fillRect(t * cell, u * cell, cell, cell);
+  }));
+  canvas.title = `${tokens.join(" ")}`;
+  return el("figure", { class: "heatmap" }, canvas, el("figcaption", { class: "muted", text: `layer ${gate.layer} ${gate.direction} · gate ${gate.gate} · ${gate.range ? "0 … 1" : `±${bound.toFixed(2)}`}` }));
+}
+
+function normCurve(norms, tokens) {
+  const width = 480, height = 120, pad = 4, svgNS = "http://www.w3.org/2000/svg";
+  const logs = norms.map((n) => Math.log10(Math.max(n, 1e-12)));
+  const low = Math.min(...logs), high = Math.max(...logs), span = Math.max(high - low, 1e-9);
+  const x = (i) => pad + (norms.length === 1 ? 0 : (i * (width - 2 * pad)) / (norms.length - 1));
+  const y = (v) => height - pad - ((v - low) * (height - 2 * pad)) / span;
+  const svg = document.createElementNS(svgNS, "svg");
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("class", "curve");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `gradient norms from ${norms[0].toExponential(2)} at “${tokens[0]}” to ${norms[norms.length - 1].toExponential(2)} at “${tokens[norms.length - 1]}”`);
+  const line = document.createElementNS(svgNS, "polyline");
+  line.setAttribute("points", logs.map((v, i) => `${x(i)},${y(v)}`).join(" "));
+  svg.append(line);
+  return el("figure", {}, svg, el("figcaption", { class: "muted", text: `log scale, 10^${low.toFixed(1)} … 10^${high.toFixed(1)}; left: the first token, right: the last input` }));
 }
 
 function renderArtifact(artifact) {

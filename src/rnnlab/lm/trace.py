@@ -30,6 +30,8 @@ import torch
 from rnnlab.errors import UserError
 from rnnlab.verbs import Artifact, Verb
 
+MAX_TEXTS = 16  # per call of `trace`
+
 
 @dataclass
 class NextOptions:
@@ -108,6 +110,8 @@ def run_trace(lm, texts: list[str], options: TraceOptions) -> Iterator[dict | Ar
 
     if not hasattr(lm, "model") or not hasattr(lm.model, "embedding"):
         raise UserError("trace needs a neural language model (an n-gram model has no gates; try `rnnlab next`)")
+    if len(texts) > MAX_TEXTS:  # each text is a set of heatmaps to draw and read: a look at a few texts
+        raise UserError(f"trace looks inside at most {MAX_TEXTS} texts at a time, got {len(texts)}")
     for index, text in enumerate(texts, start=1):
         tokens, ids, cut = _encoded(lm, text, options.max_tokens)
         model = lm.model.eval()

@@ -67,7 +67,7 @@ def run_translate(translator: Translator, sentences: list[str], options: Transla
     inputs are ignored and the one result is the tuned weights with the valid BLEU before and after."""
     method = "greedy" if options.greedy else "beam"
     beam = options.beam or translator.config.decode.beam_size
-    if options.attention and translator.config.model.attention is None:
+    if options.attention and getattr(translator.config.model, "attention", None) is None:  # (a statistical model has none)
         raise UserError("--attention: this model has no attention (plain seq2seq)")
     reranker = build_reranker(options.lm, options.reverse, options.lm_weight, options.reverse_weight,
                               options.length_weight)  # fmt: skip

@@ -57,12 +57,12 @@ def _naive_em(sources, targets, it1, it2):
                     count_t[fw, ew] = count_t.get((fw, ew), 0.0) + weights[i] / total
                     count_a[i, j, l, m] = count_a.get((i, j, l, m), 0.0) + weights[i] / total
         per_e: dict = {}
-        for (fw, ew), c in count_t.items():
+        for (_, ew), c in count_t.items():
             per_e[ew] = per_e.get(ew, 0.0) + c
         t = {(fw, ew): c / per_e[ew] for (fw, ew), c in count_t.items()}
         if model2:
             per_jlm: dict = {}
-            for (i, j, l, m), c in count_a.items():  # noqa: E741
+            for (_, j, l, m), c in count_a.items():  # noqa: E741
                 per_jlm[j, l, m] = per_jlm.get((j, l, m), 0.0) + c
             a = {(i, j, l, m): c / per_jlm[j, l, m] for (i, j, l, m), c in count_a.items()}  # noqa: E741
     return t, a
@@ -144,6 +144,8 @@ def test_train_translate_and_eval_through_the_cli(tmp_path, capsys):
     assert main(["translate", str(run), "das auto", "--n-best", "2"]) == 0
     captured = capsys.readouterr()
     assert "passed through unchanged: auto" in captured.err and captured.out.startswith("# das auto")
+    assert main(["translate", str(run), "Das Buch ist Zorblax."]) == 0  # a name passes through as written
+    assert capsys.readouterr().out.strip() == "The book is Zorblax."
     assert main(["eval", str(run), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["sentences"] == 7 and result["bleu"] == pytest.approx(100) and "nrefs:1" in result["bleu_signature"]

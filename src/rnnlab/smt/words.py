@@ -4,7 +4,8 @@
     detokenize(["it", "rains", "."])  -> "It rains."
 
 Word-based translation tables are sparse, so both sides are lowercased (a German noun is capitalised, its
-English translation not); the output gets a capital first letter and a capital "I" back. Hyphens and
+English translation not); the output gets a capital first letter and a capital "I" back, and a word passed
+through untranslated (a name the model never saw) keeps its own case. Hyphens and
 apostrophes inside a word stay in it ("don't", "E-Mail").
 """
 
@@ -17,9 +18,9 @@ _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}'’»“])")
 _NO_SPACE_AFTER = re.compile(r"([(\[{«„‘]) ")
 
 
-def words(text: str) -> list[str]:
-    """Lowercased word and punctuation tokens of a sentence."""
-    return _TOKEN.findall(text.lower())
+def words(text: str, lower: bool = True) -> list[str]:
+    """Word and punctuation tokens of a sentence, lowercased unless `lower` is False (the same tokens)."""
+    return _TOKEN.findall(text.lower() if lower else text)
 
 
 def detokenize(tokens: list[str]) -> str:

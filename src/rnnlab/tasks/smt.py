@@ -41,8 +41,8 @@ from rnnlab.tasks.translator import Translation
 from rnnlab.text_metrics import corpus_scores
 
 TASK = "smt"
-LM_WEIGHTS = (0.5, 1.0, 1.5, 2.0)
-WORD_PENALTIES = (0.0, 1.0, 2.0, 3.0)
+LM_WEIGHTS = (0.25, 0.5, 1.0, 1.5)
+WORD_PENALTIES = (-1.0, 0.0, 1.0, 2.0)
 
 
 @dataclass
@@ -50,15 +50,15 @@ class SMTModelConfig:
     model1_iterations: int = 5  # EM iterations of Model 1 (t only)
     model2_iterations: int = 5  # then of Model 2 (t and a(i | j, l, m)); 0: Model 1 alone
     lm_order: int = 3  # the target-side n-gram language model
-    candidates: int = 8  # target words each source word proposes to the decoder
-    frequent: int = 30  # most frequent target words always proposed
+    candidates: int = 8  # target words each source word may become
+    frequent: int = 3  # most frequent target words that may precede the best one ("the house" for "haus")
 
     def __post_init__(self) -> None:
         require_sizes(self, "model1_iterations", high=1000)
         require_sizes(self, "model2_iterations", low=0, high=1000)
         require_sizes(self, "lm_order", high=10)
         require_sizes(self, "candidates", high=1000)
-        require_sizes(self, "frequent", low=0, high=10_000)
+        require_sizes(self, "frequent", low=0, high=100)
 
 
 @dataclass
@@ -68,7 +68,8 @@ class SMTDecodeConfig:
     lm_weight: float = 1.0  # tuned on valid when tune_sentences > 0
     tm_weight: float = 1.0
     word_penalty: float = 0.0  # tuned on valid when tune_sentences > 0
-    max_len_ratio: float = 1.5
+    distortion_weight: float = 0.5  # cost per source position jumped
+    distortion_limit: int = 4  # reorder within this many source positions
 
     def __post_init__(self) -> None:
         require_sizes(self, "beam_size", high=256)
@@ -77,7 +78,9 @@ class SMTDecodeConfig:
         for name in ("lm_weight", "tm_weight"):
             require(0.0 <= getattr(self, name) <= 100.0, name, "a weight in [0, 100]", getattr(self, name))
         require(-100.0 <= self.word_penalty <= 100.0, "word_penalty", "a value in [-100, 100]", self.word_penalty)
-        require(0.0 < self.max_len_ratio <= 10.0, "max_len_ratio", "a ratio in (0, 10]", self.max_len_ratio)
+        require(0.0 <= self.distortion_weight <= 100.0, "distortion_weight", "a weight in [0, 100]",
+                self.distortion_weight)  # fmt: skip
+        require_sizes(self, "distortion_limit", low=0, high=20)
 
 
 @dataclass
@@ -106,7 +109,8 @@ class StatisticalTranslator:
         d, m = decode or self.config.decode, self.config.model
         settings = DecoderSettings(beam_size=d.beam_size, candidates=m.candidates, frequent=m.frequent,
                                    lm_weight=d.lm_weight, tm_weight=d.tm_weight, word_penalty=d.word_penalty,
-                                   max_len_ratio=d.max_len_ratio)  # fmt: skip
+                                   distortion_weight=d.distortion_weight,
+                                   distortion_limit=d.distortion_limit)  # fmt: skip
         return NoisyChannelDecoder(self.channel, self.lm, self.proposals, self.frequent, settings)
 
     def translate(self, sentences, *, method: str | None = None, beam_size: int | None = None,
@@ -125,7 +129,8 @@ class StatisticalTranslator:
             if not tokens:
                 results.append([Translation("", 0.0, 0.0, [])])
                 continue
-            hypotheses, unknown = decoder.decode(tokens, n_best=n_best, beam_size=beam_size)
+            hypotheses, unknown = decoder.decode(tokens, n_best=n_best, beam_size=beam_size,
+                                                 shown=words(sentence, lower=False))  # fmt: skip
             unseen += unknown
             results.append([Translation(detokenize(h.words), h.score, h.score, list(h.lm_ids[1:]))
                             for h in hypotheses] or [Translation(detokenize(tokens), -1e9, -1e9, [])])  # fmt: skip

@@ -45,6 +45,8 @@ def main_(args: argparse.Namespace) -> None:
         systems = {name: extra for name, extra in SYSTEMS.items() if "lexicon" not in name}
     else:
         data, systems = ["--data.dataset", "de-en"], SYSTEMS
+    if args.only:
+        systems = {name: extra for name, extra in systems.items() if any(part in name for part in args.only)}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for index, (name, extra) in enumerate(systems.items()):
@@ -74,4 +76,6 @@ if __name__ == "__main__":
     parser.add_argument("--nmt", nargs="*", default=[], help="trained neural run directories to evaluate beside")
     parser.add_argument("--data-files", nargs=3, metavar=("TRAIN", "VALID", "TEST"),
                         help="your own pairs (TSV) instead of de-en")  # fmt: skip
+    parser.add_argument("--only", nargs="*", default=[], help="run the systems whose name contains one of these "
+                        "(e.g. 'Model 1' or lexicon)")  # fmt: skip
     main_(parser.parse_args())

@@ -1,4 +1,4 @@
-"""`rnnlab inspect diagram | gates | bptt | cost | gradflow`: look inside recurrent networks.
+"""`rnnlab inspect diagram | gates | bptt | cost | gradflow | seq2seq | tree`: look inside recurrent networks.
 
 Each sub-command writes a picture (PNG, or SVG/PDF when `--out` ends so) and prints a short summary.
 This module only parses and prints; the computations are typed functions in `rnnlab.inspect`.
@@ -115,6 +115,17 @@ def register(commands) -> None:
     gradflow.add_argument("--out", default=None, help="output file (default: gradflow_CELL.png)")
     _add_overwrite(gradflow)
     gradflow.set_defaults(handler=_with_threads(run_gradflow))
+
+    seq2seq = sub.add_parser("seq2seq", help="a translation model unrolled on a sentence: teacher forcing (with "
+                             "--reference) and free running, with its attention")  # fmt: skip
+    seq2seq.add_argument("checkpoint", help="model directory of task translate (or a run directory: its best/)")
+    seq2seq.add_argument("source", help="the source sentence")
+    seq2seq.add_argument("--reference", default=None, help="its reference translation: adds the training view "
+                         "(teacher forcing) above the inference view")  # fmt: skip
+    seq2seq.add_argument("--out", default="seq2seq.svg", help="output file, .svg/.png/.pdf (default: seq2seq.svg)")
+    seq2seq.add_argument("--json", action="store_true", help="also print each step as JSON")
+    _add_overwrite(seq2seq)
+    seq2seq.set_defaults(handler=_with_threads(run_seq2seq))
 
     tree = sub.add_parser("tree", help="a tree model's view of one tree: each node's value or state norm, as SVG")
     tree.add_argument("checkpoint", help="model directory of task tree (or a run directory: its best/)")
@@ -354,4 +365,36 @@ def run_tree(args: argparse.Namespace) -> int:
     write_bytes_atomically(Path(args.out), svg.encode("utf-8"))
     print(report)
     print(f"wrote {args.out}")
+    return 0
+
+
+def run_seq2seq(args: argparse.Namespace) -> int:
+    """Draw a translation model unrolled on one sentence (`rnnlab.inspect.seq2seq`)."""
+    import json
+    from dataclasses import asdict
+
+    from rnnlab.errors import ConfigError
+    from rnnlab.inspect.seq2seq import draw_unrolled, unroll_run
+    from rnnlab.tasks.registry import resolve_model_dir, task_of_model
+
+    for name, text in (("source", args.source), ("--reference", args.reference)):
+        if text is not None and not text.strip():
+            raise ConfigError(f"{name}: expected a sentence, got an empty one")
+    out = _picture(args.out, args, inputs=(args.checkpoint,))
+    task = task_of_model(args.checkpoint)
+    if task.name != "translate":
+        raise ConfigError(f"{args.checkpoint}: expected a neural translation model (task 'translate'), got a "
+                          f"{task.name!r} model")  # fmt: skip
+    translator = task.load(resolve_model_dir(args.checkpoint))
+    runs = ([unroll_run(translator, args.source, args.reference)] if args.reference else []) + [
+        unroll_run(translator, args.source)]  # fmt: skip
+    with _drawn_into(out, args, inputs=(args.checkpoint,)) as staged:
+        draw_unrolled(runs, staged, title=args.source)
+    for run in runs:
+        if args.json:
+            print(json.dumps(asdict(run), ensure_ascii=False))
+        else:
+            steps = "  ".join(f"{i}->{p}" for i, p in zip(run.inputs, run.predicted))
+            print(f"{run.mode}: {steps}")
+    print(f"wrote {out}")
     return 0

@@ -1,0 +1,53 @@
+"""`rnnlab inspect seq2seq`: the unrolled encoder-decoder agrees with the model's own scoring and decoding."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from tests.verb_models import build_translate
+
+from rnnlab.cli import main
+from rnnlab.inspect.seq2seq import unroll_run
+from rnnlab.tasks.translator import load_translator
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return build_translate(tmp_path_factory.mktemp("s2s"))
+
+
+def test_teacher_forcing_gives_the_reference_the_model_score(run_dir):
+    translator = load_translator(run_dir / "best")
+    run = unroll_run(translator, "rot eins", reference="red one")
+    assert run.mode == "teacher forcing" and run.targets[-1] == "</s>"
+    assert run.inputs == ["<s>", *run.targets[:-1]]  # the reference, shifted: what teacher forcing feeds
+    [score] = translator.score_pairs(["rot eins"], ["red one"])
+    assert sum(math.log(p) for p in run.target_probabilities) == pytest.approx(score, abs=1e-3)
+    assert all(abs(sum(row) - 1) < 1e-3 for row in run.attention)  # one weight per source piece, summing to 1
+    assert len(run.attention[0]) == len(run.source)
+
+
+def test_free_running_feeds_back_its_own_greedy_output(run_dir):
+    translator = load_translator(run_dir / "best")
+    run = unroll_run(translator, "rot eins")
+    greedy = translator.translate(["rot eins"], method="greedy", warn=False)[0][0]
+    assert run.mode == "free running"
+    # each step's argmax is the token it emitted (the last step's </s> is appended when decoding stopped at
+    # its length limit, as this barely trained model's does) ...
+    assert run.predicted[:-1] == run.targets[:-1]
+    assert run.inputs[1:] == run.targets[:-1]  # ... and the next step's input
+    assert len(run.targets) == len(greedy.ids) + 1  # the greedy translation, then </s>
+
+
+def test_the_command_draws_both_views_and_refuses_other_models(run_dir, tmp_path, capsys):
+    out = tmp_path / "s2s.svg"
+    assert main(["inspect", "seq2seq", str(run_dir), "rot eins", "--reference", "red one", "--out", str(out), "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["mode"] for line in lines[:2]] == ["teacher forcing", "free running"]
+    assert out.read_text().lstrip().startswith("<?xml") and "<svg" in out.read_text()
+    assert main(["inspect", "seq2seq", str(run_dir), "rot eins", "--out", str(out)]) == 2  # exists: no --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["inspect", "seq2seq", str(run_dir), "  ", "--out", str(tmp_path / "x.svg")]) == 2
+    assert "source: expected a sentence" in capsys.readouterr().err

@@ -51,3 +51,20 @@ def test_the_command_draws_both_views_and_refuses_other_models(run_dir, tmp_path
     assert "--overwrite" in capsys.readouterr().err
     assert main(["inspect", "seq2seq", str(run_dir), "  ", "--out", str(tmp_path / "x.svg")]) == 2
     assert "source: expected a sentence" in capsys.readouterr().err
+
+
+def test_inspect_unroll_draws_a_stack_or_a_trained_models_own_shape(run_dir, tmp_path, capsys):
+    from rnnlab.inspect.stack import layer_shape
+
+    translator = load_translator(run_dir / "best")
+    shape = layer_shape(translator.model)
+    assert (shape.layers, shape.bidirectional, shape.cell, shape.where) == (1, True, "lstm", "encoder.rnn")
+    out = tmp_path / "unroll.svg"
+    assert main(["inspect", "unroll", "--ckpt", str(run_dir), "--text", "rot eins", "--out", str(out)]) == 0
+    assert "encoder.rnn is a 1-layer bidirectional lstm" in capsys.readouterr().out
+    svg = out.read_text()
+    assert "<svg" in svg
+    assert main(["inspect", "unroll", "--layers", "3", "--bidirectional", "--out", str(tmp_path / "u.png")]) == 0
+    assert (tmp_path / "u.png").read_bytes().startswith(b"\x89PNG")
+    assert main(["inspect", "unroll", "--text", " ".join(["w"] * 17), "--out", str(tmp_path / "v.png")]) == 2
+    assert "expected 1 to 16 input tokens" in capsys.readouterr().err

@@ -127,6 +127,18 @@ def register(commands) -> None:
     _add_overwrite(seq2seq)
     seq2seq.set_defaults(handler=_with_threads(run_seq2seq))
 
+    unroll = sub.add_parser("unroll", help="a deep (stacked) and bidirectional RNN unrolled over time, or a trained "
+                            "model's own layer shape (--ckpt)")  # fmt: skip
+    unroll.add_argument("--layers", type=int, default=2, help="stacked layers (at most 8)")
+    unroll.add_argument("--bidirectional", action="store_true", help="a forward and a backward row per layer")
+    unroll.add_argument("--cell", choices=CELLS, default="rnn")
+    unroll.add_argument("--ckpt", default=None, help="a trained model: draw its first recurrent layer's shape")
+    unroll.add_argument("--text", default="x1 x2 x3 x4", help="the inputs to label the steps with (words, or "
+                        "characters when there is no space; at most 16)")  # fmt: skip
+    unroll.add_argument("--out", default="unroll.svg", help="output file, .svg/.png/.pdf (default: unroll.svg)")
+    _add_overwrite(unroll)
+    unroll.set_defaults(handler=_with_threads(run_unroll))
+
     tree = sub.add_parser("tree", help="a tree model's view of one tree: each node's value or state norm, as SVG")
     tree.add_argument("checkpoint", help="model directory of task tree (or a run directory: its best/)")
     tree.add_argument("tree", nargs="?", default=None, help="a bracketed tree, e.g. '[MAX 2 9 [MIN 4 7 ] 0 ]'")
@@ -396,5 +408,32 @@ def run_seq2seq(args: argparse.Namespace) -> int:
         else:
             steps = "  ".join(f"{i}->{p}" for i, p in zip(run.inputs, run.predicted))
             print(f"{run.mode}: {steps}")
+    print(f"wrote {out}")
+    return 0
+
+
+def run_unroll(args: argparse.Namespace) -> int:
+    """Draw a stacked / bidirectional RNN unrolled over time (`rnnlab.inspect.stack`)."""
+    from rnnlab.errors import ConfigError
+    from rnnlab.inspect.stack import draw_stack, layer_shape
+    from rnnlab.tasks.registry import resolve_model_dir, task_of_model
+    from rnnlab.validation import check_option
+
+    tokens = args.text.split() if " " in args.text.strip() else list(args.text.strip())
+    if not tokens:
+        raise ConfigError("--text: expected at least one input token")
+    out = _picture(args.out, args, inputs=(args.ckpt,) if args.ckpt else ())
+    if args.ckpt:
+        task = task_of_model(args.ckpt)
+        loaded = task.load(resolve_model_dir(args.ckpt))
+        shape = layer_shape(getattr(loaded, "model", loaded))
+        layers, bidirectional, cell = shape.layers, shape.bidirectional, shape.cell
+        print(f"{args.ckpt}: {shape.where} is a {layers}-layer {'bidirectional ' if bidirectional else ''}{cell}")
+    else:
+        layers, bidirectional, cell = check_option("num_layers", args.layers), args.bidirectional, args.cell
+        if layers > 8:
+            raise ConfigError(f"--layers must be at most 8 to be drawn, got {layers}")
+    with _drawn_into(out, args, inputs=(args.ckpt,) if args.ckpt else ()) as staged:
+        draw_stack(layers, bidirectional, tokens, staged, cell)
     print(f"wrote {out}")
     return 0

@@ -33,6 +33,8 @@ class LayerShape:
 
 def layer_shape(model: nn.Module) -> LayerShape:
     """The first recurrent layer of `model` (torch-compatible: num_layers, bidirectional)."""
+    if not isinstance(model, nn.Module):
+        raise UserError(f"a {type(model).__name__} has no recurrent layer to draw")
     for name, module in model.named_modules():
         layer_like = hasattr(module, "num_layers") and hasattr(module, "bidirectional") and (
             hasattr(module, "mode") or hasattr(module, "cell"))  # torch's and rnnlab's layers, not their wrappers

@@ -30,6 +30,7 @@ from rnnlab.nn.cells import (
     rnn_step,
 )
 from rnnlab.nn.layernorm_lstm import LayerNormLSTMCell
+from rnnlab.nn.padded import run_padded
 from rnnlab.nn.recurrent import (
     GRU,
     LSTM,
@@ -74,6 +75,7 @@ __all__ = [
     "record_gates",
     "rnn_step",
     "run_packed",
+    "run_padded",
     "ChildSumTreeLSTM",
     "NaryTreeLSTM",
     "RecursiveNet",

@@ -13,7 +13,9 @@ A `CellSpec` says how to build the cell:
   `rnnlab.nn.cells` math); without, it returns `Recurrent(cell, ...)` (explicit path only);
 * ``options``: keyword arguments for both (e.g. ``nonlinearity="relu"``);
 * ``description``: one line for help texts;
-* ``aliases``: other spellings that config files may use (kept so old checkpoints still load).
+* ``aliases``: other spellings that config files may use (kept so old checkpoints still load);
+* ``compilable``: whether the cell's step may run on the compiled path (torch.compile; True unless the
+  cell's Python cannot be traced, e.g. data-dependent control flow).
 
 Adding a cell is one new file with the `RecurrentCell` subclass plus one `register_cell` call (the
 built-ins are registered at the bottom of this file); see docs/layers.md, "Adding a cell".
@@ -31,7 +33,7 @@ from torch import nn
 from rnnlab.errors import ConfigError
 from rnnlab.nn.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
 from rnnlab.nn.layernorm_lstm import LayerNormLSTMCell
-from rnnlab.nn.recurrent import GRU, LSTM, RNN, Recurrent
+from rnnlab.nn.recurrent import GRU, LSTM, PATHS, RNN, Recurrent
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class CellSpec:
     fused: type[nn.Module] | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    compilable: bool = True
 
     @property
     def state_is_tuple(self) -> bool:
@@ -67,13 +70,27 @@ class CellSpec:
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        path: str = "auto",
+        field: str = "path",
     ) -> nn.Module:
         """A stacked (bi)directional layer with torch.nn's call contract; see `make_recurrent`."""
+        self.check_path(path, field)
         options = dict(num_layers=num_layers, batch_first=batch_first, bidirectional=bidirectional,
-                       dropout=dropout if num_layers > 1 else 0.0)  # fmt: skip
+                       dropout=dropout if num_layers > 1 else 0.0, path=path)  # fmt: skip
         if self.fused is not None:
             return self.fused(input_size, hidden_size, **options, **self.options)
         return Recurrent(self.cell, input_size, hidden_size, **options, **self.options)
+
+    def check_path(self, path: str, field: str = "path") -> str:
+        """``path`` if this cell can run on it, else a one-line ConfigError naming ``field``."""
+        if path not in PATHS:
+            raise ConfigError(f"{field}: expected one of {', '.join(PATHS)}, got {path!r}")
+        if path == "fused" and self.fused is None:
+            raise ConfigError(f"{field}: cell {self.name!r} has no fused kernel; use auto, explicit or compiled")
+        if path == "compiled" and not self.compilable:
+            raise ConfigError(f"{field}: cell {self.name!r} does not support the compiled path (registered with "
+                              "compilable=False); use auto or explicit")  # fmt: skip
+        return path
 
 
 _SPECS: dict[str, CellSpec] = {}  # canonical name -> spec, in registration order
@@ -89,12 +106,14 @@ def register_cell(
     options: Mapping[str, Any] | None = None,
     aliases: tuple[str, ...] = (),
     replace: bool = False,
+    compilable: bool = True,
 ) -> CellSpec:
     """Make ``name`` (and its ``aliases``) buildable everywhere a cell name is accepted; returns the spec.
 
     ``cell`` must be a `RecurrentCell` subclass; ``fused``, if given, an rnnlab layer class with torch's
     ``(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)`` arguments and the same
-    ``state_is_tuple``. A name already taken is an error unless ``replace=True``.
+    ``state_is_tuple``. A name already taken is an error unless ``replace=True``. ``compilable=False``
+    refuses ``path="compiled"`` for a cell whose step torch.compile cannot trace.
     """
     if not isinstance(cell, type) or not issubclass(cell, RecurrentCell):
         raise TypeError(f"register_cell({name!r}): cell must be a RecurrentCell subclass, got {cell!r}")
@@ -109,7 +128,8 @@ def register_cell(
             raise ValueError(f"register_cell: the name {spelling!r} is already taken by cell {owner!r}")
     if replace and name in _SPECS:
         unregister_cell(name)
-    spec = CellSpec(name, cell, description, fused, MappingProxyType(dict(options or {})), tuple(aliases))
+    spec = CellSpec(name, cell, description, fused, MappingProxyType(dict(options or {})), tuple(aliases),
+                    compilable)  # fmt: skip
     _SPECS[name] = spec
     _ALIASES.update({alias: name for alias in aliases})
     return spec
@@ -153,6 +173,8 @@ def make_recurrent(
     batch_first: bool = False,
     dropout: float = 0.0,
     bidirectional: bool = False,
+    path: str = "auto",
+    field: str = "path",
 ) -> nn.Module:
     """A stacked recurrent layer by cell name, with torch.nn's call contract.
 
@@ -161,9 +183,11 @@ def make_recurrent(
     ``(h, c)`` when ``layer.state_is_tuple``. Cells with a fused kernel give the torch-subclass layer
     (`LSTM` / `GRU` / `RNN`: torch's parameter names); the others `Recurrent(cell, ...)` (parameters
     under ``cells.l{k}[_reverse]``). Inter-layer dropout is dropped for one layer, where it would do
-    nothing (torch warns about it).
+    nothing (torch warns about it). ``path`` ("auto" | "fused" | "explicit" | "compiled") picks the execution
+    path (`rnnlab.nn.recurrent`); a path the cell does not have is a ConfigError naming ``field``.
     """
-    return get_cell(cell).make_layer(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional)
+    spec = get_cell(cell)
+    return spec.make_layer(input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, path, field)
 
 
 # ------------------------------------------------------------------------------------- built-in cells

@@ -132,6 +132,19 @@ class RecurrentCell(nn.Module):
     def forward_with_gates(self, x: Tensor, state) -> tuple[Tensor | tuple[Tensor, Tensor], Gates]:
         raise NotImplementedError
 
+    def project_input(self, x: Tensor) -> Tensor:
+        """Optional: the part of a step that reads the input alone, for a whole sequence at once.
+
+        ``x (L, N, I) -> (L, N, ·)``. The stacked layers call it once per sequence (one big matrix product
+        instead of one per step) and then `forward_projected` per step. The default is ``x`` itself with
+        `forward_projected` = `forward_with_gates`, so a cell that does not split its step still works.
+        """
+        return x
+
+    def forward_projected(self, x_proj: Tensor, state) -> tuple[Tensor | tuple[Tensor, Tensor], Gates]:
+        """One step from `project_input`'s output at one time step (N, ·); see `project_input`."""
+        return self.forward_with_gates(x_proj, state)
+
     def forward(self, input: Tensor, hx=None):
         """torch.nn.*Cell contract: input (N, I) or unbatched (I,); returns the new state."""
         x, state, unbatched = self._check_call(input, hx)

@@ -16,8 +16,8 @@ from typing import Literal
 from torch import Tensor, nn
 
 from rnnlab.nn.cell_registry import make_recurrent
+from rnnlab.nn.padded import run_rnn
 from rnnlab.nn.pooling import Pooling
-from rnnlab.nn.recurrent import run_packed
 from rnnlab.nn.word_char import WordCharEmbedding, check_word_char_config
 
 
@@ -43,6 +43,8 @@ class ClassifierModelConfig:
     # A trained rnnlab classifier directory to start from (e.g. one trained on en-review-sentences): its
     # vocabulary and weights are reused, see rnnlab.labelling.transfer.
     init_from: str | None = None
+    packed: bool = False  # true: pack the batches (the reference path); false: padded speed, same numbers
+    execution: Literal["auto", "fused", "explicit", "compiled"] = "auto"  # the RNN's path (docs/layers.md)
 
     def __post_init__(self) -> None:
         check_word_char_config(self)
@@ -58,17 +60,20 @@ class BiRNNClassifier(nn.Module):
     def __init__(self, config: ClassifierModelConfig, num_words: int, num_chars: int, num_labels: int) -> None:
         super().__init__()
         self.embed = WordCharEmbedding(num_words, config.word_dim, num_chars, config.char_dim,
-                                       config.char_hidden, config.rnn, config.word_dropout)  # fmt: skip
+                                       config.char_hidden, config.rnn, config.word_dropout,
+                                       packed=config.packed)  # fmt: skip
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = make_recurrent(config.rnn, self.embed.output_size, config.hidden_size, config.num_layers,
-                                  batch_first=True, dropout=config.dropout, bidirectional=True)  # fmt: skip
+                                  batch_first=True, dropout=config.dropout, bidirectional=True,
+                                  path=config.execution)  # fmt: skip
         self.pool = Pooling(config.pooling, 2 * config.hidden_size, bidirectional=True)
         self.out = nn.Linear(2 * config.hidden_size, num_labels)
+        self.packed = config.packed
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor | None]:
         """(logits (N, C), attention weights (N, L) or None)."""
         mask = batch["mask"]
         vectors = self.dropout(self.embed(batch["words"], mask, batch.get("chars")))  # (N, L, E)
-        states = run_packed(self.rnn, vectors, mask.sum(1))  # (N, L, 2H), zeros on padding
+        states = run_rnn(self.rnn, vectors, mask.sum(1), self.packed)  # (N, L, 2H), zeros on padding
         pooled, weights = self.pool(states, mask)  # (N, 2H)
         return self.out(self.dropout(pooled)), weights

@@ -55,8 +55,16 @@ class LayerNormLSTMCell(RecurrentCell):
                 self.bias[self.hidden_size : 2 * self.hidden_size] = self.forget_bias
 
     def forward_with_gates(self, x: Tensor, state: tuple[Tensor, Tensor]) -> tuple[tuple[Tensor, Tensor], Gates]:
+        return self.forward_projected(self.project_input(x), state)
+
+    def project_input(self, x: Tensor) -> Tensor:
+        """``LN(W_ih x)``, which reads only the input: (..., I) -> (..., 4H), all time steps at once."""
+        return self.norm_ih(x @ self.weight_ih.t())
+
+    def forward_projected(self, x_proj: Tensor, state: tuple[Tensor, Tensor]) -> tuple[tuple[Tensor, Tensor], Gates]:
+        """One step from ``x_proj = LN(W_ih x_t)`` (N, 4H) and the state (h, c), each (N, H)."""
         h, c = state
-        pre = self.norm_ih(x @ self.weight_ih.t()) + self.norm_hh(h @ self.weight_hh.t())
+        pre = x_proj + self.norm_hh(h @ self.weight_hh.t())
         if self.bias is not None:
             pre = pre + self.bias
         i, f, g, o = pre.chunk(4, dim=1)

@@ -8,8 +8,14 @@ Two execution paths, one truth:
 * the **explicit** path steps the cell functions of `rnnlab.nn.cells` in Python, one time step at a time.
   It is the readable reference, it records gate traces, and it runs user-written cells (`Recurrent`).
 
-``path="auto"`` (the default) takes the fused path unless gates are being recorded; ``"fused"`` and
-``"explicit"`` force one. Tests prove both paths give the same outputs, states and gradients.
+* the **compiled** path (``path="compiled"``) is the explicit path's loop compiled by torch.compile, a
+  chunk of steps per call (`rnnlab.nn.compiled`): near fused speed for cells without a fused kernel, after
+  a one-off compile per shape family. Where compilation is unavailable it warns once and runs explicit.
+
+``path="auto"`` (the default) takes the fused path unless gates are being recorded, and the explicit path
+for cells without a fused kernel (compile time is seconds to minutes, so compiling is opt-in; see
+docs/layers.md); ``"fused"``, ``"explicit"`` and ``"compiled"`` force one. Gate traces always run explicit.
+Tests prove the paths give the same outputs, states and gradients.
 
 Shapes follow torch: input ``(L, N, H_in)`` (``(N, L, H_in)`` when ``batch_first``), unbatched
 ``(L, H_in)``, or a ``PackedSequence``; states ``(D * num_layers, N, H_out)`` layer-major with direction 0
@@ -30,9 +36,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from rnnlab.nn import compiled as _compiled
 from rnnlab.nn.cells import Gates, RecurrentCell, gru_step, lstm_step, rnn_step
 
-ExecutionPath = Literal["auto", "fused", "explicit"]
+ExecutionPath = Literal["auto", "fused", "explicit", "compiled"]
+PATHS = ("auto", "fused", "explicit", "compiled")
 State = tuple[Tensor, ...]  # (h,) or (h, c), each (N, ·)
 GateTrace = dict[tuple[int, int], dict[str, Tensor]]  # (layer, direction) -> gate -> (L, N, H)
 # project: input sequence (L, N, I) -> what `step` consumes per time step (L, N, ·)
@@ -189,8 +197,11 @@ def run_direction(
     return torch.stack(outputs), state, stacked_gates
 
 
-def explicit_forward(layer, batch: _Batch, state: State, trace: GateTrace | None) -> tuple[Tensor, State]:
-    """Run all layers and directions with Python-stepped cells. Returns output (L, N, D*H_out), final state."""
+def explicit_forward(
+    layer, batch: _Batch, state: State, trace: GateTrace | None, compiled: bool = False
+) -> tuple[Tensor, State]:
+    """Run all layers and directions with Python-stepped cells (``compiled``: chunks of steps compiled by
+    torch.compile, no trace). Returns output (L, N, D*H_out), final state."""
     directions = 2 if layer.bidirectional else 1
     layer_input = batch.x
     finals: list[State] = []
@@ -199,14 +210,20 @@ def explicit_forward(layer, batch: _Batch, state: State, trace: GateTrace | None
             layer_input = F.dropout(layer_input, layer.dropout, training=True)
         outputs = []
         for direction in range(directions):
-            project, step = layer._direction_step(index, direction)
             slot = index * directions + direction
             initial = tuple(s[slot] for s in state)
-            out, final, gates = run_direction(project(layer_input), step, initial, batch.lengths, direction == 1)
+            if compiled:
+                project, chunk, weights = layer._compiled_step(index, direction)
+                out, final = _compiled.run_direction_compiled(
+                    project(layer_input), chunk, weights, initial, batch.lengths, direction == 1
+                )
+            else:
+                project, step = layer._direction_step(index, direction)
+                out, final, gates = run_direction(project(layer_input), step, initial, batch.lengths, direction == 1)
+                if trace is not None:
+                    trace[(index, direction)] = gates
             outputs.append(out)
             finals.append(final)
-            if trace is not None:
-                trace[(index, direction)] = gates
         layer_input = torch.cat(outputs, dim=2) if directions == 2 else outputs[0]
     final_state = tuple(torch.stack([f[k] for f in finals]) for k in range(len(state)))
     return layer_input, final_state
@@ -232,6 +249,8 @@ class _LayerMixin:
     def forward(self, input, hx=None, lengths: Tensor | None = None):
         """torch.nn contract; ``lengths`` (N,) optionally marks the true lengths of a padded batch."""
         handle = self._gate_recorder
+        if handle is None and self.path == "compiled":
+            return self._compiled_forward(input, hx, lengths)
         if handle is not None or self.path == "explicit" or not self._fusable():
             output, state, trace = self._explicit(input, hx, lengths, want_trace=handle is not None)
             if handle is not None:
@@ -251,6 +270,20 @@ class _LayerMixin:
         output, final = explicit_forward(self, batch, state, trace)
         output, final = _restore_output(self, batch, output, final)
         return output, final, trace
+
+    def _compiled_forward(self, input, hx, lengths):
+        batch = _prepare_input(self, input, lengths)
+        state = _prepare_state(self, hx, batch)
+        reason = _compiled.compile_unavailable_reason()
+        if reason is None:
+            try:
+                output, final = explicit_forward(self, batch, state, None, compiled=True)
+                return _restore_output(self, batch, output, final)
+            except _compiled.CompileUnavailable as error:
+                reason = str(error)
+        _compiled.warn_fallback(type(self).__name__, reason)
+        output, final = explicit_forward(self, batch, state, None)
+        return _restore_output(self, batch, output, final)
 
     def _fusable(self) -> bool:
         return True
@@ -278,8 +311,8 @@ class _LayerMixin:
 
 
 def _check_path(path: str) -> ExecutionPath:
-    if path not in ("auto", "fused", "explicit"):
-        raise ValueError(f"path must be 'auto', 'fused' or 'explicit', got {path!r}")
+    if path not in PATHS:
+        raise ValueError(f"path must be 'auto', 'fused', 'explicit' or 'compiled', got {path!r}")
     return path  # type: ignore[return-value]
 
 
@@ -297,11 +330,21 @@ class _TorchLayer(_LayerMixin):
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         }
 
+    def _compiled_step(self, index: int, direction: int):
+        """(project, compiled-chunk function, its weights) for the compiled path."""
+        w = self._weights(index, direction)
+        project = lambda x: F.linear(x, w["weight_ih"], w["bias_ih"])  # noqa: E731
+        if isinstance(self, nn.LSTM):
+            return project, _compiled.lstm_chunk, (w["weight_hh"], w["bias_hh"], w["weight_hr"])
+        if isinstance(self, nn.GRU):
+            return project, _compiled.gru_chunk, (w["weight_hh"], w["bias_hh"])
+        return project, _compiled.rnn_chunk, (w["weight_hh"], w["bias_hh"], self.nonlinearity)
+
 
 class RNN(_TorchLayer, nn.RNN):
     """Elman RNN layer (tanh or relu), stacked and bidirectional. Drop-in for ``torch.nn.RNN``.
 
-    Extra keyword: ``path`` ("auto" | "fused" | "explicit"), the execution path.
+    Extra keyword: ``path`` ("auto" | "fused" | "explicit" | "compiled"), the execution path.
     """
 
     state_is_tuple = False
@@ -320,7 +363,7 @@ class RNN(_TorchLayer, nn.RNN):
 class LSTM(_TorchLayer, nn.LSTM):
     """LSTM layer, stacked, bidirectional, optional projections. Drop-in for ``torch.nn.LSTM``.
 
-    Extra keyword: ``path`` ("auto" | "fused" | "explicit"), the execution path.
+    Extra keyword: ``path`` ("auto" | "fused" | "explicit" | "compiled"), the execution path.
     """
 
     state_is_tuple = True
@@ -338,7 +381,7 @@ class LSTM(_TorchLayer, nn.LSTM):
 class GRU(_TorchLayer, nn.GRU):
     """GRU layer, stacked and bidirectional. Drop-in for ``torch.nn.GRU``.
 
-    Extra keyword: ``path`` ("auto" | "fused" | "explicit"), the execution path.
+    Extra keyword: ``path`` ("auto" | "fused" | "explicit" | "compiled"), the execution path.
     """
 
     state_is_tuple = False
@@ -358,7 +401,8 @@ class Recurrent(_LayerMixin, nn.Module):
 
     ``cell_factory(input_size, hidden_size, **cell_kwargs)`` builds one cell per layer and direction; they
     live in ``self.cells["l{k}"]`` / ``["l{k}_reverse"]``. Same call contract as `LSTM` (tuple-state
-    cells) or `GRU` (tensor-state cells); always runs on the explicit path.
+    cells) or `GRU` (tensor-state cells). ``path``: "auto" or "explicit" (Python-stepped) or "compiled"
+    (torch.compile, `rnnlab.nn.compiled`); there is no fused kernel.
 
     Shapes: input (L, N, input_size) or batch-first / unbatched / packed; output (L, N, D * H_out).
     """
@@ -372,16 +416,20 @@ class Recurrent(_LayerMixin, nn.Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        path: ExecutionPath = "auto",
         **cell_kwargs,
     ) -> None:
         super().__init__()
+        if path == "fused":
+            raise ValueError("Recurrent: path 'fused' needs a fused kernel, which a custom cell does not have; "
+                             "use 'auto', 'explicit' or 'compiled'")  # fmt: skip
         if num_layers < 1:
             raise ValueError(f"Recurrent: num_layers must be >= 1, got {num_layers}")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError(f"Recurrent: dropout must be in [0, 1], got {dropout}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.batch_first, self.dropout, self.bidirectional = batch_first, float(dropout), bidirectional
-        self.path = "explicit"
+        self.path = "compiled" if _check_path(path) == "compiled" else "explicit"
         directions = 2 if bidirectional else 1
         self.cells = nn.ModuleDict()
         for index in range(num_layers):
@@ -407,11 +455,15 @@ class Recurrent(_LayerMixin, nn.Module):
     def _direction_step(self, index: int, direction: int) -> DirectionStep:
         cell = self.cells[f"l{index}" + ("_reverse" if direction else "")]
 
-        def step(x: Tensor, state: State) -> tuple[State, Gates]:
-            new_state, gates = cell.forward_with_gates(x, state if cell.state_is_tuple else state[0])
+        def step(x_proj: Tensor, state: State) -> tuple[State, Gates]:
+            new_state, gates = cell.forward_projected(x_proj, state if cell.state_is_tuple else state[0])
             return (tuple(new_state) if cell.state_is_tuple else (new_state,)), gates
 
-        return (lambda x: x), step
+        return cell.project_input, step
+
+    def _compiled_step(self, index: int, direction: int):
+        cell = self.cells[f"l{index}" + ("_reverse" if direction else "")]
+        return cell.project_input, _compiled.cell_chunk, cell
 
 
 def run_packed(rnn: nn.Module, inputs: Tensor, lengths: Tensor) -> Tensor:

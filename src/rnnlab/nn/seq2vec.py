@@ -5,7 +5,9 @@
 
 The head is linear, so the same block is a regressor (output_size = number of targets, trained with MSE)
 or a classifier (output_size = number of labels, trained with cross-entropy). Padding never leaks: the
-RNN runs on packed sequences, so the backward direction starts at each sequence's real end.
+RNN runs on the padded batch with each sequence reversed within its length for the backward direction
+(`rnnlab.nn.padded`), so the backward direction starts at each sequence's real end; ``packed: true`` runs
+the same numbers through packed sequences instead (slower on CPU; kept for comparison).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from typing import Literal
 from torch import Tensor, nn
 
 from rnnlab.config import MAX_LAYERS, require_fractions, require_sizes
-from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
+from rnnlab.nn.cell_registry import check_cell_name, get_cell, make_recurrent
+from rnnlab.nn.padded import run_rnn
 from rnnlab.nn.pooling import Pooling
-from rnnlab.nn.recurrent import run_packed
 
 
 @dataclass
@@ -32,9 +34,12 @@ class SequenceToVectorConfig:
     bidirectional: bool = True
     dropout: float = 0.1
     pooling: Literal["last", "mean", "max", "attention"] = "mean"
+    packed: bool = False  # true: pack the batches (the reference path); false: padded speed, same numbers
+    execution: Literal["auto", "fused", "explicit", "compiled"] = "auto"  # the RNN's path (docs/layers.md)
 
     def __post_init__(self) -> None:
         check_cell_name(self.cell, "model.cell")
+        get_cell(self.cell).check_path(self.execution, "model.execution")
         require_sizes(self, "embedding_size hidden_size")
         require_sizes(self, "num_layers", high=MAX_LAYERS)
         require_fractions(self, "dropout")
@@ -49,12 +54,13 @@ class SequenceToVector(nn.Module):
         self.embed = nn.Embedding(vocab_size, config.embedding_size, padding_idx=pad_id)
         self.rnn = make_recurrent(config.cell, config.embedding_size, config.hidden_size, config.num_layers,
                                   batch_first=True, dropout=config.dropout,
-                                  bidirectional=config.bidirectional)  # fmt: skip
+                                  bidirectional=config.bidirectional, path=config.execution)  # fmt: skip
         self.pool = Pooling(config.pooling, directions * config.hidden_size, config.bidirectional)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(directions * config.hidden_size, output_size)
+        self.packed = config.packed
 
     def forward(self, ids: Tensor, mask: Tensor) -> Tensor:
-        states = run_packed(self.rnn, self.embed(ids), mask.sum(1).clamp_min(1))
+        states = run_rnn(self.rnn, self.embed(ids), mask.sum(1).clamp_min(1), self.packed)
         pooled, _ = self.pool(states, mask)
         return self.head(self.dropout(pooled))

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from rnnlab.nn.cell_registry import make_recurrent
 from rnnlab.nn.crf import CRF, bio_constraints
-from rnnlab.nn.recurrent import run_packed
+from rnnlab.nn.padded import run_rnn
 from rnnlab.nn.word_char import WordCharEmbedding, check_word_char_config
 
 
@@ -38,6 +38,8 @@ class TaggerModelConfig:
     lowercase: bool = True
     min_freq: int = 1
     max_vocab: int | None = 50000
+    packed: bool = False  # true: pack the batches (the reference path); false: padded speed, same numbers
+    execution: Literal["auto", "fused", "explicit", "compiled"] = "auto"  # the RNN's path (docs/layers.md)
 
     def __post_init__(self) -> None:
         check_word_char_config(self)
@@ -55,12 +57,14 @@ class BiRNNTagger(nn.Module):
         super().__init__()
         self.embed = WordCharEmbedding(
             num_words, config.word_dim, num_chars, config.char_dim, config.char_hidden, config.rnn,
-            config.word_dropout,
+            config.word_dropout, packed=config.packed,
         )  # fmt: skip
         self.dropout = nn.Dropout(config.dropout)
         self.rnn = make_recurrent(config.rnn, self.embed.output_size, config.hidden_size, config.num_layers,
-                                  batch_first=True, dropout=config.dropout, bidirectional=True)  # fmt: skip
+                                  batch_first=True, dropout=config.dropout, bidirectional=True,
+                                  path=config.execution)  # fmt: skip
         self.scores = nn.Linear(2 * config.hidden_size, len(tags))
+        self.packed = config.packed
         self.crf = None
         if config.output == "crf":
             constraints = bio_constraints(list(tags)) if scheme in ("bio", "bioes") else (None, None, None)
@@ -70,7 +74,7 @@ class BiRNNTagger(nn.Module):
         """(N, L, T) per-token tag scores."""
         mask = batch["mask"]
         vectors = self.dropout(self.embed(batch["words"], mask, batch.get("chars")))  # (N, L, E)
-        states = run_packed(self.rnn, vectors, mask.sum(1))  # (N, L, 2H), zeros on padding
+        states = run_rnn(self.rnn, vectors, mask.sum(1), self.packed)  # (N, L, 2H), zeros on padding
         return self.scores(self.dropout(states))
 
     def forward(self, batch: dict[str, Tensor]) -> Tensor:

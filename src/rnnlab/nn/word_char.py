@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
-from rnnlab.nn.cell_registry import check_cell_name, make_recurrent
+from rnnlab.nn.cell_registry import check_cell_name, get_cell, make_recurrent
+from rnnlab.nn.padded import run_bucketed
 from rnnlab.nn.recurrent import run_packed
 
 
@@ -18,6 +19,7 @@ def check_word_char_config(config) -> None:
     """The checks of a word(+char) RNN's `model:` section (tagger, classifier), for its `__post_init__`:
     the cell name, sizes (char_dim 0 turns characters off), vocabulary limits, layers and dropout rates."""
     check_cell_name(config.rnn, "model.rnn")
+    get_cell(config.rnn).check_path(config.execution, "model.execution")
     require_sizes(config, "word_dim hidden_size min_freq")
     require_sizes(config, "max_vocab", low=5)  # specials included: <pad> <unk> <s> </s> and one token
     require_sizes(config, "char_dim char_hidden", low=0)  # char_dim 0: no character features
@@ -39,7 +41,7 @@ class WordCharEmbedding(nn.Module):
 
     def __init__(
         self, num_words: int, word_dim: int, num_chars: int, char_dim: int, char_hidden: int,
-        rnn: str = "lstm", word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1,
+        rnn: str = "lstm", word_dropout: float = 0.0, pad_id: int = 0, unk_id: int = 1, packed: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         self.words = nn.Embedding(num_words, word_dim, padding_idx=pad_id)
@@ -48,6 +50,7 @@ class WordCharEmbedding(nn.Module):
             self.chars = nn.Embedding(num_chars, char_dim, padding_idx=pad_id)
             self.char_rnn = make_recurrent(rnn, char_dim, char_hidden, 1, batch_first=True, bidirectional=True)
         self.word_dropout = word_dropout
+        self.packed = packed  # pack the character batches (reference path) instead of running them padded
         self.pad_id, self.unk_id = pad_id, unk_id
         self.output_size = word_dim + (2 * char_hidden if self.use_chars else 0)
 
@@ -63,7 +66,10 @@ class WordCharEmbedding(nn.Module):
             raise ValueError("WordCharEmbedding: this model needs character ids (chars (N, L, C))")
         real = chars[mask]  # (W, C): only real words go through the character RNN
         lengths = (real != self.pad_id).sum(1).clamp_min(1)
-        states = run_packed(self.char_rnn, self.chars(real), lengths)  # (W, C, 2h)
+        if self.packed:
+            states = run_packed(self.char_rnn, self.chars(real), lengths)  # (W, C, 2h)
+        else:  # word lengths vary a lot within a batch: run them in a few length buckets
+            states = run_bucketed(self.char_rnn, self.chars(real), lengths)
         half = states.size(2) // 2
         rows = torch.arange(real.size(0), device=real.device)
         summary = torch.cat([states[rows, lengths - 1, :half], states[:, 0, half:]], dim=1)

@@ -32,11 +32,12 @@ from rnnlab.data.registry import get_dataset, load_dataset
 from rnnlab.data.tabular import Example, read_csv_file
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import ConfigError, DataError
+from rnnlab.labelling.batches import bucketed_batches
 from rnnlab.nn.seq2vec import SequenceToVector, SequenceToVectorConfig
 from rnnlab.numeric_metrics import regression_metrics
 from rnnlab.tasks.registry import TaskDescriptor, register_task
 from rnnlab.tasks.regressor import PREDICT, Regressor, evaluate, format_evaluation, load_regressor, tokenize
-from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask, shuffled_indices
+from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask
 
 __all__ = ["DESCRIPTOR", "RegressionConfig", "RegressionDataConfig", "RegressionTask", "build", "load_splits"]
 
@@ -88,9 +89,12 @@ class RegressionTask(TrainTask):
         self.config, self.regressor, self.splits = config, regressor, splits
 
     def train_batches(self, epoch: int):
-        train, size = self.splits["train"], self.config.batch_size
-        order = shuffled_indices(len(train), self.config.trainer.seed, epoch)
-        batches = [[train[i] for i in order[start : start + size]] for start in range(0, len(order), size)]
+        # Length-bucketed, as the labelling tasks' (rnnlab.labelling.batches): the RNN runs on the padded
+        # batch (rnnlab.nn.padded), so padding costs time; order still fixed by (seed, epoch).
+        train = self.splits["train"]
+        lengths = [len(text) for text, _ in train]
+        index_batches = bucketed_batches(lengths, self.config.batch_size, self.config.trainer.seed, epoch)
+        batches = [[train[i] for i in batch] for batch in index_batches]
         return EpochBatches(batches, make=self.encode)  # each batch made of tensors when the Trainer reads it
 
     def encode(self, examples: list[Example]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -266,6 +266,25 @@ def test_cider_d_against_hand_computed_cases():
     assert two == pytest.approx(10 * ((1 + 1) / 4 + 0) / 2)
 
 
+def test_cider_d_equals_pycocoevalcap_on_random_captions():
+    """The field's reference scorer (coco-caption's CIDEr-D, PyPI pycocoevalcap) on 40 random images."""
+    pytest.importorskip("pycocoevalcap", reason="pycocoevalcap is not installed (it is in the dev extra)")
+    import random
+
+    from pycocoevalcap.cider.cider import Cider
+
+    rng = random.Random(0)
+    words = "a the red blue small big circle square left of right above cat dog".split()
+    sentence = lambda: [rng.choice(words) for _ in range(rng.randint(1, 9))]  # noqa: E731
+    candidates = [sentence() for _ in range(40)]
+    references = [[sentence() for _ in range(rng.randint(1, 5))] for _ in range(40)]
+    ours, per_image = cider_d(candidates, references)
+    theirs, their_per_image = Cider().compute_score({i: [" ".join(r) for r in refs] for i, refs in enumerate(references)},
+                                                    {i: [" ".join(c)] for i, c in enumerate(candidates)})  # fmt: skip
+    assert ours == pytest.approx(theirs, abs=1e-12)
+    assert per_image == pytest.approx(list(their_per_image), abs=1e-12)
+
+
 def test_caption_scores_use_every_reference():
     import sacrebleu
 

@@ -20,7 +20,7 @@ from rnnlab.cli import main
 from rnnlab.data.caption_images import caption_tokens, images_to_tensor, read_caption_file, read_image
 from rnnlab.data.emoji_captions import STYLES, EmojiCaptions, join_packages
 from rnnlab.data.splits import split_of
-from rnnlab.errors import DataError
+from rnnlab.errors import ConfigError, DataError
 from rnnlab.nn.captioner import (
     Captioner,
     CaptionerConfig,
@@ -239,6 +239,26 @@ def test_attention_weights_sum_to_one_and_decoding_runs(attention):
     beam = model.caption(images, method="beam", beam_size=3, max_len=6)
     assert len(greedy) == len(beam) == 3 and all(len(h.tokens) <= 6 for h in greedy + beam)
     assert all(b.log_prob >= g.log_prob - 1e-4 for g, b in zip(greedy, beam))  # beam finds no worse
+
+
+def test_show_and_tell_can_read_the_image_as_its_first_input():
+    torch.manual_seed(0)
+    encoder = ImageEncoderConfig(width=4, stages=2, feature_size=6)
+    config = CaptionerConfig(attention="none", image_as="input", embed_dim=8, hidden_size=12, encoder=encoder)
+    model = Captioner(config, vocab_size=20, bos_id=2, eos_id=3, pad_id=0).eval()
+    assert hasattr(model, "image_in") and not hasattr(model, "init_h")
+    images, tgt_in = torch.randn(2, 3, 16, 16), torch.randint(4, 20, (2, 5))
+    logits, _ = model(images, tgt_in)
+    # the state <s> is read in is one LSTM step on W_I CNN(I) from zeros: recompute it by hand
+    zeros = torch.zeros(1, 2, 12)
+    x = model.image_in(model.encoder(images).mean).unsqueeze(1)
+    _, (h, c) = model.decoder.rnn(x, (zeros, zeros))
+    state = model.encode(images)
+    assert torch.allclose(state["hidden"][0], h) and torch.allclose(state["hidden"][1], c)
+    other, _ = model(torch.randn(2, 3, 16, 16), tgt_in)
+    assert not torch.allclose(logits, other)  # the image reaches the words
+    with pytest.raises(ConfigError, match="image_as"):
+        CaptionerConfig(attention="bahdanau", image_as="input")
 
 
 def test_the_doubly_stochastic_penalty():

@@ -1,6 +1,7 @@
 """Image captioning: a small CNN image encoder (`ImageEncoder`, reused by VQA) and `Captioner`, the CNN + an
 LSTM decoder with soft attention over the image's grid of features (Show, Attend and Tell, Xu et al. 2015),
-or with the image only in the decoder's initial state (Show and Tell, Vinyals et al. 2015: `attention: none`).
+or with the image read once (Show and Tell, Vinyals et al. 2015: `attention: none`), as the decoder's initial
+state (`image_as: state`) or, as in the paper, as its first input before <s> (`image_as: input`).
 
     encoder = ImageEncoder(ImageEncoderConfig())           # images (B, 3, H, W) in [-1, 1]
     grid = encoder(images)                                  # ImageGrid: memory (B, S, D), mask (B, S), shape (h, w)
@@ -133,6 +134,9 @@ class CaptionerConfig:
 
     encoder: ImageEncoderConfig = field(default_factory=ImageEncoderConfig)
     attention: Literal["bahdanau", "general", "dot", "none"] = "bahdanau"  # none: Show and Tell
+    # Show and Tell reads the image once: "state" maps it to the LSTM's starting state; "input" (the paper's
+    # own set-up) feeds it as the LSTM's first input, x_{-1} = W_I CNN(I), from a zero state, before <s>
+    image_as: Literal["state", "input"] = "state"
     embed_dim: int = 64
     hidden_size: int = 256
     decoder_layers: int = 1
@@ -143,6 +147,9 @@ class CaptionerConfig:
         require_sizes(self, "embed_dim hidden_size", high=MAX_WIDTH)
         require_sizes(self, "decoder_layers", high=min(MAX_LAYERS, 8))
         require_fractions(self, "dropout")
+        require(self.image_as == "state" or self.attention == "none", "image_as",
+                "state with attention (an attentional decoder reads the image at every step); input needs "
+                "attention: none", {"image_as": self.image_as, "attention": self.attention})  # fmt: skip
         require(self.attention != "dot" or self.hidden_size == self.encoder.feature_size, "attention",
                 "bahdanau or general when hidden_size != encoder.feature_size (dot needs them equal)",
                 {"attention": self.attention, "hidden_size": self.hidden_size,
@@ -171,8 +178,11 @@ class Captioner(nn.Module):
         self.encoder = ImageEncoder(config.encoder)
         features = config.encoder.feature_size
         layers, hidden = config.decoder_layers, config.hidden_size
-        self.init_h = nn.Linear(features, layers * hidden)
-        self.init_c = nn.Linear(features, layers * hidden)
+        if config.image_as == "input":  # x_{-1}: the image in the word embedding space
+            self.image_in = nn.Linear(features, config.embed_dim)
+        else:
+            self.init_h = nn.Linear(features, layers * hidden)
+            self.init_c = nn.Linear(features, layers * hidden)
         attention = None if config.attention == "none" else config.attention
         self.decoder = Decoder(vocab_size, config.embed_dim, hidden, layers, "lstm", attention, features,
                                config.input_feeding, config.dropout, pad_id=pad_id)  # fmt: skip
@@ -186,6 +196,10 @@ class Captioner(nn.Module):
         grid = self.encoder(images)
         batch, layers, hidden = images.size(0), self.config.decoder_layers, self.config.hidden_size
         mean = grid.mean  # (B, D)
+        if self.config.image_as == "input":  # one LSTM step on the image from a zero state, then <s> follows
+            zeros = mean.new_zeros(layers, batch, hidden)
+            _, state = self.decoder.rnn(self.decoder.dropout(self.image_in(mean)).unsqueeze(1), (zeros, zeros))
+            return self.decoder.init_state(state, grid)
         h0 = torch.tanh(self.init_h(mean)).view(batch, layers, hidden).transpose(0, 1).contiguous()
         c0 = torch.tanh(self.init_c(mean)).view(batch, layers, hidden).transpose(0, 1).contiguous()
         return self.decoder.init_state((h0, c0), grid)  # ImageGrid has memory and mask, as EncoderOutput

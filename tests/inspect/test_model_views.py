@@ -1,4 +1,4 @@
-"""`rnnlab inspect seq2seq`: the unrolled encoder-decoder agrees with the model's own scoring and decoding."""
+"""`rnnlab inspect seq2seq | unroll | graph`: pictures of trained models, checked against the models themselves."""
 
 from __future__ import annotations
 
@@ -68,3 +68,26 @@ def test_inspect_unroll_draws_a_stack_or_a_trained_models_own_shape(run_dir, tmp
     assert (tmp_path / "u.png").read_bytes().startswith(b"\x89PNG")
     assert main(["inspect", "unroll", "--text", " ".join(["w"] * 17), "--out", str(tmp_path / "v.png")]) == 2
     assert "expected 1 to 16 input tokens" in capsys.readouterr().err
+
+
+def test_inspect_graph_keeps_every_message_passing_step(tmp_path, capsys):
+    from rnnlab.inspect.graph import message_passing_steps
+    from rnnlab.tasks.registry import get_task
+    from tests.verb_models import build_graph
+
+    run = build_graph(tmp_path)
+    predictor = get_task("graph").load(run / "best")
+    from rnnlab.data.molecules import smiles_graph
+
+    graph = smiles_graph("CC(=O)O")
+    steps = message_passing_steps(predictor, graph, ["C", "C", "O", "O"], [], "acetic acid")
+    assert len(steps.values) == 3 and all(v.shape == (4,) for v in steps.values)  # h_0 and 2 steps, 4 atoms
+    final = predictor.model.network(graph)  # the last panel is the state the readout reads
+    assert steps.values[-1] == pytest.approx(final.norm(dim=-1).detach().numpy(), abs=1e-6)
+    answer = predictor.predict_molecules([graph])[0]
+    assert f"{answer:.3f}" in steps.title
+    out = tmp_path / "g.png"
+    assert main(["inspect", "graph", str(run), "--smiles", "CC(=O)O", "--out", str(out)]) == 0
+    assert out.read_bytes().startswith(b"\x89PNG") and "2 message-passing steps" in capsys.readouterr().out
+    assert main(["inspect", "graph", str(run), "--out", str(tmp_path / "h.png")]) == 2
+    assert "give the molecule to draw with --smiles" in capsys.readouterr().err

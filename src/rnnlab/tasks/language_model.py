@@ -138,6 +138,18 @@ class LanguageModelTask(TrainTask):
     def on_epoch_start(self, epoch: int) -> None:
         self.state = None
 
+    def shard_batch(self, batches: BPTTWindows, index: int, rank: int, world: int):
+        """Data-parallel training (rnnlab.train.distributed): each rank takes its contiguous block of the
+        parallel streams (columns): its own contiguous shard of the corpus, with its own carried state."""
+        from rnnlab.train.distributed import DistributedError, shard_bounds
+
+        inputs, targets = batches[index]  # (l, batch_size)
+        if inputs.shape[1] < world:
+            raise DistributedError(f"batch_size {inputs.shape[1]} (parallel streams) cannot be split between "
+                                   f"{world} processes: raise it or use fewer processes")  # fmt: skip
+        start, stop = shard_bounds(inputs.shape[1], rank, world)
+        return inputs[:, start:stop], targets[:, start:stop]
+
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
         inputs, targets = batch  # on the Trainer's device already
         logits, state = model(inputs, self.state)

@@ -41,6 +41,20 @@ class EpochBatches(Sequence, Generic[T]):
         item = self.items[self.order[index]]
         return self.make(item) if self.make is not None else item
 
+    def shard(self, index: int, rank: int, world: int) -> T:
+        """Rank `rank`'s contiguous part of batch `index` for data-parallel training (of `world` processes):
+        with `make`, a batch given as a list of examples is cut before it is encoded; else the batch's tensors
+        are cut along their first dimension (`rnnlab.train.distributed.slice_batch`)."""
+        from rnnlab.train.distributed import Filler, shard_bounds, slice_batch
+
+        item = self.items[self.order[index]]
+        if self.make is not None and isinstance(item, (list, tuple, range)) and not isinstance(item[0] if item else None, torch.Tensor):
+            start, stop = shard_bounds(len(item), rank, world)
+            if start == stop:  # fewer examples than ranks (an epoch's last batch): the first, weighted 0
+                return Filler(self.make(item[:1]))
+            return self.make(item[start:stop])
+        return slice_batch(self[index], rank, world)
+
 
 class DrawnBatches(Sequence, Generic[T]):
     """`length` batches drawn one after the other by `draw(generator)` from one generator seeded with `seed`.

@@ -96,7 +96,9 @@ def train_task(
         output_dir = _default_output_dir(build, config)
     if not checked and output_dir is not None:  # what prepare_setup does after building
         check_disk_space(setup.model, config.trainer, output_dir, resume=resume is not False, config=config)
-    if setup.banner:
+    from rnnlab.train.distributed import is_main
+
+    if setup.banner and is_main():  # under torchrun: rank 0 speaks for the run
         print(setup.banner, file=sys.stderr)
     trainer = build_trainer(setup, config.trainer, output_dir, callbacks=callbacks,
                             handle_signals=handle_signals, clock=clock)  # fmt: skip
@@ -106,6 +108,8 @@ def train_task(
         if not _out_of_memory(error):
             raise
         raise _too_big(config, "train the model", error, batch=True) from None
+    if not is_main():  # the others trained the same weights; rank 0 finishes (e.g. tests best/) and reports
+        return summary
     return setup.finish(summary) if setup.finish is not None else summary
 
 

@@ -80,6 +80,7 @@ import torch
 
 from rnnlab.config import config_to_dict
 from rnnlab.errors import CheckpointError, ConfigError, TrainingDiverged, TrainingInterrupted
+from rnnlab.train import distributed
 from rnnlab.train.batches import move_to
 from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
 from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
@@ -87,7 +88,7 @@ from rnnlab.train.config import TrainerConfig
 from rnnlab.train.device import autocast, resolve_device, resolve_precision
 from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
 from rnnlab.train.optim import LRSchedule, build_optimizer, is_improvement
-from rnnlab.train.rng import get_rng_state, set_rng_state, set_seed
+from rnnlab.train.rng import MAX_SEED, get_rng_state, set_rng_state, set_seed
 from rnnlab.train.task import TrainTask, as_step_output
 
 # TrainerConfig, resolve_device and set_seed live in rnnlab.train.config / .device / .rng; still importable here
@@ -119,6 +120,12 @@ class Trainer:
     and raise `TrainingInterrupted` (a KeyboardInterrupt); a second Ctrl-C quits at once without saving.
     `handle_signals="finish"` instead ends such a run like any other stop (final evaluation, best/ and last/,
     `summary()["stop_reason"] == "interrupted"`): for a caller that reports on what was trained (the demo).
+
+    Under torchrun (`rnnlab.train.distributed.init` called first; docs/distributed.md) the model is wrapped
+    in DistributedDataParallel, each rank trains on its slice of every global batch with its gradient
+    weighted by its share of the tokens (N processes take the same steps as one), rank 0 alone writes
+    files and evaluates (the metrics are sent to all ranks), stop decisions are agreed after every step,
+    and last/ holds every rank's RNG and task state.
     """
 
     def __init__(
@@ -145,9 +152,21 @@ class Trainer:
         # SIGINT/SIGTERM during fit() stop training after the current step and write last/ (runs with files,
         # in the main thread); see _deferred_signals
         self.handle_signals = handle_signals
+        # data-parallel under torchrun (rnnlab.train.distributed): rank 0 alone writes files and evaluates
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.distributed = distributed.is_distributed()
         self.device = resolve_device(self.config.device)
+        if self.distributed and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", distributed.local_rank())  # one GPU per process of a node
         self.precision = resolve_precision(self.config.precision, self.device, stacklevel=2)
         self.model.to(self.device)
+        if self.distributed:
+            # gradients averaged across ranks in backward; find_unused_parameters: a task may leave some
+            # parameters out of a step (attention penalty off, a tree without some node kinds)
+            self.model = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None,
+                find_unused_parameters=True, **_no_buffer_sync(),
+            )  # fmt: skip
         out = self.output_dir
         self.metrics_path = out / "metrics.jsonl" if out is not None else None
         self.plot_path = out / "loss_curve.png" if out is not None else None
@@ -176,6 +195,8 @@ class Trainer:
         self._stop_requested: str | None = None
         self._interrupted: int | None = None  # the signal (SIGINT/SIGTERM) that asked training to stop
         self._saved_step: int | None = None  # step of the last write of last/
+        self._agreed_cause: str | None = None  # under DDP: the stop cause all ranks agreed on (see _done)
+        self._agreed_signal: int | None = None
         self._acc = self._empty_accumulator()
 
     def _empty_accumulator(self) -> dict[str, Any]:
@@ -261,13 +282,13 @@ class Trainer:
         if self.output_dir is not None:
             self.output_dir.mkdir(parents=True, exist_ok=True)
         self._reset_progress()
-        set_seed(cfg.seed)
+        set_seed((cfg.seed + self.rank) % (MAX_SEED + 1))  # rank 0 as one process; other ranks own dropout
         self._build_optimizer()
         pending_rng = None
         checkpoint_path = self._resume_path(resume)
         if checkpoint_path is not None:
             pending_rng = self._restore(checkpoint_path)
-        if self.metrics_path is None:
+        if self.metrics_path is None or self.rank != 0:
             self.log = _MemoryLog()
         else:
             self.log = MetricsLog(self.metrics_path, resume_step=self.step if checkpoint_path is not None else None)
@@ -276,9 +297,14 @@ class Trainer:
         self._interval_tokens = 0
         self._bar = self._make_bar()
         try:
-            with self._deferred_signals():
+            with self._deferred_signals(), self._peer_errors():
                 self._loop(pending_rng)
-                self.stop_reason = self._stop_cause() or "max_epochs"
+                if self.distributed:  # one more agreement: a signal may have come to one rank since the last
+                    self._done()
+                    self.stop_reason = self._agreed_cause or "max_epochs"
+                    self._interrupted = self._agreed_signal
+                else:
+                    self.stop_reason = self._stop_cause() or "max_epochs"
                 if self.stop_reason == "interrupted" and self._interrupted is not None and self.handle_signals != "finish":
                     self._stop_interrupted()
                 if self.stop_reason == "max_minutes":
@@ -292,6 +318,8 @@ class Trainer:
         finally:
             self._bar.close()
             self.log.close()
+        if self.distributed:  # rank 0's last files are written before any rank reads them
+            distributed.barrier()
         summary = self.summary()
         self._emit("on_train_end", summary)
         return summary
@@ -403,7 +431,11 @@ class Trainer:
                 set_rng_state(pending_rng)
                 pending_rng = None
             while self.batch_index < len(batches):
-                if not self._train_step(batches[self.batch_index]):
+                if self.distributed:  # this rank's part of the global batch
+                    batch = distributed.shard(self.task, batches, self.batch_index, self.rank, self.world)
+                else:
+                    batch = batches[self.batch_index]
+                if not self._train_step(batch):
                     return  # a non-finite loss with on_nonfinite="stop": this batch was not trained on
                 self.batch_index += 1
                 step = self.step
@@ -421,7 +453,34 @@ class Trainer:
                 self._evaluate_and_save()
 
     def _done(self) -> bool:
-        return self._stop_cause() is not None
+        if not self.distributed:
+            return self._stop_cause() is not None
+        return self._agree_stop() is not None
+
+    def _agree_stop(self) -> str | None:
+        """Under DDP: the stop cause of the rank that wants to stop, taken by every rank (one all-reduce);
+        the time budget and signals are seen by each rank at its own moment."""
+        cfg = self.config
+        time_up = cfg.max_minutes is not None and self.elapsed() >= 60.0 * cfg.max_minutes
+        nonfinite = self._stop_requested == "nonfinite_loss"
+        local = [float(self._interrupted or 0), float(self._stop_requested is not None and not nonfinite),
+                 float(nonfinite), float(self.early_stopped), float(time_up)]  # fmt: skip
+        signal_number, requested, nonfinite_any, early, timed_out = distributed.any_rank(local)
+        cause = None
+        if signal_number:
+            cause, self._agreed_signal = "interrupted", int(signal_number)
+        elif nonfinite_any:
+            cause = "nonfinite_loss"
+        elif requested:
+            cause = self._stop_requested or "callback"
+        elif early:
+            cause = "early_stopping"
+        elif cfg.max_steps is not None and self.step >= cfg.max_steps:
+            cause = "max_steps"
+        elif timed_out:
+            cause = "max_minutes"
+        self._agreed_cause = cause
+        return cause
 
     def _stop_cause(self) -> str | None:
         """Why training must stop now (None: it goes on); max_epochs is the loop's own condition."""
@@ -450,10 +509,17 @@ class Trainer:
         progress = self.budget_fraction()  # measured before the step, like the step fraction
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        batch = move_to(batch, self.device)
+        filler = isinstance(batch, distributed.Filler)  # this rank has no part of a short batch
+        batch = move_to(batch.batch if filler else batch, self.device)
         with self._autocast():
             output = as_step_output(self.task.train_step(self.model, batch))
-        output.loss.backward()
+        if filler:
+            output.num_tokens, output.metrics = 0, {key: 0.0 for key in output.metrics}
+        global_loss = None
+        if self.distributed:
+            global_loss, progress = self._global_step_output(output, progress)
+        else:
+            output.loss.backward()
         norm_tensor = None
         if cfg.clip_grad_norm is not None:
             norm_tensor = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip_grad_norm)
@@ -463,6 +529,8 @@ class Trainer:
         if guard:
             loss_and_norm = torch.stack([output.loss.detach().float(), norm_tensor.detach().float().to(output.loss.device)])
             loss, norm = loss_and_norm.tolist()
+            if global_loss is not None:
+                loss = global_loss
             if not math.isfinite(loss):
                 return self._nonfinite(f"training loss is {loss}")
             if not math.isfinite(norm):
@@ -476,7 +544,7 @@ class Trainer:
         self.optimizer.step()
         self.step += 1
         if loss is None:  # on_nonfinite="continue": read after the step
-            loss = float(output.loss.detach())
+            loss = float(output.loss.detach()) if global_loss is None else global_loss
         acc = self._acc
         acc["loss_sum"] += loss * output.num_tokens
         acc["tokens"] += output.num_tokens
@@ -498,6 +566,42 @@ class Trainer:
             )
             self._emit("on_step", info)
         return True
+
+    def _global_step_output(self, output, progress: float | None) -> tuple[float, float | None]:
+        """Under DDP: backward with this rank's loss weighted by its share of the global batch's tokens, and
+        the global batch's loss, token count and metrics in `output` (one all-reduce before backward); and
+        the ranks' mean budget fraction `progress` (their clocks differ a little; the lr must not).
+
+        DDP averages the ranks' gradients; a rank's mean loss times world * its tokens / all tokens makes
+        that average the gradient of the token-weighted mean over the whole batch: what one process
+        computes from the whole batch, however unevenly the batch was split.
+        """
+        keys = sorted(output.metrics)
+        local = torch.tensor([float(output.num_tokens), float(output.loss.detach()) * output.num_tokens,
+                              float(progress or 0.0), *(float(output.metrics[key]) for key in keys)],
+                             dtype=torch.float64)  # fmt: skip
+        total = distributed.sum_tensor(local).tolist()
+        tokens = max(total[0], 1e-12)
+        (output.loss * (self.world * output.num_tokens / tokens)).backward()
+        output.num_tokens = int(round(total[0]))
+        output.metrics = {key: value / self.world for key, value in zip(keys, total[3:])}
+        return total[1] / tokens, (total[2] / self.world if progress is not None else None)
+
+    @contextlib.contextmanager
+    def _peer_errors(self):
+        """Under DDP: a collective that fails because another rank died (killed, out of memory) or timed out
+        becomes one line naming the last checkpoint to resume from."""
+        try:
+            yield
+        except (RuntimeError, ValueError) as error:  # torch.distributed.DistError is a RuntimeError
+            if not self.distributed or not _peer_failure(error):
+                raise
+            saved = (f"; --resume continues from {self.last_dir} (step {self._saved_step})"
+                     if self._saved_step is not None and self.last_dir is not None else "; no checkpoint was written")  # fmt: skip
+            raise distributed.DistributedError(
+                f"rank {self.rank} of {self.world} lost the other processes at step {self.step} "
+                f"({distributed._first_line(error).split(' This is typically')[0]}){saved}"
+            ) from None
 
     # ----------------------------------------------------------------------------- logging, eval
     def _wall_time(self) -> float:
@@ -544,16 +648,22 @@ class Trainer:
 
     def _evaluate_and_save(self) -> None:
         cfg = self.config
-        self.model.eval()
-        try:
-            with torch.no_grad(), self._autocast():
-                metrics = {key: float(value) for key, value in self.task.evaluate().items()}
-        except (OverflowError, FloatingPointError) as error:  # e.g. math.exp of an exploded validation loss
+        metrics = failure = None
+        if self.rank == 0:  # under DDP rank 0 evaluates and sends the metrics: every rank decides alike
+            self.model.eval()
+            try:
+                with torch.no_grad(), self._autocast():
+                    metrics = {key: float(value) for key, value in self.task.evaluate().items()}
+            except (OverflowError, FloatingPointError) as error:  # e.g. math.exp of an exploded validation loss
+                failure = error
+            finally:
+                self.model.train()
+        if self.distributed:
+            metrics, failure = distributed.broadcast_object((metrics, failure))
+        if failure is not None:
             if cfg.on_nonfinite == "continue":
-                raise
-            self._diverge(f"the evaluation at step {self.step} overflowed ({error})")
-        finally:
-            self.model.train()
+                raise failure
+            self._diverge(f"the evaluation at step {self.step} overflowed ({failure})")
         if cfg.metric not in metrics:
             raise ConfigError(
                 f"trainer.metric={cfg.metric!r} is not among the metrics evaluate() returned: {sorted(metrics)}"
@@ -598,7 +708,7 @@ class Trainer:
             self._plot()
 
     def _plot(self) -> None:
-        if self.plot_path is None:
+        if self.plot_path is None or self.rank != 0:
             return
         try:
             plot_loss_curve(self.log.records, self.plot_path, title=f"{self.output_dir.name}: loss")
@@ -606,6 +716,8 @@ class Trainer:
             warnings.warn(f"could not write {self.plot_path}: {error}", stacklevel=2)
 
     def _say(self, message: str) -> None:
+        if self.rank != 0:  # one voice for the run
+            return
         logger.info(message)
         if self.config.progress:
             from tqdm import tqdm
@@ -618,7 +730,7 @@ class Trainer:
         return tqdm(
             total=self.total_steps(),  # None (a bare counter) for a run bounded only by max_minutes
             initial=self.step,
-            disable=not self.config.progress,
+            disable=not self.config.progress or self.rank != 0,
             unit="step",
             dynamic_ncols=True,
             file=sys.stderr,
@@ -627,8 +739,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ checkpoints
     def trainer_state(self) -> dict[str, Any]:
-        """Everything besides the weights that an exact resume needs."""
-        return {
+        """Everything besides the weights that an exact resume needs (under DDP: a collective, every rank calls it)."""
+        state = {
             "version": _STATE_VERSION,
             "step": self.step,
             "epoch": self.epoch,
@@ -647,6 +759,10 @@ class Trainer:
             "task": self.task.state_dict() if hasattr(self.task, "state_dict") else {},
             "trainer_config": config_to_dict(self.config),
         }
+        if self.distributed:  # each rank's own RNG and task state (a language model's carried hidden state)
+            state["ranks"] = distributed.all_gather_objects(_to_cpu({"rng": state["rng"], "task": state["task"]}))
+            state["world_size"] = self.world
+        return state
 
     def _save(self, directory: Path, *, with_state: bool) -> bool:
         """Write a checkpoint; never one with NaN/inf weights (False: not written, per on_nonfinite)."""
@@ -657,13 +773,16 @@ class Trainer:
             self._say(f"{what}: stopping (trainer.on_nonfinite=stop)")
             self._stop_requested = "nonfinite_loss"
             return False
+        trainer_state = self.trainer_state() if with_state else None  # on every rank: it gathers under DDP
+        if self.rank != 0:  # rank 0 alone writes
+            return True
         files = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
         save_checkpoint(
             directory,
             config=self.task.checkpoint_config(),
             model=unwrapped(self.model),  # a DDP / torch.compile wrapper's weights under the model's own names
             extra_files=files,
-            trainer_state=self.trainer_state() if with_state else None,
+            trainer_state=trainer_state,
         )
         return True
 
@@ -696,8 +815,9 @@ class Trainer:
                 f"{path}: cannot restore the optimizer state ({error}); was the model or trainer.optimizer changed?"
             ) from None
         self.schedule.load_state_dict(state["schedule"])
+        own = self._rank_state(path, state)
         if hasattr(self.task, "load_state_dict"):
-            self.task.load_state_dict(state["task"])
+            self.task.load_state_dict(own["task"])
         self.step = int(state["step"])
         self.epoch = int(state["epoch"])
         self.batch_index = int(state["batch_index"])
@@ -711,7 +831,26 @@ class Trainer:
         self._saved_step = self.step
         self._acc = state["accumulator"]
         self._say(f"resuming from {path} at step {self.step} (epoch {self.epoch}, batch {self.batch_index})")
-        return state["rng"]
+        return own["rng"]
+
+    def _rank_state(self, path: Path, state: dict[str, Any]) -> dict[str, Any]:
+        """This rank's RNG and task state from a checkpoint written by one process or by several (ranks).
+
+        The same number of processes: each rank its own. Another number: possible only when the task state
+        is one for all (no per-rank carried state), else a CheckpointError naming the number to use.
+        """
+        ranks = state.get("ranks") or [{"rng": state["rng"], "task": state["task"]}]
+        if len(ranks) == self.world:
+            return ranks[self.rank]
+        if not all(_same(entry["task"], ranks[0]["task"]) for entry in ranks) or (
+            self.world > 1 and _has_tensor(ranks[0]["task"])
+        ):
+            raise CheckpointError(
+                f"{path}: written by {len(ranks)} process(es), each with its own task state (e.g. a language "
+                f"model's carried hidden state): resume it with {len(ranks)} (rnnlab train ... --nproc "
+                f"{len(ranks)}), not {self.world}"
+            )
+        return {"rng": ranks[min(self.rank, len(ranks) - 1)]["rng"], "task": ranks[0]["task"]}
 
     def summary(self) -> dict[str, Any]:
         def existing(path: Path | None, keep: bool) -> str | None:
@@ -745,6 +884,57 @@ class _MemoryLog:
 
     def close(self) -> None:
         pass
+
+
+def _no_buffer_sync() -> dict[str, bool]:
+    """DDP's keyword for "do not broadcast rank 0's buffers before every forward" (renamed in torch 2.13)."""
+    import inspect
+
+    names = inspect.signature(torch.nn.parallel.DistributedDataParallel.__init__).parameters
+    return {"forward_sync_buffers": False} if "forward_sync_buffers" in names else {"broadcast_buffers": False}
+
+
+def _to_cpu(value: Any) -> Any:
+    """`value` with every tensor inside (dicts, lists, tuples) moved to the CPU (to send between ranks)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+def _has_tensor(value: Any) -> bool:
+    if isinstance(value, torch.Tensor):
+        return True
+    if isinstance(value, dict):
+        return any(_has_tensor(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_tensor(item) for item in value)
+    return False
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal nested states (tensors compared by value)."""
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a.cpu(), b.cpu()))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+_PEER_SIGNS = ("connection", "gloo", "nccl", "timed out", "timeout", "broken pipe", "socket", "peer")
+
+
+def _peer_failure(error: BaseException) -> bool:
+    """A collective's error for a rank that died or hangs (not a bug of the task's)."""
+    if isinstance(error, getattr(torch.distributed, "DistError", ())):
+        return True
+    text = str(error).lower()
+    return any(sign in text for sign in _PEER_SIGNS)
 
 
 def _grad_norm_tensor(parameters, device: torch.device) -> torch.Tensor:

@@ -64,7 +64,7 @@ def test_inspect_unroll_draws_a_stack_or_a_trained_models_own_shape(run_dir, tmp
     assert "encoder.rnn is a 1-layer bidirectional lstm" in capsys.readouterr().out
     svg = out.read_text()
     assert "<svg" in svg
-    assert main(["inspect", "unroll", "--layers", "3", "--bidirectional", "--out", str(tmp_path / "u.png")]) == 0
+    assert main(["inspect", "unroll", "--num-layers", "3", "--bidirectional", "--out", str(tmp_path / "u.png")]) == 0
     assert (tmp_path / "u.png").read_bytes().startswith(b"\x89PNG")
     assert main(["inspect", "unroll", "--text", " ".join(["w"] * 17), "--out", str(tmp_path / "v.png")]) == 2
     assert "expected 1 to 16 input tokens" in capsys.readouterr().err

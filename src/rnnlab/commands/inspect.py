@@ -129,7 +129,7 @@ def register(commands) -> None:
 
     unroll = sub.add_parser("unroll", help="a deep (stacked) and bidirectional RNN unrolled over time, or a trained "
                             "model's own layer shape (--ckpt)")  # fmt: skip
-    unroll.add_argument("--layers", type=int, default=2, help="stacked layers (at most 8)")
+    unroll.add_argument("--num-layers", type=int, default=2, help="stacked layers (at most 8)")
     unroll.add_argument("--bidirectional", action="store_true", help="a forward and a backward row per layer")
     unroll.add_argument("--cell", choices=CELLS, default="rnn")
     unroll.add_argument("--ckpt", default=None, help="a trained model: draw its first recurrent layer's shape")
@@ -439,9 +439,9 @@ def run_unroll(args: argparse.Namespace) -> int:
         layers, bidirectional, cell = shape.layers, shape.bidirectional, shape.cell
         print(f"{args.ckpt}: {shape.where} is a {layers}-layer {'bidirectional ' if bidirectional else ''}{cell}")
     else:
-        layers, bidirectional, cell = check_option("num_layers", args.layers), args.bidirectional, args.cell
+        layers, bidirectional, cell = check_option("num_layers", args.num_layers), args.bidirectional, args.cell
         if layers > 8:
-            raise ConfigError(f"--layers must be at most 8 to be drawn, got {layers}")
+            raise ConfigError(f"--num-layers must be at most 8 to be drawn, got {layers}")
     with _drawn_into(out, args, inputs=(args.ckpt,) if args.ckpt else ()) as staged:
         draw_stack(layers, bidirectional, tokens, staged, cell)
     print(f"wrote {out}")

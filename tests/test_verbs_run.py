@@ -23,7 +23,7 @@ from rnnlab.data.tagged import format_tagged, read_tagged
 from rnnlab.lm.scoring import print_scores
 from rnnlab.tasks.registry import TaskDescriptor, discover_tasks, resolve_model_dir
 from rnnlab.verbs import Artifact, TextDelta, make_options
-from tests.verb_models import BUILDERS, INPUTS
+from tests.verb_models import BUILDERS, INPUTS, OPTIONS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -133,7 +133,7 @@ def test_every_shipped_verb_runs_without_argparse(task_name, verb_name, model_di
     before = tree_digest(directory)
     model = task.load(resolve_model_dir(directory))
     seeded = {"seed": 0} if any(field.name == "seed" for field in verb.fields) else {}
-    options = make_options(verb.options, seeded)
+    options = make_options(verb.options, {**seeded, **OPTIONS.get(verb_name, {})})
     inputs = [] if verb.inputs == "none" else list(INPUTS[verb_name])
     outputs = list(verb.run(model, inputs, options))
 

@@ -91,7 +91,7 @@ def test_list_by_kind_and_order():
     from rnnlab.tasks.registry import discover_tasks
 
     discover_tasks()  # the datasets of the newer tasks register when their task modules are imported
-    assert {e.name for e in registry.list_datasets("images")} == {"emoji", "scenes"}
+    assert {e.name for e in registry.list_datasets("images")} == {"emoji", "scenes", "emoji-scenes", "sort-of-clevr"}
     kinds = [e.kind for e in registry.list_datasets()]
     assert kinds == sorted(kinds, key=list(registry.KINDS).index)
 

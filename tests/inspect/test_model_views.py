@@ -71,9 +71,10 @@ def test_inspect_unroll_draws_a_stack_or_a_trained_models_own_shape(run_dir, tmp
 
 
 def test_inspect_graph_keeps_every_message_passing_step(tmp_path, capsys):
+    from tests.verb_models import build_graph
+
     from rnnlab.inspect.graph import message_passing_steps
     from rnnlab.tasks.registry import get_task
-    from tests.verb_models import build_graph
 
     run = build_graph(tmp_path)
     predictor = get_task("graph").load(run / "best")

@@ -1,0 +1,224 @@
+"""Handwriting as pen offsets (issue #25): the mixture-density LSTM against a single Gaussian and a constant
+"repeat the mean offset" baseline (test NLL), recognisability of what the synthesis model writes, and how
+often its soft window moves monotonically.
+
+    python benchmarks/handwriting.py                     # 4 models x --minutes 3 on one CPU thread
+    python benchmarks/handwriting.py --minutes 1 --chars 30 --json results.json
+
+1. NLL (`hanzi`, unconditional, Graves §4): the same stacked LSTM with a mixture of `--mixtures` Gaussians and
+   with one Gaussian, each trained `--minutes` on up to `--max-train` training characters; "repeat the mean
+   offset": every point predicted by one fixed Gaussian (the training offsets' mean and covariance) and the
+   training pen-up frequency. Test split = characters none of them saw. NLL in nats per point and per
+   sequence (one character), offsets normalised by the training std (as the models see them).
+2. Recognisability (`hanzi`, conditional on the character): the synthesis model trains on `--chars` common
+   characters (one real writing each; the data has no second writer). A separate small CNN, trained on
+   32x32 renderings of those real writings under random slant/scale/rotation/noise, classifies (a) new
+   jittered renderings of the real writings and (b) what the synthesis model writes for each character
+   (`--samples` seeds, bias `--bias`).
+3. Window (`hershey-lines`, conditional): the synthesis model writes held-out test texts (new combinations
+   of known characters); the share whose window argmax never moves back (`monotone`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from rnnlab.cli import main as rnnlab
+from rnnlab.data.strokes import StrokeSequence, StrokeStats, stroke3_to_strokes
+from rnnlab.tasks.handwriter import load_handwriter, monotone
+
+HANZI = "configs/handwriting/hanzi.yaml"
+HANZI_FREE = "configs/handwriting/hanzi-unconditional.yaml"
+HERSHEY = "configs/handwriting/hershey_lines.yaml"
+
+
+def train(config: str, overrides: list[str], minutes: float, run: Path) -> float:
+    start = time.perf_counter()
+    argv = ["train", config, *overrides, "--trainer.max_minutes", str(minutes), "--trainer.progress", "false",
+            "--trainer.plot", "false", "--output_dir", str(run), "--overwrite"]  # fmt: skip
+    if rnnlab(argv) != 0:
+        raise SystemExit(f"training failed: rnnlab {' '.join(argv)}")
+    return time.perf_counter() - start
+
+
+def mean_offset_nll(train: list[StrokeSequence], test: list[StrokeSequence], stats: StrokeStats) -> dict:
+    """One fixed bivariate Gaussian (training mean and covariance) + the training pen-up rate, per point."""
+    tr = np.concatenate([stats.normalise(s.points) for s in train]).astype(np.float64)
+    te = [stats.normalise(s.points).astype(np.float64) for s in test]
+    mean, cov = tr[:, :2].mean(0), np.cov(tr[:, :2].T)
+    inverse, (_, logdet) = np.linalg.inv(cov), np.linalg.slogdet(cov)
+    p = tr[:, 2].mean()
+    total, points = 0.0, 0
+    for s in te:
+        d = s[:, :2] - mean
+        log_n = -math.log(2 * math.pi) - 0.5 * logdet - 0.5 * np.einsum("ni,ij,nj->n", d, inverse, d)
+        log_pen = np.where(s[:, 2] > 0.5, math.log(p), math.log(1 - p))
+        total -= float((log_n + log_pen).sum())
+        points += len(s)
+    return {"nll_per_point": total / points, "nll_per_sequence": total / len(te)}
+
+
+# ------------------------------------------------------------------------------------------ recognition
+def render(s3: np.ndarray, size: int = 32, rng: np.random.Generator | None = None) -> np.ndarray:
+    """A (size, size) float image of the strokes, fitted into the box; with `rng`, a random jitter first."""
+    from PIL import Image, ImageDraw
+
+    strokes = stroke3_to_strokes(s3)
+    if rng is not None:
+        slant, scale, angle = rng.uniform(-0.25, 0.25), rng.uniform(0.85, 1.15, 2), rng.uniform(-0.15, 0.15)
+        rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        strokes = [((s @ rot.T) * scale + np.c_[-slant * s[:, 1], 0 * s[:, 1]])
+                   + rng.normal(0, 6, s.shape) for s in strokes]  # fmt: skip
+    every = np.concatenate(strokes)
+    low, high = every.min(0), every.max(0)
+    span = max(float((high - low).max()), 1e-6)
+    image = Image.new("L", (size * 2, size * 2), 0)
+    draw = ImageDraw.Draw(image)
+    for s in strokes:
+        xy = (s - (low + high) / 2) / span * (size * 2 - 8) + size
+        if len(xy) > 1:
+            draw.line([tuple(p) for p in xy], fill=255, width=3)
+    return np.asarray(image.resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+
+
+class GlyphCNN(nn.Module):
+    def __init__(self, classes: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2),
+                                 nn.Flatten(), nn.Dropout(0.3), nn.Linear(256, classes))  # fmt: skip
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def train_classifier(items: list[StrokeSequence], copies: int, seconds: float) -> tuple[GlyphCNN, float]:
+    """The CNN on `copies` jittered renderings per real character; accuracy on fresh jittered renderings."""
+    rng = np.random.default_rng(0)
+    x = np.stack([render(it.points, rng=rng) for it in items for _ in range(copies)])[:, None]
+    y = np.repeat(np.arange(len(items)), copies)
+    model = GlyphCNN(len(items))
+    optimiser = torch.optim.Adam(model.parameters(), 2e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        order = torch.randperm(len(xt))
+        for i in range(0, len(order), 128):
+            batch = order[i : i + 128]
+            loss = F.cross_entropy(model(xt[batch]), yt[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    model.eval()
+    test_rng = np.random.default_rng(12345)
+    real = np.stack([render(it.points, rng=test_rng) for it in items for _ in range(5)])[:, None]
+    return model, accuracy(model, real, np.repeat(np.arange(len(items)), 5))
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
+    predicted = model(torch.from_numpy(images)).argmax(1).numpy()
+    return float((predicted == labels).mean())
+
+
+# ------------------------------------------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=3.0, help="training minutes per model")
+    parser.add_argument("--chars", type=int, default=100, help="characters of the recognisability test")
+    parser.add_argument("--max-train", type=int, default=3000, help="training characters of the NLL models")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--mixtures", type=int, default=20)
+    parser.add_argument("--samples", type=int, default=3, help="synthesised writings per character")
+    parser.add_argument("--bias", type=float, default=1.0)
+    parser.add_argument("--lines", type=int, default=60, help="held-out Hershey lines written for the window test")
+    parser.add_argument("--only", choices=("nll", "recognition", "window"), default=None)
+    parser.add_argument("--runs", default="runs/bench-handwriting")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    runs = Path(args.runs)
+    size = ["--model.hidden_size", str(args.hidden), "--trainer.device", args.device]
+    results: dict = {"minutes": args.minutes, "hidden": args.hidden, "device": args.device}
+
+    if args.only in (None, "nll"):
+        rows = {}
+        for name, mixtures in (("MDN LSTM", args.mixtures), ("single Gaussian LSTM", 1)):
+            run = runs / f"nll-m{mixtures}"
+            seconds = train(HANZI_FREE, [*size, "--model.mixtures", str(mixtures), "--data.max_train",
+                                         str(args.max_train)], args.minutes, run)  # fmt: skip
+            writer = load_handwriter(run)
+            from rnnlab.tasks.handwriting import load_splits
+
+            splits = load_splits(writer.config.data)
+            rows[name] = {**writer.nll(splits["test"]), "seconds": round(seconds)}
+        rows["repeat the mean offset"] = mean_offset_nll(splits["train"], splits["test"], writer.stats)
+        results["nll"] = rows
+        print(f"\nTest NLL, hanzi (unconditional; {len(splits['test'])} unseen characters, {args.minutes} min each)")
+        print(f"{'model':24s} {'nats/point':>11s} {'nats/char':>10s}")
+        for name, row in rows.items():
+            print(f"{name:24s} {row['nll_per_point']:11.4f} {row['nll_per_sequence']:10.2f}")
+        gap = rows["single Gaussian LSTM"]["nll_per_point"] - rows["MDN LSTM"]["nll_per_point"]
+        print(f"MDN better than single Gaussian by {gap:.4f} nats/point (target >= 0.3)")
+
+    if args.only in (None, "recognition"):
+        from rnnlab.config import load_config
+        from rnnlab.data.registry import load_dataset
+        from rnnlab.tasks.handwriting import HandwritingConfig
+
+        listed = load_config(HandwritingConfig, HANZI).data.characters
+        data = load_dataset("hanzi")
+        by_char = {s.text: s for s in data.sequences("train")}
+        chars = "".join(c for c in listed if c in by_char and len(by_char[c].points) <= 200)[: args.chars]
+        held = "".join(s.text for s in data.sequences("valid") if s.text in listed)[:20]
+        run = runs / "synthesis-hanzi"
+        seconds = train(HANZI, [*size, "--data.characters", chars + held, "--trainer.max_epochs", "null"],
+                        args.minutes, run)  # fmt: skip
+        items = [by_char[c] for c in chars]
+        classifier, real_accuracy = train_classifier(items, copies=40, seconds=60 * min(2.0, args.minutes))
+        writer = load_handwriter(run / "last")  # fits the trained characters (best/ is chosen on unseen ones)
+        images, labels = [], []
+        for label, char in enumerate(chars):
+            for seed in range(args.samples):
+                s3, _ = writer.write(char, bias=args.bias, seed=seed)
+                images.append(render(s3) if len(s3) > 1 else np.zeros((32, 32), np.float32))
+                labels.append(label)
+        synth_accuracy = accuracy(classifier, np.stack(images)[:, None], np.array(labels))
+        results["recognition"] = {"characters": len(chars), "real": real_accuracy, "synthesised": synth_accuracy,
+                                  "train_seconds": round(seconds)}  # fmt: skip
+        print(f"\nRecognisability, {len(chars)} hanzi, CNN on 32x32 renderings ({args.samples} samples each, bias "
+              f"{args.bias}; synthesis model {args.minutes} min)")  # fmt: skip
+        print(f"  real writings (new jitter): {real_accuracy:.3f}   synthesised: {synth_accuracy:.3f} (target >= 0.9)")
+
+    if args.only in (None, "window"):
+        run = runs / "synthesis-hershey"
+        seconds = train(HERSHEY, [*size], args.minutes, run)
+        writer = load_handwriter(run)
+        from rnnlab.tasks.handwriting import load_splits
+
+        test = [s.text for s in load_splits(writer.config.data)["test"] if not writer.alphabet.unknown(s.text)]
+        texts = list(dict.fromkeys(test))[: args.lines]
+        flags = [monotone(writer.write(t, bias=args.bias, seed=0)[1]) for t in texts]
+        share = sum(flags) / max(1, len(flags))
+        results["window"] = {"lines": len(texts), "monotone": share, "train_seconds": round(seconds)}
+        print(f"\nWindow, hershey-lines: {len(texts)} held-out test lines written; monotone on {share:.3f} "
+              f"(target >= 0.95; synthesis model {args.minutes} min)")  # fmt: skip
+
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Handwriting networks (Graves 2013): a stacked LSTM with a mixture density output, unconditional (§4) or
+conditioned on a text through a soft window over its characters (§5).
+
+    net = HandwritingNet(HandwritingNetConfig(conditional=True), alphabet_size=60)
+    params, end_logit, phi = net(inputs, text, text_mask)   # inputs (B, T, 3) stroke-3, shifted by one
+    points, phi = net.write(text, max_points=600, bias=1.0) # sampling, one sequence per row of text
+
+The window (§5.1): at step t the first LSTM layer's output h1_t gives K triples
+    alpha_t = exp(a_t), beta_t = exp(b_t), kappa_t = kappa_{t-1} + exp(k_t)
+so the centres kappa only move forward. The weight of character u is phi(t, u) = sum_k alpha_k exp(-beta_k
+(kappa_k - u)^2), and the window w_t = sum_u phi(t, u) c_u (c_u: the character's embedding) is fed to the
+first layer at the next step and to the layers above and the output at this step. Chinese is written by
+conditioning on the character (a text of one character).
+
+Besides the mixture (rnnlab.nn.mdn), the output has one more logit: that the writing ends after this point,
+trained next to the mixture (not part of the NLL); sampling stops at a pen-up point where it fires, when
+the window has passed the last character (Graves' rule: phi(t, U) > phi(t, u) for every u < U), or at
+`max_points`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
+from rnnlab.nn.mdn import MixtureDensityHead, MixtureParams, sample_point
+
+__all__ = ["HandwritingNet", "HandwritingNetConfig", "soft_window"]
+
+
+@dataclass
+class HandwritingNetConfig:
+    hidden_size: int = 256
+    num_layers: int = 2
+    mixtures: int = 20  # M bivariate Gaussians (1: the single-Gaussian baseline)
+    conditional: bool = True  # a soft window over the text (synthesis); false: unconditional writing
+    window_mixtures: int = 10  # K Gaussians of the window
+    char_embedding: int = 32  # size of each character's vector c_u
+    dropout: float = 0.0  # between stacked layers
+
+    def __post_init__(self) -> None:
+        require_sizes(self, "hidden_size mixtures window_mixtures char_embedding")
+        require_sizes(self, "num_layers", high=MAX_LAYERS)
+        require_fractions(self, "dropout")
+        require(self.mixtures <= 1000, "mixtures", "an integer from 1 to 1000", self.mixtures)
+
+
+def soft_window(alpha: torch.Tensor, beta: torch.Tensor, kappa: torch.Tensor, positions: int,
+                text_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """phi (B, U): the window weights over character positions 0..U-1 for (B, K) alpha, beta, kappa;
+    positions at or past a row's text length (text_mask False) get 0."""
+    u = torch.arange(positions, device=alpha.device, dtype=alpha.dtype)
+    phi = (alpha.unsqueeze(-1) * torch.exp(-beta.unsqueeze(-1) * (kappa.unsqueeze(-1) - u) ** 2)).sum(1)
+    return phi if text_mask is None else phi * text_mask
+
+
+class HandwritingNet(nn.Module):
+    def __init__(self, config: HandwritingNetConfig, alphabet_size: int = 1) -> None:
+        super().__init__()
+        self.config = config
+        h, e = config.hidden_size, config.char_embedding if config.conditional else 0
+        self.window_size = e
+        if config.conditional:
+            self.embed = nn.Embedding(alphabet_size, e)
+            self.first = nn.LSTMCell(3 + e, h)
+            self.window = nn.Linear(h, 3 * config.window_mixtures)
+            with torch.no_grad():  # start with small forward steps of the centres (about 0.05 character)
+                self.window.bias[2 * config.window_mixtures :].fill_(-3.0)
+            upper_input = 3 + h + e
+            self.upper = nn.LSTM(upper_input, h, config.num_layers - 1, batch_first=True,
+                                 dropout=config.dropout if config.num_layers > 2 else 0.0) if config.num_layers > 1 else None  # fmt: skip
+        else:
+            self.lstm = nn.LSTM(3, h, config.num_layers, batch_first=True,
+                                dropout=config.dropout if config.num_layers > 1 else 0.0)  # fmt: skip
+        self.head = MixtureDensityHead(h + e, config.mixtures)
+        self.end = nn.Linear(h + e, 1)
+
+    # -------------------------------------------------------------------------------------- training pass
+    def forward(self, inputs: torch.Tensor, text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None):
+        """inputs (B, T, 3): the previous point of each step (a (0, 0, 1) start first); text (B, U) ids with
+        text_mask (B, U) for a conditional net. Returns (MixtureParams of (B, T, ...), end logits (B, T),
+        phi (B, T, U) or None)."""
+        if not self.config.conditional:
+            out, _ = self.lstm(inputs)
+            return self.head(out), self.end(out).squeeze(-1), None
+        h1, window, phi = self._first_layer(inputs, text, text_mask.float())
+        out = h1
+        if self.upper is not None:
+            out, _ = self.upper(torch.cat([inputs, h1, window], dim=-1))
+        top = torch.cat([out, window], dim=-1)
+        return self.head(top), self.end(top).squeeze(-1), phi
+
+    def _first_layer(self, inputs, text, mask, state=None):
+        """The first LSTM layer and the window, one step at a time: (h1 (B, T, H), w (B, T, E), phi (B, T, U))."""
+        b = inputs.shape[0]
+        chars = self.embed(text) * mask.unsqueeze(-1)  # (B, U, E)
+        if state is None:
+            state = self.initial_state(b, inputs.device)
+        h, c, kappa, window = state
+        hs, ws, phis = [], [], []
+        for t in range(inputs.shape[1]):
+            h, c = self.first(torch.cat([inputs[:, t], window], dim=-1), (h, c))
+            a, beta, k = torch.exp(self.window(h).clamp(max=10.0)).chunk(3, dim=-1)
+            kappa = kappa + k
+            phi = soft_window(a, beta, kappa, text.shape[1], mask)
+            window = torch.bmm(phi.unsqueeze(1), chars).squeeze(1)
+            hs.append(h), ws.append(window), phis.append(phi)
+        self._last_state = (h, c, kappa, window)
+        return torch.stack(hs, 1), torch.stack(ws, 1), torch.stack(phis, 1)
+
+    def initial_state(self, batch: int, device) -> tuple:
+        h = torch.zeros(batch, self.config.hidden_size, device=device)
+        kappa = torch.zeros(batch, self.config.window_mixtures, device=device)
+        return h, h.clone(), kappa, torch.zeros(batch, self.window_size, device=device)
+
+    # ------------------------------------------------------------------------------------------- writing
+    @torch.no_grad()
+    def write(self, text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None, batch: int = 1,
+              max_points: int = 600, bias: float = 0.0, generator: torch.Generator | None = None,
+              window_stop: bool = True):  # fmt: skip
+        """Sample stroke-3 sequences in normalised units: (points list of (N_i, 3) tensors, phi list of
+        (N_i, U) tensors or None). text (B, U) ids with text_mask for a conditional net. window_stop: also
+        stop when the window has passed the text (off for a net trained on one character per text, whose
+        window has nothing to move across)."""
+        device = next(self.parameters()).device
+        rows = text.shape[0] if text is not None else batch
+        point = torch.tensor([[0.0, 0.0, 1.0]], device=device).repeat(rows, 1)
+        upper_state = lstm_state = first_state = None
+        if self.config.conditional:
+            first_state = self.initial_state(rows, device)
+            lengths = text_mask.sum(1)
+        points, phis = [], []
+        done = torch.zeros(rows, dtype=torch.bool, device=device)
+        finished_at = torch.full((rows,), max_points, device=device)
+        for t in range(max_points):
+            x = point.unsqueeze(1)
+            if self.config.conditional:
+                h1, window, phi = self._first_layer(x, text, text_mask.float(), first_state)
+                first_state = self._last_state
+                out = h1
+                if self.upper is not None:
+                    out, upper_state = self.upper(torch.cat([x, h1, window], dim=-1), upper_state)
+                top = torch.cat([out, window], dim=-1)[:, 0]
+                phis.append(phi[:, 0])
+                # Graves' end: the window weighs the position after the last character most
+                kappa = first_state[2]
+                a, beta = torch.exp(self.window(first_state[0]).clamp(max=10.0)).chunk(3, dim=-1)[:2]
+                past = (a * torch.exp(-beta * (kappa - lengths.unsqueeze(-1).float()) ** 2)).sum(-1)
+                window_done = (past > phi[:, 0].max(-1).values) & window_stop
+            else:
+                out, lstm_state = self.lstm(x, lstm_state)
+                top = out[:, 0]
+                window_done = torch.zeros(rows, dtype=torch.bool, device=device)
+            params: MixtureParams = self.head(top)
+            point = sample_point(params, bias, generator)
+            points.append(point)
+            ends = (torch.sigmoid(self.end(top).squeeze(-1)) > 0.5) & (point[:, 2] > 0.5)
+            newly = ~done & (ends | window_done)
+            finished_at[newly] = t + 1
+            done |= newly
+            if bool(done.all()):
+                break
+        stacked = torch.stack(points, 1)  # (B, T, 3)
+        out_points = [stacked[i, : int(finished_at[i])] for i in range(rows)]
+        out_phi = None
+        if phis:
+            phi_all = torch.stack(phis, 1)
+            out_phi = [phi_all[i, : int(finished_at[i]), : int(lengths[i])] for i in range(rows)]
+        return out_points, out_phi

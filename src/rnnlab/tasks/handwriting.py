@@ -1,0 +1,229 @@
+"""The `handwriting` task: a mixture-density LSTM that writes pen offsets (Graves 2013), unconditional or
+conditioned on a text through a soft window over its characters.
+
+    stroke-3 points (dx, dy, pen_up), normalised --LSTM (+ window over the text)--> mixture of M Gaussians
+        + pen-up Bernoulli for the next point --sample (bias b)--> SVG / PNG / GIF of the writing
+
+Data (`data.dataset`): `hanzi` (Chinese characters in stroke order, one text = one character), `hershey-lines`
+(Latin text lines in Hershey's vector faces), both in `rnnlab.data.handwriting_sets`; or `files`: a folder of
+SVG files or an .npz of stroke-3 arrays (`rnnlab.data.strokes.read_stroke_files`). Offsets are normalised by
+the training set's mean and std (saved with the model as stats.json; NLLs are in those units, and also
+reported in the data's own units).
+
+Training: teacher forcing; the loss is the negative log-likelihood per point (nats) plus the end-of-writing
+BCE; validation metric `loss` (NLL per point). Two modules: this one (config, data, what the Trainer
+trains, the descriptor) and `rnnlab.tasks.handwriter` (the loaded model, `rnnlab eval`, the `write` verb).
+docs/handwriting.md has the commands and the results.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from rnnlab.config import FILES, config_to_dict, data_source, require
+from rnnlab.data.strokes import StrokeSequence, StrokeStats, read_stroke_files
+from rnnlab.errors import ConfigError, DataError
+from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig
+from rnnlab.nn.mdn import mixture_log_likelihood
+from rnnlab.tasks.handwriter import (
+    WRITE_VERB,
+    Alphabet,
+    Handwriter,
+    evaluate,
+    format_evaluation,
+    load_handwriter,
+)
+from rnnlab.tasks.registry import TaskDescriptor, register_task
+from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask
+
+# Registering the built-in stroke datasets (importing this task module is what makes them known).
+import rnnlab.data.handwriting_sets  # noqa: F401  isort: skip
+
+__all__ = ["DESCRIPTOR", "HandwritingConfig", "HandwritingDataConfig", "HandwritingTask", "build", "encode_batch",
+           "load_splits", "sequence_nll"]  # fmt: skip
+
+TASK = "handwriting"
+
+
+# ------------------------------------------------------------------------------------------------ config
+@dataclass
+class HandwritingDataConfig:
+    dataset: str | None = "hanzi"  # hanzi, hershey-lines, or "files" for the paths below
+    train: str | None = None  # files: a folder of SVG files (texts.tsv or file names) or an .npz
+    valid: str | None = None  # none: every 10th training sequence is held out (at least one)
+    test: str | None = None
+    characters: str | None = None  # keep only the sequences whose text is made of these characters
+    max_points: int = 400  # sequences with more pen points are left out (all splits)
+    max_train: int | None = None  # keep at most this many training sequences (spread evenly)
+
+    def __post_init__(self) -> None:
+        self.dataset = data_source(self, {"train": None, "valid": None, "test": None}, files=FILES)
+        require(2 <= self.max_points <= 100_000, "max_points", "an integer from 2 to 100,000", self.max_points)
+        require(self.max_train is None or self.max_train >= 1, "max_train", ">= 1 or null", self.max_train)
+        require(self.characters is None or bool(self.characters.strip()), "characters", "a non-empty string or null",
+                self.characters)  # fmt: skip
+
+
+@dataclass
+class HandwritingConfig:
+    data: HandwritingDataConfig = field(default_factory=HandwritingDataConfig)
+    model: HandwritingNetConfig = field(default_factory=HandwritingNetConfig)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="loss", mode="min", clip_grad_norm=5.0,
+                                                                         max_epochs=30))  # fmt: skip
+    end_weight: float = 1.0  # weight of the end-of-writing BCE next to the NLL (not part of the NLL)
+    batch_size: int = 32
+    eval_batch_size: int = 64
+    output_dir: str = "runs/handwriting"
+
+    def __post_init__(self) -> None:
+        require(0 <= self.end_weight <= 100, "end_weight", "a number in [0, 100]", self.end_weight)
+        require(1 <= self.batch_size <= 4096, "batch_size", "an integer from 1 to 4096", self.batch_size)
+        require(1 <= self.eval_batch_size <= 4096, "eval_batch_size", "an integer from 1 to 4096", self.eval_batch_size)
+        require(self.trainer.metric == "loss", "trainer.metric", "loss (the NLL per point)", self.trainer.metric)
+        require(self.trainer.mode == "min", "trainer.mode", "min for trainer.metric loss", self.trainer.mode)
+
+
+# -------------------------------------------------------------------------------------------------- data
+def evenly(items: list, count: int) -> list:
+    return items if count >= len(items) else [items[i * len(items) // count] for i in range(count)]
+
+
+def load_splits(data: HandwritingDataConfig) -> dict[str, list[StrokeSequence]]:
+    """train / valid / test sequences of the configured dataset or files, filtered by characters and length."""
+    if data.dataset != FILES:
+        from rnnlab.data.registry import get_dataset, load_dataset
+
+        dataset = load_dataset(get_dataset(data.dataset, kind="strokes").name)
+        splits = {split: dataset.sequences(split) for split in ("train", "valid", "test")}
+    else:
+        if not data.train:
+            raise ConfigError("data: expected data.dataset or data.train (a folder of SVG files or an .npz), got neither")
+        splits = {"train": read_stroke_files(data.train)}
+        for name in ("valid", "test"):
+            path = getattr(data, name)
+            splits[name] = read_stroke_files(path) if path else []
+        if not splits["valid"] and len(splits["train"]) >= 2:
+            train = splits["train"]
+            held = set(range(9, len(train), 10)) or {len(train) - 1}
+            splits["valid"] = [train[i] for i in sorted(held)]
+            splits["train"] = [x for i, x in enumerate(train) if i not in held]
+    allowed = set(data.characters) if data.characters else None
+    for name, items in splits.items():
+        splits[name] = [s for s in items if len(s.points) <= data.max_points and (allowed is None or set(s.text) <= allowed)]
+    if data.max_train:
+        splits["train"] = evenly(splits["train"], data.max_train)
+    return splits
+
+
+def encode_batch(items: list[StrokeSequence], stats: StrokeStats, alphabet: Alphabet | None):
+    """(inputs (B, T, 3), targets (B, T, 3), mask (B, T), text (B, U), text_mask (B, U)): normalised,
+    padded; inputs are the targets shifted right behind a (0, 0, 1) start point."""
+    lengths = [len(s.points) for s in items]
+    width = max(lengths)
+    targets = torch.zeros(len(items), width, 3)
+    mask = torch.zeros(len(items), width)
+    for row, item in enumerate(items):
+        targets[row, : lengths[row]] = torch.from_numpy(stats.normalise(item.points))
+        mask[row, : lengths[row]] = 1
+    start = torch.tensor([0.0, 0.0, 1.0]).expand(len(items), 1, 3)
+    inputs = torch.cat([start, targets[:, :-1]], dim=1)
+    if alphabet is None:
+        text = torch.zeros(len(items), 1, dtype=torch.long)
+        text_mask = torch.ones(len(items), 1)
+    else:
+        text, text_mask = alphabet.encode([item.text for item in items])
+    return inputs, targets, mask, text, text_mask
+
+
+def sequence_nll(model: torch.nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(NLL per sequence (B,) in normalised nats, end BCE summed over points, points per sequence (B,))."""
+    inputs, targets, mask, text, text_mask = batch
+    params, end_logit, _ = model(inputs, text, text_mask)
+    log_p = mixture_log_likelihood(params, targets) * mask
+    lengths = mask.sum(1)
+    ends = F.one_hot(lengths.long() - 1, mask.shape[1]).float()
+    end_loss = (F.binary_cross_entropy_with_logits(end_logit, ends, reduction="none") * mask).sum()
+    return -log_p.sum(1), end_loss, lengths
+
+
+# ---------------------------------------------------------------------------------------------- training
+class HandwritingTask(TrainTask):
+    """Shuffled sequences, batched among neighbours in length; NLL per point (+ end BCE); NLL on valid."""
+
+    def __init__(self, config: HandwritingConfig, writer: Handwriter, splits: dict[str, list[StrokeSequence]]):
+        self.config, self.writer, self.splits = config, writer, splits
+
+    def train_batches(self, epoch: int):
+        train = self.splits["train"]
+        order = list(range(len(train)))
+        random.Random(self.config.trainer.seed * 1_000_003 + epoch).shuffle(order)
+        size = self.config.batch_size
+        # sort within windows of 20 batches by length (less padding), then shuffle the batches
+        chunks = []
+        for start in range(0, len(order), size * 20):
+            window = sorted(order[start : start + size * 20], key=lambda i: len(train[i].points))
+            chunks += [window[i : i + size] for i in range(0, len(window), size)]
+        random.Random(self.config.trainer.seed + epoch).shuffle(chunks)
+        return EpochBatches(chunks, make=self.encode)
+
+    def encode(self, indices: list[int]):
+        return encode_batch([self.splits["train"][i] for i in indices], self.writer.stats, self.writer.alphabet)
+
+    def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        nll, end_loss, lengths = sequence_nll(model, batch)
+        points = lengths.sum()
+        return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
+
+    def evaluate(self) -> dict[str, float]:
+        result = self.writer.nll(self.splits["valid"], self.config.eval_batch_size)
+        self.writer.model.train()
+        return {"loss": result["nll_per_point"], "nll_per_sequence": result["nll_per_sequence"]}
+
+    def checkpoint_config(self) -> dict:
+        return {"task": TASK, "config": config_to_dict(self.config)}
+
+    def checkpoint_files(self) -> dict[str, str]:
+        files = {"stats.json": json.dumps(self.writer.stats.to_json())}
+        if self.writer.alphabet is not None:
+            files["alphabet.json"] = json.dumps(self.writer.alphabet.to_json(), ensure_ascii=False)
+        return files
+
+
+def build(config: HandwritingConfig) -> TrainSetup:
+    """The task and model of `config` for the shared Trainer (best/ by validation NLL per point)."""
+    splits = load_splits(config.data)
+    train = splits["train"]
+    if not train or not splits["valid"]:
+        raise DataError("handwriting: expected non-empty train and valid sequences (at least 2 written texts, each "
+                        f"of at most data.max_points={config.data.max_points} points)")  # fmt: skip
+    stats = StrokeStats.fit([s.points for s in train])
+    alphabet = Alphabet.build(s.text for s in train) if config.model.conditional else None
+    torch.manual_seed(config.trainer.seed)
+    model = HandwritingNet(config.model, len(alphabet) if alphabet else 1)
+    writer = Handwriter(model, stats, alphabet, config)
+    task = HandwritingTask(config, writer, splits)
+    parameters = sum(p.numel() for p in model.parameters())
+    points = sum(len(s.points) for s in train)
+    kind = f"conditional on {len(alphabet) - 2:,} characters" if alphabet else "unconditional"
+    banner = (f"rnnlab: handwriting: {len(train):,} training sequences ({points:,} pen points), {kind}, "
+              f"{config.model.mixtures} Gaussians, {parameters:,} parameters")  # fmt: skip
+    model.train()
+    return TrainSetup(task=task, model=model, banner=banner)
+
+
+DESCRIPTOR = register_task(TaskDescriptor(
+    name=TASK,
+    summary="handwriting as pen offsets: a mixture-density LSTM writing Chinese characters or Latin text (Graves 2013)",
+    docs="docs/handwriting.md",
+    config_class=HandwritingConfig,
+    build=build,
+    load=load_handwriter,
+    evaluate=evaluate,
+    format_eval=format_evaluation,
+    verbs=(WRITE_VERB,),
+))  # fmt: skip

@@ -1,0 +1,283 @@
+"""The `handwriting` task: stroke-3 converters, the Hershey and hanzi parsers, the MDN's log-likelihood against
+torch.distributions and a direct computation, biased sampling, the soft window, the stroke-file readers' errors,
+and train + eval + the `write` verb through the CLI on a fixture."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rnnlab.cli import main
+from rnnlab.data.handwriting_sets import hanzi_strokes, parse_jhf, set_line
+from rnnlab.data.strokes import (
+    StrokeSequence,
+    StrokeStats,
+    read_stroke_files,
+    read_svg_strokes,
+    stroke3_to_stroke5,
+    stroke3_to_strokes,
+    stroke5_to_stroke3,
+    strokes_to_stroke3,
+    write_stroke_npz,
+)
+from rnnlab.errors import DataError
+from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig, soft_window
+from rnnlab.nn.mdn import MixtureDensityHead, MixtureParams, mixture_log_likelihood, sample_point
+from rnnlab.tasks.handwriter import monotone
+
+QUIET = ["--trainer.progress", "false", "--trainer.plot", "false", "--trainer.device", "cpu"]
+TINY = ["--model.hidden_size", "8", "--model.num_layers", "2", "--model.mixtures", "3", "--model.window_mixtures",
+        "2", "--model.char_embedding", "4", "--batch_size", "4"]  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------- converters
+def test_stroke3_round_trips_through_absolute_points_and_stroke5():
+    strokes = [np.array([[1.0, 2.0], [4.0, 6.0], [4.0, 9.0]]), np.array([[10.0, 0.0], [12.0, 1.0]])]
+    s3 = strokes_to_stroke3(strokes)
+    assert s3.shape == (5, 3) and s3.dtype == np.float32
+    assert s3[:, 2].tolist() == [0, 0, 1, 0, 1] and s3[0, :2].tolist() == [1, 2] and s3[3, :2].tolist() == [6, -9]
+    back = stroke3_to_strokes(s3)
+    assert len(back) == 2 and all(np.allclose(a, b) for a, b in zip(back, strokes))
+    s5 = stroke3_to_stroke5(s3, 8)
+    assert s5.shape == (8, 5) and s5[:5, 2:4].sum(1).tolist() == [1] * 5 and s5[5:, 4].tolist() == [1, 1, 1]
+    assert np.array_equal(stroke5_to_stroke3(s5), s3)
+    with pytest.raises(ValueError):
+        stroke3_to_stroke5(s3, 4)
+    stats = StrokeStats.fit([s3])
+    normal = stats.normalise(s3)
+    assert np.allclose(normal[:, :2].mean(0), 0, atol=1e-6) and np.allclose(normal[:, :2].std(0), 1, atol=1e-5)
+    assert np.allclose(stats.denormalise(normal), s3, atol=1e-5)
+    assert StrokeStats.from_json(json.loads(json.dumps(stats.to_json()))) == stats
+
+
+def test_hershey_records_and_lines_and_hanzi_medians():
+    # "A" in futural and "-" ; the second record wraps onto a continuation line
+    font = parse_jhf("  501  9I[RFJ[ RRFZ[ RMTWT\n  502  3LXNRVR\n", "test")
+    assert list(font) == [" ", "!"]
+    left, right, strokes = font[" "]
+    assert (left, right) == (-9, 9) and len(strokes) == 3 and strokes[0].tolist() == [[0, -12], [-8, 9]]
+    wrapped = parse_jhf("  501  9I[RFJ[ RRFZ[\n RMTWT\n", "test")
+    assert len(wrapped[" "][2]) == 3
+    line = set_line("  ", font)
+    glyphs = stroke3_to_strokes(line)
+    assert line[:, 2].sum() == 6 and np.isclose(glyphs[3][0, 0] - glyphs[0][0, 0], 18.0)  # advanced by 9 - -9
+    jittered = set_line("  ", font, random.Random(1))
+    assert jittered.shape == line.shape and not np.allclose(jittered, line)
+    s3 = hanzi_strokes([[[0, 900], [0, 700]], [[100, 800], [300, 800]]])
+    assert s3[:, 2].sum() == 2 and stroke3_to_strokes(s3)[0][-1].tolist() == [0, 200]  # y flipped to point down
+    drawn = s3[1:][s3[:-1, 2] == 0]  # steps with the pen down (the jump between strokes is one step)
+    assert np.abs(drawn[:, :2]).max() <= 64 and len(s3) == 10  # long segments split into steps <= HANZI_STEP
+
+
+# ------------------------------------------------------------------------------------------------- MDN
+def random_params(batch: int = 5, m: int = 3) -> MixtureParams:
+    g = torch.Generator().manual_seed(0)
+    return MixtureParams(torch.randn(batch, m, generator=g), torch.randn(batch, m, 2, generator=g),
+                         0.5 * torch.randn(batch, m, 2, generator=g), torch.tanh(torch.randn(batch, m, generator=g)),
+                         torch.randn(batch, generator=g))  # fmt: skip
+
+
+def test_mixture_log_likelihood_matches_torch_distributions_and_a_direct_computation():
+    params = random_params()
+    target = torch.cat([torch.randn(5, 2, generator=torch.Generator().manual_seed(1)),
+                        torch.tensor([[0.0], [1.0], [1.0], [0.0], [1.0]])], dim=1)  # fmt: skip
+    ours = mixture_log_likelihood(params, target)
+    sigma = params.log_sigma.exp()
+    cov = torch.stack([torch.stack([sigma[..., 0] ** 2, params.rho * sigma[..., 0] * sigma[..., 1]], -1),
+                       torch.stack([params.rho * sigma[..., 0] * sigma[..., 1], sigma[..., 1] ** 2], -1)], -2)  # fmt: skip
+    mixture = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(logits=params.logits),
+                                                    torch.distributions.MultivariateNormal(params.mu, cov))  # fmt: skip
+    pen = torch.distributions.Bernoulli(logits=params.pen_logit)
+    expected = mixture.log_prob(target[:, :2]) + pen.log_prob(target[:, 2])
+    assert torch.allclose(ours, expected, atol=1e-5)
+    # the textbook formula, one point by hand
+    pi = torch.softmax(params.logits[0], -1)
+    total = 0.0
+    for j in range(3):
+        (sx, sy), r = sigma[0, j].tolist(), float(params.rho[0, j])
+        zx, zy = ((target[0, :2] - params.mu[0, j]) / sigma[0, j]).tolist()
+        z = zx**2 + zy**2 - 2 * r * zx * zy
+        total += float(pi[j]) * math.exp(-z / (2 * (1 - r**2))) / (2 * math.pi * sx * sy * math.sqrt(1 - r**2))
+    e = 1 / (1 + math.exp(-float(params.pen_logit[0])))
+    assert math.isclose(float(ours[0]), math.log(total) + math.log(1 - e), rel_tol=1e-5)
+    # stable far out in the tails (a naive exp-then-log gives -inf)
+    far = mixture_log_likelihood(params, torch.tensor([[1e3, -1e3, 0.0]]).expand(5, 3))
+    assert torch.isfinite(far).all()
+
+
+def test_sampling_matches_the_mixture_and_the_bias_sharpens_it():
+    head = MixtureDensityHead(4, 2)
+    params = head(torch.zeros(1, 4))
+    with torch.no_grad():
+        params = MixtureParams(torch.tensor([[2.0, 0.0]]), torch.tensor([[[1.0, 2.0], [-5.0, -5.0]]]),
+                               torch.tensor([[[-1.0, -1.0], [0.0, 0.0]]]), torch.tensor([[0.5, 0.0]]),
+                               torch.tensor([0.0]))  # fmt: skip
+    many = MixtureParams(*(t.expand(4000, *t.shape[1:]) for t in (params.logits, params.mu, params.log_sigma,
+                                                                    params.rho, params.pen_logit)))  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    plain = sample_point(many, 0.0, g)
+    near_first = (plain[:, 0] > -2).float().mean()
+    assert abs(float(near_first) - 1 / (1 + math.exp(-2))) < 0.03  # mixture weight of the first component
+    assert abs(float(plain[:, 2].mean()) - 0.5) < 0.04
+    sharp = sample_point(many, 5.0, g)
+    assert (sharp[:, 0] > -2).all() and float(sharp[:, :2].sub(torch.tensor([1.0, 2.0])).abs().max()) < 0.2
+
+
+# ---------------------------------------------------------------------------------------------- window
+def test_the_soft_window_only_moves_forward():
+    phi = soft_window(torch.ones(1, 1), torch.full((1, 1), 4.0), torch.tensor([[1.0]]), 3, torch.tensor([[1, 1, 0.0]]))
+    assert phi.argmax().item() == 1 and phi[0, 2] == 0  # masked past the text
+    torch.manual_seed(0)
+    net = HandwritingNet(HandwritingNetConfig(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=1,
+                                              char_embedding=4), alphabet_size=6)  # fmt: skip
+    text, mask = torch.tensor([[2, 3, 4, 5]]), torch.ones(1, 4)
+    params, end, phi = net(torch.randn(1, 30, 3), text, mask)
+    assert params.mu.shape == (1, 30, 2, 2) and end.shape == (1, 30) and phi.shape == (1, 30, 4)
+    kappas = []
+    state = net.initial_state(1, "cpu")
+    for _ in range(30):
+        net._first_layer(torch.randn(1, 1, 3), text, mask, state)
+        state = net._last_state
+        kappas.append(float(state[2][0, 0].detach()))
+    assert all(b > a for a, b in zip(kappas, kappas[1:]))  # kappa_t = kappa_{t-1} + exp(.) > kappa_{t-1}
+    assert monotone(phi[0].detach().numpy())  # one Gaussian moving forward: the argmax cannot move back
+    assert monotone(np.array([[1, 0], [0.6, 0.4], [0, 1.0]])) and not monotone(np.array([[0, 1], [1, 0.0]]))
+    points, phis = net.write(text, mask, max_points=12, bias=1.0, generator=torch.Generator().manual_seed(0))
+    assert points[0].shape[1] == 3 and 1 <= len(points[0]) <= 12 and phis[0].shape == (len(points[0]), 4)
+
+
+# ---------------------------------------------------------------------------------------------- files
+def test_stroke_files_read_svg_and_npz_and_refuse_broken_ones(tmp_path):
+    folder = tmp_path / "svgs"
+    folder.mkdir()
+    (folder / "hi.svg").write_text('<svg><path d="M 0 0 L 10 0 l 0 10 M 20 0 C 20 10 30 10 30 0 Z"/>'
+                                   '<polyline points="40,0 50,5"/></svg>')  # fmt: skip
+    (folder / "b.svg").write_text('<svg><path d="M0,0 H 5 V 5"/></svg>')
+    (folder / "texts.tsv").write_text("b.svg\tbye\n")
+    items = read_stroke_files(folder)
+    assert [i.text for i in items] == ["bye", "hi"]
+    hi = stroke3_to_strokes(items[1].points)
+    assert len(hi) == 3 and hi[0].tolist() == [[0, 0], [10, 0], [10, 10]]
+    assert np.allclose(hi[1][-1], [20, 0]) and len(hi[1]) > 4  # the curve sampled, closed by Z
+    assert stroke3_to_strokes(items[0].points)[0].tolist() == [[0, 0], [5, 0], [5, 5]]
+
+    (tmp_path / "empty.svg").write_text("<svg><rect width='3' height='3'/></svg>")
+    with pytest.raises(DataError, match=r"empty.svg: no <path>"):
+        read_svg_strokes(tmp_path / "empty.svg")
+    good = StrokeSequence("ab", strokes_to_stroke3([np.array([[0, 0], [1, 1]])]))
+    write_stroke_npz(tmp_path / "ok.npz", [good, good])
+    assert [s.text for s in read_stroke_files(tmp_path / "ok.npz")] == ["ab", "ab"]
+    for name, bad, message in (("nan.npz", [[0, 0, 0], [np.nan, 1, 1]], r"nan.npz: sequence 2: point 2 has a NaN"),
+                               ("far.npz", [[0, 0, 0], [1e9, 1, 1]], r"far.npz: sequence 2: point 2 has an absurd"),
+                               ("pen.npz", [[0, 0, 0], [1, 1, 7]], r"pen-up column")):  # fmt: skip
+        np.savez(tmp_path / name, points=np.concatenate([good.points, np.array(bad, dtype=np.float32)]),
+                 lengths=np.array([2, 2]), texts=np.array(["ab", "cd"]))  # fmt: skip
+        with pytest.raises(DataError, match=message):
+            read_stroke_files(tmp_path / name)
+    np.savez(tmp_path / "short.npz", points=good.points, lengths=np.array([1, 1]), texts=np.array(["a", "b"]))
+    with pytest.raises(DataError, match="at least 2 pen points"):
+        read_stroke_files(tmp_path / "short.npz")
+    with pytest.raises(DataError, match="expected arrays points"):
+        np.savez(tmp_path / "keys.npz", x=np.zeros(3))
+        read_stroke_files(tmp_path / "keys.npz")
+
+
+# ------------------------------------------------------------------------------------------------- CLI
+def run_cli(capsys, *argv) -> str:
+    capsys.readouterr()
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return captured.out
+
+
+def letters_npz(path, count: int = 12):
+    """`count` tiny 'texts' of the letters a, b, c written as little zig-zags (one stroke per letter)."""
+    rng = np.random.default_rng(0)
+    shapes = {"a": [[0, 0], [2, 4], [4, 0]], "b": [[0, 4], [0, 0], [3, 2]], "c": [[3, 0], [0, 2], [3, 4]]}
+    items = []
+    for k in range(count):
+        text = "".join(rng.choice(list("abc"), size=1 + k % 3))
+        strokes = [np.array(shapes[c], float) + [6 * i, 0] + rng.normal(0, 0.1, (3, 2)) for i, c in enumerate(text)]
+        items.append(StrokeSequence(text, strokes_to_stroke3(strokes)))
+    write_stroke_npz(path, items)
+    return path
+
+
+def test_train_eval_and_the_write_verb_through_the_cli(tmp_path, capsys):
+    data = letters_npz(tmp_path / "letters.npz")
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "handwriting", "--data.dataset", "files", "--data.train", data, "--data.test", data,
+            *TINY, "--trainer.max_steps", "3", "--trainer.max_epochs", "null", *QUIET, "--output_dir", run)  # fmt: skip
+    result = json.loads(run_cli(capsys, "eval", run, "--json"))
+    assert result["task"] == "handwriting" and result["sequences"] == 12 and result["conditional"]
+    assert result["points"] > 12 * 3 and math.isfinite(result["nll_per_point"])
+    assert math.isclose(result["nll_per_sequence"] * 12, result["nll_per_point"] * result["points"], rel_tol=1e-6)
+    assert "nats per sequence" in run_cli(capsys, "eval", run, "--data", data)
+
+    out = tmp_path / "written"
+    lines = run_cli(capsys, "write", run, "abc", "ca", "--bias", "1", "--seed", "3", "--max-points", "40",
+                    "--json", "--out", out).splitlines()  # fmt: skip
+    results = [json.loads(line) for line in lines if "text" in json.loads(line)]
+    assert [r["text"] for r in results] == ["abc", "ca"] and all(1 <= r["points"] <= 40 for r in results)
+    assert all(isinstance(r["window_monotone"], bool) for r in results)
+    assert {p.name for p in out.iterdir()} == {f"{n}{e}" for n in ("1-abc", "2-ca")
+                                               for e in (".svg", ".png", ".gif", "-window.png")}  # fmt: skip
+    gif = Image.open(out / "1-abc.gif")
+    assert gif.format == "GIF" and gif.n_frames > 1
+    assert (out / "1-abc.svg").read_text().startswith("<svg") and Image.open(out / "1-abc-window.png").format == "PNG"
+    again = run_cli(capsys, "write", run, "abc", "--bias", "1", "--seed", "3", "--max-points", "40", "--json", "--out",
+                    tmp_path / "again")  # fmt: skip
+    assert json.loads(again.splitlines()[0]) == results[0]  # seeded
+
+    assert main(["write", str(run), "abz", "cQ"]) == 2
+    assert "never saw 'z'" in capsys.readouterr().err
+    assert main(["write", str(run), "  "]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["write", str(run), "ab", "--bias", "-1"]) == 2
+    assert main(["write", str(run), "ab", "--max-points", "0"]) == 2
+
+
+def test_an_unconditional_model_writes_without_a_window(tmp_path, capsys):
+    data = letters_npz(tmp_path / "letters.npz", 6)
+    run = tmp_path / "free"
+    run_cli(capsys, "train", "handwriting", "--data.dataset", "files", "--data.train", data, *TINY,
+            "--model.conditional", "false", "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET,
+            "--output_dir", run)  # fmt: skip
+    out = run_cli(capsys, "write", run, "anything", "--max-points", "20", "--json", "--out", tmp_path / "o")
+    line = out.splitlines()[0]
+    assert "window_monotone" not in json.loads(line) and json.loads(line)["points"] <= 20
+
+
+def test_bad_stroke_data_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "svgs"
+    folder.mkdir()
+    (folder / "x.svg").write_text("<svg></svg>")
+    assert main(["train", "handwriting", "--data.dataset", "files", "--data.train", str(folder), *QUIET,
+                 "--output_dir", str(tmp_path / "r")]) != 0  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "x.svg: no <path>" in err and "Traceback" not in err
+
+
+def test_a_model_of_single_characters_writes_a_longer_text_one_character_at_a_time(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    items = [StrokeSequence(c, strokes_to_stroke3([np.array([[0, 0], [2, 4], [4, 0]], float) + rng.normal(0, 0.1, (3, 2))]))
+             for c in "abcabcabc"]  # fmt: skip
+    write_stroke_npz(tmp_path / "chars.npz", items)
+    run = tmp_path / "chars"
+    run_cli(capsys, "train", "handwriting", "--data.dataset", "files", "--data.train", tmp_path / "chars.npz", *TINY,
+            "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET, "--output_dir", run)  # fmt: skip
+    from rnnlab.tasks.handwriter import load_handwriter
+
+    writer = load_handwriter(run)
+    assert writer.alphabet.single
+    s3, phi = writer.write("abc", bias=1.0, max_points=10)
+    parts = [writer.write(c, bias=1.0, seed=i, max_points=10)[0] for i, c in enumerate("abc")]
+    assert len(s3) == sum(len(p) for p in parts) and phi.shape == (len(s3), 3) and monotone(phi)
+    assert s3[:, 2].sum() == sum(p[:, 2].sum() for p in parts)  # the same strokes, placed side by side

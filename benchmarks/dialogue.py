@@ -1,0 +1,135 @@
+"""Dialogue: the hierarchical chat model against the single-turn baseline, TF-IDF ranking, MMI reranking,
+and the persona effect on Shakespeare.
+
+    python benchmarks/dialogue.py                       # every row (--minutes 4 per model: about 25 minutes)
+    python benchmarks/dialogue.py --minutes 2 --conversations 1500 --json results.json
+
+Rows (the issue's targets):
+1. Reference perplexity on chitchat test conversations: HRED (configs/chat/chitchat_hred.yaml) vs the
+   single-turn seq2seq (chitchat_single.yaml), same split, same vocabulary size; target HRED <= 0.9x single.
+2. R@1 of 1-in-10 response ranking (9 distractors from other conversations, seeded, the same for every
+   scorer; models rank by per-token log p(response | context)) vs TF-IDF cosine of context and response;
+   target R@1 >= TF-IDF + 10 points.
+3. distinct-1/2 of beam replies, plain vs MMI-reranked by a reverse model p(last turn | reply)
+   (chitchat_reverse.yaml, weight 1.0) of the 10-best of a beam of 10, through the translation noisy-channel
+   reranker; target MMI >= 1.3x plain; the replies' perplexity under the forward model is printed beside it.
+4. Shakespeare (shakespeare_persona.yaml): reference perplexity with the speaker embedding vs the same HRED
+   without it (persona_dim 0).
+
+Every model trains through `rnnlab train` for `--minutes` (best checkpoint by validation perplexity) on the
+first `--conversations` training conversations. One torch thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from rnnlab.cli import main as rnnlab
+from rnnlab.tasks.chat import load_conversations
+from rnnlab.tasks.chat_model import evaluate_chatbot, load_chatbot
+from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights
+
+MMI_CANDIDATES = 10  # MMI reranks the 10-best of a beam of 10; plain beam is the configured beam of 5
+
+
+def train(config: str, out: Path, minutes: float, conversations: int, *extra: str, steps: int | None = None) -> Path:
+    """Train through `rnnlab train` for `minutes` (or `steps` updates, `minutes` then only a safety cap: the
+    fair budget on a machine whose load changes) unless the run is there already."""
+    if not (out / "best" / "config.json").exists():
+        code = rnnlab(["train", config, "--output_dir", str(out), "--trainer.max_minutes", str(minutes),
+                       "--trainer.max_epochs", "1000", "--trainer.progress", "false", "--trainer.plot", "false",
+                       "--data.max_train_conversations", str(conversations), *extra,
+                       *(["--trainer.max_steps", str(steps), "--trainer.eval_every", str(steps)] if steps else [])])  # fmt: skip
+        if code:
+            raise SystemExit(f"training {config} failed")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--minutes", type=float, default=4.0)
+    parser.add_argument("--shakespeare-minutes", type=float, default=None, help="default: --minutes")
+    parser.add_argument("--steps", type=int, default=None, help="train each model for this many updates "
+                        "(--minutes is then a cap); default: --minutes of training each")
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--examples", type=int, default=1500, help="test examples for perplexity")
+    parser.add_argument("--runs", default="runs/bench-dialogue")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--only", choices=["chitchat", "shakespeare"], default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    runs = Path(args.runs)
+    results: dict = {"minutes": args.minutes, "conversations": args.conversations}
+
+    def evaluate(run: Path, split_conversations, reranker=None, candidates=None) -> dict:
+        bot = load_chatbot(run)
+        bot.config.eval.max_examples = args.examples
+        bot.config.eval.ranking_examples = 300
+        bot.config.eval.generate_examples = 150
+        start = time.time()
+        result = evaluate_chatbot(bot, split_conversations, run.name, reranker, candidates)
+        result["eval_seconds"] = round(time.time() - start, 1)
+        return result
+
+    if args.only in (None, "chitchat"):
+        test = load_conversations(load_chatbot_config("configs/chat/chitchat_hred.yaml").data)["test"]
+        hred = train("configs/chat/chitchat_hred.yaml", runs / "hred", args.minutes, args.conversations, steps=args.steps)
+        single = train("configs/chat/chitchat_single.yaml", runs / "single", args.minutes, args.conversations, steps=args.steps)
+        reverse = train("configs/chat/chitchat_reverse.yaml", runs / "reverse", args.minutes, args.conversations, steps=args.steps)
+        rows = {"hred": evaluate(hred, test), "single": evaluate(single, test)}
+        mmi = NoisyChannelReranker(None, load_chatbot(reverse), NoisyChannelWeights(reverse=1.0, length=0.0))
+        rows["hred+mmi"] = evaluate(hred, test, mmi, MMI_CANDIDATES)
+        # the forward model's perplexity of the MMI replies vs the plain beam's (the price of diversity)
+        bot = load_chatbot(hred)
+        for name, rerank in (("hred", None), ("hred+mmi", mmi)):
+            contexts = [[t.text for t in c.turns[:-1]][-bot.config.data.max_turns :] for c in test[:150]]
+            nbest = bot.reply(contexts, beam_size=MMI_CANDIDATES if rerank else None, n_best=MMI_CANDIDATES if rerank else 1)
+            if rerank is not None:
+                nbest = rerank.rerank([c[-1] for c in contexts], nbest)
+            replies = [h[0].text or "." for h in nbest]
+            scores = bot.score(contexts, replies)
+            rows[name]["reply_ppl"] = round(math.exp(-sum(s for s, _ in scores) / max(sum(n for _, n in scores), 1)), 3)
+        results["chitchat"] = rows
+        h, s, m = rows["hred"], rows["single"], rows["hred+mmi"]
+        print(f"\n== chitchat test ({args.conversations} training conversations, "
+              f"{f'{args.steps} updates' if args.steps else f'{args.minutes} min'} per model)")
+        print(f"{'model':<10} {'ref ppl':>8} {'R@1':>6} {'TF-IDF':>6} {'dist-1':>6} {'dist-2':>6} {'reply ppl':>9}")
+        for name, row in rows.items():
+            print(f"{name:<10} {row['ppl']:>8.2f} {row.get('r_at_1', 0):>6.3f} {row.get('r_at_1_tfidf', 0):>6.3f} "
+                  f"{row['distinct_1']:>6.3f} {row['distinct_2']:>6.3f} {row.get('reply_ppl', float('nan')):>9.2f}")  # fmt: skip
+        print(f"ppl ratio hred/single = {h['ppl'] / s['ppl']:.3f} (target <= 0.9)")
+        print(f"R@1 hred - TF-IDF = {100 * (h['r_at_1'] - h['r_at_1_tfidf']):+.1f} points (target >= +10)")
+        print(f"distinct MMI / beam = {m['distinct_1'] / max(h['distinct_1'], 1e-9):.2f}x / "
+              f"{m['distinct_2'] / max(h['distinct_2'], 1e-9):.2f}x (target >= 1.3x)")  # fmt: skip
+        for sample in h.get("samples", []):
+            print(f"  > {sample['context']}\n  < {sample['reply']}\n  (reference: {sample['reference']})")
+    if args.only in (None, "shakespeare"):
+        test = load_conversations(load_chatbot_config("configs/chat/shakespeare_persona.yaml").data)["test"]
+        minutes = args.shakespeare_minutes or args.minutes
+        with_p = train("configs/chat/shakespeare_persona.yaml", runs / "persona", minutes, 10**6, steps=args.steps)
+        without = train("configs/chat/shakespeare_persona.yaml", runs / "no-persona", minutes, 10**6,
+                        "--model.persona_dim", "0", steps=args.steps)  # fmt: skip
+        rows = {"persona": evaluate(with_p, test), "no persona": evaluate(without, test)}
+        results["shakespeare"] = rows
+        print(f"\n== shakespeare-dialogue test (scenes; {minutes} min per model)")
+        for name, row in rows.items():
+            print(f"{name:<11} ref ppl {row['ppl']:.2f}   R@1 {row.get('r_at_1', 0):.3f}")
+        print(f"persona / no persona = {rows['persona']['ppl'] / rows['no persona']['ppl']:.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_chatbot_config(path: str):
+    from rnnlab.tasks.configs import load_task_config
+
+    return load_task_config(None, path, [])[1]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Dialogue models: a hierarchical encoder-decoder (HRED, Serban et al. 2016) and the single-turn baseline.
+
+Both read the same batch and offer the decoding protocol of `rnnlab.nn.decoding` (`start`, `step`,
+`reorder_state`), so the chat task trains, scores and decodes them with one code path.
+
+Batch (a dict of tensors; K context turns at most, S tokens per turn at most):
+  turns (B, K, S) token ids of the context turns, oldest first, left-aligned (row b has n_b >= 1 real turns)
+  turn_lengths (B, K) tokens per turn (0 for the missing turns after the n_b real ones)
+  persona (B,) persona ids (0: none / unknown)
+  tgt_in (B, T) = bos + response, tgt_out (B, T) = response + eos   (training and scoring)
+
+HRED (the cakechat / Serban et al. design):
+  u_i = utterance encoder(turn_i)                   (N, D*H_u)   shared bidirectional RNN, final states joined
+  c   = context RNN(u_1 .. u_n) at the last turn     (B, H_c)
+  h_0 = tanh(W [c ; p]),  p = persona embedding      (B, H_d)
+  h_t = decoder RNN([y_{t-1} ; c ; p], h_{t-1}),  logits_t = W_out h_t
+so the context and the persona reach every decoder step, not just its initial state.
+
+The single-turn baseline (`SingleTurn`) is the translation model (`rnnlab.nn.seq2seq.Seq2Seq`, attention
+included) reading only the last context turn; it ignores the persona.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
+from rnnlab.nn.cell_registry import check_cell_name
+from rnnlab.nn.decoding import index_select_state
+from rnnlab.nn.seq2seq import Encoder, Seq2Seq, Seq2SeqConfig, build_seq2seq, make_recurrent
+
+__all__ = ["HRED", "HREDConfig", "SingleTurn", "build_chat_model", "last_turns"]
+
+
+@dataclass
+class HREDConfig:
+    """Architecture of a dialogue model (the `model:` section of a chat config)."""
+
+    kind: str = "hred"  # hred / single (the translation seq2seq on the last turn)
+    cell: str = "gru"  # any registered cell, for every RNN of the model
+    embed_dim: int = 128
+    utterance_hidden: int = 128  # per direction (bidirectional utterance encoder)
+    context_hidden: int = 256
+    decoder_hidden: int = 256
+    layers: int = 1  # decoder layers (the encoders have one)
+    persona_dim: int = 0  # 0: no persona embedding (hred only)
+    dropout: float = 0.2
+    attention: str | None = "bahdanau"  # single only: the seq2seq's attention (null: plain)
+
+    def __post_init__(self) -> None:
+        require(self.kind in ("hred", "single"), "kind", "hred or single", self.kind)
+        check_cell_name(self.cell, "model.cell")
+        require_sizes(self, "embed_dim utterance_hidden context_hidden decoder_hidden")
+        require_sizes(self, "persona_dim", low=0)
+        require_sizes(self, "layers", high=MAX_LAYERS)
+        require_fractions(self, "dropout")
+        require(self.kind == "hred" or self.persona_dim == 0, "persona_dim", "0 with kind: single (the baseline "
+                "has no persona)", self.persona_dim)  # fmt: skip
+
+
+def last_turns(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+    """The last real context turn of each row: ids (B, S) and lengths (B,)."""
+    count = (batch["turn_lengths"] > 0).sum(1).clamp(min=1)  # (B,)
+    rows = torch.arange(count.size(0), device=count.device)
+    lengths = batch["turn_lengths"][rows, count - 1]
+    return batch["turns"][rows, count - 1, : int(lengths.max())], lengths
+
+
+class HRED(nn.Module):
+    """Utterance encoder -> context RNN -> decoder conditioned on the context vector and a persona."""
+
+    def __init__(self, vocab_size: int, config: HREDConfig, personas: int, bos_id: int, eos_id: int,
+                 pad_id: int) -> None:  # fmt: skip
+        super().__init__()
+        self.bos_id, self.eos_id, self.pad_id = bos_id, eos_id, pad_id
+        self.utterance = Encoder(vocab_size, config.embed_dim, config.utterance_hidden, 1, config.cell,
+                                 bidirectional=True, dropout=config.dropout, pad_id=pad_id)  # fmt: skip
+        self.context = make_recurrent(config.cell, 2 * config.utterance_hidden, config.context_hidden, 1, 0.0, False)
+        self.persona = nn.Embedding(max(personas, 1), config.persona_dim) if config.persona_dim else None
+        condition = config.context_hidden + config.persona_dim
+        self.init = nn.Linear(condition, config.decoder_hidden * config.layers)
+        self.embedding = self.utterance.embedding  # one word embedding for reading and writing
+        self.decoder = make_recurrent(config.cell, config.embed_dim + condition, config.decoder_hidden,
+                                      config.layers, config.dropout, False)  # fmt: skip
+        self.lstm_like = self.decoder.state_is_tuple
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(config.decoder_hidden, vocab_size)
+        self.layers, self.decoder_hidden = config.layers, config.decoder_hidden
+
+    @staticmethod
+    def _top(final: Any) -> Tensor:
+        """An encoder's final state -> (N, D * H) of its top layer (bidirectional: both directions joined)."""
+        h = final[0] if isinstance(final, tuple) else final
+        return torch.cat([h[-2], h[-1]], dim=-1)
+
+    def condition(self, batch: dict[str, Tensor]) -> Tensor:
+        """[context vector ; persona embedding] of each row: (B, H_c + P)."""
+        turns, lengths = batch["turns"], batch["turn_lengths"]
+        b, k, s = turns.shape
+        real = lengths.reshape(-1) > 0
+        encoded = self.utterance(turns.reshape(b * k, s)[real], lengths.reshape(-1)[real])
+        vectors = turns.new_zeros((b * k, 2 * self.utterance.hidden_size), dtype=encoded.memory.dtype)
+        vectors[real] = self._top(encoded.final)
+        count = (lengths > 0).sum(1).clamp(min=1)
+        packed = pack_padded_sequence(vectors.view(b, k, -1), count.cpu(), batch_first=True, enforce_sorted=False)
+        _, final = self.context(packed)
+        context = (final[0] if isinstance(final, tuple) else final)[-1]  # (B, H_c)
+        if self.persona is not None:
+            context = torch.cat([context, self.persona(batch["persona"])], dim=-1)
+        return context
+
+    def start(self, batch: dict[str, Tensor]) -> dict[str, Any]:
+        """The decoder's initial state: hidden (L, B, H) (a tuple (h, c) for LSTM-like cells) + condition."""
+        condition = self.condition(batch)
+        h0 = torch.tanh(self.init(condition)).view(-1, self.layers, self.decoder_hidden).transpose(0, 1).contiguous()
+        return {"hidden": (h0, torch.zeros_like(h0)) if self.lstm_like else h0, "condition": condition}
+
+    def _run(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+        """tokens (B, T) -> logits (B, T, V) and the state after them."""
+        embedded = self.dropout(self.embedding(tokens))
+        condition = state["condition"].unsqueeze(1).expand(-1, tokens.size(1), -1)
+        outputs, hidden = self.decoder(torch.cat([embedded, condition], dim=-1), state["hidden"])
+        return self.output(self.dropout(outputs)), dict(state, hidden=hidden)
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        """Teacher-forced logits (B, T, V) of the response."""
+        return self._run(batch["tgt_in"], self.start(batch))[0]
+
+    def step(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+        logits, state = self._run(tokens.unsqueeze(1), state)
+        return logits.squeeze(1), state
+
+    @staticmethod
+    def reorder_state(state: dict[str, Any], indices: Tensor) -> dict[str, Any]:
+        return {"hidden": index_select_state(state["hidden"], indices, dim=1),
+                "condition": state["condition"].index_select(0, indices.to(state["condition"].device))}  # fmt: skip
+
+
+class SingleTurn(nn.Module):
+    """The single-turn baseline: the translation seq2seq reading the last context turn only."""
+
+    def __init__(self, seq2seq: Seq2Seq) -> None:
+        super().__init__()
+        self.seq2seq = seq2seq
+        self.bos_id, self.eos_id, self.pad_id = seq2seq.bos_id, seq2seq.eos_id, seq2seq.pad_id
+
+    def start(self, batch: dict[str, Tensor]) -> dict[str, Any]:
+        return self.seq2seq.encode(*last_turns(batch))
+
+    def forward(self, batch: dict[str, Tensor]) -> Tensor:
+        return self.seq2seq(*last_turns(batch), batch["tgt_in"])[0]
+
+    def step(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
+        return self.seq2seq.step(tokens, state)
+
+    reorder_state = staticmethod(Seq2Seq.reorder_state)
+
+
+def build_chat_model(config: HREDConfig, vocab_size: int, personas: int, bos_id: int, eos_id: int,
+                     pad_id: int) -> HRED | SingleTurn:  # fmt: skip
+    """The model a chat config's `model:` section describes (personas: size of the persona table)."""
+    if config.kind == "hred":
+        return HRED(vocab_size, config, personas, bos_id, eos_id, pad_id)
+    seq2seq = Seq2SeqConfig(cell=config.cell, embed_dim=config.embed_dim, hidden_size=config.utterance_hidden,
+                            decoder_hidden_size=config.decoder_hidden, decoder_layers=config.layers,
+                            attention=config.attention, dropout=config.dropout)  # fmt: skip
+    return SingleTurn(build_seq2seq(seq2seq, vocab_size, vocab_size, bos_id, eos_id, pad_id))

@@ -1,0 +1,173 @@
+"""The chat task: conversation readers and their errors, the HRED's shapes, distinct-n / R@k / TF-IDF by hand,
+and a tiny train + eval + chat (arguments, --input, the interactive loop fed through stdin) on fixtures."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnlab.cli import main
+from rnnlab.data.dialogue import examples, parse_play, read_conversations
+from rnnlab.errors import DataError
+from rnnlab.nn.hred import HRED, HREDConfig, build_chat_model, last_turns
+from rnnlab.tasks.chat import EncodedExample, make_chat_batch
+from rnnlab.tasks.chat_metrics import distinct, recall_at_k, tfidf_scores
+
+#: a tiny chat model (tests/test_cli_fuzz.py and tests/verb_models.py train it too)
+TINY = ["--vocab.size", "60", "--model.embed_dim", "16", "--model.utterance_hidden", "16", "--model.context_hidden",
+        "16", "--model.decoder_hidden", "16", "--model.persona_dim", "4", "--data.persona_min_turns", "1"]  # fmt: skip
+
+WORDS = "hi hello how are you fine good thanks what do like dogs cats music play games today sunny rain".split()
+
+
+def write_fixture(directory: Path) -> dict[str, Path]:
+    rng = random.Random(0)
+    paths = {}
+    for name, count in (("train", 40), ("valid", 6), ("test", 6)):
+        lines = []
+        for _ in range(count):
+            turns = [{"text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 6))),
+                      "speaker": "ANNA" if j % 2 else "BOB"} for j in range(rng.randint(3, 6))]  # fmt: skip
+            lines.append(json.dumps({"turns": turns}))
+        paths[name] = directory / f"{name}.jsonl"
+        paths[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return paths
+
+
+# ------------------------------------------------------------------------------------------- readers
+def test_read_jsonl_and_text(tmp_path: Path) -> None:
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_text('{"turns": ["hi", {"text": "hello  there", "speaker": "ANNA"}], "id": "a"}\n\n'
+                     '["one", "two", "three"]\n', encoding="utf-8")  # fmt: skip
+    first, second = read_conversations(jsonl)
+    assert [t.text for t in first.turns] == ["hi", "hello there"] and first.turns[1].speaker == "ANNA"
+    assert first.id == "a" and second.id == f"{jsonl}:3" and len(second.turns) == 3
+    text = tmp_path / "c.txt"
+    text.write_text("ANNA: hi there\nhello\n\n\nBob: bye\nsee you\n", encoding="utf-8")
+    a, b = read_conversations(text)
+    assert (a.turns[0].speaker, a.turns[0].text, a.turns[1].speaker) == ("ANNA", "hi there", None)
+    assert b.turns[0].speaker == "Bob" and len(b.turns) == 2
+    assert [(len(c), r.text) for c, r in examples(second, 1)] == [(1, "two"), (1, "three")]
+    assert [len(c) for c, _ in examples(second, 5)] == [1, 2]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"turns": ["hi"]}\n{"turns": [\n', "c.jsonl:2: not valid JSON"),
+    ('{"turns": ["hi", ""]}\n', "c.jsonl:1: turn 2: empty turn"),
+    ('{"turns": []}\n', "c.jsonl:1: a conversation needs at least one turn"),
+    ('{"text": "hi"}\n', 'c.jsonl:1: expected an object with a "turns" list'),
+    ('{"turns": [3]}\n', "c.jsonl:1: turn 1: a turn must be a string"),
+    ("\n\n", "c.jsonl: no conversations"),
+])  # fmt: skip
+def test_reader_errors_name_file_and_line(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError, match=message.replace("[", r"\[")):
+        read_conversations(path)
+    with pytest.raises(DataError, match="no such file"):
+        read_conversations(tmp_path / "missing.jsonl")
+
+
+def test_parse_play_speakers_and_scenes() -> None:
+    play = ("SCENE I. A room.\n\n[Enter two.]\n\nHAMLET.\nTo be, or not to be. [Aside.]\nThat is the question.\n\n"
+            "Hor.\nMy lord.\n\nSCENE II. Elsewhere.\n\nFIRST WITCH.\nWhen shall we three meet?\n\n"
+            "SECOND WITCH.\nWhen the hurlyburly's done.\n\nTHIRD WITCH.\nEre set of sun.\n")  # fmt: skip
+    first, second = parse_play(play)
+    assert [(t.speaker, t.text) for t in first] == [("HAMLET", "To be, or not to be. That is the question."),
+                                                   ("HOR", "My lord.")]  # fmt: skip
+    assert [t.speaker for t in second] == ["FIRST WITCH", "SECOND WITCH", "THIRD WITCH"]
+
+
+# --------------------------------------------------------------------------------------------- model
+def test_hred_shapes_and_padding_independence() -> None:
+    torch.manual_seed(0)
+    config = HREDConfig(embed_dim=8, utterance_hidden=6, context_hidden=10, decoder_hidden=12, persona_dim=4,
+                        dropout=0.0, cell="lstm")  # fmt: skip
+    model = HRED(30, config, personas=3, bos_id=2, eos_id=3, pad_id=0).eval()
+    items = [EncodedExample([[5, 6, 7], [8]], 1, [9, 10], 0), EncodedExample([[11, 12]], 2, [13, 14, 15, 16], 1)]
+    batch = make_chat_batch(items)
+    assert batch["turns"].shape == (2, 2, 3) and batch["turn_lengths"].tolist() == [[3, 1], [2, 0]]
+    logits = model(batch)
+    assert logits.shape == (2, 5, 30)
+    # the second example alone gives the same logits: padding turns and tokens never reach the model
+    alone = model(make_chat_batch(items[1:]))
+    torch.testing.assert_close(alone[0], logits[1], atol=1e-5, rtol=1e-5)
+    # the persona changes the output; the context does too
+    other = make_chat_batch([EncodedExample([[11, 12]], 1, [13, 14, 15, 16], 1)])
+    assert not torch.allclose(model(other)[0], alone[0])
+    state = model.start(batch)
+    step_logits, _ = model.step(torch.tensor([2, 2]), state)
+    torch.testing.assert_close(step_logits, logits[:, 0], atol=1e-5, rtol=1e-5)
+    ids, lengths = last_turns(batch)
+    assert ids.tolist() == [[8, 0], [11, 12]] and lengths.tolist() == [1, 2]
+    single = build_chat_model(HREDConfig(kind="single", embed_dim=8, utterance_hidden=6, decoder_hidden=12), 30, 1,
+                              2, 3, 0)  # fmt: skip
+    assert single(batch).shape == (2, 5, 30)
+
+
+# ------------------------------------------------------------------------------------------- metrics
+def test_metrics_by_hand() -> None:
+    assert distinct(["i am fine", "i am here"], 1) == pytest.approx(4 / 6)
+    assert distinct(["i am fine", "i am here"], 2) == pytest.approx(3 / 4)
+    assert distinct([], 2) == 0.0
+    assert recall_at_k([[-1.0, -3.0, -2.0], [-2.0, -0.5, -3.0]], 1) == 0.5
+    assert recall_at_k([[-2.0, -0.5, -3.0]], 2) == 1.0
+    assert recall_at_k([[-1.0, -1.0]], 1) == 0.0  # a tie is not a hit
+    scores = tfidf_scores(["i like dogs"], [["dogs are great", "the weather"]], ["dogs are great", "the weather"])
+    assert scores[0][0] > 0.0 and scores[0][1] == 0.0
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def test_train_eval_chat_cli(tmp_path: Path, monkeypatch, capsys) -> None:
+    paths = write_fixture(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", "chat", "--data.dataset", "files", "--data.train", str(paths["train"]), "--data.valid",
+                 str(paths["valid"]), "--data.test", str(paths["test"]), *TINY, "--trainer.max_epochs", "2",
+                 "--trainer.progress", "false", "--trainer.plot", "false", "--eval.generate_examples", "3",
+                 "--output_dir", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["ppl"] > 1.0 and 0.0 <= result["r_at_1"] <= 1.0 and "distinct_2" in result
+    assert result["r_at_1_random"] == 0.1
+    # replies to every conversation of a file, as JSON lines
+    assert main(["chat", str(run), "--input", str(paths["test"]), "--json", "--method", "sample", "--seed", "1",
+                 "--top-k", "5"]) == 0  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 6 and all("reply" in line for line in lines)
+    # the interactive loop through stdin: commands, an empty line, unknown words; it never stops
+    monkeypatch.setattr("sys.stdin", io.StringIO("hi there\n\n/persona anna\n/persona ZED\nxyzzy qqq\n/foo\n"
+                                                 "/reset\n" + "hello " * 300 + "\n"))  # fmt: skip
+    assert main(["chat", str(run), "--json", "--n-best", "2"]) == 0
+    captured = capsys.readouterr()
+    outputs = [json.loads(line) for line in captured.out.splitlines()]
+    assert [o.get("command") for o in outputs] == [None, "persona", "persona", None, "foo", "reset", None]
+    assert len(outputs[0]["candidates"]) == 2
+    assert "unknown persona 'ZED'" in captured.err and "unknown command /foo" in captured.err
+    assert "read as <unk>" in captured.err and "longer than data.max_len=40" in captured.err
+    # bad input: one line, exit 2
+    assert main(["chat", str(run), "hello", "--persona", "nobody"]) == 2
+    assert "unknown persona 'nobody'" in capsys.readouterr().err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"turns": ["hi"]}\n{"turns": 3}\n', encoding="utf-8")
+    assert main(["chat", str(run), "--input", str(bad)]) == 2
+    assert "bad.jsonl:2" in capsys.readouterr().err
+    assert main(["chat", str(run), "hello", "--method", "greedy", "--n-best", "2"]) == 2
+
+
+def test_sessions_are_bounded(monkeypatch) -> None:
+    from rnnlab.tasks import chat_model
+    from rnnlab.tasks.chat import ChatConfig
+
+    monkeypatch.setattr(chat_model, "MAX_SESSIONS", 2)
+    bot = chat_model.Chatbot(None, None, ["<none>"], ChatConfig())  # sessions need no model
+    bot.session("a").turns.append("hi")
+    bot.session("b")
+    assert bot.session("a").turns == ["hi"]  # used again: now the most recent
+    bot.session("c")
+    assert list(bot.sessions) == ["a", "c"]

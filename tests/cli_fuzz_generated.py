@@ -99,6 +99,9 @@ BASES: dict[str, list[str]] = {
                         f"--data.max_len 12 --vocab.size 30 --model.embed_dim 8 --model.hidden_size 8 "
                         f"--model.attention dot --batch_size 16 --eval_bleu_sentences 0 --decode.beam_size 2 "
                         f"{CAPS} {QUIET} --output_dir {{scratch}}/run"],
+    "train smt": ["train smt --data.dataset files --data.train {models}/smt/train.tsv --data.valid {models}/smt/valid.tsv "
+                  "--model.model1_iterations 2 --model.model2_iterations 1 --tune_sentences 2 --decode.beam_size 2 "
+                  "--output_dir {scratch}/run"],
     "train tagger": [f"train tagger --data.dataset null --data.train {{models}}/tagger/train.conll "
                      f"--data.valid {{models}}/tagger/train.conll --model.word_dim 8 --model.char_dim 4 "
                      f"--model.char_hidden 4 --model.hidden_size 8 --batch_size 8 {CAPS} {QUIET} "
@@ -128,6 +131,19 @@ BASES: dict[str, list[str]] = {
                       f"--model.encoder.feature_size 4 --model.encoder.stages 1 --batch_size 4 {CAPS} {QUIET} "
                       f"--output_dir {{scratch}}/run"],
     "caption": ["caption {caption} {models}/caption/0.png --beam 2 --out {scratch}/art"],
+    "train vqa": [f"train vqa --data.dataset files --data.train {{models}}/vqa/questions.jsonl --data.image_size 16 "
+                  f"--model.hidden_size 16 --model.question_size 8 --model.encoder.width 4 --model.encoder.feature_size 8 "
+                  f"--model.encoder.stages 2 --batch_size 8 {CAPS} {QUIET} --output_dir {{scratch}}/run"],
+    "ask": ["ask {vqa} {models}/vqa/0.png --question 'what colour is the square' --top-k 2 --out {scratch}/art"],
+    "train handwriting": [f"train handwriting --data.dataset files --data.train {{models}}/handwriting/letters.npz "
+                          f"--model.hidden_size 8 --model.mixtures 2 --model.window_mixtures 2 --model.char_embedding 4 "
+                          f"--batch_size 4 {CAPS} {QUIET} --output_dir {{scratch}}/run"],
+    "write": ["write {handwriting} abc ca --bias 1 --seed 2 --max-points 30 --out {scratch}/art"],
+    "train chat": [f"train chat --data.dataset files --data.train {{models}}/chat/train.jsonl --data.valid "
+                   f"{{models}}/chat/valid.jsonl --vocab.size 60 --model.embed_dim 8 --model.utterance_hidden 8 "
+                   f"--model.context_hidden 8 --model.decoder_hidden 8 --batch_size 8 {CAPS} {QUIET} "
+                   f"--output_dir {{scratch}}/run"],
+    "chat": ["chat {chat} hello 'do you like dogs' --n-best 2 --beam 2"],
     "eval": ["eval {lm}", "eval {classifier} --data {models}/classifier/train.tsv --out {scratch}/art"],
     "runs": ["runs {models}/lm"],
     "demo": ["demo --steps 1 --minutes 0.05 --threads 1 --output-dir {scratch}/demo"],
@@ -144,13 +160,16 @@ BASES: dict[str, list[str]] = {
     "inspect gradflow": ["inspect gradflow --length 5 --train-steps 2 --explode-steps 2 --hidden-size 4 "
                          "--out {scratch}/f.png"],
     "inspect tree": ["inspect tree {tree} '[MAX 2 9 [MIN 4 7 ] 0 ]' --show norm --out {scratch}/t.svg"],
+    "inspect graph": ["inspect graph {graph} --smiles CCO --out {scratch}/g.png"],
+    "inspect unroll": ["inspect unroll --num-layers 2 --bidirectional --text 'a b c' --out {scratch}/u.svg"],
+    "inspect seq2seq": ["inspect seq2seq {translate} 'eins zwei' --reference 'one two' --out {scratch}/s.svg"],
     "bench": ["bench --cell rnn --hidden-size 4 --num-layers 1 --seq-len 4 --batch-size 2 --repeats 1"],
     "generate": ["generate {lm} --max-tokens 5 --seed 1", "generate {ngram} --max-tokens 5 --seed 1",
                  "generate {lm} --rhyme auto --max-tokens 12 --seed 1"],
     "score": ["score {lm} 白日依山尽", "score {ngram} 'the cat sat'"],
     "next": ["next {lm} 白日依山", "next {ngram} 'the cat'"],
     "trace": ["trace {lm} 白日依山尽 --out {scratch}/trace"],
-    "translate": ["translate {translate} 'eins zwei' --out {scratch}/art"],
+    "translate": ["translate {translate} 'eins zwei' --out {scratch}/art", "translate {smt} 'eins zwei' --n-best 2"],
     "tag": ["tag {tagger} 'bob went to lima'"],
     "classify": ["classify {classifier} 'the film was great'"],
     "cloze": ["cloze {cloze} 'the ___ meows'"],

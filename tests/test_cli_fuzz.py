@@ -83,6 +83,54 @@ def fx(tmp_path_factory) -> dict[str, str]:
 
     Image.new("RGB", (1, 1)).save(root / "shapes" / "dot.png")
     (root / "shapes" / "bad.tsv").write_text("0.png\ta red bar\nmissing.png\ta cat\n", encoding="utf-8")
+    vqa = root / "vqa"  # a VQA model of 16x16 images (tests/tasks/test_vqa.py's set)
+    from tests.tasks.test_vqa import TINY as VQA_TINY
+    from tests.tasks.test_vqa import write_questions
+
+    vqa_questions = write_questions(root / "vqa-set", 4)
+    argv = ["train", "vqa", "--data.dataset", "files", "--data.train", str(vqa_questions), *VQA_TINY,
+            "--trainer.max_steps", "1", "--trainer.max_epochs", "null", "--trainer.progress", "false",
+            "--trainer.plot", "false", "--output_dir", str(vqa)]  # fmt: skip
+    assert main(argv) == 0
+    (root / "vqa-set" / "bad.jsonl").write_text('{"image": "0.png", "question": "what?", "answer": "red"}\n{oops\n')
+
+    chat = root / "chat"  # a tiny chat model on tests/tasks/test_chat.py's conversations
+    from tests.tasks.test_chat import TINY as CHAT_TINY
+    from tests.tasks.test_chat import write_fixture as chat_fixture
+
+    (root / "chat-set").mkdir()
+    chat_set = chat_fixture(root / "chat-set")
+    argv = ["train", "chat", "--data.dataset", "files", "--data.train", str(chat_set["train"]), "--data.valid",
+            str(chat_set["valid"]), *CHAT_TINY, "--trainer.max_steps", "1", "--trainer.max_epochs", "null",
+            "--trainer.progress", "false", "--trainer.plot", "false", "--output_dir", str(chat)]  # fmt: skip
+    assert main(argv) == 0
+    (root / "chat-set" / "bad.jsonl").write_text('{"turns": ["hi", "hello"]}\n{"turns": [oops\n', encoding="utf-8")
+
+    handwriting = root / "handwriting"  # a conditional handwriting model of the letters a, b, c
+    from tests.tasks.test_handwriting import TINY as HANDWRITING_TINY
+    from tests.tasks.test_handwriting import letters_npz
+
+    strokes = root / "strokes"
+    strokes.mkdir()
+    argv = ["train", "handwriting", "--data.dataset", "files", "--data.train", str(letters_npz(strokes / "ok.npz")),
+            *HANDWRITING_TINY, "--trainer.max_steps", "1", "--trainer.max_epochs", "null", "--trainer.progress",
+            "false", "--trainer.plot", "false", "--output_dir", str(handwriting)]  # fmt: skip
+    assert main(argv) == 0
+    import numpy as np
+
+    np.savez(strokes / "nan.npz", points=np.array([[0, 0, 0], [np.nan, 1, 1]], dtype=np.float32), lengths=np.array([2]),
+             texts=np.array(["ab"]))  # fmt: skip
+    np.savez(strokes / "far.npz", points=np.array([[0, 0, 0], [1e12, 1, 1]], dtype=np.float32), lengths=np.array([2]),
+             texts=np.array(["ab"]))  # fmt: skip
+    (strokes / "svgs").mkdir()
+    (strokes / "svgs" / "blank.svg").write_text("<svg><rect width='2' height='2'/></svg>")
+
+    from tests.verb_models import build_graph, build_translate
+
+    (root / "translate").mkdir()
+    translate = build_translate(root / "translate")  # a tiny attention translator (inspect seq2seq)
+    (root / "graph").mkdir()
+    graph = build_graph(root / "graph")  # a tiny molecule model (inspect graph)
 
     broken_config = root / "broken-config"  # a neural model whose config.json is not JSON
     shutil.copytree(lm / "best", broken_config)
@@ -119,6 +167,10 @@ def fx(tmp_path_factory) -> dict[str, str]:
             "bad_trees": str(root / "bad-trees.tsv"),
             "bad_smiles": str(root / "bad-smiles.csv"),
             "caption": str(caption), "shapes": str(root / "shapes"),
+            "vqa": str(vqa), "vqa_set": str(root / "vqa-set"),
+            "chat": str(chat), "chat_set": str(root / "chat-set"),
+            "handwriting": str(handwriting), "strokes": str(strokes),
+            "translate": str(translate), "graph": str(graph),
             "broken": str(broken_config), "truncated": str(truncated), "empty_npz": str(empty_npz),
             "typed": str(typed), "unknown_task": str(root / "unknown-task"), "missing": str(root / "no-such-dir"),
             "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"), "plain": str(root / "plain.txt"),
@@ -135,9 +187,14 @@ ROWS: list[tuple[str, str]] = [
     ("train lm --model.line_positions -1", "model.line_positions: expected an integer from 0 to 1,000"),
     ("train lm --model.num_layers 1000000000", "model.num_layers: expected an integer from 1 to 256"),
     ("train tagger --model.char_dim 4 --model.char_hidden 0", "model.char_hidden: expected >= 1 when char_dim > 0"),
+    ("train tagger --model.rnn lnlstm --model.execution fused", "model.execution: cell 'lnlstm' has no fused kernel"),
+    ("train regression --model.execution jit", "model.execution: expected one of 'auto', 'fused', 'explicit', 'compiled'"),
     ("train translate --vocab.character_coverage 0.5", "vocab.character_coverage: expected a value in [0.98, 1]"),
     ("train translate --trainer.metric accuracy", "trainer.metric: expected loss / ppl / bleu"),
     ("train lm --data.corpus {poems} --output_dir {lm}/inner", "lies inside the run directory"),
+    ("train lm --data.corpus {poems} --output_dir {missing} --nproc 4096", "--nproc 4096: this machine has"),
+    ("train lm --data.corpus {poems} --output_dir {missing} --nproc 0", "--nproc must be an integer >= 1, got 0"),
+    ("train ngram {poems} --nproc 1", "trains in one pass, not in parallel processes"),
     ("demo --steps 1 --output-dir {lm}/inner", "lies inside the run directory"),
     ("train lm --data.corpus {poems} --data.min_freq 16000000 --output_dir {missing}", "out of the vocabulary"),
     ("train lm --data.corpus {plain} --model.line_positions 8 --output_dir {missing}", "model.line_marks: none of"),
@@ -188,6 +245,7 @@ ROWS: list[tuple[str, str]] = [
     ("trace {lm} 白日 --max-tokens 0", "--max-tokens must be an integer >= 1, got 0"),
     ("trace {lm} '   '", "empty sentence; expected at least one word"),
     ("trace {lm} 白日 --out {lm}/plots", "inside the run directory"),
+    ("trace {lm} a b c d e f g h i j k l m n o p q", "at most 16 texts at a time, got 17"),
     ("generate {only_translate}", "`rnnlab generate` needs a model of task"),
     ("generate {only_tagger}", "`rnnlab generate` needs a model of task"),
     ("generate {only_classifier}", "`rnnlab generate` needs a model of task"),
@@ -216,7 +274,13 @@ ROWS: list[tuple[str, str]] = [
     ("score {lm} --input {empty}", "no sentences"),
     ("score {only_translate} hello", "`rnnlab score` needs a model of task"),
     # --- translate
-    ("translate {lm} hello", "`rnnlab translate` needs a model of task 'translate'"),
+    ("translate {lm} hello", "`rnnlab translate` needs a model of task 'smt' or 'translate'"),
+    ("train smt --data.dataset files --data.train {missing}.tsv --data.valid {missing}.tsv", "parallel text file not found"),
+    ("train smt --model.model1_iterations 0", "model.model1_iterations"),
+    ("train smt --model.lm_order 11", "model.lm_order"),
+    ("train smt --decode.n_best 20", "1 <= n_best <= beam_size"),
+    ("train smt --decode.lm_weight -1", "decode.lm_weight"),
+    ("train smt --tune_sentences -1", "tune_sentences"),
     ("translate {lm} hello --beam 0", "--beam must be an integer >= 1, got 0"),
     ("translate {lm} hello --n-best 0", "--n-best must be an integer >= 1"),
     ("translate {lm} hello --alpha inf", "--alpha must be a finite number"),
@@ -283,9 +347,83 @@ ROWS: list[tuple[str, str]] = [
     ("train caption --data.image_size 4", "data.image_size: expected an integer from 8 to 512"),
     ("train caption --model.attention dot", "dot needs them equal"),
     ("train caption --data.dataset files --data.train x.tsv --data.style twitter", "data.style is read only with a built-in"),
+    # --- chat
+    ("chat {chat} ' '", "sentence 1: empty sentence; expected at least one word"),
+    ("chat {chat} hello --persona nobody", "unknown persona 'nobody'; this model knows"),
+    ("chat {chat} --input {chat_set}/bad.jsonl", "bad.jsonl:2: not valid JSON"),
+    ("chat {chat} --input {binary}", "not valid UTF-8"),
+    ("chat {chat} --input {chat_set}/missing.jsonl", "no such file"),
+    ("chat {chat} hello --beam 0", "--beam must be an integer >= 1, got 0"),
+    ("chat {chat} hello --n-best 0", "--n-best must be an integer >= 1"),
+    ("chat {chat} hello --top-k 0", "--top-k must be an integer >= 1, got 0"),
+    ("chat {chat} hello --method greedy --n-best 2", "--n-best > 1 and --mmi need --method beam"),
+    ("chat {chat} hello --reverse-weight inf", "--reverse-weight must be a finite number"),
+    ("chat {chat} hello --mmi {missing}", "expected a model directory"),
+    ("chat {chat} hello --conversation ' '", "--conversation: expected a name of 1 to 200 characters"),
+    ("chat {lm} hello", "`rnnlab chat` needs a model of task 'chat'"),
+    ("train chat --data.dataset files --data.train {chat_set}/bad.jsonl --data.valid {chat_set}/bad.jsonl "
+     "--output_dir {missing}", "bad.jsonl:2: not valid JSON"),
+    ("train chat --data.max_turns 0", "data.max_turns"),
+    ("train chat --model.kind single --model.persona_dim 4", "model.persona_dim"),
+    ("train chat --data.dataset nosuch", "data.dataset: expected chitchat / shakespeare-dialogue / files"),
+    # --- vqa (ask)
+    ("ask {vqa} {vqa_set}/0.png", "--question: expected a question with at least one word, got ''"),
+    ("ask {vqa} {vqa_set}/0.png --question '?!'", "--question: expected a question with at least one word"),
+    ("ask {vqa} {vqa_set}/0.png --question 'zorblax quux'", "no word of 'zorblax quux' is known to this model"),
+    ("ask {vqa} {vqa_set}/0.png --question what --top-k 0", "--top-k must be an integer >= 1, got 0"),
+    ("ask {vqa} {binary} --question what", "binary.bin: not an image file"),
+    ("ask {vqa} {shapes}/truncated.png --question what", "truncated.png: cannot read the image"),
+    ("ask {vqa} {shapes}/dot.png --question what", "the image is 1x1 pixels; expected at least 8x8"),
+    ("ask {vqa} {shapes}/bomb.png --question what", "larger than the limit of 40,000,000 pixels"),
+    ("ask {vqa} {vqa_set}/missing.png --question what", "no such file (expected images)"),
+    ("ask {vqa} --question what", "expected images on the command line or --input FILE"),
+    ("ask {vqa} {vqa_set}/0.png --question what --attention --out {noplace}", "cannot write artifact directory"),
+    ("ask {caption} {vqa_set}/0.png --question what", "`rnnlab ask` needs a model of task 'vqa'"),
+    ("train vqa --data.dataset files --data.train {vqa_set}/bad.jsonl --output_dir {missing}",
+     "bad.jsonl:2: not a JSON object"),
+    ("train vqa --data.image_size 4", "data.image_size: expected an integer from 8 to 512"),
+    ("train vqa --model.head fusion", "model.head"),
+    ("train vqa --model.hops 0", "model.hops: expected an integer from 1 to 8"),
+    ("train vqa --data.train x.jsonl", "data.train is read only with data.dataset: files"),
+    # --- handwriting / write
+    ("write {handwriting} abz", "this model never saw 'z'"),
+    ("write {handwriting} ''", "empty"),
+    ("write {handwriting}", "expected texts on the command line or --input FILE"),
+    ("write {handwriting} abc --bias -1", "--bias must be a number in [0, 10], got -1.0"),
+    ("write {handwriting} abc --bias nan", "--bias must be a number in [0, 10]"),
+    ("write {handwriting} abc --max-points 0", "--max-points must be an integer >= 1, got 0"),
+    ("write {handwriting} abc --max-points 100000", "--max-points must be an integer between 1 and 5000"),
+    ("write {handwriting} abc --seed -1", "--seed"),
+    ("write {handwriting} abc --out {noplace}", "cannot write artifact directory"),
+    ("write {lm} abc", "`rnnlab write` needs a model of task 'handwriting'"),
+    ("eval {handwriting} --data {strokes}/nan.npz", "nan.npz: sequence 1: point 2 has a NaN or infinite value"),
+    ("eval {handwriting} --data {strokes}/far.npz", "far.npz: sequence 1: point 2 has an absurd offset"),
+    ("eval {handwriting} --data {strokes}/svgs", "blank.svg: no <path>, <polyline> or <line>"),
+    ("train handwriting --data.dataset files --data.train {strokes}/nan.npz --output_dir {missing}",
+     "nan.npz: sequence 1: point 2 has a NaN"),
+    ("train handwriting --data.max_points 1", "data.max_points: expected an integer from 2 to 100,000"),
+    ("train handwriting --model.mixtures 0", "model.mixtures: expected an integer from 1"),
+    ("train handwriting --data.train x.npz", "data.train is read only with data.dataset: files"),
     ("inspect tree {tree} '[MAX 2 9'", "the tree: unbalanced brackets"),
     ("inspect tree {tree} '[SM 1 2 ]' --out tree.png", "expected an .svg file"),
     ("inspect tree {tree}", "expected a tree on the command line or --input FILE"),
+    ("inspect seq2seq {lm} hallo", "expected a neural translation model (task 'translate')"),
+    ("inspect seq2seq {translate} ''", "source: expected a sentence, got an empty one"),
+    ("inspect seq2seq {translate} rot --reference ' '", "--reference: expected a sentence"),
+    ("inspect seq2seq {translate} rot --out s.txt", "s.txt"),
+    ("inspect seq2seq {translate} rot --out {translate}/s.svg", "inside the run directory"),
+    ("inspect seq2seq {translate} rot --reference '" + " ".join(["red"] * 60) + "'", "at most 40 subwords a side"),
+    ("inspect seq2seq {missing} rot", "expected a model directory"),
+    ("inspect graph {graph}", "give the molecule to draw with --smiles"),
+    ("inspect graph {graph} --smiles 'C(('", "RDKit cannot parse this SMILES string"),
+    ("inspect graph {graph} --smiles CCO --seed -1", "--seed must be an integer >= 0"),
+    ("inspect graph {lm} --smiles CCO", "expected a graph model (task 'graph')"),
+    ("inspect graph {graph} --smiles CCO --out g.txt", "g.txt"),
+    ("inspect unroll --num-layers 0", "--num-layers must be an integer >= 1, got 0"),
+    ("inspect unroll --num-layers 9", "--num-layers must be at most 8 to be drawn, got 9"),
+    ("inspect unroll --text ' '", "--text: expected at least one input token"),
+    ("inspect unroll --out u.txt", "u.txt"),
+    ("inspect unroll --ckpt {ngram}", "has no recurrent layer to draw"),
     ("inspect tree {lm} '[SM 1 2 ]'", "expected a tree model (task 'tree'), got a 'lm' model"),
     ("inspect tree {tree} '[SM 1 2 ]' --out {tree}/best/t.svg", "model directory"),
     ("train tree --data.dataset files --data.train {bad_trees} --output_dir {missing}", "bad-trees.tsv:2: unbalanced"),

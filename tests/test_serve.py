@@ -86,7 +86,7 @@ def test_models_lists_each_model_its_task_and_verb_options(model_dir):
 
 # ---------------------------------------------------------------------------- every verb = the CLI
 #: Smaller settings for verbs whose defaults take seconds (the same through the API and the command line).
-SMALL = {"rollout": {"masses": 4, "steps": 4, "frames": 2}}
+SMALL = {"rollout": {"masses": 4, "steps": 4, "frames": 2}, "ask": {"question": "what colour is the square?"}}
 
 
 @pytest.mark.parametrize("task_name, verb_name", CASES, ids=[f"{t}-{v}" for t, v in CASES])

@@ -35,7 +35,13 @@ INPUTS: dict[str, list[str]] = {
     "tree": ["[MAX 2 9 [MIN 4 7 ] 0 ]", "[SM 1 [MED 3 4 5 ] ]"],
     "smiles": ["CCO", "c1ccccc1O"],
     "caption": [],  # image files (`inputs="files"`): filled by build_caption with two of the images it writes
+    "ask": [],  # image files: filled by build_vqa
+    "write": ["abc", "ca"],  # texts of the letters build_handwriting's model trained on
+    "chat": ["hi how are you", "/persona anna", "do you like dogs"],  # messages of one conversation
 }
+
+#: options a verb cannot run without (its dataclass default is refused), by verb name
+OPTIONS: dict[str, dict] = {"ask": {"question": "what colour is the square?"}}
 
 
 def _train(argv: list[str]) -> None:
@@ -88,6 +94,15 @@ def build_translate(root: Path) -> Path:
             "model.dropout=0.0", "batch_size=16", "eval_bleu_sentences=0", "trainer.max_steps=2",
             "trainer.eval_every=2", "trainer.plot=false", "trainer.progress=false", "trainer.device=cpu",
             "decode.beam_size=2"])  # fmt: skip
+    return run
+
+
+def build_smt(root: Path) -> Path:
+    for name, count, seed in (("train", 60, 0), ("valid", 6, 1)):
+        (root / f"{name}.tsv").write_text("".join(f"{s}\t{t}\n" for s, t in _pairs(count, seed)), encoding="utf-8")
+    run = root / "run"
+    _train(["train", "smt", f"output_dir={run}", "data.dataset=files", f"data.train={root / 'train.tsv'}",
+            f"data.valid={root / 'valid.tsv'}", "tune_sentences=0", "decode.beam_size=3"])  # fmt: skip
     return run
 
 
@@ -184,6 +199,17 @@ def build_caption(root: Path) -> Path:
     return run
 
 
+def build_vqa(root: Path) -> Path:
+    from tests.tasks.test_vqa import TINY, write_questions
+
+    questions = write_questions(root, 6)
+    INPUTS["ask"][:] = [str(root / "0.png"), str(root / "1.png")]
+    run = root / "run"
+    _train(["train", "vqa", "--data.dataset", "files", "--data.train", str(questions), *TINY,
+            "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET, "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
 def build_graph(root: Path) -> Path:
     molecules = ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "OCCO", "C1CC1", "CCCl", "CC#N", "O=C=O", "CCOC"]
     rows = "".join(f"{s},{0.5 * s.count('C') - s.count('O')}\n" for s in molecules)
@@ -204,10 +230,32 @@ def build_physics(root: Path) -> Path:
     return run
 
 
+def build_handwriting(root: Path) -> Path:
+    from tests.tasks.test_handwriting import TINY, letters_npz
+
+    data = letters_npz(root / "letters.npz")
+    run = root / "run"
+    _train(["train", "handwriting", "--data.dataset", "files", "--data.train", str(data), *TINY,
+            "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET, "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
+def build_chat(root: Path) -> Path:
+    from tests.tasks.test_chat import TINY, write_fixture
+
+    paths = write_fixture(root)
+    run = root / "run"
+    _train(["train", "chat", "--data.dataset", "files", "--data.train", str(paths["train"]), "--data.valid",
+            str(paths["valid"]), *TINY, "--trainer.max_steps", "2", "--trainer.max_epochs", "null", *QUIET,
+            "--output_dir", str(run)])  # fmt: skip
+    return run
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
     "lm": build_lm,
     "ngram": build_ngram,
     "translate": build_translate,
+    "smt": build_smt,
     "tagger": build_tagger,
     "classifier": build_classifier,
     "cloze": build_cloze,
@@ -216,4 +264,7 @@ BUILDERS: dict[str, Callable[[Path], Path]] = {
     "graph": build_graph,
     "physics": build_physics,
     "caption": build_caption,
+    "vqa": build_vqa,
+    "handwriting": build_handwriting,
+    "chat": build_chat,
 }

@@ -205,6 +205,7 @@ OPTION_LIMITS: dict[str, int] = {
     "max_inputs": 100_000,  # serve: inputs per request
     "max_body_bytes": 2**30,  # serve: a request body
     "port": 65_535,
+    "max_points": 5000,  # write: pen points sampled per text, one LSTM step each (~2 s per 1000 on a CPU)
 }
 
 #: rnnlab train ngram --order: tables grow with every order, and no corpus has useful 21-grams.
@@ -247,12 +248,14 @@ OPTION_RULES = {
         "num_samples", "max_tokens", "top_k", "beam", "n_best", "batch_size", "steps", "repeats", "max_units",
         "hidden_size", "num_layers", "seq_len", "length", "lengths", "top",
     )},  # fmt: skip
+    "max_points": _at_least(1),  # write: pen points per text
     # counts that may be zero (no training / no explosion run)
     **{name: _at_least(0) for name in _MAY_BE_ZERO},
     "frames": _at_least(1),
     "masses": _at_least(2),  # a spring needs two ends
     **{name: _at_least(1) for name in ("max_concurrent", "max_inputs", "max_body_bytes")},
     "port": _at_least(1),
+    "nproc": _at_least(1),  # rnnlab train --nproc N: processes (at most the CPU cores or GPUs, checked there)
     "seed": lambda name, value: check_seed(value, name),
     "threads": check_threads,
     "temperature": lambda name, value: check_temperature(value),

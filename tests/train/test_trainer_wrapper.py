@@ -129,6 +129,14 @@ def _caption(tmp_path: Path) -> dict:
             "model.encoder.stages": 1, "batch_size": 2}  # fmt: skip
 
 
+def _vqa(tmp_path: Path) -> dict:
+    from tests.tasks.test_vqa import write_questions
+
+    return {"data.dataset": "files", "data.train": str(write_questions(tmp_path / "vqa", 6)), "data.image_size": 16,
+            "model.hidden_size": 16, "model.question_size": 8, "model.encoder.width": 4,
+            "model.encoder.feature_size": 8, "model.encoder.stages": 2, "batch_size": 4}  # fmt: skip
+
+
 def _graph(tmp_path: Path) -> dict:
     rows = "".join(f"{s},{len(s)}\n" for s in ["CCO", "c1ccccc1", "CC(=O)O", "CCN", "OCCO", "C1CC1"])
     (tmp_path / "molecules.csv").write_text("smiles,target\n" + rows, encoding="utf-8")
@@ -141,9 +149,27 @@ def _physics(tmp_path: Path) -> dict:
     return {"data.max_train": 1, "data.max_valid": 1, "model.hidden_size": 8, "model.num_steps": 1, "batch_size": 16}
 
 
+def _handwriting(tmp_path: Path) -> dict:
+    from tests.tasks.test_handwriting import letters_npz
+
+    return {"data.dataset": "files", "data.train": str(letters_npz(tmp_path / "letters.npz", 6)),
+            "model.hidden_size": 8, "model.mixtures": 2, "model.window_mixtures": 2, "model.char_embedding": 4,
+            "batch_size": 2}  # fmt: skip
+
+
+def _chat(tmp_path: Path) -> dict:
+    from tests.tasks.test_chat import write_fixture
+
+    paths = write_fixture(tmp_path)
+    return {"data.dataset": "files", "data.train": str(paths["train"]), "data.valid": str(paths["valid"]),
+            "vocab.size": 60, "model.embed_dim": 8, "model.utterance_hidden": 8, "model.context_hidden": 8,
+            "model.decoder_hidden": 8, "batch_size": 8}  # fmt: skip
+
+
 TINY_CONFIGS = {"lm": _lm, "regression": _regression, "classifier": _classifier, "tagger": _tagger,
                 "cloze": _cloze, "translate": _translate, "tree": _tree, "caption": _caption,
-                "graph": _graph, "physics": _physics}  # fmt: skip
+                "graph": _graph, "physics": _physics, "vqa": _vqa,
+                "handwriting": _handwriting, "chat": _chat}  # fmt: skip
 TRAINABLE = [name for name, task in discover_tasks().items() if task.build is not None]
 
 

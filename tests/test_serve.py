@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from rnnlab.serve.models import ServedModel, load_models
 from rnnlab.serve.runner import _relabel
 from rnnlab.tasks.registry import TaskDescriptor, discover_tasks
 from rnnlab.verbs import Artifact, Verb
-from tests.verb_models import BUILDERS, INPUTS
+from tests.verb_models import BUILDERS, INPUTS, OPTIONS
 
 SHIPPED = {name: task for name, task in discover_tasks().items()
            if (task.build or task.train).__module__.startswith("rnnlab.") and task.verbs}  # fmt: skip
@@ -380,6 +381,93 @@ def _browser() -> str:
             return path
     message = "no chromium-headless-shell on this machine (apt-get install chromium-headless-shell)"
     pytest.fail(f"RNNLAB_REQUIRE_BROWSER=1 but {message}") if required else pytest.skip(message)
+
+
+@contextlib.contextmanager
+def _served(app, port):
+    """A uvicorn server for `app` on 127.0.0.1:`port` in a thread, for the browser tests."""
+    import threading
+
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+#: the tasks whose tabs the second browser test drives (lm and ngram: the first one)
+TAB_TASKS = ("translate", "smt", "tagger", "classifier", "cloze", "regression", "tree", "graph", "caption", "vqa",
+             "chat", "handwriting")  # fmt: skip
+
+
+def test_every_verb_tab_runs_in_the_browser_and_shows_the_apis_results(model_dir, tmp_path):
+    """Each tab of each served task, driven as a user would: inputs typed (or image files chosen), the verb's
+    required options filled, Run clicked; the page shows as many results as the API returns, no error."""
+    executable = _browser()
+    from playwright.sync_api import sync_playwright
+
+    dirs = [model_dir(task) for task in TAB_TASKS if task in SHIPPED]
+    port = _free_port()
+    app = create_app(load_models([str(d) for d in dirs]), ServeConfig(port=port))
+    with TestClient(app) as client:
+        served = client.get("/models").json()["models"]
+    checked = []
+    with _served(app, port), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        problems: list[str] = []
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_selector("[role=tab]")
+        for model in served:
+            page.select_option("#model", model["name"])
+            for verb, info in model["verbs"].items():
+                inputs = list(INPUTS.get(verb, []))
+                if info["inputs"] != "none" and not inputs:
+                    continue
+                page.click(f"#tab-{verb}")
+                if info["inputs"] == "text":
+                    page.locator("#inputs").fill("\n".join(inputs))
+                elif info["inputs"] == "files":
+                    page.locator("#inputs").set_input_files(inputs)
+                for name, value in OPTIONS.get(verb, {}).items():
+                    page.locator(f"#opt-{name}").fill(str(value))
+                if any(option["name"] == "seed" for option in info["options"]):
+                    page.locator("#opt-seed").fill("1")
+                page.click(f"text=Run {verb}")
+                page.wait_for_function("!document.querySelector('main button[type=submit]').disabled")
+                assert page.locator("#error").is_hidden(), (model["name"], verb, page.locator("#error").inner_text())
+                if info["inputs"] == "none":  # streamed: the text arrives in the page
+                    assert page.locator("main .stream, main .result").count() >= 1, (model["name"], verb)
+                else:  # one box per result, as many as the API gives for the same request
+                    options = {**OPTIONS.get(verb, {}), **({"seed": 1} if any(o["name"] == "seed" for o in info["options"]) else {})}
+                    body_inputs = inputs if info["inputs"] == "text" else [
+                        {"name": Path(f).name, "data": base64.b64encode(Path(f).read_bytes()).decode()} for f in inputs]
+                    with TestClient(app) as client:
+                        answer = client.post(f"/models/{model['name']}/{verb}", json={"inputs": body_inputs, "options": options}).json()
+                    assert page.locator("main .result").count() == len(answer["results"]), (model["name"], verb)
+                    assert page.locator("main .artifact").count() == len(answer["artifacts"]), (model["name"], verb)
+                checked.append(verb)
+        assert not problems, problems
+        page.screenshot(path=str(tmp_path / "last-tab.png"), full_page=True)
+        browser.close()
+    assert {"translate", "tag", "classify", "cloze", "predict", "caption", "chat"} <= set(checked)
 
 
 def test_the_playground_works_in_a_headless_browser(model_dir, tmp_path):

@@ -463,6 +463,9 @@ def test_every_verb_tab_runs_in_the_browser_and_shows_the_apis_results(model_dir
                         answer = client.post(f"/models/{model['name']}/{verb}", json={"inputs": body_inputs, "options": options}).json()
                     assert page.locator("main .result").count() == len(answer["results"]), (model["name"], verb)
                     assert page.locator("main .artifact").count() == len(answer["artifacts"]), (model["name"], verb)
+                if verb == "chat":  # a transcript, in this page's own conversation
+                    assert page.locator("#opt-conversation").input_value().startswith("page-")
+                    assert page.locator("main .result.chat .you").first.inner_text().startswith("you: ")
                 checked.append(verb)
         assert not problems, problems
         page.screenshot(path=str(tmp_path / "last-tab.png"), full_page=True)

@@ -4,6 +4,9 @@
 "use strict";
 
 const state = { models: [], model: null, tab: null, token: sessionStorage.getItem("rnnlab-token") || "" };
+// This page's own chat conversation on the server (a chat model keeps one per id), kept across reloads.
+state.conversation = sessionStorage.getItem("rnnlab-conversation") || `page-${Math.random().toString(36).slice(2, 10)}`;
+sessionStorage.setItem("rnnlab-conversation", state.conversation);
 const $ = (id) => document.getElementById(id);
 
 const EXAMPLES = {
@@ -151,6 +154,9 @@ function optionControl(option) {
   } else if (option.kind === "list") {
     input = el("input", { type: "text", id, placeholder: "comma-separated", value: (option.default || []).join(",") });
     input.read = () => input.value.split(",").map((s) => s.trim()).filter(Boolean);
+  } else if (option.name === "conversation") {  // chat: this page's conversation unless the user names one
+    input = el("input", { type: "text", id, value: state.conversation });
+    input.read = () => input.value || null;
   } else {
     input = el("input", { type: "text", id, value: option.default ?? "" });
     input.read = () => (input.value === "" && option.default === null ? null : input.value);
@@ -252,6 +258,9 @@ function renderResult(result) {
     box.append(bars(result.token_logprobs, (lp) => Math.exp(lp), (lp) => `p ${Math.exp(lp).toFixed(3)}`));
   } else if (Array.isArray(result.gates) && Array.isArray(result.gradient_norms)) {
     box.append(renderTrace(result));
+  } else if (typeof result.reply === "string" && typeof result.message === "string") {  // chat: a transcript
+    box.classList.add("chat");
+    box.append(el("div", { class: "you", text: `you: ${result.message}` }), el("div", { class: "bot", text: `${result.persona || "model"}: ${result.reply}` }));
   } else if (Array.isArray(result.next) && typeof result.context === "string") {
     box.append(el("div", { text: `after “${result.context}”` }), bars(result.next));
   } else if (result.probabilities && typeof result.probabilities === "object") {

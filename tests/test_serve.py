@@ -475,23 +475,11 @@ def test_every_verb_tab_runs_in_the_browser_and_shows_the_apis_results(model_dir
 
 def test_the_playground_works_in_a_headless_browser(model_dir, tmp_path):
     executable = _browser()
-    import socket
-    import threading
-
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     app = create_app(load_models([str(model_dir("ngram")), str(model_dir("lm"))]), ServeConfig(port=port))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with _served(app, port):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": 1000, "height": 800})
@@ -549,6 +537,3 @@ def test_the_playground_works_in_a_headless_browser(model_dir, tmp_path):
             assert shot.read_bytes().startswith(b"\x89PNG") and page.locator("#error").is_visible()
             assert not problems, problems
             browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)

@@ -48,10 +48,8 @@ def message_passing_steps(predictor, graphs, labels: list[str], ringed: list[int
     from rnnlab.train.batches import move_to
 
     graphs = move_to(graphs, predictor.device)
-    states: list[torch.Tensor] = []
-    h0 = torch.relu(model.network.embed(graphs.nodes))
-    final = model.network(graphs, states)
-    steps = [h0, *states]
+    steps: list[torch.Tensor] = []  # h_0 .. h_T
+    final = model.network(graphs, steps)
     if model.level == "node":
         classes = getattr(predictor.codec, "classes", None) or ["class 0", "class 1"]
         values = [model.head(h).softmax(-1)[:, -1].cpu().numpy() for h in steps]
@@ -60,7 +58,7 @@ def message_passing_steps(predictor, graphs, labels: list[str], ringed: list[int
         values = [h.norm(dim=-1).cpu().numpy() for h in steps]
         meaning = "‖h‖"
         answer = float(model.head(graphs, final).reshape(-1)[0]) * predictor.codec.std + predictor.codec.mean
-        title = f"{title}  (the readout after step {len(states)}: {answer:.3f})"
+        title = f"{title}  (the readout after step {len(steps) - 1}: {answer:.3f})"
     return PassingSteps(values, meaning, graphs.senders.cpu().numpy(), graphs.receivers.cpu().numpy(), labels,
                         ringed, title)  # fmt: skip
 

@@ -343,7 +343,7 @@ class MessagePassing(nn.Module):
 
     The input nodes (N, F_v) are first projected to h_0 (N, hidden); f is an MLP, g a GRU cell (`update:
     gru`, gated graph networks) or an MLP on [h, m] (`update: mlp`); `shared`: one f and g for all T steps
-    (else one per step). Returns the node states h_T (N, hidden); `states` (a list) gets every h_t if given.
+    (else one per step). Returns the node states h_T (N, hidden); `states` (a list) gets h_0 .. h_T if given.
     """
 
     def __init__(self, node_features: int, edge_features: int, hidden: int = 64, steps: int = 3,
@@ -360,6 +360,8 @@ class MessagePassing(nn.Module):
 
     def forward(self, graphs: Graphs, states: list[torch.Tensor] | None = None) -> torch.Tensor:
         h = torch.relu(self.embed(graphs.nodes))
+        if states is not None:
+            states.append(h)
         for t in range(self.steps):
             f, g = self.message[t % len(self.message)], self.node_update[t % len(self.node_update)]
             messages = f(torch.cat([h[graphs.receivers], h[graphs.senders], graphs.edges], dim=1))

@@ -121,6 +121,23 @@ def write_new_file(directory: str | Path, name: str, data: bytes, taken: set[str
         candidate = f"{stem}-{number}.{suffix}" if dot else f"{name}-{number}"
 
 
+def read_user_text(path: Path, what: str, expected: str) -> str:
+    """The UTF-8 text of a user's data file, or one DataError naming it: `no such {what}`, a directory
+    (`expected {expected}`), not UTF-8 (the reason and byte), or unreadable."""
+    from rnnlab.errors import DataError
+
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory; expected {expected}") from None
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+
+
 def read_input_lines(path: str | Path, what: str = "inputs", keep_empty: bool = False) -> list[str]:
     """The non-empty lines of a UTF-8 file ('-': stdin); errors name the file and line. `keep_empty` keeps
     blank lines too (line N of the output answers line N of the input, so a blank one is the caller's to

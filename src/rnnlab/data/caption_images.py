@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlab.errors import DataError
+from rnnlab.files import read_user_text
 
 __all__ = ["CaptionedImage", "LANGUAGES", "MAX_PIXELS", "MIN_SIDE", "caption_text", "caption_tokens",
            "images_to_tensor", "prepare_image", "read_caption_file", "read_image"]  # fmt: skip
@@ -149,16 +150,7 @@ def images_to_tensor(images: np.ndarray):
 # --------------------------------------------------------------------------------------- caption files
 def _rows(path: Path) -> list[tuple[int, str, str]]:
     """(line number, image, caption) of a caption file; DataError naming file:line for a malformed line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such caption file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; expected an image<TAB>caption file") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+    text = read_user_text(path, "caption file", "an image<TAB>caption file")
     rows = []
     if path.suffix.lower() == ".csv":
         lines = text.splitlines()

@@ -31,6 +31,7 @@ import numpy as np
 
 from rnnlab.data.caption_images import caption_tokens, read_image
 from rnnlab.errors import DataError
+from rnnlab.files import read_user_text
 
 __all__ = ["Box", "MAX_QUESTIONS", "Question", "VQASplit", "question_tokens", "read_vqa_file"]
 
@@ -86,16 +87,7 @@ def _box(value, where: str) -> Box | None:
 def read_vqa_file(path: str | Path, size: int, max_images: int = 100_000) -> VQASplit:
     """The questions of a JSON-lines file and their images (each read once, resized to `size`)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such question file") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a directory; expected a JSON-lines file of questions") from None
-    except UnicodeDecodeError as error:
-        raise DataError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise DataError(f"{path}: cannot read ({error.strerror or error})") from None
+    text = read_user_text(path, "question file", "a JSON-lines file of questions")
     rows: dict[str, int] = {}
     images: list[np.ndarray] = []
     questions: list[Question] = []

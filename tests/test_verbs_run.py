@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from rnnlab.cli import main
 from rnnlab.commands.output import strict
 from rnnlab.data.tagged import format_tagged, read_tagged
 from rnnlab.lm.scoring import print_scores
 from rnnlab.tasks.registry import TaskDescriptor, discover_tasks, resolve_model_dir
 from rnnlab.verbs import Artifact, TextDelta, make_options
+from tests.cli_run import run_cli as cli
 from tests.verb_models import BUILDERS, INPUTS, OPTIONS
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -72,15 +72,6 @@ def tree_digest(directory: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under `directory` (a write, a new file or a removal shows)."""
     return {str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
             for path in sorted(directory.rglob("*")) if path.is_file()}  # fmt: skip
-
-
-def cli(capsys, *argv) -> str:
-    """`rnnlab ARGV` through `rnnlab.cli.main`; its stdout (exit status 0 asserted)."""
-    capsys.readouterr()
-    code = main([str(arg) for arg in argv])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
 
 
 def json_lines(text: str) -> list[dict]:

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tests.cli_run import run_cli
 
 from rnnlab.cli import main
 from rnnlab.data.caption_images import caption_tokens, images_to_tensor, read_caption_file, read_image
@@ -319,14 +320,6 @@ def test_caption_scores_use_every_reference():
 
 
 # ------------------------------------------------------------------------------------------------- the CLI
-def run_cli(capsys, *argv) -> str:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
 def test_train_eval_and_the_caption_verb_through_the_cli(tmp_path, capsys):
     captions = write_shapes(tmp_path / "shapes", 12)
     run = tmp_path / "run"

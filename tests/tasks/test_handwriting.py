@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tests.cli_run import run_cli
 
 from rnnlab.cli import main
 from rnnlab.data.handwriting_sets import hanzi_strokes, parse_jhf, set_line
@@ -189,14 +190,6 @@ def test_stroke_files_read_svg_and_npz_and_refuse_broken_ones(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-def run_cli(capsys, *argv) -> str:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
 def letters_npz(path, count: int = 12):
     """`count` tiny 'texts' of the letters a, b, c written as little zig-zags (one stroke per letter)."""
     rng = np.random.default_rng(0)

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from tests.cli_run import run_cli
 
 from rnnlab.cli import main
 from rnnlab.data.listops import OPERATORS, _generate, apply_operator, generate_examples
@@ -164,14 +165,6 @@ def write_listops(directory: Path, counts=(120, 30)) -> list[str]:
         paths.append(str(path))
         start += count
     return paths
-
-
-def run_cli(capsys, *argv) -> str:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
 
 
 def test_train_eval_and_the_tree_verb_through_the_cli(tmp_path, capsys):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
+from tests.cli_run import run_cli
 
 from rnnlab.cli import main
 from rnnlab.data.vqa_clevr import answer, draw, random_objects, scene_questions
@@ -175,14 +176,6 @@ def test_on_target_is_the_overlap_of_a_cell_and_a_box():
 
 
 # ------------------------------------------------------------------------------------------------ CLI
-def run_cli(capsys, *argv) -> str:
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    return captured.out
-
-
 def test_train_eval_and_the_ask_verb_through_the_cli(tmp_path, capsys):
     questions = write_questions(tmp_path / "set", 10)
     run = tmp_path / "run"

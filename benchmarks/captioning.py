@@ -36,19 +36,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rnnlab.cli import main as rnnlab
+from rnnlab.benchmarking import train_for_minutes as train
 from rnnlab.data.caption_images import CaptionedImage, images_to_tensor
 from rnnlab.tasks.caption import CaptionDataConfig, held_out_style_examples, load_splits
 from rnnlab.tasks.captioner import ImageCaptioner, caption_scores, load_captioner, score_captions
-
-
-def train(config: str, overrides: list[str], minutes: float, run: Path) -> float:
-    start = time.perf_counter()
-    argv = ["train", config, *overrides, "--trainer.max_minutes", str(minutes), "--trainer.progress", "false",
-            "--trainer.plot", "false", "--output_dir", str(run), "--overwrite"]  # fmt: skip
-    if rnnlab(argv) != 0:
-        raise SystemExit(f"training failed: rnnlab {' '.join(argv)}")
-    return time.perf_counter() - start
 
 
 def model_rows(name: str, captioner: ImageCaptioner, parts: dict, seconds: float, language: str) -> list[dict]:

@@ -32,22 +32,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from rnnlab.cli import main as rnnlab
+from rnnlab.benchmarking import train_for_minutes as train
 from rnnlab.data.strokes import StrokeSequence, StrokeStats, stroke3_to_strokes
 from rnnlab.tasks.handwriter import load_handwriter, monotone
 
 HANZI = "configs/handwriting/hanzi.yaml"
 HANZI_FREE = "configs/handwriting/hanzi-unconditional.yaml"
 HERSHEY = "configs/handwriting/hershey_lines.yaml"
-
-
-def train(config: str, overrides: list[str], minutes: float, run: Path) -> float:
-    start = time.perf_counter()
-    argv = ["train", config, *overrides, "--trainer.max_minutes", str(minutes), "--trainer.progress", "false",
-            "--trainer.plot", "false", "--output_dir", str(run), "--overwrite"]  # fmt: skip
-    if rnnlab(argv) != 0:
-        raise SystemExit(f"training failed: rnnlab {' '.join(argv)}")
-    return time.perf_counter() - start
 
 
 def mean_offset_nll(train: list[StrokeSequence], test: list[StrokeSequence], stats: StrokeStats) -> dict:

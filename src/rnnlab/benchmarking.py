@@ -1,5 +1,5 @@
 """Side-by-side timing of rnnlab's recurrent layers against torch.nn (used by `rnnlab bench` and
-`benchmarks/recurrent_layers.py`).
+`benchmarks/recurrent_layers.py`), and `train_for_minutes`, the benchmarks' wall-clock-budgeted training run.
 
 Each configuration times forward + backward of torch.nn, our fused path and our explicit path on the same
 input in the same process, interleaving the three so that machine noise hits them alike, and reports the
@@ -107,3 +107,16 @@ def format_table(rows: list[Timing]) -> str:
             f"{r.tokens_per_second:,.0f} | {r.ratio_to_torch:.2f} |"
         )
     return "\n".join(lines)
+
+
+def train_for_minutes(config: str, overrides: list[str], minutes: float, run) -> float:
+    """`rnnlab train CONFIG OVERRIDES` into `run` (replaced) for at most `minutes`, quietly; its wall seconds.
+    A failed run ends the benchmark (SystemExit naming the command)."""
+    from rnnlab.cli import main
+
+    start = time.perf_counter()
+    argv = ["train", config, *overrides, "--trainer.max_minutes", str(minutes), "--trainer.progress", "false",
+            "--trainer.plot", "false", "--output_dir", str(run), "--overwrite"]  # fmt: skip
+    if main(argv) != 0:
+        raise SystemExit(f"training failed: rnnlab {' '.join(argv)}")
+    return time.perf_counter() - start

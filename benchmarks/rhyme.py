@@ -13,6 +13,8 @@ repeated in a line / lines copied from training (`rnnlab.data.poetry.poem_qualit
     python benchmarks/rhyme.py --model runs/demo                # a trained demo (rnnlab demo)
     python benchmarks/rhyme.py --minutes 4 --threads 1          # trains the demo's recipe first
     python benchmarks/rhyme.py --model runs/demo --samples 256 --seed 1
+    python benchmarks/rhyme.py --minutes 4 --set model.rhyme_memory=false   # the demo recipe without rhyme memory
+    python benchmarks/rhyme.py --model runs/tang-full --corpus tang-full     # the 30-minute preset, its own test split
 
 Constrained samples pick rhyme characters on purpose: they are never the free-sample figures.
 """
@@ -24,35 +26,41 @@ import math
 import random
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.poetry import PUNCTUATION, poem_form, poem_quality
-from rnnlab.demo import SAMPLING, demo_config, lines_of, train_ngram
-from rnnlab.lm.verbs import run_generate
+from rnnlab.demo import SAMPLING, demo_config, lines_of, samples, train_ngram
 from rnnlab.poetry.meter import meter_rate
 from rnnlab.poetry.pingshui import pingshui_table
 from rnnlab.poetry.pinyin import pinyin_rhyme_rate
-from rnnlab.poetry.rhyme import chance_rate, check_rhyme, rhyme_rate, with_random_ends
+from rnnlab.poetry.rhyme import chance_rate, check_rhyme, repeated_rhyme_rate, rhyme_rate, with_random_ends
 from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import load_language_model
 from rnnlab.train.run import build_trainer
 
 
-def train_rnn(minutes: float, seed: int, out: Path) -> Path:
-    """The demo's recipe trained for `minutes` into `out`; returns the best model directory."""
-    config = demo_config(out, minutes=minutes, seed=seed)
+def parse_settings(settings: list[str]) -> dict:
+    """`model.rhyme_memory=false` ... -> {"model.rhyme_memory": False} (values read as YAML scalars)."""
+    import yaml
+
+    recipe = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep:
+            raise SystemExit(f"--set expects KEY=VALUE, got {setting!r}")
+        recipe[key] = yaml.safe_load(value)
+    return recipe
+
+
+def train_rnn(minutes: float, seed: int, out: Path, recipe: dict) -> Path:
+    """The demo's recipe (with `recipe` merged on) trained for `minutes` into `out`; returns the best model."""
+    config = demo_config(out, minutes=minutes, seed=seed, recipe=recipe)
     setup = language_model.build(config, load_corpus("tang"))
     summary = build_trainer(setup, config.trainer, out).fit()
     return Path(summary["best_checkpoint"] or summary["last_checkpoint"])
-
-
-def texts(model, count: int, seed: int, **options) -> list[str]:
-    chosen = replace(SAMPLING, num_samples=count, seed=seed, **options)
-    return [r["text"] for r in run_generate(model, [], chosen) if isinstance(r, dict)]
 
 
 def level_rhyme(poems: list[str]) -> float:
@@ -61,12 +69,6 @@ def level_rhyme(poems: list[str]) -> float:
     groups = [check_rhyme(p).groups for p in poems if any(c.strip() for c in p)]
     rhyming = [g for g in groups if g]
     return sum(any(table.groups[name].tone == "平" for name in g) for g in rhyming) / max(1, len(rhyming))
-
-
-def repeated_rhyme(poems: list[str]) -> float:
-    """Of the rhyming poems, those that end two even lines with the same character (重韵)."""
-    ends = [check_rhyme(p).ends for p in poems if any(c.strip() for c in p) and check_rhyme(p).rhymes]
-    return sum(len(set(e)) < len(e) for e in ends) / max(1, len(ends))
 
 
 def perplexity(model, poems: list[str]) -> float:
@@ -94,8 +96,9 @@ def row(name: str, poems: list[str], training: list[str], rnn, ngram, *, chance:
     regular = sum(poem_form(p) is not None for p in poems) / len(poems)
     ppl = "—" if chance else f"{perplexity(rnn, poems):.0f} / {perplexity(ngram, poems):.0f}"
     return (f"| {name} | {len(poems)} | {regular:.0%} | **{rhyme.rate:.0%}** ({rhyme.rhyming}/{rhyme.measured}; {rhyme.unknown} unknown) | {modern.rate:.0%} | "
-            f"{'—' if chance else f'{level_rhyme(poems):.0%}'} | {'—' if chance else f'{repeated_rhyme(poems):.0%}'} | {meter.rate:.0%} / {meter.line_rate:.0%} | "
-            f"{ppl} | {'—' if chance else f'{quality.repeated_chars:.1%}'} | {'—' if chance else f'{quality.copied_lines:.1%}'} |")  # fmt: skip
+            f"{'—' if chance else f'{level_rhyme(poems):.0%}'} | {'—' if chance else f'{repeated_rhyme_rate(poems):.0%}'} | {meter.rate:.0%} / {meter.line_rate:.0%} | "
+            f"{ppl} | {'—' if chance else f'{quality.repeated_chars:.1%}'} | {'—' if chance else f'{quality.copied_lines:.1%}'} | "
+            f"{'—' if chance else f'{quality.copied_samples * quality.samples:.0f}'} |")  # fmt: skip
 
 
 def main() -> None:
@@ -105,32 +108,41 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--corpus", default="tang", help="the poems whose test split is the corpus row (and the "
+                        "3-gram's training text): tang (embedded) or tang-full")  # fmt: skip
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="change the demo recipe before training, e.g. model.rhyme_memory=false")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    corpus = load_corpus("tang")
+    corpus = load_corpus(args.corpus)
     training = lines_of(corpus.train)
     test = lines_of(corpus.test)
     started = time.perf_counter()
-    ngram, _ = train_ngram(corpus)
+    ngram, ngram_test = train_ngram(corpus)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(args.model) if args.model else train_rnn(args.minutes, args.seed, Path(tmp) / "rnn")
+        model_dir = Path(args.model) if args.model else train_rnn(args.minutes, args.seed, Path(tmp) / "rnn",
+                                                                         parse_settings(args.set))
         rnn = load_language_model(model_dir)
+        rnn_test = rnn.evaluate_text(corpus.test, batch_size=16, bptt=64)
         n, seed = args.samples, args.seed
         rows = [
             row("corpus (test poems)", test, training, rnn, ngram),
             row("chance (random even-line ends; meter: random characters)", test, training, rnn, ngram, chance=True),
-            row("3-gram, free", texts(ngram, n, seed), training, rnn, ngram),
-            row("RNN, free", texts(rnn, n, seed), training, rnn, ngram),
-            row("RNN, `--rhyme auto`", texts(rnn, n, seed, rhyme="auto"), training, rnn, ngram),
-            row("RNN, `--form 五言律诗`", texts(rnn, n, seed, form="五言律诗"), training, rnn, ngram),
-            row("RNN, `--form 五言律诗 --rhyme auto`", texts(rnn, n, seed, form="五言律诗", rhyme="auto"), training, rnn,
+            row("3-gram, free", samples(ngram, n, seed), training, rnn, ngram),
+            row("RNN, free", samples(rnn, n, seed), training, rnn, ngram),
+            row("RNN, `--rhyme auto`", samples(rnn, n, seed, rhyme="auto"), training, rnn, ngram),
+            row("RNN, `--form 五言律诗`", samples(rnn, n, seed, form="五言律诗"), training, rnn, ngram),
+            row("RNN, `--form 五言律诗 --rhyme auto`", samples(rnn, n, seed, form="五言律诗", rhyme="auto"), training, rnn,
                 ngram),  # fmt: skip
         ]
     print(f"model: {model_dir}   samples: {n} per row, seed {seed}, temperature {SAMPLING.temperature}, "
-          f"top-k {SAMPLING.top_k}, top-p {SAMPLING.top_p}   ({time.perf_counter() - started:.0f} s)\n")
+          f"top-k {SAMPLING.top_k}, top-p {SAMPLING.top_p}   ({time.perf_counter() - started:.0f} s)")
+    print(f"test perplexity on {corpus.name} test ({ngram_test['tokens']:,} characters and poem ends): RNN "
+          f"{rnn_test['ppl']:.1f} ({rnn_test['unknown']:,} mapped to <unk>), character 3-gram {ngram_test['ppl']:.1f} "
+          f"({ngram_test['unknown']:,} unknown): ratio {rnn_test['ppl'] / ngram_test['ppl']:.2f}\n")
     print("| poems | n | regular shape | rhyme (Pingshui) | rhyme (modern 十三辙) | level-tone rhyme | rhyme char repeated | meter: poems / lines | "
-          "perplexity: RNN / 3-gram | repeated chars in a line | lines copied from training |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "perplexity: RNN / 3-gram | repeated chars in a line | lines copied from training | samples with a copied couplet |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(rows))
 
 

@@ -150,6 +150,7 @@ BASES: dict[str, list[str]] = {
     "ngram export": ["ngram export {ngram} {scratch}/out.arpa"],
     "ngram import": ["ngram import {arpa} --output {scratch}/imported"],
     "ngram info": ["ngram info {ngram}"],
+    "poem": ["poem 白日依山尽，黄河入海流。欲穷千里目，更上一层楼。", "poem --group 七阳"],
     "data list": ["data list --cache-dir {scratch}/cache"],
     "data fetch": ["data fetch tang --cache-dir {scratch}/cache"],
     "data info": ["data info {text} --cache-dir {scratch}/cache"],

@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "rnnlab.commands.train",
     "rnnlab.commands.runs",
     "rnnlab.commands.demo",
+    "rnnlab.commands.poem",
     "rnnlab.commands.ngram",
     "rnnlab.commands.data",
     "rnnlab.commands.inspect",

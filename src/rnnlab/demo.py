@@ -39,8 +39,9 @@ from rnnlab.errors import UserError
 from rnnlab.files import write_text_atomically
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
-from rnnlab.lm.verbs import SamplingOptions, run_generate
+from rnnlab.lm.verbs import run_generate
 from rnnlab.paths import check_writable
+from rnnlab.poetry.evaluation import POEM_SAMPLING, free_samples
 from rnnlab.poetry.rhyme import RhymeRate, chance_rate, rhyme_rate
 from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import LMTaskConfig, load_language_model
@@ -54,7 +55,7 @@ from rnnlab.train.rundir import check_not_inside_a_run, guard_run_directory, hol
 DEMO_CONFIG: dict[str, Any] = {
     "data": {"corpus": "tang", "level": "char"},
     "model": {"cell": "gru", "embedding_size": 256, "hidden_size": 256, "num_layers": 1, "dropout": 0.3,
-              "tie_weights": True, "line_positions": 16},  # fmt: skip
+              "tie_weights": True, "line_positions": 16, "rhyme_memory": True},  # fmt: skip
     "trainer": {"optimizer": "adam", "lr": 0.005, "schedule": "cosine", "clip_grad_norm": 1.0,
                 "log_every": 25, "max_epochs": None, "progress": True},  # fmt: skip
     "batch_size": 32,
@@ -68,8 +69,9 @@ NGRAM_ORDER = 3
 # The chapter's plausible sentence, its scrambled copy, and a second plausible one.
 SENTENCES = ["那只猫在作报告!", "! 在报那猫告做只", "那个人在作报告!"]
 FREE_SAMPLES = 64
-# How both models write their samples: the `generate` verb's options (what `rnnlab generate` takes).
-SAMPLING = SamplingOptions(temperature=0.8, top_k=40, top_p=0.95, max_tokens=120, stream=False)
+# How both models write their samples: the `generate` verb's options (what `rnnlab generate` takes), the
+# same as `rnnlab eval` of a poem model.
+SAMPLING = POEM_SAMPLING
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -204,10 +206,6 @@ def samples(model, count: int, seed: int, **options: Any) -> list[str]:
     return [result["text"] for result in run_generate(model, [], chosen)]
 
 
-def free_samples(model, count: int, seed: int) -> list[str]:
-    return samples(model, count, seed)
-
-
 # ------------------------------------------------------------------------------------------- report
 def _quality_line(name: str, quality: PoemQuality, rhyme: RhymeRate) -> str:
     return (f"| {name} | {quality.regular:.0%} | {rhyme.rate:.0%} ({rhyme.rhyming}/{rhyme.measured}) "
@@ -254,7 +252,9 @@ def build_report(r: dict[str, Any]) -> str:
         f"samples the table can measure; the corpus's test poems rhyme {r['corpus_rhyme'].rate:.0%}, the same "
         f"poems with random even-line ends (chance) {r['chance_rhyme'].rate:.0%}. See docs/poetry.md.",
         *(["The RNN's softmax is told which line of the poem it is in (`model.line_positions`, counted from the "
-           "characters it has written); it still chooses every character and where the poem ends."]
+           "characters it has written)" + (" and the last character of the latest even line (`model.rhyme_memory`)"
+                                           if r.get("rhyme_memory") else "")
+           + "; it still chooses every character and where the poem ends: nothing picks rhyme characters."]
           if r.get("line_positions") else []),
         "",
         "## Free samples",
@@ -321,7 +321,7 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
     setup = language_model.build(config, corpus)
     task = setup.task
     m = config.model
-    line_note = " + line positions" if m.line_positions else ""
+    line_note = (" + line positions" if m.line_positions else "") + (" + rhyme memory" if m.rhyme_memory else "")
     model_text = (f"{m.cell.upper()} {m.num_layers}x{m.hidden_size}{line_note}, "
                   f"{sum(p.numel() for p in task.model.parameters()):,} parameters")  # fmt: skip
     budget = f"{steps} steps" if steps is not None else f"{minutes:g} min of wall clock"
@@ -356,6 +356,7 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
         "ratio": rnn_test["ppl"] / ngram_test["ppl"],
         "model": model_text,
         "line_positions": m.line_positions,
+        "rhyme_memory": m.rhyme_memory,
         "vocab": len(task.vocab),
         "train_chars": len(corpus.train),
         "test_poems": len(lines_of(corpus.test)),

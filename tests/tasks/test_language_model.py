@@ -126,7 +126,8 @@ def test_poem_template_errors():
 
 def test_cli_eval_generate_score(trained, poems_file, capsys):
     assert main(["eval", str(trained), "--data", str(poems_file)]) == 0
-    assert "bits per character" in capsys.readouterr().out
+    out = capsys.readouterr().out  # a file of poems: the free samples' rhyme and meter beside them
+    assert "bits per character" in out and "poems: 64 free samples" in out and "chance rhyme" in out
     assert main(["generate", str(trained), "--prompt", "白", "--num-samples", "2", "--seed", "1",
                  "--max-tokens", "10"]) == 0  # fmt: skip
     assert main(["generate", str(trained), "--form", "五言绝句", "--seed", "1"]) == 0

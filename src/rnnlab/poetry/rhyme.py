@@ -133,3 +133,18 @@ def chance_rate(poems: Sequence[str], seed: int = 0, table: RhymeTable | None = 
     """The rhyme rate of the same poems with random even-line final characters (`with_random_ends`):
     what rhyming by accident looks like."""
     return rhyme_rate(with_random_ends(poems, seed), table)
+
+
+def repeated_rhyme_rate(poems: Sequence[str], table: RhymeTable | None = None) -> float:
+    """Of the rhyming poems, the fraction that end two even lines with the same character (重韵, which the
+    corpus almost never does: a repeated character rhymes trivially)."""
+    table = table or pingshui_table()
+    ends = []
+    for poem in poems:
+        try:
+            rhyme = check_rhyme(poem, table)
+        except UserError:
+            continue
+        if rhyme.rhymes:
+            ends.append(rhyme.ends)
+    return sum(len(set(e)) < len(e) for e in ends) / len(ends) if ends else 0.0

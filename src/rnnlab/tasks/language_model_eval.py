@@ -25,6 +25,7 @@ from rnnlab.errors import CheckpointError
 from rnnlab.files import read_input_lines
 from rnnlab.lm.neural import NeuralLanguageModel
 from rnnlab.lm.prepare import build_model
+from rnnlab.poetry.evaluation import format_poem_evaluation, is_poem_corpus, poem_evaluation
 from rnnlab.tasks.registry import EvalRequest, resolve_model_dir
 from rnnlab.train import load_model_dir, load_model_weights
 
@@ -55,7 +56,8 @@ def load_language_model(path: str | Path, device: str | torch.device = "cpu") ->
 
 # ---------------------------------------------------------------------------------------------- eval
 def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
-    """Perplexity / bits per token of a saved model on a split of its corpus, or on a text file."""
+    """Perplexity / bits per token of a saved model on a split of its corpus, or on a text file; for a model of
+    poems also its free samples' shape, rhyme and meter beside the evaluated poems (`rnnlab.poetry.evaluation`)."""
     from rnnlab.tasks.language_model import LMTaskConfig  # here, not at the top: that module imports this one
 
     lm = load_language_model(path)
@@ -64,20 +66,25 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
     if request.data_file:
         # A file of the user's: every line a sentence, scored the way `rnnlab score --input` scores it (primed
         # state, boundary first, every token and the closing boundary), so the two commands agree.
-        metrics = lm.evaluate_sentences([line.strip() for line in read_input_lines(request.data_file, "sentences")])
-        where = request.data_file
+        texts = [line.strip() for line in read_input_lines(request.data_file, "sentences")]
+        metrics = lm.evaluate_sentences(texts)
+        where, training = request.data_file, None
     else:
         # A split of the training corpus: read as one stream, the way training validates (same numbers).
         corpus = load_corpus(config.data.corpus)
         corpus_text = corpus.split(request.split)
         metrics = lm.evaluate_text(corpus_text, batch_size=config.eval_batch_size, bptt=config.bptt)
-        where = f"{corpus.name} {request.split}"
-    return {"data": where, "level": checkpoint_config.get("level", "word"), **metrics}
+        where, texts, training = f"{corpus.name} {request.split}", corpus_text.split("\n"), corpus.train.split("\n")
+    result = {"data": where, "level": checkpoint_config.get("level", "word"), **metrics}
+    if is_poem_corpus(texts):  # a poem model: its free samples' shape, rhyme and meter beside these poems
+        result["poems"] = poem_evaluation(lm, texts, texts if training is None else training)
+    return result
 
 
 def format_evaluation(result: dict[str, Any]) -> str:
     headline = (f"bits per character {result['bpc']:.4f}" if result["level"] == "char"
                 else f"perplexity {result['ppl']:.2f}")  # fmt: skip
     sentences = f"{result['sentences']:,} sentences scored like `rnnlab score`, " if "sentences" in result else ""
+    poems = f"\n{format_poem_evaluation(result['poems'])}" if "poems" in result else ""
     return (f"{result['data']}: {headline}  (loss {result['loss']:.4f} nats/token, perplexity {result['ppl']:.2f}, "
-            f"{sentences}{result['tokens']:,} tokens, {result['unknown']:,} mapped to <unk>)")  # fmt: skip
+            f"{sentences}{result['tokens']:,} tokens, {result['unknown']:,} mapped to <unk>){poems}")  # fmt: skip

@@ -6,11 +6,18 @@
 What it measures, in one process on this machine:
 - rnnlab interpolated modified Kneser-Ney: build time (counting + estimation, from a list of lines),
   peak memory of the build (tracemalloc over a second, untimed build; numpy arrays included), valid/test
-  perplexity, scoring throughput (tokens/s, best of 3, strings in, tokenisation included).
+  perplexity.
 - The reference perplexities the issue's author measured with KenLM 0.3.0 lmplz (default settings),
   with PTB's literal `<unk>` renamed to an ordinary word because lmplz refuses it; we do the same rename.
-- PyPI `kenlm` loading our ARPA export: per-sentence log10 agreement and its scoring throughput
-  (a Python loop over `Model.score`, the way the module is used from Python).
+- Scoring speed side by side with PyPI `kenlm` loading our ARPA export (a Python loop over
+  `Model.score`, the way the module is used from Python): the whole test set, strings in, tokenisation
+  included, best of `--repeats` runs taken in turns (ours, kenlm, ours, ...) so that a busy machine
+  slows both alike. Ours two ways: `corpus_logprob` (what `rnnlab eval` runs) and `score` (what
+  `rnnlab score` runs: per-sentence results with every token's log-probability). The hash indexes that
+  batched scoring probes are built once per model, before the timing (as kenlm builds its tables when
+  it loads), and their build time is printed apart.
+- Agreement: per-token log10 against kenlm's `full_scores`, per-sentence log10 against `Model.score`,
+  and the batched (hashed) log-probabilities against the binary-search path that scores small batches.
 - `nltk.lm.KneserNeyInterpolated` (same corpus, same order): fit time on the full training set, and
   score on the first `--nltk-tokens` test tokens only (it is too slow for the whole test set); our
   perplexity is reported on that same subset. nltk pads both ends with n-1 symbols; we score its
@@ -63,7 +70,8 @@ def ours(data: dict[str, list[str]], order: int) -> dict:
     NGramModel.train(data["train"], order, "mkn")
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    seconds, (test_logprob, test_count, _) = best_of(3, lambda: model.corpus_logprob(data["test"]))
+    index_seconds = model.build_lookup_indexes()  # what the first large batch would do
+    test_logprob, test_count, _ = model.corpus_logprob(data["test"])
     valid_logprob, valid_count, _ = model.corpus_logprob(data["valid"])
     return {
         "model": model,
@@ -73,26 +81,56 @@ def ours(data: dict[str, list[str]], order: int) -> dict:
         "valid": math.exp(-valid_logprob / valid_count),
         "test": math.exp(-test_logprob / test_count),
         "tokens": test_count,
-        "score_s": seconds,
+        "index_s": index_seconds,
     }
 
 
-def with_kenlm(model: NGramModel, test: list[str]) -> dict | None:
+def scoring(model: NGramModel, test: list[str], repeats: int, index_seconds: float) -> dict:
+    """Tokens/s of ours (eval and score paths) and of kenlm on the same ARPA, timed in turns, and how far
+    apart the log-probabilities are."""
+    import numpy as np
+
+    index_mb = model.tables.hash_index_bytes() / 2**20
+    runs = {"eval": lambda: model.corpus_logprob(test), "score": lambda: model.score(test)}
+    result = {"index_s": index_seconds, "index_mb": index_mb, "tokens": model.corpus_logprob(test)[1]}
     try:
         import kenlm
     except ImportError:
-        return None
-    with TemporaryDirectory() as directory:
-        path = Path(directory) / "model.arpa"
-        start = time.perf_counter()
-        model.write_arpa(path)
-        write = time.perf_counter() - start
-        reference = kenlm.Model(str(path))
-    seconds, totals = best_of(3, lambda: [reference.score(s, bos=True, eos=True) for s in test])
-    ours_scores = model.score(test)
-    worst = max(abs(s.total_log10prob - t) for s, t in zip(ours_scores, totals))
-    count = sum(len(s.token_logprobs) for s in ours_scores)
-    return {"write": write, "score_s": seconds, "worst": worst, "test": 10 ** (-sum(totals) / count)}
+        kenlm = None
+    if kenlm is not None:
+        with TemporaryDirectory() as directory:
+            path = Path(directory) / "model.arpa"
+            start = time.perf_counter()
+            model.write_arpa(path)
+            result["write"] = time.perf_counter() - start
+            reference = kenlm.Model(str(path))
+        runs["kenlm"] = lambda: [reference.score(s, bos=True, eos=True) for s in test]
+        # per token, like `rnnlab score` (which returns every token's log-probability): the words and
+        # kenlm's per-token log10 probabilities of each sentence
+        runs["kenlm_tokens"] = lambda: [
+            (s.split() + ["</s>"], [p for p, _, _ in reference.full_scores(s, bos=True, eos=True)])
+            for s in test
+        ]
+    best = dict.fromkeys(runs, math.inf)
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    result.update({f"{name}_tok_s": result["tokens"] / seconds for name, seconds in best.items()})
+    scores = model.score(test)
+    ours_tokens = np.concatenate([s.token_logprobs for s in scores])
+    _, stream, starts, _ = model.encode_sentences(test, with_tokens=False)
+    binary = model.tables.stream_logprobs(stream, starts, lookup="search")  # what small batches use
+    hashed = model.tables.stream_logprobs(stream, starts, lookup="hash")
+    result["hashed_vs_search"] = float(np.nanmax(np.abs(hashed - binary)))
+    if kenlm is not None:
+        totals = [reference.score(s, bos=True, eos=True) for s in test]
+        result["worst_sentence"] = max(abs(s.total_log10prob - t) for s, t in zip(scores, totals))
+        theirs = np.array([p for s in test for p, _, _ in reference.full_scores(s, bos=True, eos=True)])
+        result["worst_token"] = float(np.max(np.abs(ours_tokens / math.log(10) - theirs)))
+        result["kenlm_test"] = 10 ** (-sum(totals) / result["tokens"])
+    return result
 
 
 def with_nltk(data: dict[str, list[str]], order: int, model: NGramModel, max_tokens: int) -> dict | None:
@@ -143,34 +181,43 @@ def main() -> None:
     parser.add_argument("--orders", type=int, nargs="+", default=[3, 5])
     parser.add_argument("--nltk-orders", type=int, nargs="*", default=[3], help="orders to run nltk for")
     parser.add_argument("--nltk-tokens", type=int, default=1000, help="test tokens nltk scores")
+    parser.add_argument("--repeats", type=int, default=15, help="timed scoring runs of each (best counts)")
     args = parser.parse_args()
 
     data = load_ptb()
     print(
         f"PTB: {len(data['train'])} train / {len(data['valid'])} valid / {len(data['test'])} test sentences"
     )
-    rows = []
+    rows, speed_rows = [], []
     for order in args.orders:
         result = ours(data, order)
         model = result["model"]
         valid_ref, test_ref = REFERENCE.get(order, (math.nan, math.nan))
+        speed = scoring(model, data["test"], args.repeats, result["index_s"])
         rows.append(
             f"| rnnlab MKN {order}-gram | {result['valid']:.2f} (lmplz {valid_ref}, "
             f"{100 * (result['valid'] / valid_ref - 1):+.3f}%) | {result['test']:.2f} (lmplz {test_ref}, "
             f"{100 * (result['test'] / test_ref - 1):+.3f}%) | {result['build']:.2f} s build, peak "
             f"{result['peak_mb']:.0f} MiB, tables {result['tables_mb']:.0f} MiB | "
-            f"{result['tokens'] / result['score_s']:,.0f} tok/s |"
+            f"{speed['eval_tok_s']:,.0f} tok/s |"
         )
         print(rows[-1], flush=True)
-        kenlm_result = with_kenlm(model, data["test"])
-        if kenlm_result:
-            ratio = kenlm_result["score_s"] / result["score_s"]
+        if "kenlm_tok_s" in speed:
             rows.append(
-                f"| PyPI kenlm on our ARPA, {order}-gram | | {kenlm_result['test']:.2f} (max per-sentence "
-                f"abs(Δlog10) {kenlm_result['worst']:.1e}) | ARPA written in {kenlm_result['write']:.1f} s | "
-                f"{result['tokens'] / kenlm_result['score_s']:,.0f} tok/s (ours/kenlm speed {ratio:.2f}x) |"
+                f"| PyPI kenlm on our ARPA, {order}-gram | | {speed['kenlm_test']:.2f} (max per-sentence "
+                f"abs(Δlog10) {speed['worst_sentence']:.1e}) | ARPA written in {speed['write']:.1f} s | "
+                f"{speed['kenlm_tok_s']:,.0f} tok/s |"
             )
             print(rows[-1], flush=True)
+        kenlm_speed = speed.get("kenlm_tok_s", math.nan)
+        kenlm_tokens = speed.get("kenlm_tokens_tok_s", math.nan)
+        speed_rows.append(
+            f"| {order}-gram | {speed['eval_tok_s']:,.0f} | {kenlm_speed:,.0f} | "
+            f"**{speed['eval_tok_s'] / kenlm_speed:.2f}x** | {speed['score_tok_s']:,.0f} | {kenlm_tokens:,.0f} | "
+            f"**{speed['score_tok_s'] / kenlm_tokens:.2f}x** | {speed['index_s']:.2f} s, {speed['index_mb']:.0f} MiB | "
+            f"{speed.get('worst_token', math.nan):.1e} | {speed['hashed_vs_search']:.1e} |"
+        )
+        print(speed_rows[-1], flush=True)
         if order in (args.nltk_orders or []):
             nltk_result = with_nltk(data, order, model, args.nltk_tokens)
             if nltk_result:
@@ -185,6 +232,15 @@ def main() -> None:
                 print(rows[-1], flush=True)
     print("\n| model | valid perplexity | test perplexity | build | scoring |\n|---|---|---|---|---|")
     print("\n".join(rows))
+    print(
+        "\nScoring the PTB test set (82,430 tokens), strings in, best of "
+        f"{args.repeats} runs taken in turns. Totals: rnnlab `corpus_logprob` (`rnnlab eval`) vs kenlm "
+        "`Model.score` per sentence; per token: rnnlab `score` (`rnnlab score`: every token's log-probability) "
+        "vs kenlm `full_scores` per sentence.\n\n| model | rnnlab totals tok/s | kenlm totals tok/s | ratio | "
+        "rnnlab per-token tok/s | kenlm per-token tok/s | ratio | hash index build (once) | max abs Δlog10 "
+        "per token vs kenlm | max abs Δln hashed vs binary search |\n|---|---|---|---|---|---|---|---|---|---|"
+    )
+    print("\n".join(speed_rows))
 
 
 if __name__ == "__main__":

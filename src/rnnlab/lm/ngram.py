@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -32,6 +33,7 @@ from rnnlab.lm.ngram_counts import count_ngrams
 from rnnlab.lm.ngram_index import NGramTables
 from rnnlab.lm.ngram_smoothing import METHODS, BuildReport, SmoothingConfig, build_tables
 from rnnlab.lm.ngram_tokens import BOS_ID, EOS, EOS_ID, LEVELS, UNK, UNK_ID, NGramVocab, detokenize, tokenize
+from rnnlab.lm.ngram_words import WordLookup
 from rnnlab.validation import MAX_NGRAM_ORDER, check_sampling, check_seed, is_greedy
 
 CONFIG_FILE = "config.json"
@@ -83,6 +85,7 @@ class NGramModel:
         self.config = config
         self.report: BuildReport | None = None
         self._lookup: dict[str, int] | None = None  # vocabulary index plus the batch separator
+        self._words: WordLookup | None = None  # the vocabulary by hash, for batches as bytes
 
     @property
     def order(self) -> int:
@@ -136,83 +139,114 @@ class NGramModel:
 
     def encode_sentences(
         self, sentences: Sequence[str], with_tokens: bool = True
-    ) -> tuple[list[list[str]] | None, np.ndarray, np.ndarray, list]:
-        """Tokens (with </s>) per sentence, and the `<s> ... </s>` id stream with positions for scoring.
+    ) -> tuple[list[list[str]] | None, np.ndarray, np.ndarray, dict[int, list[str]]]:
+        """Tokens (with </s>) per sentence, and the `<s> ... </s>` id stream of the whole batch.
 
-        Returns (tokens or None, stream (T,), position (T,), unknown words per sentence); one dict
-        lookup per token, the rest vectorised.
+        Returns (tokens or None, stream (T,) int64, starts (S,) positions of each sentence's `<s>` in the
+        stream, {sentence index: its unknown words} for the sentences that have some). T = total tokens
+        + 2 per sentence. Vectorised over the batch (`_encode_flat`); Python touches only the unknown
+        words (and, for `tokens`, each token).
         """
-        flat, ids, lengths = self._encode_flat(sentences)
-        ends = np.cumsum(lengths)
+        ids, lengths, text = self._encode_flat(sentences)
+        padded = lengths + 2  # <s> ... </s>
+        starts = np.cumsum(padded) - padded
+        stream = np.full(int(padded.sum()), EOS_ID, dtype=np.int64)
+        stream.put(starts, BOS_ID)
+        # token i of sentence s follows 2s + 1 markers
+        stream.put(np.arange(len(ids)) + np.repeat(2 * np.arange(len(lengths)) + 1, lengths), ids)
+        unknown: dict[int, list[str]] = {}  # only the sentences that have some: no list per sentence
+        unknown_at = np.flatnonzero(ids == UNK_ID)
+        sentence_of = np.searchsorted(np.cumsum(lengths), unknown_at, side="right").tolist()
+        for i, sentence in zip(unknown_at.tolist(), sentence_of):
+            word = text(i)
+            if word != UNK:
+                unknown.setdefault(sentence, []).append(word)
+        unknown_at = unknown_at.tolist()
         tokens = None
         if with_tokens:
-            tokens = [
-                flat[end - length : end] + [EOS] for end, length in zip(ends.tolist(), lengths.tolist())
-            ]
-        unknown: list[list[str]] = [[] for _ in sentences]
-        for i in np.flatnonzero(ids == UNK_ID).tolist():
-            if flat[i] != UNK:
-                unknown[int(np.searchsorted(ends, i, side="right"))].append(flat[i])
-        padded = lengths + 2  # <s> ... </s>
-        total = int(padded.sum())
-        stream = np.full(total, EOS_ID, dtype=np.int64)
-        starts = np.cumsum(padded) - padded
-        stream[starts] = BOS_ID
-        offsets = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        stream[np.repeat(starts + 1, lengths) + offsets] = ids
-        position = np.arange(total) - np.repeat(starts, padded)
-        return tokens, stream, position, unknown
+            flat = list(map(self.vocab.tokens.__getitem__, ids.tolist()))
+            for i in unknown_at:
+                flat[i] = text(i)  # as written
+            ends = np.cumsum(lengths).tolist()
+            tokens = [flat[end - length : end] + [EOS] for end, length in zip(ends, lengths.tolist())]
+        return tokens, stream, starts, unknown
 
-    def _encode_flat(self, sentences: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """All tokens laid end to end, their ids (T,) and the tokens per sentence (S,).
+    def build_lookup_indexes(self) -> float:
+        """Build the word and n-gram hash indexes batched scoring uses now (the first large batch would);
+        returns the seconds taken. `rnnlab eval` calls it before its timer, as KenLM loads its tables."""
+        start = time.perf_counter()
+        if self.config.level == "word" and self._words is None:
+            self._words = WordLookup(self.vocab.tokens)
+        self.tables.build_hash_indexes()
+        return time.perf_counter() - start
 
-        Word level splits the whole batch in one call, with a separator token between sentences.
+    def _encode_flat(self, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        """The batch's tokens: (ids (N,), lengths (S,), text): token i has id ids[i] (`<unk>` for words
+        not in the vocabulary) and is written text(i); sentence s has lengths[s] tokens.
+
+        Word level: on the batch's bytes (`ngram_words`), else the whole batch split in one call with a
+        separator token between sentences; literal `<s>` / `</s>` are dropped (whitespace).
         """
-        index = self.vocab.index
         if self.config.level != "word":
-            per_sentence = [tokenize(sentence, self.config.level) for sentence in sentences]
-            flat = [token for words in per_sentence for token in words]
-            ids = np.fromiter(map(index.get, flat, repeat(UNK_ID)), dtype=np.int64, count=len(flat))
-            return flat, ids, np.fromiter(map(len, per_sentence), dtype=np.int64, count=len(per_sentence))
-        flat = f" {_SEPARATOR} ".join(sentences).split()
-        if _SEPARATOR in index:  # only a vocabulary imported from a strange ARPA file could have it
-            return self._encode_flat_slow(sentences)
-        if self._lookup is None:
-            self._lookup = {**index, _SEPARATOR: -2}
-        codes = np.fromiter(map(self._lookup.get, flat, repeat(-1)), dtype=np.int64, count=len(flat))
-        separator = codes == -2
-        if int(separator.sum()) != max(len(sentences) - 1, 0):  # a sentence holds the separator itself
-            return self._encode_flat_slow(sentences)
-        words = ~separator & (codes != BOS_ID) & (codes != EOS_ID)  # literal <s>, </s>: whitespace
-        lengths = np.bincount(np.cumsum(separator)[words], minlength=len(sentences))
-        keep = np.flatnonzero(words)
-        flat = list(compress(flat, words.tolist()))
-        ids = np.where(codes[keep] < 0, UNK_ID, codes[keep])
-        return flat, ids, lengths
+            return self._encode_each(sentences)
+        if self._words is None:
+            self._words = WordLookup(self.vocab.tokens)
+        encoded = self._words.encode(sentences) if self._words.usable else None
+        if encoded is not None:
+            codes, lengths, text = encoded.ids, encoded.lengths, encoded.text
+        else:
+            index = self.vocab.index
+            words = f" {_SEPARATOR} ".join(sentences).split()
+            if _SEPARATOR in index:  # only a vocabulary imported from a strange ARPA file could have it
+                return self._encode_each(sentences)
+            if self._lookup is None:
+                self._lookup = _Lookup({**index, _SEPARATOR: -2})
+            codes = np.fromiter(map(self._lookup.__getitem__, words), dtype=np.int64, count=len(words))
+            separator = codes == -2
+            if int(separator.sum()) != max(len(sentences) - 1, 0):  # a sentence holds the separator itself
+                return self._encode_each(sentences)
+            lengths = np.bincount(np.cumsum(separator)[~separator], minlength=len(sentences))
+            codes, text = codes[~separator], list(compress(words, (~separator).tolist())).__getitem__
+        special = np.flatnonzero(codes <= EOS_ID)  # (few) unknown (-1), <unk>, <s>, </s>
+        if len(special):
+            codes = codes.copy()
+            codes.put(special, np.maximum(codes.take(special), UNK_ID))  # unknown words: <unk>
+            markers = special[codes.take(special) >= BOS_ID]  # literal <s>, </s>: whitespace
+            if len(markers):
+                kept = np.setdiff1d(np.arange(len(codes)), markers, assume_unique=True)
+                sentence_of = np.searchsorted(np.cumsum(lengths), markers, side="right")
+                lengths = lengths - np.bincount(sentence_of, minlength=len(lengths))
+                codes, written = codes.take(kept), text
+                text = lambda i: written(int(kept[i]))  # noqa: E731
+        return codes, lengths, text
 
-    def _encode_flat_slow(self, sentences: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-        per_sentence = [tokenize(sentence, "word") for sentence in sentences]
-        flat = [token for words in per_sentence for token in words]
-        ids = np.fromiter(map(self.vocab.index.get, flat, repeat(UNK_ID)), dtype=np.int64, count=len(flat))
-        return flat, ids, np.fromiter(map(len, per_sentence), dtype=np.int64, count=len(per_sentence))
+    def _encode_each(self, sentences: Sequence[str]) -> tuple[np.ndarray, np.ndarray, Callable[[int], str]]:
+        """`_encode_flat`, one `tokenize` call per sentence (characters, or text holding the separator)."""
+        per_sentence = [tokenize(sentence, self.config.level) for sentence in sentences]
+        words = [token for tokens in per_sentence for token in tokens]
+        ids = np.fromiter(map(self.vocab.index.get, words, repeat(UNK_ID)), dtype=np.int64, count=len(words))
+        lengths = np.fromiter(map(len, per_sentence), dtype=np.int64, count=len(per_sentence))
+        return ids, lengths, words.__getitem__
 
     def score(self, sentences: Sequence[str]) -> list[SentenceScore]:
         """ln P of every token (words and `</s>`) of every sentence; vectorised over the whole batch."""
-        tokens, stream, position, unknown = self.encode_sentences(sentences)
-        logprobs = self.tables.stream_logprobs(stream, position) if len(stream) else np.zeros(0)
-        scores, start = [], 0
-        for sentence, words, unknown_words in zip(sentences, tokens, unknown):
+        tokens, stream, starts, unknown = self.encode_sentences(sentences)
+        logprobs = self.tables.stream_logprobs(stream, starts).tolist()
+        scores = []
+        for i, (sentence, words, start) in enumerate(zip(sentences, tokens, starts.tolist())):
             values = logprobs[start + 1 : start + 1 + len(words)]  # skip <s>
-            start += len(words) + 1
-            scores.append(SentenceScore(sentence, words, values.tolist(), unknown_words))
+            scores.append(SentenceScore(sentence, words, values, unknown.get(i, [])))
         return scores
 
     def corpus_logprob(self, sentences: Sequence[str]) -> tuple[float, int, int]:
-        """(sum of ln P over all tokens, number of tokens incl. </s>, number of out-of-vocabulary words)."""
-        _, stream, position, unknown = self.encode_sentences(sentences, with_tokens=False)
-        logprobs = self.tables.stream_logprobs(stream, position)
-        predicted = stream != BOS_ID
-        return float(logprobs[predicted].sum()), int(predicted.sum()), sum(len(u) for u in unknown)
+        """(sum of ln P over all tokens, number of tokens incl. </s>, number of out-of-vocabulary words).
+
+        The batched path of `rnnlab eval`: one stream for all sentences, no per-sentence lists.
+        """
+        _, stream, starts, unknown = self.encode_sentences(sentences, with_tokens=False)
+        logprobs = self.tables.stream_logprobs(stream, starts)
+        logprobs[starts] = 0.0  # <s> is not predicted
+        return float(logprobs.sum()), len(stream) - len(starts), sum(map(len, unknown.values()))
 
     def context_ids(self, context: Sequence[str]) -> list[int]:
         """Ids of a context given as tokens; a leading `<s>` means sentence start (added when absent)."""
@@ -547,6 +581,13 @@ def _check_replaceable(directory: Path) -> None:
             f"{directory}: holds files that are not an n-gram model; saving would replace them "
             "(choose an empty or new directory)"
         )
+
+
+class _Lookup(dict):
+    """token -> id, and -1 for a token not in it, without a Python call per known token."""
+
+    def __missing__(self, key: str) -> int:
+        return -1
 
 
 def perplexity(total_logprob: float, count: int) -> float:

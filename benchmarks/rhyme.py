@@ -13,7 +13,7 @@ repeated in a line / lines copied from training (`rnnlab.data.poetry.poem_qualit
     python benchmarks/rhyme.py --model runs/demo                # a trained demo (rnnlab demo)
     python benchmarks/rhyme.py --minutes 4 --threads 1          # trains the demo's recipe first
     python benchmarks/rhyme.py --model runs/demo --samples 256 --seed 1
-    python benchmarks/rhyme.py --minutes 4 --set model.rhyme_memory=false   # the demo recipe without rhyme memory
+    python benchmarks/rhyme.py --steps 500 --set model.rhyme_memory=false   # the demo recipe without rhyme memory
     python benchmarks/rhyme.py --model runs/tang-full --corpus tang-full     # the 30-minute preset, its own test split
 
 Constrained samples pick rhyme characters on purpose: they are never the free-sample figures.
@@ -55,9 +55,10 @@ def parse_settings(settings: list[str]) -> dict:
     return recipe
 
 
-def train_rnn(minutes: float, seed: int, out: Path, recipe: dict) -> Path:
-    """The demo's recipe (with `recipe` merged on) trained for `minutes` into `out`; returns the best model."""
-    config = demo_config(out, minutes=minutes, seed=seed, recipe=recipe)
+def train_rnn(minutes: float, steps: int | None, seed: int, out: Path, recipe: dict) -> Path:
+    """The demo's recipe (with `recipe` merged on) trained for `minutes` (or exactly `steps` steps) into
+    `out`; returns the best model."""
+    config = demo_config(out, minutes=minutes, steps=steps, seed=seed, recipe=recipe)
     setup = language_model.build(config, load_corpus("tang"))
     summary = build_trainer(setup, config.trainer, out).fit()
     return Path(summary["best_checkpoint"] or summary["last_checkpoint"])
@@ -105,6 +106,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="a trained Tang LM (run directory or model directory)")
     parser.add_argument("--minutes", type=float, default=4.0, help="train the demo recipe this long if no --model")
+    parser.add_argument("--steps", type=int, help="train exactly this many steps instead of --minutes (a comparison "
+                        "that a busy machine cannot skew)")  # fmt: skip
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1)
@@ -120,7 +123,7 @@ def main() -> None:
     started = time.perf_counter()
     ngram, ngram_test = train_ngram(corpus)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(args.model) if args.model else train_rnn(args.minutes, args.seed, Path(tmp) / "rnn",
+        model_dir = Path(args.model) if args.model else train_rnn(args.minutes, args.steps, args.seed, Path(tmp) / "rnn",
                                                                          parse_settings(args.set))
         rnn = load_language_model(model_dir)
         rnn_test = rnn.evaluate_text(corpus.test, batch_size=16, bptt=64)

@@ -76,3 +76,16 @@ def test_poem_evaluation_of_free_samples_beside_the_reference():
     assert result == poem_evaluation(lm, [DENG_GUANQUE, MADE_UP_NO_RHYME], [DENG_GUANQUE], count=8, seed=3)  # seeded
     text = format_poem_evaluation(result)
     assert text.startswith("poems: 8 free samples (seed 3") and "the evaluated poems rhyme 50%" in text
+
+
+def test_eval_of_a_character_ngram_poem_model_measures_its_samples(tmp_path, capsys):
+    from rnnlab.lm.ngram import NGramModel
+
+    poems = tmp_path / "poems.txt"
+    poems.write_text(f"{DENG_GUANQUE}\n{MADE_UP_NO_RHYME}\n{FENG_QIAO}\n", encoding="utf-8")
+    model = NGramModel.train(poems.read_text(encoding="utf-8").split("\n")[:3], 2, "wb", level="char")
+    model.save(tmp_path / "ngram")
+    out = run_cli(capsys, "eval", tmp_path / "ngram", "--data", poems)
+    assert "perplexity" in out and "poems: 64 free samples (seed 0" in out and "the evaluated poems rhyme 67%" in out
+    result = json.loads(run_cli(capsys, "eval", tmp_path / "ngram", "--data", poems, "--json"))
+    assert result["poems"]["samples"] == 64 and result["poems"]["reference"]["poems"] == 3

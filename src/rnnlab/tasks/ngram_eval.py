@@ -16,6 +16,7 @@ from rnnlab.data.lines import read_lines, resolve_corpus
 from rnnlab.errors import DataError, UserError
 from rnnlab.lm.ngram import NGramModel, perplexity
 from rnnlab.paths import resolve_model_dir
+from rnnlab.poetry.evaluation import format_poem_evaluation, is_poem_corpus, poem_evaluation
 from rnnlab.tasks.registry import EvalRequest
 
 __all__ = ["evaluate", "format_evaluation", "format_info", "info", "load_language_model"]
@@ -26,7 +27,8 @@ def load_language_model(path: str | Path) -> NGramModel:
 
 
 def evaluate(path: str | Path, request: EvalRequest) -> dict:
-    """Log-probability and perplexity of a split of the model's corpus, or of a text file."""
+    """Log-probability and perplexity of a split of the model's corpus, or of a text file; for a character
+    model of poems also its free samples' shape, rhyme and meter beside them (`rnnlab.poetry.evaluation`)."""
     model = NGramModel.load(path)
     if request.data_file:
         if not Path(request.data_file).is_file():
@@ -40,6 +42,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
             raise UserError(f"{path} was not trained on a built-in dataset ({corpus}); use --data FILE")
         source, _ = resolve_corpus(corpus, request.split)
         lines, what = source(), f"{corpus} {request.split}"
+        training = resolve_corpus(corpus, "train")[0]  # read only for a poem corpus (copying is checked against it)
     sentences = [line for line in lines if line.strip()]
     if not sentences:
         raise DataError(f"{what}: no sentences to evaluate")
@@ -47,16 +50,20 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
     start = time.perf_counter()
     total, count, oov = model.corpus_logprob(sentences)  # batched: tokenisation and lookups vectorised
     seconds = time.perf_counter() - start
-    return {"data": what, "sentences": len(sentences), "tokens": count, "oov": oov, "logprob": total,
-            "ppl": perplexity(total, count), "tokens_per_second": count / max(seconds, 1e-9),
-            "index_seconds": index_seconds}  # fmt: skip
+    result = {"data": what, "sentences": len(sentences), "tokens": count, "oov": oov, "logprob": total,
+              "ppl": perplexity(total, count), "tokens_per_second": count / max(seconds, 1e-9),
+              "index_seconds": index_seconds}  # fmt: skip
+    if model.config.level == "char" and is_poem_corpus(sentences):  # its free samples' rhyme and meter beside them
+        result["poems"] = poem_evaluation(model, sentences, sentences if request.data_file else list(training()))
+    return result
 
 
 def format_evaluation(result: dict) -> str:
     return (f"{result['data']}: {result['sentences']} sentences, {result['tokens']} tokens (words + </s>), "
             f"{result['oov']} out-of-vocabulary\nlog-prob {result['logprob']:.2f} nats "
             f"({result['logprob'] / 2.302585092994046:.2f} log10)  perplexity {result['ppl']:.2f}  "
-            f"({result['tokens_per_second']:,.0f} tokens/s; lookup index built in {result['index_seconds']:.2f} s)")  # fmt: skip
+            f"({result['tokens_per_second']:,.0f} tokens/s; lookup index built in {result['index_seconds']:.2f} s)"
+            + (f"\n{format_poem_evaluation(result['poems'])}" if "poems" in result else ""))  # fmt: skip
 
 
 def info(path: str | Path) -> dict:

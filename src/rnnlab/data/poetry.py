@@ -92,13 +92,25 @@ def couplets(poem: str) -> list[str]:
     return [piece.strip() for piece in _COUPLET.findall(poem.strip()) if piece.strip()]
 
 
+def is_verse(line: str) -> bool:
+    """A half-line of verse: Han characters only (not an editorial note such as （同前） or a stray mark)."""
+    return bool(line) and all(is_han(char) for char in line)
+
+
+def verse_couplets(poem: str) -> list[str]:
+    """The couplets of a poem that are verse: two or more half-lines of Han characters. The full Tang
+    collection carries editorial notes (（同前）。, （一作…）) that would otherwise count as copied couplets."""
+    return [c for c in couplets(poem) if len(lines := split_lines(c)) >= 2 and all(map(is_verse, lines))]
+
+
 @dataclass(frozen=True)
 class PoemQuality:
     """How a set of generated poems looks, each figure a fraction in [0, 1].
 
     regular: samples with a regular form (`poem_form`); repeated_chars: characters of a line that repeat
-    an earlier character of the same line; copied_samples: samples holding a couplet (a sentence up to
-    。！？) that occurs verbatim in the training poems; copied_lines: lines (half-lines) that do.
+    an earlier character of the same line; copied_samples: samples holding a couplet of verse (a sentence
+    up to 。！？ of two or more half-lines of Han characters, `verse_couplets`) that occurs verbatim in the
+    training poems; copied_lines: lines (half-lines of verse) that do, over all lines.
     """
 
     samples: int
@@ -112,8 +124,8 @@ def poem_quality(samples: list[str], training_poems: list[str]) -> PoemQuality:
     """Measure `samples` (one poem each) against the poems the model was trained on."""
     if not samples:
         raise ValueError("expected at least one sample")
-    train_couplets = {c for poem in training_poems for c in couplets(poem)}
-    train_lines = {line for poem in training_poems for line in split_lines(poem)}
+    train_couplets = {c for poem in training_poems for c in verse_couplets(poem)}
+    train_lines = {line for poem in training_poems for line in split_lines(poem) if is_verse(line)}
     chars = repeats = lines = copied_lines = copied_samples = 0
     for sample in samples:
         sample_lines = split_lines(sample)
@@ -122,7 +134,7 @@ def poem_quality(samples: list[str], training_poems: list[str]) -> PoemQuality:
             repeats += len(line) - len(set(line))
         lines += len(sample_lines)
         copied_lines += sum(line in train_lines for line in sample_lines)
-        copied_samples += any(c in train_couplets for c in couplets(sample))
+        copied_samples += any(c in train_couplets for c in verse_couplets(sample))
     return PoemQuality(
         samples=len(samples),
         regular=sum(poem_form(s) is not None for s in samples) / len(samples),

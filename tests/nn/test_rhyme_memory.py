@@ -84,20 +84,7 @@ def test_state_survives_beam_reordering_and_weights_gain_three_keys():
     assert picked[2][0].tolist() == [[9, 4], [6, 4]] and picked[0].shape == (1, 2, 6)
     plain = RNNLanguageModel(12, RNNLMConfig(cell="gru", embedding_size=6, hidden_size=6, num_layers=1,
                                              line_positions=4), line_mark_ids=[3, 4], boundary_id=2)  # fmt: skip
-    assert set(model.state_dict()) - set(plain.state_dict()) == {"rhyme_map.weight", "rhyme_gate.weight", "rhyme_gate.bias",
-                                                                    "rhyme_repeat.weight", "rhyme_repeat.bias"}
-
-
-def test_the_repeat_term_moves_only_the_remembered_characters_logit():
-    model = make()
-    tokens = column(2, 5, 3, 6, 4, 7)  # line 2 ends in 6
-    with torch.no_grad():
-        before, _ = model(tokens)
-        model.rhyme_repeat.bias.fill_(-3.0)
-        after, _ = model(tokens)
-    change = after - before
-    assert torch.allclose(change[:4], torch.zeros_like(change[:4]))  # nothing remembered yet (the mark is step 4)
-    assert torch.allclose(change[4:, 0, 6], torch.full((2,), -3.0)) and change[4:, 0, :6].abs().max() == 0
+    assert set(model.state_dict()) - set(plain.state_dict()) == {"rhyme_map.weight", "rhyme_gate.weight", "rhyme_gate.bias"}
 
 
 def test_rhyme_memory_needs_line_positions():

@@ -17,11 +17,9 @@ like the hidden state does.
 With `rhyme_memory` (needs line positions) the softmax also sees the final character r_t of the most recent
 *even* line of the current text line (none before line 2 ends), gated by the hidden state:
 
-    P(x_t | x_<t) = softmax(W (h_t + p(k_t) + sigmoid(G h_t + g) * M e(r_t)) + b + (u . h_t + c) onehot(r_t))
+    P(x_t | x_<t) = softmax(W (h_t + p(k_t) + sigmoid(G h_t + g) * M e(r_t)) + b)
 
-where e is the input embedding and M a learned map, and the last term moves the remembered character's
-own logit (the corpus almost never ends two even lines with one character, 重韵; without it a model that
-finds rhyme through M also learns to repeat the character). Regular poems rhyme on their even lines, so at the end
+where e is the input embedding and M a learned map. Regular poems rhyme on their even lines, so at the end
 of line 4 the rhyme of line 2 is one product away instead of 20-odd recurrent steps back; like k_t, r_t is
 computed from the characters already read, so samples stay free (nothing picks rhyme characters). Without
 it a 4-minute GRU's free poems rhyme at chance level (docs/poetry.md).
@@ -94,8 +92,7 @@ class RNNLanguageModel(nn.Module):
     the boundary token that starts a text line (`boundary_id`); the state becomes (layer state, line) with
     line (1, N, 1) int64, the marks counted since the last boundary; ``line_embedding.weight`` (P, H).
     With ``config.rhyme_memory`` the state is (layer state, line, memory), memory (1, N, 2) int64, and
-    ``rhyme_map.weight`` (H, E), ``rhyme_gate.weight`` (H, H), ``rhyme_gate.bias`` (H,),
-    ``rhyme_repeat.weight`` (1, H) and ``rhyme_repeat.bias`` (1,) are added.
+    ``rhyme_map.weight`` (H, E), ``rhyme_gate.weight`` (H, H) and ``rhyme_gate.bias`` (H,) are added.
     """
 
     def __init__(
@@ -139,9 +136,6 @@ class RNNLanguageModel(nn.Module):
         if config.rhyme_memory:
             self.rhyme_map = nn.Linear(config.embedding_size, config.hidden_size, bias=False)
             self.rhyme_gate = nn.Linear(config.hidden_size, config.hidden_size)
-            self.rhyme_repeat = nn.Linear(config.hidden_size, 1)
-            nn.init.zeros_(self.rhyme_repeat.weight)
-            nn.init.zeros_(self.rhyme_repeat.bias)
 
     def forward(self, tokens: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if tokens.dim() != 2 or tokens.dtype != torch.long:
@@ -165,11 +159,8 @@ class RNNLanguageModel(nn.Module):
         # F.embedding, not self.embedding(...): the rhyme is a second use of the table, not an input token
         # (keeps `rnnlab trace`'s embedding hook to the inputs).
         remembered = nn.functional.embedding(rhyme.clamp(min=0), self.embedding.weight) * (rhyme >= 0).unsqueeze(2)  # (L, N, E)
-        known = (rhyme >= 0).unsqueeze(2)  # (L, N, 1)
-        repeat = self.rhyme_repeat(hidden) * known  # (L, N, 1): added to the remembered character's logit
         hidden = hidden + torch.sigmoid(self.rhyme_gate(hidden)) * self.rhyme_map(self.dropout(remembered))
-        logits = self.output(self.dropout(hidden)).scatter_add(2, rhyme.clamp(min=0).unsqueeze(2), repeat)
-        return logits, (layer_state, lines[-1:].unsqueeze(2), memory)
+        return self.output(self.dropout(hidden)), (layer_state, lines[-1:].unsqueeze(2), memory)
 
     def rhyme_characters(self, tokens: Tensor, counts: Tensor, memory: Tensor | None) -> tuple[Tensor, Tensor]:
         """For each token, the final character of the latest even line read (-1: none since the boundary).

@@ -230,6 +230,57 @@ def test_tree_lstm_on_chain_is_lstm(model_class):
     torch.testing.assert_close(c[0], c_last[0], atol=1e-12, rtol=0)
 
 
+def randomize_norms(model):
+    """Layer norms start as the identity; random gains and biases make a misplaced one show."""
+    with torch.no_grad():
+        for name, weight in model.named_parameters():
+            if name.startswith("norm_"):
+                weight.uniform_(0.5, 1.5) if name.endswith("weight") else weight.uniform_(-0.5, 0.5)
+    return model
+
+
+def test_layer_norm_nary_lstm_on_chain_is_layer_norm_lstm_cell():
+    from rnnlab.nn.layernorm_lstm import LayerNormLSTMCell
+
+    torch.manual_seed(0)
+    steps, size = 12, 5
+    batch, inputs, sequence = chain_batch_and_inputs(steps, 3)
+    model = randomize_norms(NaryTreeLSTM(3, size, n=1, layer_norm=True).double())
+    cell = LayerNormLSTMCell(3, size).double()
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias"):
+            getattr(cell, name).copy_(getattr(model, name))
+        for norm in ("ih", "hh", "c"):
+            getattr(cell, f"norm_{norm}").load_state_dict(getattr(model, f"norm_{norm}").state_dict())
+    h, c = model(batch, inputs)
+    state = (torch.zeros(1, size, dtype=DOUBLE), torch.zeros(1, size, dtype=DOUBLE))
+    expected = []
+    for x in sequence:
+        state, _ = cell.forward_with_gates(x.unsqueeze(0), state)
+        expected.append(state[0][0])
+    torch.testing.assert_close(h.flip(0), torch.stack(expected), atol=1e-12, rtol=0)
+    torch.testing.assert_close(c[0], state[1][0], atol=1e-12, rtol=0)
+
+
+def test_layer_norm_keeps_every_nodes_state_on_one_scale():
+    """A node's memory cell adds up its children's, so it grows with the subtree below and tanh(c)
+    saturates high in the tree; with layer_norm, h = o ⊙ tanh(LN(c)) is on the leaves' scale at every node."""
+    torch.manual_seed(0)
+    wide = Tree("OP", [Tree("OP", [Tree.leaf("x")] * 5) for _ in range(5)])
+    batch = batch_trees([wide], zero_id)
+    inputs = torch.randn(batch.num_nodes, 3, dtype=DOUBLE)
+    ratios = {}
+    for layer_norm in (False, True):
+        model = ChildSumTreeLSTM(3, 32, layer_norm=layer_norm).double()
+        with torch.no_grad():
+            model.bias.view(4, 32)[1] = 3.0  # forget gates nearly open: the children's memory adds up
+            h, c = model(batch, inputs)
+        leaves = batch.levels[0]
+        assert c[0].norm() > 5 * c[leaves].norm(dim=1).mean()  # the root's memory is large either way
+        ratios[layer_norm] = float(h[0].norm() / h[leaves].norm(dim=1).mean())
+    assert ratios[False] > 4 and 0.5 < ratios[True] < 1.5, ratios  # measured: 8.2 and 0.89
+
+
 def test_deep_chain_tree_lstm_matches_lstm():
     torch.manual_seed(1)
     batch, inputs, sequence = chain_batch_and_inputs(2001, 2)
@@ -256,6 +307,8 @@ MODELS = {
     "rntn": lambda: RecursiveNet(3, 4, max_children=3, tensor=True),
     "child-sum": lambda: ChildSumTreeLSTM(3, 4),
     "nary": lambda: NaryTreeLSTM(3, 4, n=3),
+    "child-sum-ln": lambda: randomize_norms(ChildSumTreeLSTM(3, 4, layer_norm=True)),
+    "nary-ln": lambda: randomize_norms(NaryTreeLSTM(3, 4, n=3, layer_norm=True)),
 }
 
 

@@ -229,6 +229,28 @@ def test_a_wrong_metric_for_the_labels_is_refused_before_training(tmp_path, caps
     assert code == 2 and "trainer.metric: expected one of accuracy, loss for classes labels" in capsys.readouterr().err
 
 
+def test_layer_norm_tree_lstm_trains_and_reloads_and_the_baselines_ignore_it(tmp_path, capsys):
+    train, valid = write_listops(tmp_path, (20, 5))
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "tree", "--data.dataset", "files", "--data.train", train, "--data.valid", valid,
+            "--model.layer_norm", "true", *TINY, "--trainer.max_steps", "2", "--trainer.max_epochs", "null",
+            "--trainer.metric", "accuracy", "--trainer.mode", "max", *QUIET, "--output_dir", run)  # fmt: skip
+    import torch
+
+    from rnnlab.tasks.tree_predictor import load_tree_predictor
+
+    encoder = load_tree_predictor(run).model.encoder
+    assert encoder.layer_norm and encoder.norm_c.normalized_shape == (8,)  # reloaded with its layer norms
+    (line,) = run_cli(capsys, "tree", run, "[SM 1 [MAX 2 3 ] ]", "--json").splitlines()
+    assert len(json.loads(line)["nodes"]) == 5
+
+    # the sequence baselines of a layer_norm config ignore it, as they ignore the other tree-only options
+    run_cli(capsys, "train", "tree", "--data.dataset", "files", "--data.train", train, "--model.encoder", "bilstm",
+            "--model.layer_norm", "true", *TINY, "--trainer.max_steps", "1", "--trainer.max_epochs", "null",
+            "--trainer.metric", "accuracy", "--trainer.mode", "max", *QUIET, "--output_dir", tmp_path / "run2")  # fmt: skip
+    assert isinstance(load_tree_predictor(tmp_path / "run2").model.encoder, torch.nn.LSTM)
+
+
 def method_examples(seed: int, count: int) -> list[TreeExample]:
     """Toy functions whose name says what their body returns: `get_x` returns x, `add_y` adds y."""
     rng = random.Random(seed)

@@ -10,6 +10,13 @@ internal nodes, and on a chain (each node one child) the networks become the rec
 * `NaryTreeLSTM`:     Tai et al. (2015), gates from the concatenated children, one forget gate per position;
                       with n=1 (and `ChildSumTreeLSTM` on a chain) it is `torch.nn.LSTM`
 
+Both Tree-LSTMs take ``layer_norm=True``: Ba et al.'s (2016) layer normalisation of the gate pre-activations
+and of the memory cell before its tanh, as `rnnlab.nn.layernorm_lstm.LayerNormLSTMCell` does for a sequence
+(an `NaryTreeLSTM` with n=1 is that cell on a chain). In a tree the memory cell of a node adds up its
+children's (c = i ⊙ g + Σ_k f_k ⊙ c_k), so without it its size grows with the subtree below (a trained
+ListOps model's mean ‖c‖: 7.4 at the digits, 13 at nodes over digits, 20 higher up) and a node's state says as much about
+the size of its subtree as about its meaning; normalised, every node's h is on one scale (docs/trees.md).
+
 Missing children count as zero states (a leaf has only zero children: h = act(W_x x + b)); a node whose
 input is zero is the chapter's pure composition.
 
@@ -129,8 +136,15 @@ class _TreeNet(nn.Module):
         return [torch.stack([s[k] for s in node_states]) for k in range(self.num_states)]  # type: ignore[index]
 
     def _uniform_(self, bound: float) -> None:
-        for weight in self.parameters():
-            nn.init.uniform_(weight, -bound, bound)
+        for name, weight in self.named_parameters():
+            if not name.startswith("norm_"):  # layer norms start as the identity (gain 1, bias 0)
+                nn.init.uniform_(weight, -bound, bound)
+
+
+def _layer_norms(module: nn.Module, sizes: dict[str, int]) -> None:
+    """Add `nn.LayerNorm(size)` submodules named `norm_<name>` (the Tree-LSTMs' ``layer_norm=True``)."""
+    for name, size in sizes.items():
+        module.add_module(f"norm_{name}", nn.LayerNorm(size))
 
 
 def _pad_children(child_states: Tensor, width: int) -> Tensor:
@@ -242,16 +256,23 @@ class ChildSumTreeLSTM(_TreeNet):
     Parameters in torch's gate order i|f|g|o: ``weight_ih`` (4H, I), ``weight_hh`` (4H, H), ``bias``
     (4H,). On a chain it is `torch.nn.LSTM` with the same weight_ih/weight_hh and b = bias_ih + bias_hh.
 
+    ``layer_norm=True`` (Ba et al. 2016): the pre-activations are LN(W x) + LN(U_{i,g,o} h̃) (+ LN(U_f h_k)
+    for each child's forget gate) + b, and h = o ⊙ tanh(LN(c)); ``norm_ih`` (4H), ``norm_hh`` (3H),
+    ``norm_f`` (H), ``norm_c`` (H), each with a gain and a bias.
+
     ``forward(batch, inputs (N, I), per_node=False) -> (h, c)``, each (N, H).
     """
 
     num_states = 2
 
-    def __init__(self, input_size: int, hidden_size: int) -> None:
+    def __init__(self, input_size: int, hidden_size: int, layer_norm: bool = False) -> None:
         super().__init__(input_size, hidden_size)
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
         self.bias = nn.Parameter(torch.empty(4 * hidden_size))
+        self.layer_norm = layer_norm
+        if layer_norm:
+            _layer_norms(self, {"ih": 4 * hidden_size, "hh": 3 * hidden_size, "f": hidden_size, "c": hidden_size})
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -259,19 +280,27 @@ class ChildSumTreeLSTM(_TreeNet):
         self._uniform_(1.0 / math.sqrt(self.hidden_size))
 
     def project(self, inputs: Tensor) -> Tensor:
+        if self.layer_norm:
+            return self.norm_ih(nn.functional.linear(inputs, self.weight_ih)) + self.bias
         return nn.functional.linear(inputs, self.weight_ih, self.bias)
 
     def compose(self, x_proj: Tensor, child_states: list[Tensor]) -> list[Tensor]:
         h_children, c_children = child_states  # (n, M, H) each, zero where there is no child
+        size = self.hidden_size
         x_i, x_f, x_g, x_o = x_proj.chunk(4, dim=1)
         u_i, u_f, u_g, u_o = self.weight_hh.chunk(4, dim=0)
         h_sum = h_children.sum(1)  # h̃
-        i = torch.sigmoid(x_i + h_sum @ u_i.t())
-        f = torch.sigmoid(x_f.unsqueeze(1) + h_children @ u_f.t())  # (n, M, H): one gate per child
-        g = torch.tanh(x_g + h_sum @ u_g.t())
-        o = torch.sigmoid(x_o + h_sum @ u_o.t())
+        recurrent = h_sum @ torch.cat([u_i, u_g, u_o]).t()  # (n, 3H): U_i h̃ | U_g h̃ | U_o h̃
+        per_child = h_children @ u_f.t()  # (n, M, H): U_f h_k, one forget gate per child
+        if self.layer_norm:
+            recurrent, per_child = self.norm_hh(recurrent), self.norm_f(per_child)
+        r_i, r_g, r_o = recurrent.split(size, dim=1)
+        i = torch.sigmoid(x_i + r_i)
+        f = torch.sigmoid(x_f.unsqueeze(1) + per_child)
+        g = torch.tanh(x_g + r_g)
+        o = torch.sigmoid(x_o + r_o)
         c = i * g + (f * c_children).sum(1)  # padded children have c = 0, so their gate drops out
-        h = o * torch.tanh(c)
+        h = o * torch.tanh(self.norm_c(c) if self.layer_norm else c)
         return [h, c]
 
     def forward(self, batch: TreeBatch, inputs: Tensor, per_node: bool = False) -> tuple[Tensor, Tensor]:
@@ -280,7 +309,7 @@ class ChildSumTreeLSTM(_TreeNet):
         return h, c
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
+        return f"{self.input_size}, {self.hidden_size}, layer_norm={self.layer_norm}"
 
 
 class NaryTreeLSTM(_TreeNet):
@@ -298,13 +327,17 @@ class NaryTreeLSTM(_TreeNet):
     the forget gates, as in the paper), ``weight_hh`` ((3+n)·H, n·H) with row blocks i|f_1..f_n|g|o applied to
     [h_1; ...; h_n]. With n=1 the layout is torch.nn.LSTM's and on a chain it is that LSTM.
 
+    ``layer_norm=True`` (Ba et al. 2016): the pre-activations are LN(W x) + LN(U [h_1; ...; h_n]) + b and
+    h = o ⊙ tanh(LN(c)); ``norm_ih`` (4H), ``norm_hh`` ((3+n)·H), ``norm_c`` (H). With n=1 on a chain it is
+    `rnnlab.nn.layernorm_lstm.LayerNormLSTMCell` with the same weights.
+
     ``forward(batch, inputs (N, I), per_node=False) -> (h, c)``, each (N, H). A node with more than n
     children raises `DataError`.
     """
 
     num_states = 2
 
-    def __init__(self, input_size: int, hidden_size: int, n: int = 2) -> None:
+    def __init__(self, input_size: int, hidden_size: int, n: int = 2, layer_norm: bool = False) -> None:
         super().__init__(input_size, hidden_size)
         if n < 1:
             raise ValueError(f"NaryTreeLSTM: n must be at least 1, got {n}")
@@ -313,6 +346,9 @@ class NaryTreeLSTM(_TreeNet):
         self.weight_ih = nn.Parameter(torch.empty(4 * hidden_size, input_size))
         self.weight_hh = nn.Parameter(torch.empty((3 + n) * hidden_size, n * hidden_size))
         self.bias = nn.Parameter(torch.empty(4 * hidden_size))
+        self.layer_norm = layer_norm
+        if layer_norm:
+            _layer_norms(self, {"ih": 4 * hidden_size, "hh": (3 + n) * hidden_size, "c": hidden_size})
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -323,6 +359,8 @@ class NaryTreeLSTM(_TreeNet):
         return f"n={self.n}; binarize the trees, use a larger n or ChildSumTreeLSTM"
 
     def project(self, inputs: Tensor) -> Tensor:
+        if self.layer_norm:
+            return self.norm_ih(nn.functional.linear(inputs, self.weight_ih)) + self.bias
         return nn.functional.linear(inputs, self.weight_ih, self.bias)
 
     def compose(self, x_proj: Tensor, child_states: list[Tensor]) -> list[Tensor]:
@@ -330,13 +368,15 @@ class NaryTreeLSTM(_TreeNet):
         h_children, c_children = (_pad_children(s, n) for s in child_states)  # (m, n, H)
         x_i, x_f, x_g, x_o = x_proj.chunk(4, dim=1)
         recurrent = h_children.flatten(1) @ self.weight_hh.t()  # (m, (3+n)·H) from [h_1; ...; h_n]
+        if self.layer_norm:
+            recurrent = self.norm_hh(recurrent)
         u_i, u_f, u_g, u_o = recurrent.split([size, n * size, size, size], dim=1)
         i = torch.sigmoid(x_i + u_i)
         f = torch.sigmoid(x_f.unsqueeze(1) + u_f.view(-1, n, size))  # (m, n, H): one gate per position
         g = torch.tanh(x_g + u_g)
         o = torch.sigmoid(x_o + u_o)
         c = i * g + (f * c_children).sum(1)
-        h = o * torch.tanh(c)
+        h = o * torch.tanh(self.norm_c(c) if self.layer_norm else c)
         return [h, c]
 
     def forward(self, batch: TreeBatch, inputs: Tensor, per_node: bool = False) -> tuple[Tensor, Tensor]:
@@ -345,4 +385,4 @@ class NaryTreeLSTM(_TreeNet):
         return h, c
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}, n={self.n}"
+        return f"{self.input_size}, {self.hidden_size}, n={self.n}, layer_norm={self.layer_norm}"

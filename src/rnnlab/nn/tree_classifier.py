@@ -13,7 +13,8 @@ would answer for each subtree (`rnnlab tree-predict` shows it).
 
 `encoder` choices: `tree_lstm` (Child-Sum Tree-LSTM: any number of children, order ignored), `nary_lstm`
 (N-ary Tree-LSTM, `max_children` ordered children), `recursive` (the chapter's h = f(W_x x + W[h_1; ...; h_K]
-+ b), `composition` pad or sum, optional RNTN `tensor` term), and the baselines `lstm`, `bilstm`, `bag`.
++ b), `composition` pad or sum, optional RNTN `tensor` term), and the baselines `lstm`, `bilstm`, `bag`;
+`layer_norm` layer-normalises the Tree-LSTMs' gates and memory cells (`rnnlab.nn.tree_cells`).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class TreeModelConfig:
     max_children: int = 2  # nary_lstm's n; recursive's K with composition "pad"
     composition: Literal["pad", "sum"] = "sum"  # recursive: concatenate K children (pad) or sum them
     tensor: bool = False  # recursive: add the RNTN tensor term
+    layer_norm: bool = False  # tree_lstm, nary_lstm: layer-normalised gates and memory cell (others ignore it)
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
@@ -80,9 +82,9 @@ class TreeModel(nn.Module):
         size, hidden = config.embedding_size, config.hidden_size
         self.embed = nn.Embedding(vocab_size, size, padding_idx=pad_id)
         if config.encoder == "tree_lstm":
-            self.encoder: nn.Module = ChildSumTreeLSTM(size, hidden)
+            self.encoder: nn.Module = ChildSumTreeLSTM(size, hidden, layer_norm=config.layer_norm)
         elif config.encoder == "nary_lstm":
-            self.encoder = NaryTreeLSTM(size, hidden, n=config.max_children)
+            self.encoder = NaryTreeLSTM(size, hidden, n=config.max_children, layer_norm=config.layer_norm)
         elif config.encoder == "recursive":
             self.encoder = RecursiveNet(size, hidden, composition=config.composition,
                                         max_children=config.max_children, tensor=config.tensor)  # fmt: skip

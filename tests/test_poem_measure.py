@@ -87,5 +87,7 @@ def test_eval_of_a_character_ngram_poem_model_measures_its_samples(tmp_path, cap
     model.save(tmp_path / "ngram")
     out = run_cli(capsys, "eval", tmp_path / "ngram", "--data", poems)
     assert "perplexity" in out and "poems: 64 free samples (seed 0" in out and "the evaluated poems rhyme 67%" in out
+    assert "copying not measured" in out  # trained from a list: no training poems to compare with
     result = json.loads(run_cli(capsys, "eval", tmp_path / "ngram", "--data", poems, "--json"))
     assert result["poems"]["samples"] == 64 and result["poems"]["reference"]["poems"] == 3
+    assert result["poems"]["copied_lines"] is None

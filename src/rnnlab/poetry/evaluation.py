@@ -59,20 +59,21 @@ def _meter_dict(rate: MeterRate) -> dict[str, Any]:
     return {"rate": rate.rate, "conforming": rate.conforming, "measured": rate.measured, "line_rate": rate.line_rate}
 
 
-def poem_evaluation(model: Any, reference: Sequence[str], training: Sequence[str],
+def poem_evaluation(model: Any, reference: Sequence[str], training: Sequence[str] | None,
                     count: int = POEM_SAMPLES, seed: int = SAMPLE_SEED) -> dict[str, Any]:  # fmt: skip
     """The free samples' shape, rhyme, meter and copying, with the reference poems' rhyme and meter and the
     chance rhyme rate beside them (see the module docstring). `training`: the poems copying is checked
-    against."""
+    against (None: not known, copying is not measured)."""
     samples = free_samples(model, count, seed)
     if not samples:
         return {"samples": 0}
-    quality = poem_quality(samples, list(training))
+    quality = poem_quality(samples, list(training or []))
     reference = [text for text in reference if is_poem_like(text)]
     return {
         "samples": len(samples), "seed": seed, "temperature": POEM_SAMPLING.temperature,
         "regular": quality.regular, **_rates(samples), "repeated_rhyme": repeated_rhyme_rate(samples),
-        "copied_lines": quality.copied_lines, "copied_samples": quality.copied_samples,
+        "copied_lines": None if training is None else quality.copied_lines,
+        "copied_samples": None if training is None else quality.copied_samples,
         "reference": _rates(reference), "chance_rhyme": _rhyme_dict(chance_rate(reference, seed=0)),
         "examples": samples[:3],
     }  # fmt: skip
@@ -90,6 +91,8 @@ def format_poem_evaluation(poems: dict[str, Any]) -> str:
         f"({meter['line_rate']:.0%} of lines)",
         f"  beside them: the evaluated poems rhyme {ref['rhyme']['rate']:.0%} and keep the meter "
         f"{ref['meter']['rate']:.0%}; chance rhyme {poems['chance_rhyme']['rate']:.0%} (Pingshui scheme)",
-        f"  lines copied from training {poems['copied_lines']:.1%}, samples with a copied couplet "
-        f"{poems['copied_samples']:.0%}; e.g. {poems['examples'][0]}",
+        (f"  lines copied from training {poems['copied_lines']:.1%}, samples with a copied couplet "
+         f"{poems['copied_samples']:.0%}" if poems["copied_lines"] is not None
+         else "  copying not measured (the model's training poems could not be read)")
+        + f"; e.g. {poems['examples'][0]}",
     ])  # fmt: skip

@@ -68,7 +68,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
         # state, boundary first, every token and the closing boundary), so the two commands agree.
         texts = [line.strip() for line in read_input_lines(request.data_file, "sentences")]
         metrics = lm.evaluate_sentences(texts)
-        where, training = request.data_file, None
+        where, training = request.data_file, _training_texts(config.data.corpus)
     else:
         # A split of the training corpus: read as one stream, the way training validates (same numbers).
         corpus = load_corpus(config.data.corpus)
@@ -77,8 +77,19 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
         where, texts, training = f"{corpus.name} {request.split}", corpus_text.split("\n"), corpus.train.split("\n")
     result = {"data": where, "level": checkpoint_config.get("level", "word"), **metrics}
     if is_poem_corpus(texts):  # a poem model: its free samples' shape, rhyme and meter beside these poems
-        result["poems"] = poem_evaluation(lm, texts, texts if training is None else training)
+        result["poems"] = poem_evaluation(lm, texts, training)
     return result
+
+
+def _training_texts(corpus: str) -> list[str] | None:
+    """The training split's lines of the model's corpus (what copying is checked against), or None if it
+    cannot be read here (a user's file that moved, a dataset not fetched on this machine)."""
+    from rnnlab.errors import UserError
+
+    try:
+        return load_corpus(corpus).train.split("\n")
+    except (UserError, OSError):
+        return None
 
 
 def format_evaluation(result: dict[str, Any]) -> str:

@@ -42,7 +42,6 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
             raise UserError(f"{path} was not trained on a built-in dataset ({corpus}); use --data FILE")
         source, _ = resolve_corpus(corpus, request.split)
         lines, what = source(), f"{corpus} {request.split}"
-        training = resolve_corpus(corpus, "train")[0]  # read only for a poem corpus (copying is checked against it)
     sentences = [line for line in lines if line.strip()]
     if not sentences:
         raise DataError(f"{what}: no sentences to evaluate")
@@ -54,8 +53,19 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
               "ppl": perplexity(total, count), "tokens_per_second": count / max(seconds, 1e-9),
               "index_seconds": index_seconds}  # fmt: skip
     if model.config.level == "char" and is_poem_corpus(sentences):  # its free samples' rhyme and meter beside them
-        result["poems"] = poem_evaluation(model, sentences, sentences if request.data_file else list(training()))
+        result["poems"] = poem_evaluation(model, sentences, _training_lines(model.config.corpus))
     return result
+
+
+def _training_lines(corpus: str | None) -> list[str] | None:
+    """The lines the model was counted from (what copying is checked against), or None if they cannot be
+    read here (no corpus recorded, a user's file that moved, a dataset not fetched on this machine)."""
+    if corpus is None:
+        return None
+    try:
+        return list(resolve_corpus(corpus, "train")[0]())
+    except (UserError, OSError):
+        return None
 
 
 def format_evaluation(result: dict) -> str:

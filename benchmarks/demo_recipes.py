@@ -27,7 +27,8 @@ import torch
 
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.poetry import poem_quality
-from rnnlab.demo import demo_config, free_samples, lines_of, rnn_test_metrics, train_ngram
+from rnnlab.demo import demo_config, lines_of, rnn_test_metrics, train_ngram
+from rnnlab.poetry.evaluation import poem_samples
 from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import load_language_model
 from rnnlab.train.run import build_trainer
@@ -82,7 +83,7 @@ def run(name: str, minutes: float | None, steps: int | None, seed: int, corpus, 
         seconds = time.perf_counter() - start
         lm = load_language_model(summary["best_checkpoint"])
         test = rnn_test_metrics(lm, corpus, config)
-        samples = free_samples(lm, 64, seed)
+        samples = poem_samples(lm, 64, seed)
         quality = poem_quality(samples, lines_of(corpus.train))
     tokens = summary["steps"] * config.batch_size * config.bptt
     return {"name": name, "steps": summary["steps"], "tokens": tokens, "seconds": seconds,

@@ -32,7 +32,8 @@ import torch
 
 from rnnlab.data.corpora import load_corpus
 from rnnlab.data.poetry import PUNCTUATION, poem_form, poem_quality
-from rnnlab.demo import SAMPLING, demo_config, lines_of, samples, train_ngram
+from rnnlab.demo import SAMPLING, demo_config, lines_of, train_ngram
+from rnnlab.poetry.evaluation import poem_samples
 from rnnlab.poetry.meter import meter_rate
 from rnnlab.poetry.pingshui import pingshui_table
 from rnnlab.poetry.pinyin import pinyin_rhyme_rate
@@ -131,11 +132,11 @@ def main() -> None:
         rows = [
             row("corpus (test poems)", test, training, rnn, ngram),
             row("chance (random even-line ends; meter: random characters)", test, training, rnn, ngram, chance=True),
-            row("3-gram, free", samples(ngram, n, seed), training, rnn, ngram),
-            row("RNN, free", samples(rnn, n, seed), training, rnn, ngram),
-            row("RNN, `--rhyme auto`", samples(rnn, n, seed, rhyme="auto"), training, rnn, ngram),
-            row("RNN, `--form 五言律诗`", samples(rnn, n, seed, form="五言律诗"), training, rnn, ngram),
-            row("RNN, `--form 五言律诗 --rhyme auto`", samples(rnn, n, seed, form="五言律诗", rhyme="auto"), training, rnn,
+            row("3-gram, free", poem_samples(ngram, n, seed), training, rnn, ngram),
+            row("RNN, free", poem_samples(rnn, n, seed), training, rnn, ngram),
+            row("RNN, `--rhyme auto`", poem_samples(rnn, n, seed, rhyme="auto"), training, rnn, ngram),
+            row("RNN, `--form 五言律诗`", poem_samples(rnn, n, seed, form="五言律诗"), training, rnn, ngram),
+            row("RNN, `--form 五言律诗 --rhyme auto`", poem_samples(rnn, n, seed, form="五言律诗", rhyme="auto"), training, rnn,
                 ngram),  # fmt: skip
         ]
     print(f"model: {model_dir}   samples: {n} per row, seed {seed}, temperature {SAMPLING.temperature}, "

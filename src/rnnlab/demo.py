@@ -26,7 +26,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from copy import deepcopy
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +38,8 @@ from rnnlab.errors import UserError
 from rnnlab.files import write_text_atomically
 from rnnlab.lm.interface import SentenceScore
 from rnnlab.lm.ngram import NGramModel, perplexity
-from rnnlab.lm.verbs import run_generate
 from rnnlab.paths import check_writable
-from rnnlab.poetry.evaluation import POEM_SAMPLING, free_samples
+from rnnlab.poetry.evaluation import POEM_SAMPLING, poem_samples
 from rnnlab.poetry.rhyme import RhymeRate, chance_rate, rhyme_rate
 from rnnlab.tasks import language_model
 from rnnlab.tasks.language_model import LMTaskConfig, load_language_model
@@ -200,12 +198,6 @@ def rnn_test_metrics(lm, corpus: Corpus, config: LMTaskConfig) -> dict[str, floa
     return lm.evaluate_text(corpus.test, batch_size=config.eval_batch_size, bptt=config.bptt)
 
 
-def samples(model, count: int, seed: int, **options: Any) -> list[str]:
-    """`count` texts from the `generate` verb (free samples, or poems of a form / an acrostic)."""
-    chosen = replace(SAMPLING, num_samples=count, seed=seed, **options)
-    return [result["text"] for result in run_generate(model, [], chosen)]
-
-
 # ------------------------------------------------------------------------------------------- report
 def _quality_line(name: str, quality: PoemQuality, rhyme: RhymeRate) -> str:
     return (f"| {name} | {quality.regular:.0%} | {rhyme.rate:.0%} ({rhyme.rhyming}/{rhyme.measured}) "
@@ -345,11 +337,11 @@ def _run(out: Path, config: LMTaskConfig, minutes, steps, threads, free_count, c
     lm = load_language_model(model_dir)
     rnn_test = rnn_test_metrics(lm, corpus, config)
     training_poems = lines_of(corpus.train)
-    rnn_samples = free_samples(lm, free_count, seed)
-    ngram_samples = free_samples(ngram, free_count, seed)
-    forms = {form: samples(lm, 2, seed, form=form) for form in ("五言绝句", "七言律诗")}
+    rnn_samples = poem_samples(lm, free_count, seed)
+    ngram_samples = poem_samples(ngram, free_count, seed)
+    forms = {form: poem_samples(lm, 2, seed, form=form) for form in ("五言绝句", "七言律诗")}
     acrostic_key = "春夏秋冬"
-    acrostic = samples(lm, 2, seed, acrostic=acrostic_key)
+    acrostic = poem_samples(lm, 2, seed, acrostic=acrostic_key)
     result = {
         "rnn": rnn_test,
         "ngram": ngram_test,

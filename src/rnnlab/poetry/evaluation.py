@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from rnnlab.data.poetry import couplets, is_han, poem_quality, split_lines
+from rnnlab.data.poetry import couplets, is_verse, poem_quality, split_lines
 from rnnlab.lm.verbs import SamplingOptions, run_generate
 from rnnlab.poetry.meter import MeterRate, meter_rate
 from rnnlab.poetry.rhyme import RhymeRate, chance_rate, repeated_rhyme_rate, rhyme_rate
@@ -31,7 +31,7 @@ POEM_SAMPLING = SamplingOptions(temperature=0.8, top_k=40, top_p=0.95, max_token
 def is_poem_like(text: str) -> bool:
     """Two or more half-lines of Chinese characters, each ended by a line mark (，。！？；)."""
     lines = split_lines(text)
-    return len(couplets(text)) >= 1 and len(lines) >= 2 and all(all(is_han(c) for c in line) for line in lines)
+    return len(couplets(text)) >= 1 and len(lines) >= 2 and all(map(is_verse, lines))
 
 
 def is_poem_corpus(texts: Sequence[str], looked_at: int = 200) -> bool:
@@ -40,10 +40,11 @@ def is_poem_corpus(texts: Sequence[str], looked_at: int = 200) -> bool:
     return bool(sample) and 2 * sum(is_poem_like(text) for text in sample) >= len(sample)
 
 
-def free_samples(model: Any, count: int = POEM_SAMPLES, seed: int = SAMPLE_SEED) -> list[str]:
-    """`count` free samples of `model` (the `generate` verb, `POEM_SAMPLING`, one seed)."""
-    options = replace(POEM_SAMPLING, num_samples=count, seed=seed)
-    return [record["text"] for record in run_generate(model, [], options) if isinstance(record, dict)]
+def poem_samples(model: Any, count: int = POEM_SAMPLES, seed: int = SAMPLE_SEED, **options: Any) -> list[str]:
+    """`count` texts of `model` from the `generate` verb with `POEM_SAMPLING` and one seed: free samples, or
+    with `options` (form=, acrostic=, rhyme=) constrained poems."""
+    chosen = replace(POEM_SAMPLING, num_samples=count, seed=seed, **options)
+    return [record["text"] for record in run_generate(model, [], chosen) if isinstance(record, dict)]
 
 
 def _rates(poems: Sequence[str]) -> dict[str, Any]:
@@ -64,7 +65,7 @@ def poem_evaluation(model: Any, reference: Sequence[str], training: Sequence[str
     """The free samples' shape, rhyme, meter and copying, with the reference poems' rhyme and meter and the
     chance rhyme rate beside them (see the module docstring). `training`: the poems copying is checked
     against (None: not known, copying is not measured)."""
-    samples = free_samples(model, count, seed)
+    samples = poem_samples(model, count, seed)
     if not samples:
         return {"samples": 0}
     quality = poem_quality(samples, list(training or []))

@@ -189,3 +189,21 @@ def test_bad_input_errors_name_the_expected_shape(path):
         layer(torch.randn(4, 2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="path must be"):
         LSTM(3, 4, path="fast")
+
+
+@pytest.mark.parametrize("path", ["fused", "explicit"])
+def test_state_carried_across_windows_under_autocast(path):
+    """Truncated BPTT under bf16 autocast: the state one window returns (bf16) starts the next window, whose
+    input is fp32 again; outside autocast a state of another dtype is still an error."""
+    torch.manual_seed(0)
+    layer = LSTM(3, 4, num_layers=2, path=path)
+    first, second = torch.randn(5, 2, 3), torch.randn(5, 2, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, state = layer(first)
+        output, _ = layer(second, state)
+    _, reference_state = layer(first)
+    reference, _ = layer(second, reference_state)
+    assert output.shape == (5, 2, 4)
+    torch.testing.assert_close(output.float(), reference, atol=0.05, rtol=0)
+    with pytest.raises(TypeError, match="dtype"):
+        layer(second, tuple(part.to(torch.bfloat16) for part in state))

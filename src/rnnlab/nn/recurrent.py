@@ -142,6 +142,10 @@ def _prepare_state(layer, hx, batch: _Batch) -> State:
         if tuple(part.shape) != shape:
             want = (shape[0], shape[2]) if batch.unbatched else shape
             raise ValueError(f"{name}: expected {label} of shape {want} (D*num_layers, N, H), got {tuple(part.shape)}")
+        if part.dtype != batch.x.dtype and torch.is_autocast_enabled(batch.x.device.type):
+            # Under autocast a state carried from the last window comes back in bf16/fp16 while the next
+            # window's input is fp32: give it the input's dtype (autocast lowers both again inside the layer).
+            part = part.to(batch.x.dtype)
         if part.dtype != batch.x.dtype:
             raise TypeError(f"{name}: {label} dtype {part.dtype} does not match the input's {batch.x.dtype}")
         checked.append(part)

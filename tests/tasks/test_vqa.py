@@ -211,3 +211,22 @@ def test_train_eval_and_the_ask_verb_through_the_cli(tmp_path, capsys):
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert main(["ask", str(run), str(questions), "--question", "what colour"]) == 2
     assert "not an image file" in capsys.readouterr().err
+
+
+def test_product_head_fuses_signed_codes():
+    """Antol et al.'s fusion: tanh(W v) * tanh(W' q), each code in (-1, 1) (no ReLU clipping the image code)."""
+    torch.manual_seed(0)
+    config = VQAModelConfig(head="product", encoder=ImageEncoderConfig(width=4, stages=2, feature_size=8),
+                            question=SequenceToVectorConfig(cell="lstm", embedding_size=8, hidden_size=8,
+                                                            bidirectional=False, pooling="last"),
+                            question_size=8, hidden_size=16)  # fmt: skip
+    model = VQAModel(config, vocab_size=20, num_answers=5, image_size=16).eval()
+    seen = []
+    model.answer.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+    images, index, ids = torch.randn(2, 3, 16, 16), torch.tensor([0, 1]), torch.tensor([[4, 5, 6], [7, 8, 0]])
+    model(images, index, ids, ids != 0)
+    values = model.features(images)[index]
+    q = model.question(ids, ids != 0)
+    expected = torch.tanh(model.image_in(values.flatten(1))) * torch.tanh(model.question_in(q))
+    torch.testing.assert_close(seen[0], expected)
+    assert (torch.tanh(model.image_in(values.flatten(1))) < 0).any()

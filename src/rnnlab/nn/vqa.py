@@ -145,9 +145,10 @@ class VQAModel(nn.Module):
         if head == "image":
             return self.answer(values.flatten(1)), None
         if head in ("concat", "product"):
-            image = torch.relu(self.image_in(values.flatten(1)))
+            image = self.image_in(values.flatten(1))  # (B, H)
             if head == "concat":
-                return self.answer(torch.cat([image, q], dim=-1)), None
+                return self.answer(torch.cat([torch.relu(image), q], dim=-1)), None
+            # both codes signed in (-1, 1): a ReLU before the tanh would leave the image code only [0, 1)
             return self.answer(torch.tanh(image) * torch.tanh(self.question_in(q))), None
         if head == "attention":
             return self._stacked_attention(values, q)

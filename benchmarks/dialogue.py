@@ -99,9 +99,10 @@ def main() -> None:
         h, s, m = rows["hred"], rows["single"], rows["hred+mmi"]
         print(f"\n== chitchat test ({args.conversations} training conversations, "
               f"{f'{args.steps} updates' if args.steps else f'{args.minutes} min'} per model)")
-        print(f"{'model':<10} {'ref ppl':>8} {'R@1':>6} {'TF-IDF':>6} {'dist-1':>6} {'dist-2':>6} {'reply ppl':>9}")
+        print(f"{'model':<10} {'ref ppl':>8} {'R@1':>6} {'R@1 lik':>7} {'TF-IDF':>6} {'dist-1':>6} {'dist-2':>6} {'reply ppl':>9}")
         for name, row in rows.items():
-            print(f"{name:<10} {row['ppl']:>8.2f} {row.get('r_at_1', 0):>6.3f} {row.get('r_at_1_tfidf', 0):>6.3f} "
+            print(f"{name:<10} {row['ppl']:>8.2f} {row.get('r_at_1', 0):>6.3f} {row.get('r_at_1_likelihood', 0):>7.3f} "
+                  f"{row.get('r_at_1_tfidf', 0):>6.3f} "
                   f"{row['distinct_1']:>6.3f} {row['distinct_2']:>6.3f} {row.get('reply_ppl', float('nan')):>9.2f}")  # fmt: skip
         print(f"ppl ratio hred/single = {h['ppl'] / s['ppl']:.3f} (target <= 0.9)")
         print(f"R@1 hred - TF-IDF = {100 * (h['r_at_1'] - h['r_at_1_tfidf']):+.1f} points (target >= +10)")

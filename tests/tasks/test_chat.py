@@ -171,3 +171,36 @@ def test_sessions_are_bounded(monkeypatch) -> None:
     assert bot.session("a").turns == ["hi"]  # used again: now the most recent
     bot.session("c")
     assert list(bot.sessions) == ["a", "c"]
+
+
+def test_ranking_by_pmi_discounts_generic_replies() -> None:
+    """R@1 ranks by log p(r | c) - log p(r): a reply likely after any context ("ok") gains nothing from the
+    context, while per-token likelihood prefers it to the true, specific reply."""
+    from types import SimpleNamespace
+
+    from rnnlab.data.dialogue import Conversation, Turn
+    from rnnlab.tasks.chat import ChatConfig
+    from rnnlab.tasks.chat_model import evaluate_chatbot
+
+    topics = [f"topic{i}" for i in range(11)]
+    conversations = [Conversation([Turn(f"tell me about {t}"), Turn(f"well {t} is nice")], id=t) for t in topics]
+    conversations.append(Conversation([Turn("hello there"), Turn("ok")], id="generic"))
+
+    def score(contexts, responses, personas=None):  # (log p, tokens): a toy model with known probabilities
+        result = []
+        for context, response in zip(contexts, responses):
+            if response == "ok":
+                result.append((-0.5, 1))  # as likely with a context as without
+            elif not context:
+                result.append((-8.0, 4))  # log p(r): a specific reply is unlikely out of context
+            else:
+                result.append((-3.0 if response.split()[1] in context[-1].split() else -6.0, 4))
+        return result
+
+    config = ChatConfig()
+    config.eval.generate_examples, config.eval.ranking_examples = 0, 12
+    bot = SimpleNamespace(config=config, personas=["<none>"], persona_ids={}, score=score)
+    result = evaluate_chatbot(bot, conversations, "toy")
+    assert result["ranking_examples"] == 12
+    assert result["r_at_1"] == round(11 / 12, 4)  # every specific reply found; "ok" loses to 2 > 0
+    assert result["r_at_1_likelihood"] < result["r_at_1"]  # "ok" (-0.5 a token) beats -0.75 where it is a candidate

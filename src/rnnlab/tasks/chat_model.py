@@ -247,14 +247,22 @@ def evaluate_chatbot(bot: Chatbot, conversations: Sequence[Conversation], where:
                 cand_resp.append(responses[j])
                 cand_persona.append(personas[i])
         scores = bot.score(cand_ctx, cand_resp, cand_persona)
-        rows, k = [], 0
+        # PMI ranking, log p(r | c) - log p(r): how much the context raises the response's probability. Ranked
+        # by likelihood alone, short generic replies ("That's awesome!") win for every context. p(r) is the
+        # same model's with an empty context (an approximation of the marginal; Li et al. 2016's MMI-antiLM).
+        unique = sorted(set(cand_resp))
+        prior = dict(zip(unique, (s for s, _ in bot.score([[]] * len(unique), unique))))
+        rows, per_token, k = [], [], 0
         for group in groups:
-            rows.append([s / max(n, 1) for s, n in scores[k : k + len(group)]])  # per-token log-probability
+            part = scores[k : k + len(group)]
+            rows.append([s - prior[r] for (s, _), r in zip(part, cand_resp[k : k + len(group)])])
+            per_token.append([s / max(n, 1) for s, n in part])
             k += len(group)
         documents = [*responses, *(" ".join(c) for c in contexts)]
         tfidf = tfidf_scores([" ".join(contexts[g[0]]) for g in groups],
                              [[responses[j] for j in g] for g in groups], documents)  # fmt: skip
         result.update({"ranking_examples": len(groups), "r_at_1": round(recall_at_k(rows, 1), 4),
+                       "r_at_1_likelihood": round(recall_at_k(per_token, 1), 4),
                        "r_at_1_tfidf": round(recall_at_k(tfidf, 1), 4), "r_at_1_random": round(1 / RANKING_CANDIDATES, 4)})  # fmt: skip
     n = config.eval.generate_examples
     if n:
@@ -277,7 +285,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
     lines = [f"{result['data']}: {result['examples']} examples, {result['model']} model",
              f"reference perplexity = {result['ppl']:.2f}"]  # fmt: skip
     if "r_at_1" in result:
-        lines.append(f"R@1 of 1-in-{RANKING_CANDIDATES} = {result['r_at_1']:.3f}   (TF-IDF {result['r_at_1_tfidf']:.3f}, "
+        lines.append(f"R@1 of 1-in-{RANKING_CANDIDATES} = {result['r_at_1']:.3f} by log p(r|c) - log p(r)   (per-token "
+                     f"log p(r|c) {result['r_at_1_likelihood']:.3f}, TF-IDF {result['r_at_1_tfidf']:.3f}, "
                      f"random {result['r_at_1_random']:.3f}; {result['ranking_examples']} examples)")  # fmt: skip
     if "distinct_1" in result:
         lines.append(f"distinct-1 / -2 = {result['distinct_1']:.3f} / {result['distinct_2']:.3f}   ({result['decoding']}, "

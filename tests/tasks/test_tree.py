@@ -58,6 +58,25 @@ def test_listops_generator_is_seeded_distinct_and_right():
     assert max(Tree.from_bracketed(t).depth() for _, t in examples) >= 4  # not only flat lists
 
 
+def test_subtrees_are_every_inner_operation_with_its_own_value():
+    from rnnlab.data.listops import subtree_examples, tree_value
+    from rnnlab.data.tree_files import read_tree_lines
+
+    lines = ["9\t[MAX 2 9 [MIN 4 7 ] [SM 3 [MIN 4 7 ] ] ]", "4\t[MIN 4 7 ]", "5\t[MED 5 [SM 9 9 ] 6 ]"]
+    examples = read_tree_lines(lines, "toy.tsv")
+    assert [tree_value(x.tree) for x in examples] == [9, 4, 6]
+    added = subtree_examples(examples)
+    # [MIN 4 7 ] is already a root and repeats: never added; [SM 3 [MIN 4 7 ] ] once; digits never
+    assert [(" ".join(x.sequence), x.label) for x in added] == [("[SM 3 [MIN 4 7 ] ]", "7"), ("[SM 9 9 ]", "8")]
+    assert [x.where for x in added] == ["toy.tsv:1", "toy.tsv:3"]
+    for value, text in generate_examples(3, 50):  # the tree evaluator agrees with the generator's
+        assert tree_value(Tree.from_bracketed(text)) == value
+    for example in subtree_examples(read_tree_lines([f"{v}\t{t}" for v, t in generate_examples(3, 50)], "gen")):
+        assert int(example.label) == evaluate_listops(" ".join(example.sequence))
+    with pytest.raises(Exception, match="subtrees"):
+        TreeDataConfig(dataset="stdlib-methods", subtrees=True)
+
+
 def test_listops_operators_follow_the_published_rules():
     assert apply_operator("MED", [2, 5]) == 3  # int(numpy.median): the mean of the middle two, rounded down
     assert apply_operator("MED", [9, 1, 4]) == 4 and apply_operator("MED", [1, 2, 3, 4]) == 2

@@ -91,6 +91,40 @@ def generate_examples(seed: int, count: int, max_depth: int = MAX_DEPTH, max_arg
     return examples
 
 
+def tree_value(tree) -> int:
+    """The value of a parsed ListOps tree (`rnnlab.nn.trees.Tree`: an operation node's label is its operator,
+    a digit is a leaf), computed bottom-up without recursion."""
+    values: dict[int, int] = {}
+    for node in reversed(tree.nodes()):  # reversed pre-order: every child before its parent
+        if not node.children:
+            values[id(node)] = int(node.token)
+        else:
+            values[id(node)] = apply_operator(node.label, [values[id(child)] for child in node.children])
+    return values[id(tree)]
+
+
+def subtree_examples(examples: list) -> list:
+    """Every operation node below the root of these training trees as an example of its own, labelled with
+    its value: the inner nodes' values become training signal (as the Stanford Sentiment Treebank labels
+    every node). A bottom-up tree encoder computes a subtree's state the same inside its tree and alone, so
+    this is a loss on every inner node; a sequence model reads the subexpression's tokens. Each distinct
+    subexpression once, none that is already a training root; in the order met."""
+    from rnnlab.data.tree_files import TreeExample, sequence_tokens
+
+    seen = {" ".join(example.sequence) for example in examples}
+    added = []
+    for example in examples:
+        for node in example.tree.nodes()[1:]:
+            if not node.children:
+                continue
+            tokens = sequence_tokens(node)
+            text = " ".join(tokens)
+            if text not in seen:
+                seen.add(text)
+                added.append(TreeExample(node, str(tree_value(node)), tokens, example.source, example.line))
+    return added
+
+
 # ------------------------------------------------------------------------------------------------ registry
 def _generate(entry: DatasetEntry, out: Path, seed: int) -> tuple[str, dict[str, int]]:
     """train/valid/test.tsv: the first 90,000 distinct examples drawn go to train, the next 5,000 to valid,

@@ -67,6 +67,7 @@ class TreeDataConfig:
     labels: Literal["classes", "numbers"] = "classes"  # what the files' label column holds (files only)
     sequence: Literal["tokens", "leaves"] = "tokens"  # what lstm / bilstm / bag read (see docs/trees.md)
     binarize: bool = False  # tree encoders read ListOps' left-branching binary form of each tree
+    subtrees: bool = False  # listops: every inner operation of a training tree is also an example (its value)
     shape: Literal["parse", "left", "balanced"] = "parse"  # sentences: the parse, or a fixed tree (docs)
     max_depth: int = 200  # trees deeper than this (edges from the root) are refused
     max_train: int | None = None  # keep at most this many training trees (spread evenly)
@@ -83,6 +84,9 @@ class TreeDataConfig:
                 f"parse with data.dataset {self.dataset or 'files'} ('left' and 'balanced' are trees over the words "
                 f"of a sentence dataset: {', '.join(SENTENCE_DATASETS)})",
                 self.shape)  # fmt: skip
+        require(not self.subtrees or self.dataset == "listops", "subtrees",
+                "false unless data.dataset is listops (the one dataset whose inner nodes' labels are known)",
+                self.subtrees)  # fmt: skip
 
 
 @dataclass
@@ -111,6 +115,10 @@ def load_splits(data: TreeDataConfig) -> dict[str, list[TreeExample]]:
     section = SimpleNamespace(dataset=data.dataset, train=data.train, valid=data.valid, test=data.test,
                               max_train_sentences=data.max_train)  # fmt: skip
     splits = labelled_splits(section, "trees", read, "a label<TAB>tree file")
+    if data.subtrees:  # validation and test stay whole trees
+        from rnnlab.data.listops import subtree_examples
+
+        splits = dict(splits, train=[*splits["train"], *subtree_examples(splits["train"])])
     return {name: shaped(examples, data.shape, data.dataset) for name, examples in splits.items()}
 
 

@@ -1,6 +1,7 @@
 """Graph networks against the issue's targets, side by side with their baselines, in one process.
 
-    python benchmarks/graphs.py --out runs/bench-graphs [--minutes 4] [--skip karate,freesolv,physics,speed]
+    python benchmarks/graphs.py --out runs/bench-graphs [--minutes 4] [--skip karate,freesolv,physics,speed,qm9,nbody]
+        [--qm9-minutes 8] [--nbody-minutes 5]
 
 1. Karate club: accuracy on the 32 unlabelled members (two leaders labelled), seeds 0-9 (target >= 0.94).
 2. FreeSolv test split (64 molecules): the GN (configs/graph/freesolv.yaml) vs the character BiGRU of
@@ -11,6 +12,12 @@
    same number of epochs, and constant velocity; 50-step rollouts of the 4- and 9-mass test systems.
 4. Speed: graphs/s of rnnlab's GN block vs torch_geometric's MetaLayer doing the same computation (same
    φ modules, forward + backward, FreeSolv-sized random graphs), as a ratio from the same run.
+5. QM9 HOMO-LUMO gap (eV) on the fixed subset (rnnlab.data.qm9: 20k train, 2k valid, 2k test): the GN of
+   configs/graph/qm9-gap.yaml vs an MLP on Morgan fingerprints (radius 2, 2048 bits), each with `--qm9-minutes`
+   of training, the MLP's epoch chosen on the validation split; test MAE ratio (target <= 0.7).
+6. n-body gravity (a star and planets): the same as 3. with configs/graph/n-body.yaml (trained on 5-8 bodies,
+   tested on 4 and 9; the MLP reads every body's [v, m] and every ordered pair's [d, |d|], padded to 9 bodies),
+   the GN trained for `--nbody-minutes`, the MLP for as long as the GN took.
 One thread (`torch.set_num_threads(1)`), so the numbers hold on a shared machine.
 """
 
@@ -61,35 +68,91 @@ def freesolv(out: Path, minutes: float) -> list[str]:
             f"(ratio {gn['rmse'] / bigru['rmse']:.2f}) |"]  # fmt: skip
 
 
+# ----------------------------------------------------------------------------------------------------- qm9
+def fingerprint_mlp(splits: dict, seconds: float, max_epochs: int = 300, seed: int = 0) -> dict:
+    """The baseline: an MLP (2048 -> 512 -> 512 -> 1, ReLU, dropout 0.2) on Morgan fingerprints (radius 2,
+    2048 bits, rnnlab.data.fingerprints), MSE on standardised targets, AdamW 1e-3, batches of 128, for at most
+    `max_epochs` epochs or `seconds`; the epoch with the best validation MAE is scored on the test split."""
+    from rnnlab.data.fingerprints import morgan_fingerprints
+
+    X = {s: torch.from_numpy(morgan_fingerprints([smiles for smiles, _ in rows])) for s, rows in splits.items()}
+    Y = {s: torch.tensor([value for _, value in rows], dtype=torch.float32) for s, rows in splits.items()}
+    mean, std = float(Y["train"].mean()), float(Y["train"].std())
+    torch.manual_seed(seed)
+    mlp = torch.nn.Sequential(torch.nn.Linear(X["train"].shape[1], 512), torch.nn.ReLU(), torch.nn.Dropout(0.2),
+                              torch.nn.Linear(512, 512), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(512, 1))  # fmt: skip
+    optimizer = torch.optim.AdamW(mlp.parameters(), 1e-3, weight_decay=1e-4)
+
+    def mae(split: str) -> float:
+        mlp.eval()
+        with torch.no_grad():
+            predicted = mlp(X[split])[:, 0] * std + mean
+        mlp.train()
+        return float((predicted - Y[split]).abs().mean())
+
+    started, best, best_state, best_epoch, epoch = time.perf_counter(), float("inf"), None, 0, 0
+    while epoch < max_epochs and time.perf_counter() - started < seconds:
+        for batch in torch.randperm(len(X["train"])).split(128):
+            loss = ((mlp(X["train"][batch])[:, 0] - (Y["train"][batch] - mean) / std) ** 2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        epoch += 1
+        if (valid := mae("valid")) < best:
+            best, best_epoch = valid, epoch
+            best_state = {k: v.clone() for k, v in mlp.state_dict().items()}
+    mlp.load_state_dict(best_state)
+    return {"valid_mae": best, "test_mae": mae("test"), "epochs": epoch, "best_epoch": best_epoch,
+            "seconds": time.perf_counter() - started}  # fmt: skip
+
+
+def qm9(out: Path, minutes: float) -> list[str]:
+    from rnnlab.data.registry import load_dataset
+
+    run = out / "qm9-gap-gn"
+    started = time.perf_counter()
+    train(["configs/graph/qm9-gap.yaml", "--trainer.max_minutes", str(minutes), "--output_dir", str(run)])
+    gn_seconds = time.perf_counter() - started
+    gn = evaluate("graph", run)
+    base = fingerprint_mlp(load_dataset("qm9"), seconds=minutes * 60)
+    ratio = gn["mae"] / base["test_mae"]
+    return [f"| QM9 HOMO-LUMO gap, fixed 20k train / 2k test ({minutes:g} min each) | MAE eV | GN (mpnn) {gn['mae']:.3f} "
+            f"({gn_seconds:.0f} s with data) | Morgan-fingerprint MLP {base['test_mae']:.3f} (best of {base['epochs']} "
+            f"epochs on valid: {base['best_epoch']}, {base['seconds']:.0f} s) | ratio {ratio:.2f} (target <= 0.7): "
+            f"{'yes' if ratio <= 0.7 else 'no'} |"]  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------------- physics
 MAX_MASSES = 9
 
 
 def dense_inputs(system, x: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The GN's inputs, flattened for an MLP: per mass [v, 1/m, m, present] and per ordered pair
-    [d, |d|, k, L, joined], zero-padded to 9 masses."""
-    n = len(system.masses)
-    nodes = np.zeros((MAX_MASSES, 5))
-    nodes[:n] = np.concatenate([v, 1 / system.masses[:, None], system.masses[:, None], np.ones((n, 1))], 1)
-    pairs = np.zeros((MAX_MASSES, MAX_MASSES, 6))
-    for (i, j), k, rest in zip(system.springs, system.stiffness, system.rest):
-        for s, r in ((i, j), (j, i)):
-            d = x[s] - x[r]
-            pairs[s, r] = [d[0], d[1], np.linalg.norm(d), k, rest, 1.0]
+    """The GN's inputs, flattened for an MLP, zero-padded to 9 masses: per mass its node features and a
+    present flag, per ordered pair its edge's features and a joined flag (mass-spring: [v, 1/m, m, present]
+    and [d, |d|, k, L, joined]; n-body: [v, m, present] and [d, |d|, joined], every pair joined)."""
+    from rnnlab.data.physics import system_graph
+
+    graph = system_graph(system, x, v, check=False)  # a diverging MLP rollout: NaN, an infinite error
+    n, (node_width, edge_width) = len(system.masses), graph.sizes[:2]
+    nodes = np.zeros((MAX_MASSES, node_width + 1))
+    nodes[:n] = np.concatenate([graph.nodes.double().numpy(), np.ones((n, 1))], 1)
+    pairs = np.zeros((MAX_MASSES, MAX_MASSES, edge_width + 1))
+    pairs[graph.senders.numpy(), graph.receivers.numpy()] = np.concatenate(
+        [graph.edges.double().numpy(), np.ones((len(graph.edges), 1))], 1)
     return np.concatenate([nodes.ravel(), pairs.ravel()])
 
 
-def physics(out: Path, minutes: float) -> list[str]:
+def physics(out: Path, minutes: float, dataset: str = "mass-spring") -> list[str]:
     from rnnlab.data.physics import DT, accelerations, trajectories
     from rnnlab.data.registry import load_dataset
     from rnnlab.tasks.graph_predictor import constant_velocity, load_physics_predictor, position_errors
 
-    run = out / "mass-spring-gn"
+    run = out / f"{dataset}-gn"
     started = time.perf_counter()
-    train(["configs/graph/mass-spring.yaml", "--trainer.max_minutes", str(minutes), "--output_dir", str(run)])
+    train([f"configs/graph/{dataset}.yaml", "--trainer.max_minutes", str(minutes), "--output_dir", str(run)])
     gn_seconds = time.perf_counter() - started
     predictor = load_physics_predictor(run)
-    splits = {split: trajectories(systems) for split, systems in load_dataset("mass-spring").items()}
+    splits = {split: trajectories(systems) for split, systems in load_dataset(dataset).items()}
     test = splits["test"]
     steps = 50
 
@@ -118,6 +181,7 @@ def physics(out: Path, minutes: float) -> list[str]:
             loss.backward()
             optimizer.step()
         epochs += 1
+    mlp_seconds = time.perf_counter() - started
 
     def mlp_rollout(system) -> np.ndarray:
         n = len(system.masses)
@@ -145,8 +209,10 @@ def physics(out: Path, minutes: float) -> list[str]:
         diverged = sum(not np.isfinite(e) for e in errors["MLP"])
         mlp_text = f"{base:.4f}" if np.isfinite(base) else f"diverged in {diverged} of {len(chosen)} systems"
         ratio = f"GN/MLP {gn / base:.3f}" if np.isfinite(base) else "GN/MLP 0 (the MLP diverged)"
-        rows.append(f"| mass-spring, {n} masses ({len(chosen)} systems), 50-step rollout | mean position error | "
-                    f"GN {gn:.4f} | MLP {mlp_text} ({epochs} epochs), constant velocity {still:.4f} | "
+        things = "masses" if dataset == "mass-spring" else "bodies"
+        rows.append(f"| {dataset}, {n} {things} ({len(chosen)} systems), 50-step rollout | mean position error | "
+                    f"GN {gn:.4f} ({gn_seconds / 60:.1f} min) | MLP {mlp_text} ({epochs} epochs, {mlp_seconds / 60:.1f} "
+                    f"min), constant velocity {still:.4f} | "
                     f"{ratio} (target <= 0.2), below constant velocity: {'yes' if gn < still else 'no'} |")  # fmt: skip
     return rows
 
@@ -216,7 +282,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/bench-graphs", help="where the runs go")
     parser.add_argument("--minutes", type=float, default=4.0, help="training budget of each FreeSolv / physics run")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: karate,freesolv,physics,speed")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: karate,freesolv,physics,speed,qm9,"
+                        "nbody")  # fmt: skip
+    parser.add_argument("--nbody-minutes", type=float, default=5.0, help="training budget of the n-body GN (the MLP "
+                        "gets as long)")  # fmt: skip
+    parser.add_argument("--qm9-minutes", type=float, default=8.0, help="training budget of each QM9 model")
     args = parser.parse_args()
     torch.set_num_threads(1)
     out, skip = Path(args.out), set(filter(None, args.skip.split(",")))
@@ -229,6 +299,10 @@ def main() -> None:
         rows += freesolv(out, args.minutes)
     if "physics" not in skip:
         rows += physics(out, args.minutes)
+    if "nbody" not in skip:
+        rows += physics(out, args.nbody_minutes, "n-body")
+    if "qm9" not in skip:
+        rows += qm9(out, args.qm9_minutes)
     print("\n".join(rows))
 
 

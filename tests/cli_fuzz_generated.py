@@ -161,7 +161,8 @@ BASES: dict[str, list[str]] = {
     "inspect gradflow": ["inspect gradflow --length 5 --train-steps 2 --explode-steps 2 --hidden-size 4 "
                          "--out {scratch}/f.png"],
     "inspect tree": ["inspect tree {tree} '[MAX 2 9 [MIN 4 7 ] 0 ]' --show norm --out {scratch}/t.svg"],
-    "inspect graph": ["inspect graph {graph} --smiles CCO --out {scratch}/g.png"],
+    "inspect graph": ["inspect graph {graph} --smiles CCO --out {scratch}/g.png",
+                      "inspect graph {physics} --seed 1 --out {scratch}/gn.png"],  # a GN step (model.kind gn)
     "inspect unroll": ["inspect unroll --num-layers 2 --bidirectional --text 'a b c' --out {scratch}/u.svg"],
     "inspect seq2seq": ["inspect seq2seq {translate} 'eins zwei' --reference 'one two' --out {scratch}/s.svg"],
     "bench": ["bench --cell rnn --hidden-size 4 --num-layers 1 --seq-len 4 --batch-size 2 --repeats 1"],

@@ -443,11 +443,13 @@ ROWS: list[tuple[str, str]] = [
      "data.shape: expected parse with data.dataset listops"),
     ("eval {tree} --data {bad_trees}", "bad-trees.tsv:2: unbalanced brackets"),
     # --- graph, physics, smiles, rollout
-    ("train graph --data.dataset nope --output_dir {missing}", "data.dataset: expected one of karate, freesolv or files"),
+    ("train graph --data.dataset nope --output_dir {missing}", "data.dataset: expected one of karate, freesolv, qm9 or files"),
     ("train graph --data.dataset files --data.train {bad_smiles} --output_dir {missing}",
      "bad-smiles.csv: no parseable molecule (2 unparseable SMILES skipped, lines 2, 3)"),
     ("train graph --data.dataset files --data.train {poems} --output_dir {missing}", "expected columns 'smiles' and 'target'"),
     ("train graph --trainer.metric rmse --output_dir {missing}", "trainer.metric: expected one of accuracy, loss"),
+    ("train graph --data.dataset qm9 --trainer.metric accuracy --output_dir {missing}",
+     "trainer.metric: expected one of rmse, mae, r2, loss for qm9"),
     ("train graph --model.reduce min", "model.reduce: expected one of 'sum', 'mean', 'max'"),
     ("train physics --data.dataset karate", "data.dataset: expected one of 'mass-spring'"),
     ("train physics --model.num_steps 0", "model.num_steps: expected an integer from 1 to 64"),
@@ -458,6 +460,8 @@ ROWS: list[tuple[str, str]] = [
     ("rollout {lm}", "`rnnlab rollout` needs a model of task 'physics'"),
     ("rollout {only_physics} --steps 0", "--steps must be an integer >= 1, got 0"),
     ("rollout {only_physics} --seed -1", "--seed must be an integer >= 0, got -1"),
+    ("inspect graph {only_physics} --seed -1", "--seed must be an integer >= 0"),
+    ("train physics --data.dataset n-body --data.max_train 0", "data.max_train"),
     ("rollout {only_physics} --out {noplace}", "cannot write artifact directory"),
     # --- ngram tools
     ("ngram export {lm} {root}/../out.arpa", "not an n-gram model"),

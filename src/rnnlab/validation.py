@@ -199,7 +199,7 @@ OPTION_LIMITS: dict[str, int] = {
     "fit_steps": 100_000,  # training steps (inspect gates / gradflow): linear time
     "train_steps": 100_000,
     "explode_steps": 100_000,
-    "masses": 50,  # rollout: a simulated mass-spring system (the graph grows with masses squared)
+    "masses": 50,  # rollout: a simulated mass-spring or n-body system (the graph grows with masses squared)
     "frames": 20,  # rollout: frames in the PNG strip
     "max_concurrent": 1024,  # serve: requests running at once per model
     "max_inputs": 100_000,  # serve: inputs per request

@@ -140,10 +140,11 @@ def register(commands) -> None:
     unroll.set_defaults(handler=_with_threads(run_unroll))
 
     graph = sub.add_parser("graph", help="a message-passing graph model step by step: what each node knows after "
-                           "t steps (karate factions, or a molecule's atom states with --smiles)")  # fmt: skip
-    graph.add_argument("checkpoint", help="model directory of task graph (model.kind: mpnn), or its run directory")
+                           "t steps (karate factions, or a molecule's atom states with --smiles); a GN model "
+                           "(model.kind: gn, physics): one GN step's edge, node and global updates")  # fmt: skip
+    graph.add_argument("checkpoint", help="model directory of task graph or physics, or its run directory")
     graph.add_argument("--smiles", default=None, help="a molecule model: the molecule to draw")
-    graph.add_argument("--seed", type=int, default=0, help="seed of the drawing's layout")
+    graph.add_argument("--seed", type=int, default=0, help="seed of the drawing's layout (physics: of the system)")
     graph.add_argument("--out", default="graph.png", help="output file, .png/.svg/.pdf (default: graph.png)")
     _add_overwrite(graph)
     graph.set_defaults(handler=_with_threads(run_graph))
@@ -449,8 +450,11 @@ def run_unroll(args: argparse.Namespace) -> int:
 
 
 def run_graph(args: argparse.Namespace) -> int:
-    """Draw a message-passing network's node values after each step (`rnnlab.inspect.graph`)."""
+    """Draw a graph model: a message-passing network's node values after each step (`model.kind: mpnn`,
+    `rnnlab.inspect.graph`), or one full GN block step, its edge, node and global updates (`model.kind: gn`
+    and the physics models, `rnnlab.inspect.gn_step`)."""
     from rnnlab.errors import ConfigError
+    from rnnlab.inspect.gn_step import draw_gn_step, gn_model_step
     from rnnlab.inspect.graph import draw_steps, message_passing_steps
     from rnnlab.tasks.registry import resolve_model_dir, task_of_model
     from rnnlab.validation import check_option
@@ -458,18 +462,35 @@ def run_graph(args: argparse.Namespace) -> int:
     check_option("seed", args.seed)
     out = _picture(args.out, args, inputs=(args.checkpoint,))
     task = task_of_model(args.checkpoint)
-    if task.name != "graph":
-        raise ConfigError(f"{args.checkpoint}: expected a graph model (task 'graph'), got a {task.name!r} model")
+    if task.name not in ("graph", "physics"):
+        raise ConfigError(f"{args.checkpoint}: expected a graph model (task 'graph') or a physics model, got a "
+                          f"{task.name!r} model")  # fmt: skip
     predictor = task.load(resolve_model_dir(args.checkpoint))
-    if predictor.codec.level == "node":
+    gn = predictor.model.kind == "gn"
+    what = "one GN step" if gn else None
+    positions = None
+    if predictor.codec.problem == "physics":
+        if args.smiles is not None:
+            raise ConfigError("--smiles is for a molecule model; this one is a learned physics simulator")
+        if not gn:
+            raise ConfigError("inspect graph draws a physics model's GN step (model.kind: gn); this one is an mpnn")
+        import numpy as np
+
+        from rnnlab.data.physics import random_of, system_graph
+
+        dataset = predictor.config.data.dataset
+        system = random_of(dataset, np.random.default_rng(args.seed), 5)
+        graph, positions = system_graph(system, system.x0, system.v0), system.x0
+        labels, ringed = [str(i) for i in range(5)], []
+        title = f"a {dataset} system of 5 bodies (--seed {args.seed}) at its positions: {what}"
+    elif predictor.codec.level == "node":
         if args.smiles is not None:
             raise ConfigError("--smiles is for a molecule model; this one labels the karate club's members")
         from rnnlab.tasks.graph import load_data
 
         club = load_data(predictor.config.data)
-        labels = [str(i) for i in range(club.graph.nodes.shape[0])]
-        steps = message_passing_steps(predictor, club.graph, labels, list(club.train),
-                                      "karate club: each member's answer if the network stopped after t steps")  # fmt: skip
+        graph, labels, ringed = club.graph, [str(i) for i in range(club.graph.nodes.shape[0])], list(club.train)
+        title = f"karate club: {what}" if gn else "karate club: each member's answer if the network stopped after t steps"
     else:
         from rnnlab.data.molecules import smiles_graph
 
@@ -482,8 +503,19 @@ def run_graph(args: argparse.Namespace) -> int:
         from rnnlab.data.molecules import _rdkit
 
         molecule = _rdkit().MolFromSmiles(args.smiles)
-        labels = [atom.GetSymbol() for atom in molecule.GetAtoms()]
-        steps = message_passing_steps(predictor, graph, labels, [], f"{args.smiles}: each atom's state norm per step")
+        labels, ringed = [atom.GetSymbol() for atom in molecule.GetAtoms()], []
+        title = f"{args.smiles}: {what}" if gn else f"{args.smiles}: each atom's state norm per step"
+    if gn:
+        step = gn_model_step(predictor, graph, labels, title, positions)
+        with _drawn_into(out, args, inputs=(args.checkpoint,)) as staged:
+            draw_gn_step(step, staged, seed=args.seed)
+        norms = step.norms
+        print(f"one GN step (the core block's application 1 of {step.calls}): mean ‖e'‖ {norms['edges'].mean():.3f} "
+              f"over {len(norms['edges'])} edges, mean ‖v'‖ {norms['nodes'].mean():.3f} over {len(norms['nodes'])} "
+              f"nodes, ‖u'‖ {float(norms['globals'][0]):.3f}")  # fmt: skip
+        print(f"wrote {out}")
+        return 0
+    steps = message_passing_steps(predictor, graph, labels, ringed, title)
     with _drawn_into(out, args, inputs=(args.checkpoint,)) as staged:
         draw_steps(steps, staged, seed=args.seed)
     last = steps.values[-1]

@@ -3,8 +3,10 @@ learned physics.
 
     graph    karate    Zachary's karate club: each member's faction from the two leaders' labels (node classes)
              freesolv  a molecule's hydration free energy from its RDKit graph (the regression task's set, split)
+             qm9       a molecule's HOMO-LUMO gap (eV), a fixed 20k/2k/2k subset of QM9 (rnnlab.data.qm9)
              files     your molecules: `smiles,target` CSV files (unparseable SMILES skipped, counted, with lines)
     physics  mass-spring  learn one step of a mass-spring simulator (5-8 masses), roll out on 4 and 9 masses
+             n-body       the same for n-body gravity (a star and planets, 5-8 bodies; 4 and 9 for test)
 
 Two tasks, not one, because a model directory serves one task's verbs: a graph model answers `smiles`, a
 physics model `rollout`. Both keep their presets in configs/graph/ and share everything below.
@@ -50,12 +52,13 @@ from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, Tr
 # Registering the built-in graph datasets (importing this task module is what makes them known).
 import rnnlab.data.karate  # noqa: F401  isort: skip
 import rnnlab.data.physics  # noqa: F401  isort: skip
+import rnnlab.data.qm9  # noqa: F401  isort: skip
 import rnnlab.data.tabular  # noqa: F401  isort: skip  (freesolv)
 
 __all__ = ["DESCRIPTOR", "PHYSICS", "GraphConfig", "GraphDataConfig", "GraphTask", "PhysicsConfig", "PhysicsDataConfig",
            "build", "load_data"]  # fmt: skip
 
-DATASETS = ("karate", "freesolv")
+DATASETS = ("karate", "freesolv", "qm9")
 #: the validation metrics of each problem (the first: what `trainer.metric` usually is)
 METRICS = {"nodes": ("accuracy", "loss", "train_loss"), "molecules": ("rmse", "mae", "r2", "loss"),
            "physics": ("rollout_error", "loss")}  # fmt: skip
@@ -64,7 +67,7 @@ METRICS = {"nodes": ("accuracy", "loss", "train_loss"), "molecules": ("rmse", "m
 # ------------------------------------------------------------------------------------------------ config
 @dataclass
 class GraphDataConfig:
-    dataset: str | None = "karate"  # karate, freesolv, or files (the smiles,target CSVs below)
+    dataset: str | None = "karate"  # karate, freesolv, qm9, or files (the smiles,target CSVs below)
     train: str | None = None  # CSV files with a header row
     valid: str | None = None  # none: every 10th training molecule is held out
     test: str | None = None
@@ -98,7 +101,7 @@ class GraphConfig:
 
 @dataclass
 class PhysicsDataConfig:
-    dataset: Literal["mass-spring"] = "mass-spring"  # generated (rnnlab.data.physics)
+    dataset: Literal["mass-spring", "n-body"] = "mass-spring"  # generated (rnnlab.data.physics)
     max_train: int | None = None  # keep at most this many training systems (60 one-step samples each)
     max_valid: int | None = None  # roll out at most this many validation systems at each evaluation
 
@@ -132,14 +135,16 @@ def load_data(data: GraphDataConfig | PhysicsDataConfig):
     if isinstance(data, PhysicsDataConfig):
         from rnnlab.data.physics import trajectories
 
-        systems = load_dataset("mass-spring")
+        systems = load_dataset(data.dataset)
         systems = {**systems, "train": systems["train"][: data.max_train], "valid": systems["valid"][: data.max_valid]}
         return {split: trajectories(items) for split, items in systems.items()}
-    if data.dataset == "freesolv":
+    if data.dataset in ("freesolv", "qm9"):
         splits = {}
-        for split, rows in load_dataset(get_dataset("freesolv", kind="regression").name).items():
-            graphs = [(text, value, smiles_graph(text, f"freesolv {split} {i}")) for i, (text, value) in enumerate(rows)]
-            splits[split] = [Molecule(t, v, g, f"freesolv {split}") for t, v, g in graphs if g is not None]
+        name = data.dataset
+        kind = "regression" if name == "freesolv" else "graphs"
+        for split, rows in load_dataset(get_dataset(name, kind=kind).name).items():
+            graphs = [(text, value, smiles_graph(text, f"{name} {split} {i}")) for i, (text, value) in enumerate(rows)]
+            splits[split] = [Molecule(t, v, g, f"{name} {split}") for t, v, g in graphs if g is not None]
     else:
         splits = {split: _read_molecules(path, data) if path else []
                   for split, path in (("train", data.train), ("valid", data.valid), ("test", data.test))}  # fmt: skip
@@ -205,7 +210,7 @@ class GraphTask(TrainTask):
 def training_samples(problem: str, loaded, codec: GraphCodec) -> list:
     """(graph, standardised target) pairs: a molecule and its value (1,), or a system's state and its masses'
     accelerations (n, 2) (every step of every training trajectory)."""
-    from rnnlab.data.physics import accelerations, spring_graph
+    from rnnlab.data.physics import accelerations, system_graph
 
     if problem == "molecules":
         return [(m.graph, torch.tensor([(m.target - codec.mean) / codec.std])) for m in loaded["train"]]
@@ -213,7 +218,7 @@ def training_samples(problem: str, loaded, codec: GraphCodec) -> list:
     for t in loaded["train"]:
         for step in range(len(t.x) - 1):
             target = accelerations(t.system, t.x[step], t.v[step]) / codec.std
-            samples.append((spring_graph(t.system, t.x[step], t.v[step]), torch.tensor(target, dtype=torch.float32)))
+            samples.append((system_graph(t.system, t.x[step], t.v[step]), torch.tensor(target, dtype=torch.float32)))
     return samples
 
 
@@ -229,9 +234,9 @@ def make_codec(problem: str, loaded) -> GraphCodec:
         std = float(values.std(ddof=1)) if len(values) > 1 else 1.0
         return GraphCodec("molecules", train[0].graph.sizes, 1, float(values.mean()), std or 1.0)
     first = train[0]
-    from rnnlab.data.physics import spring_graph
+    from rnnlab.data.physics import system_graph
 
-    sizes = spring_graph(first.system, first.x[0], first.v[0]).sizes
+    sizes = system_graph(first.system, first.x[0], first.v[0]).sizes
     values = np.concatenate([accelerations(t.system, x, v) for t in train for x, v in zip(t.x, t.v)])
     return GraphCodec("physics", sizes, 2, 0.0, float(values.std()) or 1.0)
 
@@ -276,7 +281,7 @@ DESCRIPTOR = register_task(TaskDescriptor(
 
 PHYSICS_DESCRIPTOR = register_task(TaskDescriptor(
     name=PHYSICS,
-    summary="a graph network learns a mass-spring simulator's step and is rolled out (4-9 masses)",
+    summary="a graph network learns a mass-spring or n-body gravity simulator's step and is rolled out (4-9 masses)",
     docs="docs/graphs.md#learned-physics",
     config_class=PhysicsConfig,
     config_folder="graph",

@@ -1,6 +1,6 @@
 """A trained graph model, loaded (`GraphPredictor`, `load_graph_predictor`), and what it is used for:
 `rnnlab eval` and the verbs `smiles` (task `graph`: a molecule's property from its SMILES) and `rollout`
-(task `physics`: a learned mass-spring simulation, true vs learned, as PNG frames and a GIF).
+(task `physics`: a learned mass-spring or n-body simulation, true vs learned, as PNG frames and a GIF).
 
     predictor = load_graph_predictor("runs/graph-freesolv")     # a run directory: uses best/
     predictor.predict_molecules([smiles_graph("CCO")])          # [-4.6...] (kcal/mol)
@@ -8,7 +8,7 @@
 The problem a model solves follows from its data (`GraphCodec.problem`):
   nodes      karate: a class per node (faction), cross-entropy on the labelled members; accuracy
   molecules  freesolv or your `smiles,target` CSVs: a number per graph, MSE on standardised targets; RMSE
-  physics    mass-spring: each mass's acceleration (standardised by one scale), MSE; rolled out with the
+  physics    mass-spring, n-body: each mass's acceleration (standardised by one scale), MSE; rolled out with the
              simulator's own semi-implicit Euler update (`rnnlab.data.physics`); mean position error
 A model directory holds config.json (`"task": "graph"` or `"physics"`, the whole config and the codec) and
 the weights.
@@ -36,18 +36,19 @@ from rnnlab.train import load_model_dir, load_model_weights
 from rnnlab.verbs import Artifact, Verb
 
 if TYPE_CHECKING:
-    from rnnlab.data.physics import SpringSystem
+    from rnnlab.data.physics import NBodySystem, SpringSystem
     from rnnlab.tasks.graph import GraphConfig, PhysicsConfig
 
 __all__ = ["ROLLOUT", "SMILES", "GraphCodec", "GraphPredictor", "evaluate", "evaluate_physics", "format_evaluation",
            "load_graph_predictor", "load_physics_predictor", "problem_of"]  # fmt: skip
 Problem = Literal["nodes", "molecules", "physics"]
 ROLLOUT_STEPS = 50  # the issue's rollout length
+UNITS = {"freesolv": "kcal/mol", "qm9": "eV"}  # of the built-in molecule sets' targets
 
 
 def problem_of(dataset: str | None) -> Problem:
-    """What a dataset asks for: karate → nodes, mass-spring → physics, freesolv and files → molecules."""
-    return "nodes" if dataset == "karate" else "physics" if dataset == "mass-spring" else "molecules"
+    """What a dataset asks for: karate → nodes, mass-spring and n-body → physics, freesolv and files → molecules."""
+    return "nodes" if dataset == "karate" else "physics" if dataset in ("mass-spring", "n-body") else "molecules"
 
 
 @dataclass
@@ -110,14 +111,14 @@ class GraphPredictor:
         """(N, 2) predicted accelerations of every mass of a batch, in the simulator's units."""
         return self.outputs(graphs) * self.codec.std
 
-    def rollout(self, systems: Sequence[SpringSystem], steps: int) -> list[np.ndarray]:
+    def rollout(self, systems: Sequence[SpringSystem | NBodySystem], steps: int) -> list[np.ndarray]:
         """Each system's learned trajectory (steps + 1, n, 2): predicted accelerations, semi-implicit Euler."""
-        from rnnlab.data.physics import DT, spring_graph
+        from rnnlab.data.physics import DT, system_graph
 
         xs = [[s.x0.copy()] for s in systems]
         vs = [s.v0.copy() for s in systems]
         for _ in range(steps):
-            batch = concat_graphs([spring_graph(s, x[-1], v, check=False) for s, x, v in zip(systems, xs, vs)])
+            batch = concat_graphs([system_graph(s, x[-1], v, check=False) for s, x, v in zip(systems, xs, vs)])
             accelerations = self.accelerations(batch).double().numpy()
             offset = 0
             for i, system in enumerate(systems):
@@ -149,7 +150,7 @@ def load_graph_predictor(path: str | Path) -> GraphPredictor:
 
 
 def load_physics_predictor(path: str | Path) -> GraphPredictor:
-    """A trained `physics` model (a learned mass-spring simulator)."""
+    """A trained `physics` model (a learned mass-spring or n-body simulator)."""
     return _load_predictor(path, "physics")
 
 
@@ -186,12 +187,12 @@ def constant_velocity(x0: np.ndarray, v0: np.ndarray, steps: int) -> np.ndarray:
 def physics_metrics(predictor: GraphPredictor, trajectories: Sequence, steps: int = ROLLOUT_STEPS) -> dict:
     """One-step loss; rollout error (the mean position distance over `steps` steps, and at the last step) of
     the model and of constant velocity, overall and by number of masses."""
-    from rnnlab.data.physics import accelerations, spring_graph
+    from rnnlab.data.physics import accelerations, system_graph
 
     graphs, targets = [], []
     for t in trajectories:
         for step in range(0, len(t.x) - 1, 10):
-            graphs.append(spring_graph(t.system, t.x[step], t.v[step]))
+            graphs.append(system_graph(t.system, t.x[step], t.v[step]))
             targets.append(accelerations(t.system, t.x[step], t.v[step]))
     predicted = predictor.accelerations(concat_graphs(graphs))
     gold = torch.tensor(np.concatenate(targets), dtype=torch.float32)
@@ -243,6 +244,8 @@ def evaluate_predictor(predictor: GraphPredictor, request: EvalRequest) -> dict:
         return result
     loaded = load_data(data)
     result["data"] = f"{data.dataset or 'files'} {request.split}"
+    if data.dataset in UNITS:  # the built-in molecule sets' target unit (RMSE and MAE are in it)
+        result["unit"] = UNITS[data.dataset]
     if problem == "nodes":
         members = request.examples_of({"train": loaded.train, "valid": loaded.valid, "test": loaded.test})
         result.update(node_metrics(predictor, loaded.graph, loaded.labels, list(members), loaded.train))
@@ -261,7 +264,8 @@ def format_evaluation(result: dict) -> str:
         return head + f"members  accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}"
     if result["problem"] == "molecules":
         skipped = f"  ({len(result['skipped_lines'])} unparseable SMILES skipped)" if result.get("skipped_lines") else ""
-        return head + (f"molecules  RMSE {result['rmse']:.3f}  MAE {result['mae']:.3f}  R² {result['r2']:.3f}"
+        unit = f" {result['unit']}" if result.get("unit") else ""
+        return head + (f"molecules  RMSE {result['rmse']:.3f}{unit}  MAE {result['mae']:.3f}{unit}  R² {result['r2']:.3f}"
                        f"{skipped}")  # fmt: skip
     lines = [head + f"systems, {result['steps']}-step rollouts: mean position error {result['rollout_error']:.4f} "
              f"(constant velocity {result['constant_velocity_error']:.4f}), at the last step {result['final_error']:.4f}"]
@@ -327,7 +331,7 @@ SMILES = Verb(name="smiles", help="predict a molecule's property from its SMILES
 
 @dataclass
 class RolloutOptions:
-    masses: int = field(default=9, metadata={"help": "masses in the simulated system (2 to 50)"})
+    masses: int = field(default=9, metadata={"help": "masses (n-body: bodies) in the simulated system (2 to 50)"})
     steps: int = field(default=ROLLOUT_STEPS, metadata={"help": "steps to roll out (1 to 1000)"})
     seed: int = field(default=0, metadata={"help": "seed of the random system"})
     frames: int = field(default=6, metadata={"help": "frames in the PNG strip (1 to 20)"})
@@ -335,16 +339,16 @@ class RolloutOptions:
 
 
 def run_rollout(predictor: GraphPredictor, inputs: list[str], options: RolloutOptions) -> Iterator[dict | Artifact]:
-    """The `rollout` verb: a random system simulated and rolled out by the model; its mean and last-step
-    position errors (and constant velocity's), a PNG strip of frames (true: filled, learned: open circles)
-    and an animated GIF."""
-    from rnnlab.data.physics import random_system, simulate
+    """The `rollout` verb: a random system of the model's kind (mass-spring or n-body) simulated and rolled
+    out by the model; its mean and last-step position errors (and constant velocity's), a PNG strip of frames
+    (true: filled, learned: open circles) and an animated GIF."""
+    from rnnlab.data.physics import random_of, simulate
 
     for name, value, low, high in (("masses", options.masses, 2, 50), ("steps", options.steps, 1, 1000),
                                    ("frames", options.frames, 1, 20), ("seed", options.seed, 0, 2**32 - 1)):  # fmt: skip
         if not low <= value <= high:
             raise UserError(f"--{name}: expected an integer from {low} to {high}, got {value}")
-    system = random_system(np.random.default_rng(options.seed), options.masses)
+    system = random_of(predictor.config.data.dataset, np.random.default_rng(options.seed), options.masses)
     true, _ = simulate(system, options.steps)
     learned = predictor.rollout([system], options.steps)[0]
     errors = position_errors(true, learned)
@@ -358,10 +362,11 @@ def run_rollout(predictor: GraphPredictor, inputs: list[str], options: RolloutOp
 
 
 def _draw(axes, system, true: np.ndarray, learned: np.ndarray, limits) -> None:
-    for i, j in system.springs:
+    for i, j in getattr(system, "springs", ()):  # n-body: every pair pulls, no lines drawn
         axes.plot(true[[i, j], 0], true[[i, j], 1], color="0.75", lw=1, zorder=1)
-    axes.scatter(true[:, 0], true[:, 1], s=30 * system.masses, color="tab:blue", zorder=2, label="true")
-    axes.scatter(learned[:, 0], learned[:, 1], s=30 * system.masses, facecolors="none", edgecolors="tab:red",
+    size = 30 * system.masses if hasattr(system, "springs") else 25 + 10 * system.masses  # planets stay visible
+    axes.scatter(true[:, 0], true[:, 1], s=size, color="tab:blue", zorder=2, label="true")
+    axes.scatter(learned[:, 0], learned[:, 1], s=size, facecolors="none", edgecolors="tab:red",
                  zorder=3, label="learned")  # fmt: skip
     axes.set_xlim(*limits[0])
     axes.set_ylim(*limits[1])
@@ -423,5 +428,5 @@ def rollout_gif(system, true: np.ndarray, learned: np.ndarray) -> bytes:
     return out.getvalue()
 
 
-ROLLOUT = Verb(name="rollout", help="roll out a learned mass-spring simulator: errors, PNG frames and a GIF",
+ROLLOUT = Verb(name="rollout", help="roll out a learned mass-spring or n-body simulator: errors, PNG frames and a GIF",
                options=RolloutOptions, run=run_rollout, inputs="none", what="a simulation", artifacts=True)  # fmt: skip

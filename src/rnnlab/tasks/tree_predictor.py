@@ -26,7 +26,7 @@ from __future__ import annotations
 import html
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -371,7 +371,8 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict:
         for example in examples:
             check_tree(example.tree, example.where, data.max_depth, children_limit(predictor.config))
     else:
-        examples = request.examples_of(load_splits(data))
+        # whole trees only: the training-time subtrees (data.subtrees) are not what a split is scored on
+        examples = request.examples_of(load_splits(replace(data, subtrees=False)))
         where = f"{data.dataset or 'data'} {request.split}"
     result = {"data": where, "encoder": predictor.config.model.encoder, "kind": predictor.codec.kind,
               **predictor.evaluate(examples, predictor.config.eval_batch_size)}  # fmt: skip

@@ -73,6 +73,15 @@ NBODY_SEED = 2024
 SPLITS = {"train": (400, (5, 6, 7, 8)), "valid": (50, (5, 6, 7, 8)), "test": (100, (4, 9))}
 
 
+def _check_masses(masses: np.ndarray, when_empty: str) -> int:
+    """The number of masses, after refusing none at all and any zero, negative or non-finite one."""
+    if len(masses) == 0:
+        raise DataError(when_empty)
+    if not np.all(np.isfinite(masses)) or np.any(masses <= 0):
+        raise DataError(f"masses must be positive and finite, got {np.round(masses, 4).tolist()}")
+    return len(masses)
+
+
 @dataclass(frozen=True)
 class SpringSystem:
     """masses (n,), springs (S, 2) index pairs, stiffness (S,), rest (S,), damping c, initial x0, v0 (n, 2)."""
@@ -86,11 +95,7 @@ class SpringSystem:
     damping: float = 0.0
 
     def __post_init__(self) -> None:
-        n = len(self.masses)
-        if n == 0:
-            raise DataError("a mass-spring system needs at least one mass")
-        if not np.all(np.isfinite(self.masses)) or np.any(self.masses <= 0):
-            raise DataError(f"masses must be positive and finite, got {np.round(self.masses, 4).tolist()}")
+        n = _check_masses(self.masses, "a mass-spring system needs at least one mass")
         if self.springs.size and (self.springs.min() < 0 or self.springs.max() >= n):
             raise DataError(f"a spring joins a mass that does not exist (masses 0..{n - 1})")
         if np.any(self.stiffness < 0) or np.any(self.rest < 0) or self.damping < 0:
@@ -186,11 +191,7 @@ class NBodySystem:
     v0: np.ndarray
 
     def __post_init__(self) -> None:
-        n = len(self.masses)
-        if n == 0:
-            raise DataError("an n-body system needs at least one body")
-        if not np.all(np.isfinite(self.masses)) or np.any(self.masses <= 0):
-            raise DataError(f"masses must be positive and finite, got {np.round(self.masses, 4).tolist()}")
+        n = _check_masses(self.masses, "an n-body system needs at least one body")
         if self.x0.shape != (n, 2) or self.v0.shape != (n, 2):
             raise DataError(f"x0 and v0 must be ({n}, 2), got {self.x0.shape} and {self.v0.shape}")
         if not (np.all(np.isfinite(self.x0)) and np.all(np.isfinite(self.v0))):

@@ -298,31 +298,22 @@ def _load(entry: DatasetEntry, directory: Path | None) -> dict[str, list[SpringS
             for split in entry.splits}  # fmt: skip
 
 
-ATTRIBUTION = ("after P. Battaglia et al., Interaction Networks for Learning about Objects, Relations and Physics "
-               "(NeurIPS 2016) and Relational inductive biases, deep learning, and graph networks (2018)")
 register_kind("graphs", "graphs with node labels or per-node targets (the graph task)")
-register_dataset(DatasetEntry(
-    name="mass-spring",
-    kind="graphs",
-    description="mass-spring systems (5-8 masses for training, 4 and 9 for test), simulated 60 steps: learn one step",
-    source=Source("generated", "rnnlab.data.physics", seed=SEED),
-    licence="CC0 (generated here)",
-    attribution=ATTRIBUTION,
-    fetch=_generate,
-    load=_load,
-    unit="systems",
-    sizes={split: count for split, (count, _) in SPLITS.items()},
-))  # fmt: skip
-register_dataset(DatasetEntry(
-    name="n-body",
-    kind="graphs",
-    description="n-body gravity (a star and planets; 5-8 bodies for training, 4 and 9 for test), simulated 60 "
-    "steps: learn one step",
-    source=Source("generated", "rnnlab.data.physics", seed=NBODY_SEED),
-    licence="CC0 (generated here)",
-    attribution=ATTRIBUTION,
-    fetch=_generate,
-    load=_load,
-    unit="systems",
-    sizes={split: count for split, (count, _) in SPLITS.items()},
-))  # fmt: skip
+for name, description in (
+    ("mass-spring", "mass-spring systems (5-8 masses for training, 4 and 9 for test), simulated 60 steps: learn one step"),
+    ("n-body", "n-body gravity (a star and planets; 5-8 bodies for training, 4 and 9 for test), simulated 60 steps: "
+               "learn one step"),
+):  # fmt: skip
+    register_dataset(DatasetEntry(
+        name=name,
+        kind="graphs",
+        description=description,
+        source=Source("generated", "rnnlab.data.physics", seed=KINDS[name][2]),
+        licence="CC0 (generated here)",
+        attribution="after P. Battaglia et al., Interaction Networks for Learning about Objects, Relations and "
+        "Physics (NeurIPS 2016) and Relational inductive biases, deep learning, and graph networks (2018)",
+        fetch=_generate,
+        load=_load,
+        unit="systems",
+        sizes={split: count for split, (count, _) in SPLITS.items()},
+    ))  # fmt: skip

@@ -24,7 +24,6 @@ Writes a markdown report to `--out` as it goes, so a run cut short still leaves 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -37,7 +36,6 @@ import traceback
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -114,37 +112,8 @@ def section_ddp(report: Report, args: argparse.Namespace) -> None:
                 report(f"\n```\n{tail}\n```\n")
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _lm_steps(model, windows, steps: int, device, dtype) -> float:
-    """Seconds for `steps` truncated-BPTT SGD steps (benchmarks/lm_throughput.py's loop) under autocast."""
-    from rnnlab.nn.language_model import detach_state
-
-    hidden = None
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
-    _synchronize(device)
-    start = time.perf_counter()
-    for index in range(steps):
-        inputs, targets = (t.to(device) for t in windows[index % len(windows)])
-        model.zero_grad(set_to_none=True)
-        with autocast:
-            logits, hidden = model(inputs, hidden)
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
-        hidden = detach_state(hidden)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(p.grad, alpha=-0.1)
-    _synchronize(device)
-    return time.perf_counter() - start
-
-
 def section_lm_bf16(report: Report, args: argparse.Namespace) -> None:
-    from lm_throughput import ExamplesLM
+    from lm_throughput import ExamplesLM, _train_steps
     from rnnlab.lm.batching import BPTTWindows, batchify
     from rnnlab.nn.language_model import RNNLanguageModel, RNNLMConfig
 
@@ -162,10 +131,10 @@ def section_lm_bf16(report: Report, args: argparse.Namespace) -> None:
         }
         seconds = {(name, dtype): [] for name in models for dtype in (None, torch.bfloat16)}
         for name, dtype in seconds:  # warm-up (cuDNN plans, autocast caches)
-            _lm_steps(models[name], windows, 5, device, dtype)
+            _train_steps(models[name], windows, 5, 0.1, device, dtype)
         for _ in range(5):
             for name, dtype in seconds:
-                seconds[name, dtype].append(_lm_steps(models[name], windows, steps, device, dtype))
+                seconds[name, dtype].append(_train_steps(models[name], windows, steps, 0.1, device, dtype))
         tokens = steps * batch * bptt
         speed = {key: tokens / statistics.median(times) for key, times in seconds.items()}
         reference = speed["torch.nn.LSTM (pytorch/examples)", None]

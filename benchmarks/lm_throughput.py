@@ -13,6 +13,7 @@ rounds is reported. (The Trainer's own overhead is measured by benchmarks/traine
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
@@ -39,16 +40,22 @@ class ExamplesLM(nn.Module):
         return self.decoder(self.drop(output)), hidden
 
 
-def _train_steps(model: nn.Module, windows: BPTTWindows, steps: int, lr: float, device) -> float:
-    """Seconds for `steps` truncated-BPTT SGD steps (the examples' loop)."""
+def _train_steps(model: nn.Module, windows: BPTTWindows, steps: int, lr: float, device,
+                 autocast_dtype: torch.dtype | None = None) -> float:  # fmt: skip
+    """Seconds for `steps` truncated-BPTT SGD steps (the examples' loop), the forward pass under autocast to
+    `autocast_dtype` if given (benchmarks/gpu_checks.py: bf16)."""
     hidden = None
+    autocast = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for index in range(steps):
         inputs, targets = (t.to(device) for t in windows[index % len(windows)])
         model.zero_grad(set_to_none=True)
-        logits, hidden = model(inputs, hidden)
+        with autocast:
+            logits, hidden = model(inputs, hidden)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
         hidden = detach_state(hidden)
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
         with torch.no_grad():

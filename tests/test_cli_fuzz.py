@@ -441,6 +441,8 @@ ROWS: list[tuple[str, str]] = [
     ("train tree --data.dataset nope --output_dir {missing}", "unknown trees dataset 'nope'"),
     ("train tree --data.dataset listops --data.shape left --output_dir {missing}",
      "data.shape: expected parse with data.dataset listops"),
+    ("train tree --data.dataset stdlib-methods --data.subtrees true --output_dir {missing}",
+     "data.subtrees: expected false unless data.dataset is listops"),
     ("eval {tree} --data {bad_trees}", "bad-trees.tsv:2: unbalanced brackets"),
     # --- graph, physics, smiles, rollout
     ("train graph --data.dataset nope --output_dir {missing}", "data.dataset: expected one of karate, freesolv, qm9 or files"),

@@ -85,6 +85,28 @@ def train_rnnlab(config: TranslationConfig, splits, vocab: SubwordVocab, budget:
     return Translator(model, vocab, vocab, config), stats
 
 
+def train_recipe(config_file: Path, budget: float, work: Path, system: str, threads: int) -> tuple[Translator, dict]:
+    """The shipped recipe as a user runs it: `rnnlab train` with `trainer.max_minutes` = the budget (its lr
+    schedule, evaluations, early stopping and best/), then best/ is decoded. Evaluations count in the budget."""
+    from rnnlab.tasks.translator import load_translator
+
+    run = work / f"run-{system}"
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    subprocess.run([sys.executable, "-m", "rnnlab", "train", str(config_file), "--output_dir", str(run),
+                    "--trainer.max_minutes", str(budget / 60), "--trainer.max_epochs", "100000",
+                    "--trainer.progress", "false", "--trainer.plot", "false"], check=True, env=env)  # fmt: skip
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    train = [r for r in records if r.get("event") == "train"]
+    evals = [r for r in records if r.get("event") == "eval"]
+    stats = {"steps": train[-1]["step"] if train else 0, "epochs": train[-1]["epoch"] if train else 0,
+             "train_tok_s": sum(r["tokens_per_s"] for r in train) / max(len(train), 1),
+             "valid_ppl": min(r["ppl"] for r in evals), "minutes": records[-1].get("wall_time", 0) / 60,
+             "curve": [(r["step"], round(r["wall_time"] / 60, 1), round(r["ppl"], 1), round(r.get("bleu", 0), 2))
+                       for r in evals],
+             "same_vocabulary": (run / "best" / "spm.model").read_bytes() == (work / "spm.model").read_bytes()}
+    return load_translator(str(run / "best")), stats
+
+
 def decode_rnnlab(translator: Translator, sources: list[str], references: list[str]) -> dict:
     out = {}
     for method in ("greedy", "beam"):
@@ -212,8 +234,11 @@ def worker(args, system: str) -> None:
     splits, vocab = prepare(work)
     sources, references = [s for s, _ in splits["test"]], [t for _, t in splits["test"]]
     name = "de-en-attn.yaml" if system == "attn" else "de-en-plain.yaml"
-    config = load_config(TranslationConfig, ROOT / "configs/translate" / name, ["eval_bleu_sentences=0"])
-    translator, stats = train_rnnlab(config, splits, vocab, args.budget)
+    if args.recipe:
+        translator, stats = train_recipe(ROOT / "configs/translate" / name, args.budget, work, system, args.threads)
+    else:
+        config = load_config(TranslationConfig, ROOT / "configs/translate" / name, ["eval_bleu_sentences=0"])
+        translator, stats = train_rnnlab(config, splits, vocab, args.budget)
     stats.update(decode_rnnlab(translator, sources, references))
     torch.save(translator.model.state_dict(), work / f"{system}.pt")
     (work / f"{system}.json").write_text(json.dumps(stats), encoding="utf-8")
@@ -226,6 +251,11 @@ def main() -> int:
     parser.add_argument("--joey-python", default=None, help="python of a venv with joeynmt==2.3.0 installed")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per system")
     parser.add_argument("--systems", default="attn,joey,plain,noisy")
+    parser.add_argument("--recipe", action="store_true",
+                        help="train rnnlab systems with `rnnlab train` and the preset's schedule, evaluations and "
+                             "best/ (default: a constant-lr loop without evaluations, as Joey is run)")
+    parser.add_argument("--reverse-model", default=None,
+                        help="an en->de model directory (data.reverse=true): the noisy channel's p(f|e) too")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -242,7 +272,8 @@ def main() -> int:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     workers = {
         system: subprocess.Popen([sys.executable, __file__, "--worker", system, "--budget", str(args.budget),
-                                  "--workdir", str(work), "--threads", str(args.threads)], env=env)
+                                  "--workdir", str(work), "--threads", str(args.threads),
+                                  *(["--recipe"] if args.recipe else [])], env=env)
         for system in ("attn", "plain") if system in systems
     }  # fmt: skip
     results: dict[str, dict] = {}
@@ -259,10 +290,15 @@ def main() -> int:
     if "noisy" in systems and "attn" in workers:
         from rnnlab.tasks.translation_config import model_from_config
 
-        model = model_from_config(base, vocab, vocab)
-        model.load_state_dict(torch.load(work / "attn.pt"))
-        translator = Translator(model.eval(), vocab, vocab, base)
-        results["noisy channel"] = noisy_channel(translator, splits, references, sources)
+        if args.recipe:
+            from rnnlab.tasks.translator import load_translator
+
+            translator = load_translator(str(work / "run-attn" / "best"))
+        else:
+            model = model_from_config(base, vocab, vocab)
+            model.load_state_dict(torch.load(work / "attn.pt"))
+            translator = Translator(model.eval(), vocab, vocab, base)
+        results["noisy channel"] = noisy_channel(translator, splits, references, sources, args.reverse_model)
         log(json.dumps(results["noisy channel"]))
 
     print(f"\n## de-en test ({len(sources)} sentences), training budget {args.budget:.0f} s each, "
@@ -292,20 +328,22 @@ def main() -> int:
     return 0
 
 
-def noisy_channel(translator: Translator, splits, references, sources) -> dict:
+def noisy_channel(translator: Translator, splits, references, sources, reverse_model: str | None = None) -> dict:
     from rnnlab.lm.ngram import NGramModel
     from rnnlab.tasks.noisy_channel import NoisyChannelReranker
+    from rnnlab.tasks.translator import load_translator
 
-    log("noisy channel: 4-gram LM on the English training side, 5-best lists of dev and test")
+    log("noisy channel: 4-gram LM on the English training side, 5-best lists of dev and test"
+        + (f", reverse model {reverse_model}" if reverse_model else ""))
     lm = NGramModel.train([t for _, t in splits["train"]], order=4, smoothing="mkn")
-    reranker = NoisyChannelReranker(lm)
+    reranker = NoisyChannelReranker(lm, load_translator(reverse_model) if reverse_model else None)
     dev_src, dev_ref = [s for s, _ in splits["valid"]], [t for _, t in splits["valid"]]
     dev_nbest = translator.translate(dev_src, beam_size=5, n_best=5, alpha=1.0, warn=False)
     weights, dev_bleu = reranker.tune(dev_src, dev_ref, dev_nbest)
     test_nbest = translator.translate(sources, beam_size=5, n_best=5, alpha=1.0, warn=False)
     reranked = reranker.rerank(sources, test_nbest, weights)
     return {
-        "weights": {"lm": weights.lm, "length": weights.length},
+        "weights": {"lm": weights.lm, "reverse": weights.reverse, "length": weights.length},
         "dev_beam_bleu": corpus_scores([n[0].text for n in dev_nbest], dev_ref)["bleu"],
         "dev_bleu": dev_bleu,
         "beam_bleu": corpus_scores([n[0].text for n in test_nbest], references)["bleu"],

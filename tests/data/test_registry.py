@@ -226,3 +226,22 @@ def test_parallel_datasets_through_the_registry(tmp_path, monkeypatch, capsys):
     assert sum(parallel.load_builtin("en-zh", cache_dir=tmp_path).sizes().values()) == 400
     assert main(["data", "info", "en-zh", "--cache-dir", str(tmp_path)]) == 0
     assert "(cached)" in capsys.readouterr().out
+
+
+def test_phrases_are_extra_training_data_and_reverse_swaps_the_sides(tmp_path, monkeypatch):
+    from rnnlab.tasks.translation_config import DataConfig, TranslationConfig, load_pairs, target_language
+
+    ding = "".join(f"Das ist Satz {i}. | Haus {i} :: This is sentence {i}. | house {i}\n" for i in range(400))
+    monkeypatch.setattr(parallel, "_fetch_ding_text", lambda downloads: ding)
+    cache = str(tmp_path)
+    sentences = load_pairs(DataConfig(dataset="de-en", cache_dir=cache))
+    with_phrases = load_pairs(DataConfig(dataset="de-en", cache_dir=cache, include_phrases=True))
+    # valid and test stay the example sentences (scores compare with and without phrases) ...
+    assert with_phrases["valid"] == sentences["valid"] and with_phrases["test"] == sentences["test"]
+    # ... and no held-out sentence is in the larger training set: both splits hash the source
+    assert len(with_phrases["train"]) > len(sentences["train"])
+    assert not set(with_phrases["train"]) & set(sentences["valid"] + sentences["test"])
+    reverse = load_pairs(DataConfig(dataset="de-en", cache_dir=cache, reverse=True))
+    assert reverse["train"][0] == sentences["train"][0][::-1] and reverse["test"][0] == sentences["test"][0][::-1]
+    config = TranslationConfig(data=DataConfig(dataset="de-en", cache_dir=cache, reverse=True))
+    assert target_language(config) == "de"

@@ -145,12 +145,8 @@ class StatisticalTranslator:
 # ---------------------------------------------------------------------------------------- training
 def load_splits(config: SMTConfig) -> dict[str, list]:
     """The configured pairs; with de-en's `include_phrases` the dictionary's phrase pairs are extra training
-    data only (a lexicon for the word tables): valid and test stay the example sentences, as for NMT."""
-    splits = load_pairs(config.data)
-    if config.data.dataset != "files" and config.data.include_phrases:
-        sentences = load_pairs(dataclasses.replace(config.data, include_phrases=False))
-        splits = dict(splits, valid=sentences["valid"], test=sentences["test"])
-    return splits
+    data only (a lexicon for the word tables): valid and test stay the example sentences."""
+    return load_pairs(config.data)
 
 
 def _tokenised(pairs) -> tuple[list[list[str]], list[list[str]]]:

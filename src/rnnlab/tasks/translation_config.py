@@ -42,6 +42,7 @@ class DataConfig:
     test: str | None = None
     include_phrases: bool = False  # de-en: add the Ding phrase pairs to the sentences
     max_train_pairs: int | None = None  # use only the first N training pairs (quick runs)
+    reverse: bool = False  # swap the sides (de-en data trains en->de: the noisy channel's reverse model)
     max_len: int = 64  # subword tokens per side (see the module docstring)
     cache_dir: str | None = None  # where a built-in dataset is cached
 
@@ -108,15 +109,25 @@ def load_pairs(config: DataConfig) -> dict[str, list[Pair]]:
         splits = {"train": read_parallel(config.train), "valid": read_parallel(config.valid)}
         splits["test"] = read_parallel(config.test) if config.test else []
     else:
-        splits = load_builtin(config.dataset, config.cache_dir, config.include_phrases).splits
+        splits = load_builtin(config.dataset, config.cache_dir).splits
+        if config.include_phrases:
+            # The dictionary's phrase pairs are extra training data only: valid and test stay the example
+            # sentences, so scores compare with and without them (both splits hash the source: no leak).
+            phrases = load_builtin(config.dataset, config.cache_dir, include_phrases=True).splits
+            splits = dict(splits, train=phrases["train"])
     if config.max_train_pairs:
         splits = dict(splits, train=splits["train"][: config.max_train_pairs])
+    if config.reverse:
+        splits = {name: [(tgt, src) for src, tgt in pairs] for name, pairs in splits.items()}
     return splits
 
 
 def target_language(config: TranslationConfig) -> str:
     """The target side's language ("en", "zh") for BLEU's tokenizer; "en" for user files."""
-    return config.data.dataset.split("-")[-1] if is_builtin(config.data.dataset) else "en"
+    if not is_builtin(config.data.dataset):
+        return "en"
+    source, target = config.data.dataset.split("-")
+    return source if config.data.reverse else target
 
 
 def model_from_config(config: TranslationConfig, src_vocab: SubwordVocab, tgt_vocab: SubwordVocab) -> Seq2Seq:

@@ -155,6 +155,13 @@ def fx(tmp_path_factory) -> dict[str, str]:
     (root / "unknown-task").mkdir()
     (root / "unknown-task" / "config.json").write_text(json.dumps({"task": "astrology"}))
 
+    mt = root / "mt"  # parallel corpora with one thing wrong each (translate and smt read them the same way)
+    mt.mkdir()
+    (mt / "three.de").write_text("Ein Hund.\nZwei Katzen.\nDrei Mäuse.\n", encoding="utf-8")
+    (mt / "two.en").write_text("A dog.\nTwo cats.\n", encoding="utf-8")
+    (mt / "gap.en").write_text("A dog.\n\nThree mice.\n", encoding="utf-8")
+    (mt / "empty.en").write_text("", encoding="utf-8")
+    (mt / "latin1.en").write_bytes("A dog.\nTwo cats.\nThree mice à la carte.\n".encode("latin-1"))
     (root / "binary.bin").write_bytes(bytes(range(256)) * 4)
     (root / "empty.txt").write_text("")
     (root / "plain.txt").write_text("abcabcabc\n" * 40)  # text without any of the Chinese line marks
@@ -170,7 +177,7 @@ def fx(tmp_path_factory) -> dict[str, str]:
             "vqa": str(vqa), "vqa_set": str(root / "vqa-set"),
             "chat": str(chat), "chat_set": str(root / "chat-set"),
             "handwriting": str(handwriting), "strokes": str(strokes),
-            "translate": str(translate), "graph": str(graph),
+            "translate": str(translate), "graph": str(graph), "mt": str(mt),
             "broken": str(broken_config), "truncated": str(truncated), "empty_npz": str(empty_npz),
             "typed": str(typed), "unknown_task": str(root / "unknown-task"), "missing": str(root / "no-such-dir"),
             "binary": str(root / "binary.bin"), "empty": str(root / "empty.txt"), "plain": str(root / "plain.txt"),
@@ -292,6 +299,14 @@ ROWS: list[tuple[str, str]] = [
     ("train smt --decode.n_best 20", "1 <= n_best <= beam_size"),
     ("train smt --decode.lm_weight -1", "decode.lm_weight"),
     ("train smt --tune_sentences -1", "tune_sentences"),
+    ("train translate --data.dataset files --data.train {mt}/three.de,{mt}/two.en --data.valid {mt}/three.de,{mt}/two.en "
+     "--output_dir {missing}", "three.de has 3 lines but"),
+    ("train smt --data.dataset files --data.train {mt}/three.de,{mt}/empty.en --data.valid {mt}/three.de,{mt}/empty.en "
+     "--output_dir {missing}", "empty.en: empty file"),
+    ("train translate --data.dataset files --data.train {mt}/three.de,{mt}/gap.en --data.valid {mt}/three.de,{mt}/gap.en "
+     "--output_dir {missing}", "gap.en:2: empty target sentence"),
+    ("train smt --data.dataset files --data.train {mt}/three.de,{mt}/latin1.en --data.valid {mt}/three.de,{mt}/latin1.en "
+     "--output_dir {missing}", "latin1.en:3: not valid UTF-8"),
     ("translate {lm} hello --beam 0", "--beam must be an integer >= 1, got 0"),
     ("translate {lm} hello --n-best 0", "--n-best must be an integer >= 1"),
     ("translate {lm} hello --alpha inf", "--alpha must be a finite number"),

@@ -269,6 +269,9 @@ def read_parallel(spec: str) -> list[Pair]:
         src_name, tgt_name = (part.strip() for part in spec.split(",", 1))
         src_path, tgt_path = Path(src_name), Path(tgt_name)
         src_lines, tgt_lines = _read_lines(src_path), _read_lines(tgt_path)
+        for path, lines in ((src_path, src_lines), (tgt_path, tgt_lines)):
+            if not lines:
+                raise DataError(f"{path}: empty file; expected one sentence per line, as many as its other side")
         if len(src_lines) != len(tgt_lines):
             raise DataError(f"{src_path} has {len(src_lines)} lines but {tgt_path} has {len(tgt_lines)}; "
                             f"parallel files need one sentence per line on both sides")  # fmt: skip

@@ -243,18 +243,24 @@ class Decoder(nn.Module):
         context, weights = self.attention(outputs, state["keys"], state["memory"], state["mask"])
         return torch.tanh(self.combine(torch.cat([outputs, context], dim=-1))), weights
 
-    def step(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any], Tensor | None]:
-        """One decoder step: tokens (B,) -> logits (B, V), new state, attention weights (B, S) or None."""
-        embedded = self.dropout(self.embedding(tokens)).unsqueeze(1)  # (B, 1, E)
+    def _attentional_step(self, embedded: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any], Tensor | None]:
+        """embedded (B, E) input tokens -> the attentional vector (B, H) the output layer reads, new state,
+        attention weights (B, S) or None."""
+        embedded = embedded.unsqueeze(1)  # (B, 1, E)
         if self.input_feeding:
             embedded = torch.cat([embedded, state["feed"].unsqueeze(1)], dim=-1)
         output, hidden = self.rnn(embedded, state["hidden"])
         attentional, weights = self._attend(output, state)
+        attentional = attentional.squeeze(1)
         new_state = dict(state, hidden=hidden)
         if self.input_feeding:
-            new_state["feed"] = attentional.squeeze(1)
-        logits = self.output(self.dropout(attentional.squeeze(1)))
-        return logits, new_state, (weights.squeeze(1) if weights is not None else None)
+            new_state["feed"] = attentional
+        return attentional, new_state, (weights.squeeze(1) if weights is not None else None)
+
+    def step(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any], Tensor | None]:
+        """One decoder step: tokens (B,) -> logits (B, V), new state, attention weights (B, S) or None."""
+        attentional, new_state, weights = self._attentional_step(self.dropout(self.embedding(tokens)), state)
+        return self.output(self.dropout(attentional)), new_state, weights
 
     def forward(
         self,
@@ -273,6 +279,17 @@ class Decoder(nn.Module):
             outputs, _ = self.rnn(self.dropout(self.embedding(tgt_in)), state["hidden"])
             attentional, weights = self._attend(outputs, state)
             return self.output(self.dropout(attentional)), weights
+        if teacher_forcing_ratio >= 1.0:
+            # Input feeding: one step at a time, but the embedding and the output layer (the largest matmul)
+            # run once over the whole target, as one lookup and one (B*T, H) x (H, V) product, not T each.
+            embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+            vectors, weights = [], []
+            for t in range(tgt_in.size(1)):
+                attentional, state, step_weights = self._attentional_step(embedded[:, t], state)
+                vectors.append(attentional)
+                weights.append(step_weights)
+            stacked = torch.stack(weights, dim=1) if self.attention is not None else None
+            return self.output(self.dropout(torch.stack(vectors, dim=1))), stacked
         logits, weights = [], []
         tokens = tgt_in[:, 0]
         for t in range(tgt_in.size(1)):

@@ -2,6 +2,8 @@
 subword vocabulary, same wall-clock training budget, on this machine, run one after the other.
 
     python benchmarks/translation.py --budget 360 --joey-python /tmp/joeyvenv/bin/python
+    python benchmarks/translation.py --budget 3600 --recipe --reverse-model runs/en-de-attn/best \
+        --joey-python /tmp/joeyvenv/bin/python    # the hour of docs/translation.md
 
 What it does
 1. Loads the built-in "de-en" split (Ding example sentences, Debian trans-de-en) and trains ONE shared
@@ -16,7 +18,12 @@ What it does
    the same sacrebleu call (BLEU 13a + chrF, signatures printed); reports training target tokens/s
    (target tokens incl. </s> per second of training) and beam-5 test sentences/s.
 5. Noisy channel: reranks rnnlab's beam-5 5-best with a word 4-gram (modified Kneser-Ney,
-   rnnlab.lm.ngram) trained on the English side of the training split; weights tuned on dev.
+   rnnlab.lm.ngram) trained on the English side of the training split, and with `--reverse-model` an en->de
+   model's p(f|e) (train one with `--data.reverse true`); weights tuned on dev.
+
+`--recipe` trains the rnnlab systems with `rnnlab train` and the shipped preset (its lr schedule, its
+evaluations inside the budget, best/ by valid loss): what a user gets. Without it they train in a
+constant-lr loop without evaluations, as Joey is run.
 
 Prints a table with the ratios rnnlab / Joey. Timings on a shared 2-core CPU are noisy: compare within
 one run only.

@@ -8,6 +8,7 @@ valid BLEU against epochs and minutes, then scores each best/ on the test split.
 Quality per epoch does not depend on the device (same code, same seed), so a GPU sweep ranks recipes by
 BLEU per epoch; `--speed` measures what this machine does per minute for each recipe (training tokens/s,
 2 threads, 40 steps after 5 warm-up steps), and the two together say what 60 CPU minutes buy.
+Runs are fp32 on every device (bf16 autocast changes the numbers and is slower at these sizes, docs/benchmarks.md).
 Each run writes `<work>/<recipe>/metrics.jsonl`; the table is printed and written to `--out`.
 """
 

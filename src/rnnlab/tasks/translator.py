@@ -174,7 +174,8 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
         where = request.data_file
     else:
         pairs = request.examples_of(load_pairs(config.data))
-        where = f"{config.data.dataset} {request.split}"
+        reversed_note = " (reversed: target to source)" if config.data.reverse else ""
+        where = f"{config.data.dataset}{reversed_note} {request.split}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown characters / truncation in a test set: counted, not shouted
         outputs = translator.translate([s for s, _ in pairs])

@@ -1,5 +1,5 @@
 """German→English translation benchmark: rnnlab's seq2seq against JoeyNMT's RNN model, same data, same
-subword vocabulary, same wall-clock training budget, on this machine, run one after the other.
+subword vocabulary, same wall-clock training budget, on this machine, all systems training at the same time.
 
     python benchmarks/translation.py --budget 360 --joey-python /tmp/joeyvenv/bin/python
     python benchmarks/translation.py --budget 3600 --recipe --reverse-model runs/en-de-attn/best \

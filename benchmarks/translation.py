@@ -50,6 +50,7 @@ from rnnlab.tasks.translation import build
 from rnnlab.tasks.translation_config import TranslationConfig
 from rnnlab.tasks.translator import Translator
 from rnnlab.text_metrics import corpus_scores
+from rnnlab.train.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +103,7 @@ def train_recipe(config_file: Path, budget: float, work: Path, system: str, thre
     subprocess.run([sys.executable, "-m", "rnnlab", "train", str(config_file), "--output_dir", str(run),
                     "--trainer.max_minutes", str(budget / 60), "--trainer.max_epochs", "100000",
                     "--trainer.progress", "false", "--trainer.plot", "false"], check=True, env=env)  # fmt: skip
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    records = read_metrics(run / "metrics.jsonl")  # the Trainer's own reader (skips a torn last line)
     train = [r for r in records if r.get("event") == "train"]
     evals = [r for r in records if r.get("event") == "eval"]
     stats = {"steps": train[-1]["step"] if train else 0, "epochs": train[-1]["epoch"] if train else 0,

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from rnnlab.train.metrics import read_metrics
+
 ROOT = Path(__file__).resolve().parents[1]
 PRESET = ROOT / "configs/translate/de-en-attn.yaml"
 
@@ -83,7 +85,7 @@ def test_scores(runs: list[Path], threads: int) -> list[dict]:
 
 
 def summarise(name: str, run: Path) -> dict:
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    records = read_metrics(run / "metrics.jsonl")  # the Trainer's own reader (skips a torn last line)
     evals = [r for r in records if r.get("event") == "eval"]
     train = [r for r in records if r.get("event") == "train"]
     if not evals:

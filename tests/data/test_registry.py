@@ -229,7 +229,13 @@ def test_parallel_datasets_through_the_registry(tmp_path, monkeypatch, capsys):
 
 
 def test_phrases_are_extra_training_data_and_reverse_swaps_the_sides(tmp_path, monkeypatch):
-    from rnnlab.tasks.translation_config import DataConfig, TranslationConfig, load_pairs, target_language
+    from rnnlab.tasks.translation_config import (
+        DataConfig,
+        TranslationConfig,
+        data_label,
+        load_pairs,
+        target_language,
+    )
 
     ding = "".join(f"Das ist Satz {i}. | Haus {i} :: This is sentence {i}. | house {i}\n" for i in range(400))
     monkeypatch.setattr(parallel, "_fetch_ding_text", lambda downloads: ding)
@@ -245,3 +251,4 @@ def test_phrases_are_extra_training_data_and_reverse_swaps_the_sides(tmp_path, m
     assert reverse["train"][0] == sentences["train"][0][::-1] and reverse["test"][0] == sentences["test"][0][::-1]
     config = TranslationConfig(data=DataConfig(dataset="de-en", cache_dir=cache, reverse=True))
     assert target_language(config) == "de"
+    assert data_label(config.data) == "de-en (reversed: target to source)"  # what rnnlab eval prints, NMT and SMT

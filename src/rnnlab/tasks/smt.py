@@ -36,7 +36,7 @@ from rnnlab.smt.ibm import IBMModel, WordVocab, train_ibm
 from rnnlab.smt.words import detokenize, words
 from rnnlab.tasks.registry import EvalRequest, TaskDescriptor, register_task
 from rnnlab.tasks.translate_verb import TRANSLATE_VERB
-from rnnlab.tasks.translation_config import DataConfig, load_pairs, target_language
+from rnnlab.tasks.translation_config import DataConfig, data_label, load_pairs, target_language
 from rnnlab.tasks.translator import Translation
 from rnnlab.text_metrics import corpus_scores
 
@@ -143,12 +143,6 @@ class StatisticalTranslator:
 
 
 # ---------------------------------------------------------------------------------------- training
-def load_splits(config: SMTConfig) -> dict[str, list]:
-    """The configured pairs; with de-en's `include_phrases` the dictionary's phrase pairs are extra training
-    data only (a lexicon for the word tables): valid and test stay the example sentences."""
-    return load_pairs(config.data)
-
-
 def _tokenised(pairs) -> tuple[list[list[str]], list[list[str]]]:
     return [words(s) for s, _ in pairs], [words(t) for _, t in pairs]
 
@@ -186,7 +180,7 @@ def train(config: SMTConfig, resume: bool = False) -> dict:
     if resume:
         raise UserError("a statistical translator is estimated in one pass; --resume does not apply")
     start = time.perf_counter()
-    splits = load_splits(config)
+    splits = load_pairs(config.data)  # with include_phrases the phrase pairs are training data only
     if not splits["train"]:
         raise DataError("no training pairs")
     sources, targets = _tokenised(splits["train"])
@@ -272,7 +266,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
     if request.data_file:
         pairs, where = read_parallel(request.data_file), request.data_file
     else:
-        pairs, where = request.examples_of(load_splits(config)), f"{config.data.dataset} {request.split}"
+        pairs, where = request.examples_of(load_pairs(config.data)), f"{data_label(config.data)} {request.split}"
     start = time.perf_counter()
     outputs = translator.translate([s for s, _ in pairs], warn=False)
     seconds = time.perf_counter() - start

@@ -26,6 +26,7 @@ __all__ = [
     "DecodeConfig",
     "TranslationConfig",
     "VocabConfig",
+    "data_label",
     "load_pairs",
     "model_from_config",
     "target_language",
@@ -120,6 +121,11 @@ def load_pairs(config: DataConfig) -> dict[str, list[Pair]]:
     if config.reverse:
         splits = {name: [(tgt, src) for src, tgt in pairs] for name, pairs in splits.items()}
     return splits
+
+
+def data_label(config: DataConfig) -> str:
+    """The configured data as `rnnlab eval` names it: "de-en", or "de-en (reversed: target to source)"."""
+    return f"{config.dataset} (reversed: target to source)" if config.reverse else str(config.dataset)
 
 
 def target_language(config: TranslationConfig) -> str:

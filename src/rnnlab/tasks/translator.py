@@ -33,6 +33,7 @@ from rnnlab.tasks.registry import EvalRequest
 from rnnlab.tasks.translation_config import (
     TASK_NAME,
     TranslationConfig,
+    data_label,
     load_pairs,
     model_from_config,
     target_language,
@@ -174,8 +175,7 @@ def evaluate(path: str | Path, request: EvalRequest) -> dict[str, Any]:
         where = request.data_file
     else:
         pairs = request.examples_of(load_pairs(config.data))
-        reversed_note = " (reversed: target to source)" if config.data.reverse else ""
-        where = f"{config.data.dataset}{reversed_note} {request.split}"
+        where = f"{data_label(config.data)} {request.split}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unknown characters / truncation in a test set: counted, not shouted
         outputs = translator.translate([s for s, _ in pairs])

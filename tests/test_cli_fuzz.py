@@ -66,6 +66,7 @@ def fx(tmp_path_factory) -> dict[str, str]:
             "--trainer.progress", "false", "--trainer.plot", "false", "--output_dir", str(tree)]  # fmt: skip
     assert main(argv) == 0
     (root / "bad-trees.tsv").write_text("3\t[MAX 1 3 ]\n4\t[MIN 4 [MAX 2 5 ]\n")
+    (root / "misvalued-trees.tsv").write_text("3\t[MAX 1 3 ]\n5\t[MIN 4 [MAX 2 5 ] ]\n")  # line 2's value is 4
     (root / "bad-smiles.csv").write_text("smiles,target\nC((,1\nxyz,2\n")  # no parseable molecule
     caption = root / "caption"  # a captioner of 8x8 images, and images it must refuse
     from tests.tasks.test_caption import png_with_size, write_shapes
@@ -171,7 +172,7 @@ def fx(tmp_path_factory) -> dict[str, str]:
     (root / "ok.arpa").write_text(ARPA.format(backoff="-0.25"))
     (root / "bad.yaml").write_text("task: lm\ntrainer: [unclosed\n")
     return {"root": str(root), "lm": str(lm), "ngram": str(ngram), "poems": str(poems), "tree": str(tree),
-            "bad_trees": str(root / "bad-trees.tsv"),
+            "bad_trees": str(root / "bad-trees.tsv"), "misvalued_trees": str(root / "misvalued-trees.tsv"),
             "bad_smiles": str(root / "bad-smiles.csv"),
             "caption": str(caption), "shapes": str(root / "shapes"),
             "vqa": str(vqa), "vqa_set": str(root / "vqa-set"),
@@ -458,6 +459,10 @@ ROWS: list[tuple[str, str]] = [
      "data.shape: expected parse with data.dataset listops"),
     ("train tree --data.dataset stdlib-methods --data.subtrees true --output_dir {missing}",
      "data.subtrees: expected false unless data.dataset is listops"),
+    ("train tree --data.dataset stdlib-methods --data.node_labels true --output_dir {missing}",
+     "data.node_labels: expected false unless the trees are ListOps expressions"),
+    ("train tree --data.dataset files --data.train {misvalued_trees} --data.valid {misvalued_trees} --data.node_labels true --output_dir {missing}",
+     "misvalued-trees.tsv:2: data.node_labels needs ListOps expressions labelled with their value: the tree's value is 4"),
     ("eval {tree} --data {bad_trees}", "bad-trees.tsv:2: unbalanced brackets"),
     # --- graph, physics, smiles, rollout
     ("train graph --data.dataset nope --output_dir {missing}", "data.dataset: expected one of karate, freesolv, qm9 or files"),

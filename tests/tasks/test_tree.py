@@ -77,6 +77,36 @@ def test_subtrees_are_every_inner_operation_with_its_own_value():
         TreeDataConfig(dataset="stdlib-methods", subtrees=True)
 
 
+def test_node_labels_are_every_operation_nodes_value_in_batch_order():
+    from rnnlab.data.listops import node_values
+    from rnnlab.data.tree_files import read_tree_lines
+    from rnnlab.data.vocab import Vocabulary
+    from rnnlab.nn.trees import batch_trees
+    from rnnlab.tasks.tree import listops_node_values, node_targets
+    from rnnlab.tasks.tree_predictor import TreeCodec
+
+    tree = Tree.from_bracketed("[MAX 2 9 [MIN 4 7 ] [SM 3 [MIN 4 7 ] ] ]")
+    assert node_values(tree) == [9, None, None, 4, None, None, 7, None, 4, None, None]  # pre-order
+    lines = [f"{v}\t{t}" for v, t in generate_examples(5, 40, max_depth=4)]
+    examples = read_tree_lines(lines, "gen.tsv")
+    values = listops_node_values(examples)
+    codec = TreeCodec(Vocabulary.build([]), "classes", list("0123456789"), True)
+    nodes, targets = node_targets(values, codec)
+    # the indices are batch_trees' numbering: exactly the operation nodes, each with its subtree's value
+    batch = batch_trees([x.tree for x in examples], lambda node: 1 if node.children else 0)
+    assert nodes.tolist() == batch.node_tokens.nonzero().squeeze(1).tolist()
+    flat = [node for x in examples for node in x.tree.nodes()]
+    assert [evaluate_listops(" ".join(flat[i].to_bracketed("[").split())) for i in nodes.tolist()] == targets.tolist()
+    assert set(batch.roots.tolist()) <= set(nodes.tolist())
+    bad = read_tree_lines(["3\t[MAX 2 9 ]"], "bad.tsv")
+    with pytest.raises(DataError, match="bad.tsv:1: data.node_labels needs ListOps expressions labelled with their value"):
+        listops_node_values(bad)
+    with pytest.raises(DataError, match="bad.tsv:1: data.node_labels needs ListOps expressions: a leaf 'b' that is not a digit"):
+        listops_node_values(read_tree_lines(["1\t(S a b)"], "bad.tsv"))
+    with pytest.raises(Exception, match="node_labels"):
+        TreeDataConfig(dataset="listops", node_labels=True, subtrees=True)
+
+
 def test_listops_operators_follow_the_published_rules():
     assert apply_operator("MED", [2, 5]) == 3  # int(numpy.median): the mean of the middle two, rounded down
     assert apply_operator("MED", [9, 1, 4]) == 4 and apply_operator("MED", [1, 2, 3, 4]) == 2
@@ -268,6 +298,29 @@ def test_layer_norm_tree_lstm_trains_and_reloads_and_the_baselines_ignore_it(tmp
             "--model.layer_norm", "true", *TINY, "--trainer.max_steps", "1", "--trainer.max_epochs", "null",
             "--trainer.metric", "accuracy", "--trainer.mode", "max", *QUIET, "--output_dir", tmp_path / "run2")  # fmt: skip
     assert isinstance(load_tree_predictor(tmp_path / "run2").model.encoder, torch.nn.LSTM)
+
+
+def test_node_labels_train_through_the_roots_call_and_refuse_sequence_models(tmp_path, capsys):
+    import torch
+
+    from rnnlab.tasks.tree_predictor import load_tree_predictor
+
+    train, valid = write_listops(tmp_path, (40, 10))
+    run = tmp_path / "run"
+    args = ["train", "tree", "--data.dataset", "files", "--data.train", train, "--data.valid", valid,
+            "--data.node_labels", "true", *TINY, "--trainer.max_steps", "2", "--trainer.max_epochs", "null",
+            "--trainer.metric", "accuracy", "--trainer.mode", "max", *QUIET]  # fmt: skip
+    run_cli(capsys, *args, "--output_dir", run)
+    predictor = load_tree_predictor(run)
+    model = predictor.model.eval()
+    examples = read_tree_file(valid)[:5]
+    batch = predictor.codec.encode_inputs(examples)
+    with torch.no_grad():  # nodes= gives the head on those nodes; the roots are the default
+        every, _ = model.node_outputs(batch)
+        assert torch.allclose(model(batch, nodes=batch.roots), model(batch))
+        assert torch.allclose(model(batch, nodes=torch.tensor([1, 0])), every[[1, 0]])
+    code = main([*args, "--model.encoder", "lstm", "--output_dir", str(tmp_path / "run2")])
+    assert code == 2 and "data.node_labels: expected a tree encoder" in capsys.readouterr().err
 
 
 def method_examples(seed: int, count: int) -> list[TreeExample]:

@@ -24,9 +24,11 @@ from pathlib import Path
 
 from rnnlab.data.registry import DatasetEntry, Source, register_dataset
 
-__all__ = ["OPERATORS", "Expression", "apply_operator", "expression_text", "generate_examples", "listops_value"]
+__all__ = ["OPERATORS", "Expression", "apply_operator", "expression_text", "generate_examples", "listops_value",
+           "node_values", "subtree_examples", "tree_value"]
 
 OPERATORS = ("MIN", "MAX", "MED", "SM")
+DIGITS = tuple("0123456789")
 VALUE_P = 0.25  # probability that a node below the root is an operation (as published)
 MAX_ARGS = 5
 MAX_DEPTH = 10
@@ -91,16 +93,27 @@ def generate_examples(seed: int, count: int, max_depth: int = MAX_DEPTH, max_arg
     return examples
 
 
-def tree_value(tree) -> int:
-    """The value of a parsed ListOps tree (`rnnlab.nn.trees.Tree`: an operation node's label is its operator,
-    a digit is a leaf), computed bottom-up without recursion."""
+def node_values(tree) -> list[int | None]:
+    """Every node's value in pre-order (`Tree.nodes()`, the order `batch_trees` numbers nodes in): an
+    operation node's value computed from its subtree, None at the digits (leaves). Bottom-up, no recursion."""
+    nodes = tree.nodes()
     values: dict[int, int] = {}
-    for node in reversed(tree.nodes()):  # reversed pre-order: every child before its parent
+    for node in reversed(nodes):  # reversed pre-order: every child before its parent
         if not node.children:
+            if node.token not in DIGITS:
+                raise ValueError(f"a leaf {node.token!r} that is not a digit 0-9")
             values[id(node)] = int(node.token)
         else:
             values[id(node)] = apply_operator(node.label, [values[id(child)] for child in node.children])
-    return values[id(tree)]
+    return [values[id(node)] if node.children else None for node in nodes]
+
+
+def tree_value(tree) -> int:
+    """The value of a parsed ListOps tree (`rnnlab.nn.trees.Tree`: an operation node's label is its operator,
+    a digit is a leaf)."""
+    if not tree.children:
+        return int(tree.token)
+    return node_values(tree)[0]  # type: ignore[return-value]
 
 
 def subtree_examples(examples: list) -> list:

@@ -105,10 +105,10 @@ class TreeModel(nn.Module):
         states = self.encoder(batch, self.embed(batch.node_tokens))
         return states[0] if isinstance(states, tuple) else states
 
-    def encode(self, batch: TreeBatch | SequenceBatch) -> Tensor:
-        """One state per tree (T, D)."""
+    def encode(self, batch: TreeBatch | SequenceBatch, nodes: Tensor | None = None) -> Tensor:
+        """One state per tree (T, D), or with `nodes` (K,) (tree encoders) the states of those nodes (K, H)."""
         if self.reads_trees:
-            return self.node_states(batch).index_select(0, batch.roots)
+            return self.node_states(batch).index_select(0, batch.roots if nodes is None else nodes)
         ids, mask = batch
         embedded = self.embed(ids)
         if self.config.encoder == "bag":
@@ -116,8 +116,12 @@ class TreeModel(nn.Module):
         states = run_packed(self.encoder, embedded, mask.sum(1).clamp_min(1))
         return last_state(states, mask, bidirectional=self.config.encoder == "bilstm")
 
-    def forward(self, batch: TreeBatch | SequenceBatch) -> Tensor:
-        return self.head(self.encode(batch))
+    def forward(self, batch: TreeBatch | SequenceBatch, nodes: Tensor | None = None) -> Tensor:
+        """The head's outputs for each tree's root (T, output_size), or for the nodes `nodes` (K,) of the batch
+        (K, output_size): the per-node loss of `data.node_labels` trains through the same call."""
+        if nodes is not None and not self.reads_trees:
+            raise ValueError(f"TreeModel: nodes= needs a tree encoder, not {self.config.encoder}")
+        return self.head(self.encode(batch, nodes))
 
     def node_outputs(self, batch: TreeBatch) -> tuple[Tensor, Tensor]:
         """(the head applied to every node's state (N, output_size), the states (N, H)): the answer the model

@@ -30,7 +30,7 @@ from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.errors import ConfigError, DataError
 from rnnlab.labelling.batches import bucketed_batches
 from rnnlab.labelling.splits import labelled_splits
-from rnnlab.nn.tree_classifier import TreeModel, TreeModelConfig
+from rnnlab.nn.tree_classifier import TREE_ENCODERS, TreeModel, TreeModelConfig
 from rnnlab.tasks.registry import TaskDescriptor, register_task
 from rnnlab.tasks.tree_predictor import (
     TREE_VERB,
@@ -68,6 +68,7 @@ class TreeDataConfig:
     sequence: Literal["tokens", "leaves"] = "tokens"  # what lstm / bilstm / bag read (see docs/trees.md)
     binarize: bool = False  # tree encoders read ListOps' left-branching binary form of each tree
     subtrees: bool = False  # listops: every inner operation of a training tree is also an example (its value)
+    node_labels: bool = False  # listops, tree encoders: the loss is on every operation node (its value), one pass
     shape: Literal["parse", "left", "balanced"] = "parse"  # sentences: the parse, or a fixed tree (docs)
     max_depth: int = 200  # trees deeper than this (edges from the root) are refused
     max_train: int | None = None  # keep at most this many training trees (spread evenly)
@@ -87,6 +88,9 @@ class TreeDataConfig:
         require(not self.subtrees or self.dataset == "listops", "subtrees",
                 "false unless data.dataset is listops (the one dataset whose inner nodes' labels are known)",
                 self.subtrees)  # fmt: skip
+        require(not self.node_labels or (self.dataset in ("listops", None) and not self.subtrees and not self.binarize),
+                "node_labels", "false unless the trees are ListOps expressions (data.dataset listops or files), with "
+                "data.subtrees and data.binarize false", self.node_labels)  # fmt: skip
 
 
 @dataclass
@@ -151,6 +155,41 @@ def make_codec(config: TreeConfig, train: list[TreeExample], kind: str) -> TreeC
     return codec
 
 
+def listops_node_values(examples: list[TreeExample]) -> list[list[int | None]]:
+    """`data.node_labels`: every node's value of each ListOps tree (`rnnlab.data.listops.node_values`, pre-order,
+    None at the digits), checked against the example's label: a tree that is not a ListOps expression whose
+    value is its label is refused with its file and line."""
+    from rnnlab.data.listops import node_values
+
+    values = []
+    for example in examples:
+        try:
+            nodes = node_values(example.tree)
+        except (ValueError, TypeError) as error:  # an unknown operator, a leaf that is not a digit
+            raise DataError(f"{example.where}: data.node_labels needs ListOps expressions: {error}") from None
+        if str(nodes[0]) != str(example.label):
+            raise DataError(f"{example.where}: data.node_labels needs ListOps expressions labelled with their "
+                            f"value: the tree's value is {nodes[0]}, its label {example.label!r}")  # fmt: skip
+        values.append(nodes)
+    return values
+
+
+def node_targets(values: list[list[int | None]], codec: TreeCodec) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the batch indices (K,) of every operation node of these trees, their values as class indices (K,)),
+    from `listops_node_values` of the batch's trees, nodes numbered as `batch_trees` numbers them (tree after
+    tree, pre-order). The roots are among them, so the loss is the mean over every operation node of the
+    batch: the root's label and each inner node's own value, from one pass over the whole trees."""
+    index = {label: i for i, label in enumerate(codec.labels)}
+    nodes, targets, offset = [], [], 0
+    for tree_values in values:
+        for position, value in enumerate(tree_values):
+            if value is not None:
+                nodes.append(offset + position)
+                targets.append(index.get(str(value), -100))
+        offset += len(tree_values)
+    return torch.tensor(nodes, dtype=torch.long), torch.tensor(targets, dtype=torch.long)
+
+
 # ---------------------------------------------------------------------------------------------- training
 class TreeTask(TrainTask):
     """Size-bucketed batches of trees (or their token sequences), the label kind's loss and metrics."""
@@ -159,20 +198,27 @@ class TreeTask(TrainTask):
         self.config, self.predictor, self.splits = config, predictor, splits
         codec = predictor.codec
         self.sizes = [x.tree.size() if codec.reads_trees else len(codec.sequence_of(x)) for x in splits["train"]]
+        self.node_values = listops_node_values(splits["train"]) if config.data.node_labels else None
 
     def train_batches(self, epoch: int):
         batches = bucketed_batches(self.sizes, self.config.batch_size, self.config.trainer.seed, epoch)
         return EpochBatches(batches, make=self.encode)
 
     def encode(self, indices: list[int]):
-        """(a TreeBatch or SequenceBatch, targets): tensors only, so the Trainer moves them to its device."""
+        """(a TreeBatch or SequenceBatch, targets, the nodes the targets are for or None for the roots):
+        tensors only, so the Trainer moves them to its device."""
         examples = [self.splits["train"][i] for i in indices]
         codec = self.predictor.codec
-        return codec.encode_inputs(examples), codec.encode_targets(examples)
+        inputs = codec.encode_inputs(examples)
+        if self.node_values is not None:
+            nodes, targets = node_targets([self.node_values[i] for i in indices], codec)
+            return inputs, targets, nodes
+        return inputs, codec.encode_targets(examples), None
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
-        inputs, targets = batch
-        return StepOutput(self.predictor.codec.loss(model(inputs), targets), num_tokens=len(targets))
+        inputs, targets, nodes = batch
+        loss = self.predictor.codec.loss(model(inputs, nodes=nodes), targets)
+        return StepOutput(loss, num_tokens=inputs.num_trees if nodes is not None else len(targets))
 
     def evaluate(self) -> dict[str, float]:
         result = self.predictor.evaluate(self.splits["valid"], self.config.eval_batch_size)
@@ -199,6 +245,9 @@ def build(config: TreeConfig) -> TrainSetup:
     if config.trainer.metric not in METRICS[kind]:
         raise ConfigError(f"trainer.metric: expected one of {', '.join(METRICS[kind])} for {kind} labels, "
                           f"got {config.trainer.metric!r}")  # fmt: skip
+    if config.data.node_labels and not config.model.reads_trees:
+        raise ConfigError(f"data.node_labels: expected a tree encoder ({', '.join(TREE_ENCODERS)}), got "
+                          f"model.encoder {config.model.encoder!r} (a sequence model reads data.subtrees instead)")
     limit = children_limit(config)
     if limit is not None:
         for example in train:

@@ -103,8 +103,11 @@ def test_node_labels_are_every_operation_nodes_value_in_batch_order():
         listops_node_values(bad)
     with pytest.raises(DataError, match="bad.tsv:1: data.node_labels needs ListOps expressions: a leaf 'b' that is not a digit"):
         listops_node_values(read_tree_lines(["1\t(S a b)"], "bad.tsv"))
+    assert listops_node_values(read_tree_lines(["7\t7"], "digit.tsv")) == [[7]]  # a bare digit: its root
     with pytest.raises(Exception, match="node_labels"):
         TreeDataConfig(dataset="listops", node_labels=True, subtrees=True)
+    with pytest.raises(Exception, match="node_labels"):  # values are classes 0-9, not a regression
+        TreeDataConfig(dataset="files", train="t.tsv", labels="numbers", node_labels=True)
 
 
 def test_listops_operators_follow_the_published_rules():

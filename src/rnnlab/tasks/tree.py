@@ -88,9 +88,10 @@ class TreeDataConfig:
         require(not self.subtrees or self.dataset == "listops", "subtrees",
                 "false unless data.dataset is listops (the one dataset whose inner nodes' labels are known)",
                 self.subtrees)  # fmt: skip
-        require(not self.node_labels or (self.dataset in ("listops", None) and not self.subtrees and not self.binarize),
-                "node_labels", "false unless the trees are ListOps expressions (data.dataset listops or files), with "
-                "data.subtrees and data.binarize false", self.node_labels)  # fmt: skip
+        require(not self.node_labels or (self.dataset in ("listops", None) and self.labels == "classes"
+                                         and not self.subtrees and not self.binarize),
+                "node_labels", "false unless the trees are ListOps expressions (data.dataset listops or files, "
+                "data.labels classes), with data.subtrees and data.binarize false", self.node_labels)  # fmt: skip
 
 
 @dataclass
@@ -165,6 +166,8 @@ def listops_node_values(examples: list[TreeExample]) -> list[list[int | None]]:
     for example in examples:
         try:
             nodes = node_values(example.tree)
+            if nodes[0] is None:  # a bare digit: its root is the one node with a value
+                nodes = [int(example.tree.token)]
         except (ValueError, TypeError) as error:  # an unknown operator, a leaf that is not a digit
             raise DataError(f"{example.where}: data.node_labels needs ListOps expressions: {error}") from None
         if str(nodes[0]) != str(example.label):

@@ -94,8 +94,9 @@ def generate_examples(seed: int, count: int, max_depth: int = MAX_DEPTH, max_arg
 
 
 def node_values(tree) -> list[int | None]:
-    """Every node's value in pre-order (`Tree.nodes()`, the order `batch_trees` numbers nodes in): an
-    operation node's value computed from its subtree, None at the digits (leaves). Bottom-up, no recursion."""
+    """Every node's value in pre-order (`Tree.nodes()`, the order `batch_trees` numbers nodes in): the root's
+    and every operation node's value computed from its subtree, None at the digits below the root (a bare
+    digit is its own root, so it has its value). Bottom-up, no recursion."""
     nodes = tree.nodes()
     values: dict[int, int] = {}
     for node in reversed(nodes):  # reversed pre-order: every child before its parent
@@ -105,15 +106,13 @@ def node_values(tree) -> list[int | None]:
             values[id(node)] = int(node.token)
         else:
             values[id(node)] = apply_operator(node.label, [values[id(child)] for child in node.children])
-    return [values[id(node)] if node.children else None for node in nodes]
+    return [values[id(node)] if node.children or node is tree else None for node in nodes]
 
 
 def tree_value(tree) -> int:
     """The value of a parsed ListOps tree (`rnnlab.nn.trees.Tree`: an operation node's label is its operator,
     a digit is a leaf)."""
-    if not tree.children:
-        return int(tree.token)
-    return node_values(tree)[0]  # type: ignore[return-value]
+    return node_values(tree)[0]  # type: ignore[return-value]  # the root always has its value
 
 
 def subtree_examples(examples: list) -> list:
@@ -126,15 +125,15 @@ def subtree_examples(examples: list) -> list:
 
     seen = {" ".join(example.sequence) for example in examples}
     added = []
-    for example in examples:
-        for node in example.tree.nodes()[1:]:
-            if not node.children:
+    for example in examples:  # every node's value from one bottom-up pass per tree, not one per subtree
+        for node, value in zip(example.tree.nodes()[1:], node_values(example.tree)[1:]):
+            if value is None:  # a digit
                 continue
             tokens = sequence_tokens(node)
             text = " ".join(tokens)
             if text not in seen:
                 seen.add(text)
-                added.append(TreeExample(node, str(tree_value(node)), tokens, example.source, example.line))
+                added.append(TreeExample(node, str(value), tokens, example.source, example.line))
     return added
 
 

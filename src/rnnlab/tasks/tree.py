@@ -158,16 +158,14 @@ def make_codec(config: TreeConfig, train: list[TreeExample], kind: str) -> TreeC
 
 def listops_node_values(examples: list[TreeExample]) -> list[list[int | None]]:
     """`data.node_labels`: every node's value of each ListOps tree (`rnnlab.data.listops.node_values`, pre-order,
-    None at the digits), checked against the example's label: a tree that is not a ListOps expression whose
+    None at the digits below the root), checked against the example's label: a tree that is not a ListOps expression whose
     value is its label is refused with its file and line."""
     from rnnlab.data.listops import node_values
 
     values = []
     for example in examples:
         try:
-            nodes = node_values(example.tree)
-            if nodes[0] is None:  # a bare digit: its root is the one node with a value
-                nodes = [int(example.tree.token)]
+            nodes = node_values(example.tree)  # a bare digit: its root is the one node with a value
         except (ValueError, TypeError) as error:  # an unknown operator, a leaf that is not a digit
             raise DataError(f"{example.where}: data.node_labels needs ListOps expressions: {error}") from None
         if str(nodes[0]) != str(example.label):

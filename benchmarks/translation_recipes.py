@@ -36,6 +36,12 @@ RECIPES: dict[str, list[str]] = {
     "if128-phrases": ["data.include_phrases=true"],
     "plain128": ["model.attention=null"],
     "rev-if128": ["data.reverse=true"],  # en->de: the noisy channel's reverse model p(f|e)
+    # Sennrich & Zhang (2019)'s low-resource settings: a small vocabulary, aggressive (word) dropout, label
+    # smoothing 0.2, and the patience that slower, regularised learning needs.
+    "reg-d5": ["vocab.size=2000", "model.dropout=0.5", "model.word_dropout=0.3", "model.target_word_dropout=0.1",
+               "label_smoothing=0.2", "trainer.plateau_patience=3", "trainer.early_stopping_patience=8"],
+    "reg-d3-b32": ["vocab.size=2000", "model.dropout=0.3", "model.word_dropout=0.2", "label_smoothing=0.2",
+                   "batch_size=32", "trainer.plateau_patience=3", "trainer.early_stopping_patience=8"],
 }
 
 

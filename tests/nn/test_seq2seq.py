@@ -16,6 +16,7 @@ from rnnlab.nn.seq2seq import (
     Seq2SeqConfig,
     TeacherForcingSchedule,
     build_seq2seq,
+    drop_words,
     sequence_loss,
 )
 
@@ -242,3 +243,33 @@ def test_learns_to_reverse_short_sequences():
     hyps = model.translate(src, torch.full((20,), 3), beam_size=2)
     correct = sum(h[0].tokens == row.flip(0).tolist() for h, row in zip(hyps, src))
     assert correct >= 18
+
+
+def test_word_dropout_drops_whole_tokens_in_training_only():
+    embedded = torch.ones(8, 500, 6)
+    torch.manual_seed(0)
+    dropped = drop_words(embedded, 0.3, training=True)
+    zero_rows = (dropped == 0).all(dim=-1)
+    assert ((dropped == 0) == zero_rows[..., None]).all()  # a token is dropped whole or not at all
+    assert 0.27 < zero_rows.float().mean() < 0.33
+    torch.testing.assert_close(dropped[~zero_rows], torch.full_like(dropped[~zero_rows], 1 / 0.7))
+    assert drop_words(embedded, 0.3, training=False) is embedded
+    assert drop_words(embedded, 0.0, training=True) is embedded
+
+
+def test_word_dropout_changes_training_outputs_and_not_evaluation():
+    config = Seq2SeqConfig(embed_dim=8, hidden_size=8, word_dropout=0.5, target_word_dropout=0.5, dropout=0.0)
+    model = build_seq2seq(config, 11, 11, BOS, EOS, PAD)
+    src, lengths = padded_batch([5, 3, 4], vocab=11)
+    tgt_in, _ = padded_batch([4, 4, 4], vocab=11, seed=3)
+    tgt_in[:, 0] = BOS
+    model.eval()
+    torch.testing.assert_close(model(src, lengths, tgt_in)[0], model(src, lengths, tgt_in)[0])
+    model.train()
+    torch.manual_seed(1)
+    first = model(src, lengths, tgt_in)[0]
+    assert not torch.allclose(first, model(src, lengths, tgt_in)[0])
+    plain = build_seq2seq(Seq2SeqConfig(embed_dim=8, hidden_size=8, dropout=0.0), 11, 11, BOS, EOS, PAD)
+    plain.load_state_dict(model.state_dict())  # word dropout adds no parameters
+    with pytest.raises(ValueError, match="word_dropout"):
+        Seq2SeqConfig(word_dropout=1.0)

@@ -42,9 +42,23 @@ __all__ = [
     "Seq2Seq",
     "Seq2SeqConfig",
     "build_seq2seq",
+    "drop_words",
     "sequence_loss",
     "TeacherForcingSchedule",
 ]
+
+
+def drop_words(embedded: Tensor, p: float, training: bool) -> Tensor:
+    """Word dropout: zero whole token embeddings (B, T, E) or (B, E) with probability p in training, the
+    kept ones scaled by 1 / (1 - p) (Gal & Ghahramani 2016; Sennrich & Zhang 2019 for low-resource NMT).
+
+    Unlike `nn.Dropout` on the embeddings, which drops single coordinates, a dropped word is gone
+    entirely, so the model must read it from its context.
+    """
+    if not training or p <= 0.0:
+        return embedded
+    keep = embedded.new_ones(embedded.shape[:-1] + (1,))
+    return embedded * F.dropout(keep, p, training=True)
 
 
 def make_recurrent(
@@ -78,9 +92,11 @@ class Encoder(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         pad_id: int = 0,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
+        self.word_dropout = word_dropout
         self.directions = 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
@@ -97,7 +113,7 @@ class Encoder(nn.Module):
                              f"{tuple(src_lengths.shape)}")  # fmt: skip
         if bool((src_lengths < 1).any()) or int(src_lengths.max()) > src.size(1):
             raise ValueError(f"source lengths must be in [1, {src.size(1)}], got {src_lengths.tolist()}")
-        embedded = self.dropout(self.embedding(src))
+        embedded = self.dropout(drop_words(self.embedding(src), self.word_dropout, self.training))
         packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
         output, final = self.rnn(packed)
         memory, _ = pad_packed_sequence(output, batch_first=True, total_length=src.size(1))
@@ -206,9 +222,11 @@ class Decoder(nn.Module):
         dropout: float = 0.0,
         tie_embeddings: bool = False,
         pad_id: int = 0,
+        word_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.cell, self.num_layers, self.hidden_size = cell, num_layers, hidden_size
+        self.word_dropout = word_dropout
         self.input_feeding = bool(attention) and input_feeding
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
         self.dropout = nn.Dropout(dropout)
@@ -223,6 +241,10 @@ class Decoder(nn.Module):
                 raise ValueError(f"tied target embeddings need embed_dim == hidden_size, got {embed_dim} "
                                  f"and {hidden_size}")  # fmt: skip
             self.output.weight = self.embedding.weight
+
+    def _embed(self, tokens: Tensor) -> Tensor:
+        """tokens (B,) or (B, T) -> embeddings (B, E) or (B, T, E), word dropout and dropout applied."""
+        return self.dropout(drop_words(self.embedding(tokens), self.word_dropout, self.training))
 
     def init_state(self, hidden: Any, encoded: EncoderOutput | None) -> dict[str, Any]:
         """The decoding state from the bridged hidden state and the encoder output."""
@@ -259,7 +281,7 @@ class Decoder(nn.Module):
 
     def step(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any], Tensor | None]:
         """One decoder step: tokens (B,) -> logits (B, V), new state, attention weights (B, S) or None."""
-        attentional, new_state, weights = self._attentional_step(self.dropout(self.embedding(tokens)), state)
+        attentional, new_state, weights = self._attentional_step(self._embed(tokens), state)
         return self.output(self.dropout(attentional)), new_state, weights
 
     def forward(
@@ -276,13 +298,13 @@ class Decoder(nn.Module):
         """
         if teacher_forcing_ratio >= 1.0 and not self.input_feeding:
             # Teacher forcing without input feeding: the RNN runs over the whole target in one call.
-            outputs, _ = self.rnn(self.dropout(self.embedding(tgt_in)), state["hidden"])
+            outputs, _ = self.rnn(self._embed(tgt_in), state["hidden"])
             attentional, weights = self._attend(outputs, state)
             return self.output(self.dropout(attentional)), weights
         if teacher_forcing_ratio >= 1.0:
             # Input feeding: one step at a time, but the embedding and the output layer (the largest matmul)
             # run once over the whole target, as one lookup and one (B*T, H) x (H, V) product, not T each.
-            embedded = self.dropout(self.embedding(tgt_in))  # (B, T, E)
+            embedded = self._embed(tgt_in)  # (B, T, E)
             vectors, weights = [], []
             for t in range(tgt_in.size(1)):
                 attentional, state, step_weights = self._attentional_step(embedded[:, t], state)
@@ -325,6 +347,8 @@ class Seq2SeqConfig:
     input_feeding: bool = True
     bridge: str = "project"  # copy / project / zeros
     dropout: float = 0.2
+    word_dropout: float = 0.0  # drop whole source tokens in training (the encoder must infer them)
+    target_word_dropout: float = 0.0  # drop whole decoder input tokens in training
     tie_embeddings: bool = False
 
     def __post_init__(self) -> None:
@@ -338,7 +362,7 @@ class Seq2SeqConfig:
         require(self.bridge in ("copy", "project", "zeros"), "bridge", "copy / project / zeros", self.bridge)
         require_sizes(self, "embed_dim hidden_size decoder_hidden_size")
         require_sizes(self, "encoder_layers decoder_layers", high=MAX_LAYERS)
-        require_fractions(self, "dropout")
+        require_fractions(self, "dropout word_dropout target_word_dropout")
 
 
 class Seq2Seq(nn.Module):
@@ -426,7 +450,7 @@ def build_seq2seq(config: Seq2SeqConfig, src_vocab: int, tgt_vocab: int, bos_id:
     decoder_hidden = config.decoder_hidden_size or directions * config.hidden_size
     encoder = Encoder(
         src_vocab, config.embed_dim, config.hidden_size, config.encoder_layers, config.cell,
-        config.bidirectional, config.dropout, pad_id,
+        config.bidirectional, config.dropout, pad_id, config.word_dropout,
     )  # fmt: skip
     bridge = Bridge(
         config.bridge, config.encoder_layers, directions, config.hidden_size, get_cell(config.cell).state_is_tuple,
@@ -435,6 +459,7 @@ def build_seq2seq(config: Seq2SeqConfig, src_vocab: int, tgt_vocab: int, bos_id:
     decoder = Decoder(
         tgt_vocab, config.embed_dim, decoder_hidden, config.decoder_layers, decoder_cell, config.attention,
         encoder.output_size, config.input_feeding, config.dropout, config.tie_embeddings, pad_id,
+        config.target_word_dropout,
     )  # fmt: skip
     return Seq2Seq(encoder, bridge, decoder, bos_id, eos_id, pad_id)
 

@@ -153,6 +153,28 @@ def test_the_soft_window_only_moves_forward():
     assert points[0].shape[1] == 3 and 1 <= len(points[0]) <= 12 and phis[0].shape == (len(points[0]), 4)
 
 
+
+def test_the_normalized_window_sums_to_one_and_keeps_the_argmax():
+    alpha, beta = torch.tensor([[0.5, 2.0]]), torch.tensor([[3.0, 0.5]])
+    kappa, mask = torch.tensor([[1.2, 2.6]]), torch.tensor([[1, 1, 1, 1, 0.0]])
+    raw = soft_window(alpha, beta, kappa, 5, mask)
+    normalized = soft_window(alpha, beta, kappa, 5, mask, normalized=True)
+    assert torch.allclose(normalized, raw / raw.sum(), atol=1e-6) and normalized[0, 4] == 0
+    # far from every centre the plain window underflows to all zeros; the normalized one still reads the
+    # nearest character with a whole unit of weight
+    far = soft_window(torch.ones(1, 1), torch.full((1, 1), 50.0), torch.tensor([[40.0]]), 4, torch.ones(1, 4),
+                      normalized=True)  # fmt: skip
+    assert float(soft_window(torch.ones(1, 1), torch.full((1, 1), 50.0), torch.tensor([[40.0]]), 4).sum()) == 0
+    assert torch.allclose(far, torch.tensor([[0.0, 0.0, 0.0, 1.0]]))
+    torch.manual_seed(0)
+    net = HandwritingNet(HandwritingNetConfig(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=3,
+                                              char_embedding=4, normalized_window=True), alphabet_size=6)  # fmt: skip
+    text, mask = torch.tensor([[2, 3, 4, 5], [2, 3, 0, 0]]), torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0.0]])
+    params, _, phi = net(torch.randn(2, 20, 3), text, mask)
+    assert torch.allclose(phi.sum(-1), torch.ones(2, 20)) and float(phi[1, :, 2:].detach().abs().sum()) == 0
+    params.mu.sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
 # ---------------------------------------------------------------------------------------------- files
 def test_stroke_files_read_svg_and_npz_and_refuse_broken_ones(tmp_path):
     folder = tmp_path / "svgs"

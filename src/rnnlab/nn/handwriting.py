@@ -38,6 +38,9 @@ class HandwritingNetConfig:
     mixtures: int = 20  # M bivariate Gaussians (1: the single-Gaussian baseline)
     conditional: bool = True  # a soft window over the text (synthesis); false: unconditional writing
     window_mixtures: int = 10  # K Gaussians of the window
+    # phi normalised over the characters (a softmax of its logarithm), so the window always reads one unit of
+    # text: Graves' window can be switched off (all alpha near 0), and then its argmax wanders over near-zeros
+    normalized_window: bool = False
     char_embedding: int = 32  # size of each character's vector c_u
     dropout: float = 0.0  # between stacked layers
 
@@ -49,10 +52,17 @@ class HandwritingNetConfig:
 
 
 def soft_window(alpha: torch.Tensor, beta: torch.Tensor, kappa: torch.Tensor, positions: int,
-                text_mask: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                text_mask: torch.Tensor | None = None, normalized: bool = False) -> torch.Tensor:  # fmt: skip
     """phi (B, U): the window weights over character positions 0..U-1 for (B, K) alpha, beta, kappa;
-    positions at or past a row's text length (text_mask False) get 0."""
+    positions at or past a row's text length (text_mask False) get 0. normalized: each row divided by its
+    sum, computed from log phi so that it never underflows (a row sums to 1 even far from every centre)."""
     u = torch.arange(positions, device=alpha.device, dtype=alpha.dtype)
+    if normalized:
+        log_alpha = alpha.clamp_min(torch.finfo(alpha.dtype).tiny).log()
+        log_phi = torch.logsumexp(log_alpha.unsqueeze(-1) - beta.unsqueeze(-1) * (kappa.unsqueeze(-1) - u) ** 2, 1)
+        if text_mask is not None:
+            log_phi = log_phi.masked_fill(text_mask == 0, float("-inf"))
+        return torch.softmax(log_phi, dim=-1)
     phi = (alpha.unsqueeze(-1) * torch.exp(-beta.unsqueeze(-1) * (kappa.unsqueeze(-1) - u) ** 2)).sum(1)
     return phi if text_mask is None else phi * text_mask
 
@@ -105,7 +115,7 @@ class HandwritingNet(nn.Module):
             h, c = self.first(torch.cat([inputs[:, t], window], dim=-1), (h, c))
             a, beta, k = torch.exp(self.window(h).clamp(max=10.0)).chunk(3, dim=-1)
             kappa = kappa + k
-            phi = soft_window(a, beta, kappa, text.shape[1], mask)
+            phi = soft_window(a, beta, kappa, text.shape[1], mask, self.config.normalized_window)
             window = torch.bmm(phi.unsqueeze(1), chars).squeeze(1)
             hs.append(h), ws.append(window), phis.append(phi)
         self._last_state = (h, c, kappa, window)
@@ -149,7 +159,8 @@ class HandwritingNet(nn.Module):
                 kappa = first_state[2]
                 a, beta = torch.exp(self.window(first_state[0]).clamp(max=10.0)).chunk(3, dim=-1)[:2]
                 past = (a * torch.exp(-beta * (kappa - lengths.unsqueeze(-1).float()) ** 2)).sum(-1)
-                window_done = (past > phi[:, 0].max(-1).values) & window_stop
+                on_text = soft_window(a, beta, kappa, text.shape[1], text_mask.float()).max(-1).values
+                window_done = (past > on_text) & window_stop
             else:
                 out, lstm_state = self.lstm(x, lstm_state)
                 top = out[:, 0]

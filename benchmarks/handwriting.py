@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", default=None)
     parser.add_argument("--reuse", action="store_true",
-                        help="score the synthesis runs already in --runs (e.g. continued with `rnnlab train "
+                        help="score the runs already in --runs (nll-m20, nll-m1, synthesis-*; e.g. continued with `rnnlab train "
                              "RUN/run.yaml --resume --trainer.max_minutes M`) instead of training them")
     args = parser.parse_args()
     biases = [float(b) for b in str(args.bias).split(",")]
@@ -161,8 +161,9 @@ def main() -> None:
         rows = {}
         for name, mixtures in (("MDN LSTM", args.mixtures), ("single Gaussian LSTM", 1)):
             run = runs / f"nll-m{mixtures}"
-            seconds = train(HANZI_FREE, [*size, "--model.mixtures", str(mixtures), "--data.max_train",
-                                         str(args.max_train)], args.minutes, run)  # fmt: skip
+            seconds = trained_seconds(run) if args.reuse else train(
+                HANZI_FREE, [*size, "--model.mixtures", str(mixtures), "--data.max_train", str(args.max_train)],
+                args.minutes, run)  # fmt: skip
             writer = load_handwriter(run)
             from rnnlab.tasks.handwriting import load_splits
 

@@ -215,3 +215,36 @@ def test_module_docstring_example_runs(tmp_path):
     namespace: dict = {}
     exec(compile(code, "trainer docstring example", "exec"), namespace)
     assert namespace["summary"]["steps"] == 17 and set(namespace["summary"]["last_eval"]) == {"loss", "ppl"}
+
+
+class OtherVocabulary(TinyTask):
+    def checkpoint_files(self):
+        return {"vocab.json": '{"b": 0}'}
+
+
+class OtherTask(TinyTask):
+    def checkpoint_config(self):
+        return {"task": "other", "vocab_size": 11}
+
+
+def test_init_from_starts_a_fresh_run_from_the_weights_of_another(tmp_path):
+    _, first = fit(tmp_path, max_epochs=1)
+    saved = load_checkpoint(tmp_path / "run" / "last").state_dict
+    torch.manual_seed(1)  # other initial weights, replaced by the saved ones
+    model = TinyLM()
+    trainer = Trainer(TinyTask(model), model, make_config(max_steps=1, optimizer="sgd", lr=1e-30, schedule="none",
+                                                          clip_grad_norm=None, init_from=str(tmp_path / "run" / "last")),
+                      tmp_path / "second")  # fmt: skip
+    summary = trainer.fit()
+    assert first["steps"] == 4 and summary["steps"] == 1  # a fresh step count, not a resume
+    for name, tensor in model.state_dict().items():  # lr 1e-30: the one step leaves the loaded weights
+        assert torch.allclose(tensor, saved[name])
+    assert load_checkpoint(tmp_path / "second" / "last").trainer_state["step"] == 1
+    for task, message in ((OtherVocabulary, "vocab.json differs from this run's"), (OtherTask, "not a 'other' one")):
+        model = TinyLM()
+        with pytest.raises(CheckpointError, match=message):
+            Trainer(task(model), model, make_config(init_from=str(tmp_path / "run")), tmp_path / "third").fit()
+    with pytest.raises(CheckpointError, match="expected a model directory"):
+        Trainer(TinyTask(TinyLM()), TinyLM(), make_config(init_from=str(tmp_path / "nowhere")), None).fit()
+    with pytest.raises(ConfigError, match="init_from"):
+        make_config(init_from=" ")

@@ -46,6 +46,11 @@ class TrainerConfig:
     # a NaN/inf loss, gradient or validation metric: "raise" TrainingDiverged (nothing more written, the last
     # good checkpoint kept), "stop" (final evaluation and checkpoint of the last finite weights), "continue"
     on_nonfinite: Literal["raise", "stop", "continue"] = "raise"
+    # start a fresh run from the weights of this model or run directory (a run's best/, else last/; name
+    # RUN/last for the last one): a new optimizer, schedule and step count, e.g. to go on at a lower lr.
+    # Its task files (vocabulary, normalisation, ...) must equal this run's, so each weight meets the same
+    # token or unit it was trained on. Ignored on --resume (the run's own last/ has the weights).
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         # No upper bound on lr: too large a rate is found by training (a divergence stop, one error line
@@ -73,4 +78,6 @@ class TrainerConfig:
         require(self.max_steps is not None or self.max_epochs is not None or self.max_minutes is not None,
                 "max_steps", "a limit: set max_steps, max_epochs or max_minutes (whichever comes first)",
                 self.max_steps)  # fmt: skip
+        require(self.init_from is None or self.init_from.strip() != "", "init_from",
+                "a model or run directory, or null", self.init_from)  # fmt: skip
         self.betas = (float(self.betas[0]), float(self.betas[1]))

@@ -117,10 +117,26 @@ def prepare_setup(build: Any, config: Any, output_dir: str | Path | None, *, res
     """Everything of a run that can fail before training, done before anything is written: the task's
     `build(config)` (`build_setup`), then, for a run with files, the weights serialised once in memory and
     the disk space for its checkpoints (`check_disk_space`). Raises ConfigError / RunDirectoryError."""
+    init_from = getattr(getattr(config, "trainer", None), "init_from", None)
+    if init_from is not None and not resume:
+        check_init_from(init_from)
     setup = build_setup(build, config)
     if output_dir is not None:
         check_disk_space(setup.model, config.trainer, output_dir, resume=resume, config=config)
     return setup
+
+
+def check_init_from(path: str) -> None:
+    """trainer.init_from names a verified model directory (a run's best/ or last/ or an exported model):
+    refused before the task is built. The Trainer checks the rest (the task, its vocabulary files)."""
+    from rnnlab.errors import CheckpointError
+    from rnnlab.paths import resolve_model_dir
+    from rnnlab.train.checkpoint import verify_checkpoint
+
+    try:
+        verify_checkpoint(resolve_model_dir(path))
+    except CheckpointError as error:
+        raise CheckpointError(f"trainer.init_from: {error}") from None
 
 
 def build_setup(build: Any, config: Any) -> TrainSetup:

@@ -288,6 +288,8 @@ class Trainer:
         checkpoint_path = self._resume_path(resume)
         if checkpoint_path is not None:
             pending_rng = self._restore(checkpoint_path)
+        elif cfg.init_from is not None:
+            self._init_weights(cfg.init_from)
         if self.metrics_path is None or self.rank != 0:
             self.log = _MemoryLog()
         else:
@@ -800,6 +802,27 @@ class Trainer:
         if not self._save(self.best_dir, with_state=False):
             return
         self._emit("on_checkpoint", self.best_dir, "best")
+
+    def _init_weights(self, path: str) -> None:
+        """trainer.init_from: the weights of another model of this task, whose task files equal this run's."""
+        from rnnlab.paths import resolve_model_dir
+
+        checkpoint = load_checkpoint(resolve_model_dir(path), map_location="cpu")
+        task = self.task.checkpoint_config().get("task")
+        if checkpoint.task != task:
+            raise CheckpointError(f"trainer.init_from: {checkpoint.path} holds a {checkpoint.task!r} model, not a "
+                                  f"{task!r} one")  # fmt: skip
+        own = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
+        for name, content in own.items():
+            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            file = checkpoint.path / name
+            if not file.is_file() or file.read_bytes() != data:
+                raise CheckpointError(
+                    f"trainer.init_from: {checkpoint.path}/{name} differs from this run's {name}: its weights "
+                    "were trained on other data settings (vocabulary, normalisation); train with the same "
+                    "data settings, or start without init_from")  # fmt: skip
+        load_model_weights(unwrapped(self.model), checkpoint)
+        self._say(f"weights from {checkpoint.path} (trainer.init_from)")
 
     def _restore(self, path: Path) -> dict[str, Any]:
         """Load weights and trainer state from `path`; returns the RNG state to apply at loop start."""

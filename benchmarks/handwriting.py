@@ -171,7 +171,8 @@ def main() -> None:
             rows[name] = {**writer.nll(splits["test"]), "seconds": round(seconds)}
         rows["repeat the mean offset"] = mean_offset_nll(splits["train"], splits["test"], writer.stats)
         results["nll"] = rows
-        print(f"\nTest NLL, hanzi (unconditional; {len(splits['test'])} unseen characters, {args.minutes} min each)")
+        trained = " / ".join(f"{rows[n]['seconds']} s" for n in ("MDN LSTM", "single Gaussian LSTM"))
+        print(f"\nTest NLL, hanzi (unconditional; {len(splits['test'])} unseen characters; trained {trained})")
         print(f"{'model':24s} {'nats/point':>11s} {'nats/char':>10s}")
         for name, row in rows.items():
             print(f"{name:24s} {row['nll_per_point']:11.4f} {row['nll_per_sequence']:10.2f}")

@@ -83,7 +83,7 @@ from rnnlab.errors import CheckpointError, ConfigError, TrainingDiverged, Traini
 from rnnlab.train import distributed
 from rnnlab.train.batches import move_to
 from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
-from rnnlab.train.checkpoint import load_checkpoint, load_model_weights, save_checkpoint
+from rnnlab.train.checkpoint import load_checkpoint, load_model_dir, load_model_weights, save_checkpoint
 from rnnlab.train.config import TrainerConfig
 from rnnlab.train.device import autocast, resolve_device, resolve_precision
 from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
@@ -805,13 +805,10 @@ class Trainer:
 
     def _init_weights(self, path: str) -> None:
         """trainer.init_from: the weights of another model of this task, whose task files equal this run's."""
-        from rnnlab.paths import resolve_model_dir
-
-        checkpoint = load_checkpoint(resolve_model_dir(path), map_location="cpu")
-        task = self.task.checkpoint_config().get("task")
-        if checkpoint.task != task:
-            raise CheckpointError(f"trainer.init_from: {checkpoint.path} holds a {checkpoint.task!r} model, not a "
-                                  f"{task!r} one")  # fmt: skip
+        try:
+            checkpoint = load_model_dir(path, self.task.checkpoint_config().get("task"))
+        except CheckpointError as error:
+            raise CheckpointError(f"trainer.init_from: {error}") from None
         own = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
         for name, content in own.items():
             data = content.encode("utf-8") if isinstance(content, str) else bytes(content)

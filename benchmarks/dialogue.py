@@ -40,12 +40,13 @@ MMI_CANDIDATES = 10  # MMI reranks the 10-best of a beam of 10; plain beam is th
 
 def train(config: str, out: Path, minutes: float, conversations: int, *extra: str, steps: int | None = None) -> Path:
     """Train through `rnnlab train` for `minutes` (or `steps` updates, `minutes` then only a safety cap: the
-    fair budget on a machine whose load changes) unless the run is there already."""
+    fair budget on a machine whose load changes) unless the run is there already. With `steps`, validation
+    every min(steps, 500) updates keeps the best checkpoint of a run long enough to overfit."""
     if not (out / "best" / "config.json").exists():
         code = rnnlab(["train", config, "--output_dir", str(out), "--trainer.max_minutes", str(minutes),
                        "--trainer.max_epochs", "1000", "--trainer.progress", "false", "--trainer.plot", "false",
                        "--data.max_train_conversations", str(conversations), *extra,
-                       *(["--trainer.max_steps", str(steps), "--trainer.eval_every", str(steps)] if steps else [])])  # fmt: skip
+                       *(["--trainer.max_steps", str(steps), "--trainer.eval_every", str(min(steps, 500))] if steps else [])])  # fmt: skip
         if code:
             raise SystemExit(f"training {config} failed")
     return out
@@ -118,7 +119,8 @@ def main() -> None:
                         "--model.persona_dim", "0", steps=args.steps)  # fmt: skip
         rows = {"persona": evaluate(with_p, test), "no persona": evaluate(without, test)}
         results["shakespeare"] = rows
-        print(f"\n== shakespeare-dialogue test (scenes; {minutes} min per model)")
+        budget = f"{args.steps} updates (at most {minutes:g} min)" if args.steps else f"{minutes:g} min"
+        print(f"\n== shakespeare-dialogue test (scenes; {budget} per model)")
         for name, row in rows.items():
             print(f"{name:<11} ref ppl {row['ppl']:.2f}   R@1 {row.get('r_at_1', 0):.3f}")
         print(f"persona / no persona = {rows['persona']['ppl'] / rows['no persona']['ppl']:.3f}")

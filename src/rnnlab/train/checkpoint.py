@@ -37,6 +37,7 @@ from rnnlab.files import sha256_of
 
 __all__ = [
     "Checkpoint",
+    "file_bytes",
     "save_checkpoint",
     "load_checkpoint",
     "load_model_weights",
@@ -100,6 +101,11 @@ class Checkpoint:
 
 
 # ----------------------------------------------------------------------------------------------- save
+def file_bytes(content: bytes | str) -> bytes:
+    """A checkpoint file's content as written: str as UTF-8, bytes as they are."""
+    return content.encode("utf-8") if isinstance(content, str) else bytes(content)
+
+
 def save_checkpoint(
     directory: str | Path,
     *,
@@ -123,7 +129,7 @@ def save_checkpoint(
         files: dict[str, bytes] = {CONFIG_FILE: _json_bytes(dict(config))}
         for name, content in (extra_files or {}).items():
             _check_extra_name(name)
-            files[name] = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+            files[name] = file_bytes(content)
         for name, content in files.items():
             _write_file(tmp / name, content)
 

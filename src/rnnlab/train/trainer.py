@@ -83,7 +83,13 @@ from rnnlab.errors import CheckpointError, ConfigError, TrainingDiverged, Traini
 from rnnlab.train import distributed
 from rnnlab.train.batches import move_to
 from rnnlab.train.callbacks import Callback, EvalInfo, StepInfo
-from rnnlab.train.checkpoint import load_checkpoint, load_model_dir, load_model_weights, save_checkpoint
+from rnnlab.train.checkpoint import (
+    file_bytes,
+    load_checkpoint,
+    load_model_dir,
+    load_model_weights,
+    save_checkpoint,
+)
 from rnnlab.train.config import TrainerConfig
 from rnnlab.train.device import autocast, resolve_device, resolve_precision
 from rnnlab.train.metrics import MetricsLog, derived_metrics, plot_loss_curve
@@ -778,7 +784,7 @@ class Trainer:
         trainer_state = self.trainer_state() if with_state else None  # on every rank: it gathers under DDP
         if self.rank != 0:  # rank 0 alone writes
             return True
-        files = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
+        files = self._task_files()
         save_checkpoint(
             directory,
             config=self.task.checkpoint_config(),
@@ -787,6 +793,10 @@ class Trainer:
             trainer_state=trainer_state,
         )
         return True
+
+    def _task_files(self) -> dict[str, bytes | str]:
+        """The files the task saves beside the weights (vocab.json, ...); a duck-typed task may have none."""
+        return self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
 
     def _save_last(self) -> None:
         if self.last_dir is None:  # in memory: nothing is written
@@ -809,11 +819,9 @@ class Trainer:
             checkpoint = load_model_dir(path, self.task.checkpoint_config().get("task"))
         except CheckpointError as error:
             raise CheckpointError(f"trainer.init_from: {error}") from None
-        own = self.task.checkpoint_files() if hasattr(self.task, "checkpoint_files") else {}
-        for name, content in own.items():
-            data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        for name, content in self._task_files().items():
             file = checkpoint.path / name
-            if not file.is_file() or file.read_bytes() != data:
+            if not file.is_file() or file.read_bytes() != file_bytes(content):
                 raise CheckpointError(
                     f"trainer.init_from: {checkpoint.path}/{name} differs from this run's {name}: its weights "
                     "were trained on other data settings (vocabulary, normalisation); train with the same "

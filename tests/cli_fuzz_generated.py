@@ -142,7 +142,11 @@ BASES: dict[str, list[str]] = {
     "train chat": [f"train chat --data.dataset files --data.train {{models}}/chat/train.jsonl --data.valid "
                    f"{{models}}/chat/valid.jsonl --vocab.size 60 --model.embed_dim 8 --model.utterance_hidden 8 "
                    f"--model.context_hidden 8 --model.decoder_hidden 8 --batch_size 8 {CAPS} {QUIET} "
-                   f"--output_dir {{scratch}}/run"],
+                   f"--output_dir {{scratch}}/run",
+                   f"train chat --data.dataset files --data.train {{models}}/chat/train.jsonl --data.valid "
+                   f"{{models}}/chat/valid.jsonl --vocab.size 60 --model.embed_dim 8 --model.utterance_hidden 8 "
+                   f"--model.context_hidden 8 --model.decoder_hidden 8 --model.ranking_weight 1 --trainer.metric "
+                   f"r_at_1 --trainer.mode max --batch_size 8 {CAPS} {QUIET} --output_dir {{scratch}}/run"],
     "chat": ["chat {chat} hello 'do you like dogs' --n-best 2 --beam 2"],
     "eval": ["eval {lm}", "eval {classifier} --data {models}/classifier/train.tsv --out {scratch}/art"],
     "runs": ["runs {models}/lm"],

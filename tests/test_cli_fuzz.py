@@ -392,6 +392,10 @@ ROWS: list[tuple[str, str]] = [
      "--output_dir {missing}", "bad.jsonl:2: not valid JSON"),
     ("train chat --data.max_turns 0", "data.max_turns"),
     ("train chat --model.kind single --model.persona_dim 4", "model.persona_dim"),
+    ("train chat --model.ranking_weight -1", "model.ranking_weight: expected a loss weight in [0, 100]"),
+    ("train chat --model.kind single --model.ranking_weight 1", "model.ranking_weight: expected 0 with kind: single"),
+    ("train chat --trainer.metric r_at_1", "trainer.metric: expected loss / ppl (r_at_1: with model.ranking_weight > 0)"),
+    ("train chat --model.ranking_weight 1 --trainer.metric r_at_1", "trainer.mode: expected max with trainer.metric r_at_1"),
     ("train chat --data.dataset nosuch", "data.dataset: expected chitchat / shakespeare-dialogue / files"),
     # --- vqa (ask)
     ("ask {vqa} {vqa_set}/0.png", "--question: expected a question with at least one word, got ''"),

@@ -199,8 +199,57 @@ def test_ranking_by_pmi_discounts_generic_replies() -> None:
 
     config = ChatConfig()
     config.eval.generate_examples, config.eval.ranking_examples = 0, 12
-    bot = SimpleNamespace(config=config, personas=["<none>"], persona_ids={}, score=score)
+    bot = SimpleNamespace(config=config, personas=["<none>"], persona_ids={}, score=score, has_ranker=False)
     result = evaluate_chatbot(bot, conversations, "toy")
     assert result["ranking_examples"] == 12
     assert result["r_at_1"] == round(11 / 12, 4)  # every specific reply found; "ok" loses to 2 > 0
     assert result["r_at_1_likelihood"] < result["r_at_1"]  # "ok" (-0.5 a token) beats -0.75 where it is a candidate
+
+
+# ------------------------------------------------------------------------------------- response ranker
+def test_ranking_loss_by_hand() -> None:
+    from rnnlab.tasks.chat import ranking_loss
+
+    responses = torch.tensor([[5, 3, 0], [6, 7, 3], [5, 3, 0]])  # rows 0 and 2: the same reply
+    scores = torch.tensor([[2.0, 0.0, 9.0], [0.0, 1.0, 0.0], [9.0, 0.0, 1.0]])
+    loss, right = ranking_loss(scores, responses)
+    # row 0 never meets row 2's identical reply as a negative (masked): softmax over (2, 0) only
+    expected = torch.tensor([torch.log1p(torch.exp(torch.tensor(-2.0))), -torch.log_softmax(torch.tensor([0.0, 1.0, 0.0]), 0)[1],
+                             torch.log1p(torch.exp(torch.tensor(-1.0)))]).mean()  # fmt: skip
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5) and right == 1.0
+    with pytest.raises(ValueError, match="ranking_weight"):
+        HREDConfig(kind="single", ranking_weight=1.0)
+    with pytest.raises(ValueError, match="ranking_weight"):
+        HREDConfig(ranking_weight=-1.0)
+
+
+def test_ranker_scores_pairs_as_the_batch_matrix_does() -> None:
+    torch.manual_seed(0)
+    config = HREDConfig(embed_dim=8, utterance_hidden=6, context_hidden=10, decoder_hidden=12, dropout=0.0,
+                        ranking_weight=1.0)  # fmt: skip
+    model = HRED(30, config, personas=1, bos_id=2, eos_id=3, pad_id=0).eval()
+    items = [EncodedExample([[5, 6, 7], [8]], 0, [9, 10], 0), EncodedExample([[11, 12]], 0, [13, 14, 15, 16], 1)]
+    logits, scores = model(make_chat_batch(items), ranking=True)
+    assert logits.shape == (2, 5, 30) and scores.shape == (2, 2)
+    torch.testing.assert_close(model.pair_scores(make_chat_batch(items)), scores.diagonal(), atol=1e-5, rtol=1e-5)
+    # context 0 against response 1: the same score alone, padding never reaching the response encoder
+    crossed = make_chat_batch([EncodedExample(items[0].turns, 0, items[1].response, 0)])
+    torch.testing.assert_close(model.pair_scores(crossed)[0], scores[0, 1], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="without a ranker"):
+        HRED(30, HREDConfig(embed_dim=8), 1, 2, 3, 0).pair_scores(make_chat_batch(items))
+
+
+def test_train_and_eval_a_chat_model_with_a_ranker(tmp_path: Path, capsys) -> None:
+    paths = write_fixture(tmp_path)
+    run = tmp_path / "run"
+    assert main(["train", "chat", "--data.dataset", "files", "--data.train", str(paths["train"]), "--data.valid",
+                 str(paths["valid"]), "--data.test", str(paths["test"]), *TINY, "--model.ranking_weight", "1",
+                 "--batch_size", "8", "--trainer.max_epochs", "1", "--trainer.log_every", "2", "--trainer.progress", "false", "--trainer.plot",
+                 "false", "--eval.generate_examples", "0", "--output_dir", str(run)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json", "--split", "test"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 0.0 <= result["r_at_1_ranker"] <= 1.0 and "r_at_1" in result
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("rank_loss" in m for m in metrics if m["event"] == "train")
+    assert 0.0 <= [m for m in metrics if m["event"] == "eval"][-1]["r_at_1"] <= 1.0

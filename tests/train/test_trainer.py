@@ -248,3 +248,26 @@ def test_init_from_starts_a_fresh_run_from_the_weights_of_another(tmp_path):
         Trainer(TinyTask(TinyLM()), TinyLM(), make_config(init_from=str(tmp_path / "nowhere")), None).fit()
     with pytest.raises(ConfigError, match="init_from"):
         make_config(init_from=" ")
+
+
+class TinyLMWithHead(TinyLM):
+    def __init__(self):
+        super().__init__()
+        self.head = torch.nn.Linear(2, 2)
+
+
+def test_init_from_keeps_the_initial_weights_of_a_part_the_source_lacks(tmp_path):
+    fit(tmp_path, max_epochs=1)
+    saved = load_checkpoint(tmp_path / "run" / "last").state_dict
+    model = TinyLMWithHead()
+    head = model.head.weight.detach().clone()
+    config = make_config(max_steps=1, optimizer="sgd", lr=1e-30, schedule="none", clip_grad_norm=None,
+                         init_from=str(tmp_path / "run" / "last"))  # fmt: skip
+    Trainer(TinyTask(model), model, config, tmp_path / "second").fit()
+    assert torch.equal(model.head.weight, head)
+    for name, tensor in saved.items():
+        assert torch.allclose(model.state_dict()[name], tensor)
+    # the other way round (the source has a part this model lacks) is refused: its weights would be dropped
+    fit(tmp_path / "headed", task=TinyTask(TinyLMWithHead()), max_epochs=1)
+    with pytest.raises(CheckpointError, match=r"unexpected keys \['head.weight', 'head.bias'\]"):
+        Trainer(TinyTask(TinyLM()), TinyLM(), make_config(init_from=str(tmp_path / "headed" / "run")), None).fit()

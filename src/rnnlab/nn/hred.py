@@ -16,6 +16,13 @@ HRED (the cakechat / Serban et al. design):
   h_t = decoder RNN([y_{t-1} ; c ; p], h_{t-1}),  logits_t = W_out h_t
 so the context and the persona reach every decoder step, not just its initial state.
 
+Response ranking (`ranking_weight` > 0, HRED only): a dual encoder (Lowe et al. 2015) beside the decoder.
+The response is read by the same utterance encoder, r = utterance encoder(response)  (N, D*H_u), and a
+context scores it by s(c, r) = (W_r [c ; p]) . r. Training adds ranking_weight * the cross-entropy of picking
+each row's own response among the batch's B responses (in-batch negatives) to the decoder's loss; `rnnlab
+eval` ranks candidates by s. Generating a reply scores one word at a time, so the likelihood of a short
+generic reply is high after any context; a score trained to tell the true reply from others is not.
+
 The single-turn baseline (`SingleTurn`) is the translation model (`rnnlab.nn.seq2seq.Seq2Seq`, attention
 included) reading only the last context turn; it ignores the persona.
 """
@@ -51,6 +58,7 @@ class HREDConfig:
     persona_dim: int = 0  # 0: no persona embedding (hred only)
     dropout: float = 0.2
     attention: str | None = "bahdanau"  # single only: the seq2seq's attention (null: plain)
+    ranking_weight: float = 0.0  # > 0: a dual-encoder response ranker trained beside the decoder (hred only)
 
     def __post_init__(self) -> None:
         require(self.kind in ("hred", "single"), "kind", "hred or single", self.kind)
@@ -61,6 +69,10 @@ class HREDConfig:
         require_fractions(self, "dropout")
         require(self.kind == "hred" or self.persona_dim == 0, "persona_dim", "0 with kind: single (the baseline "
                 "has no persona)", self.persona_dim)  # fmt: skip
+        require(isinstance(self.ranking_weight, (int, float)) and 0.0 <= self.ranking_weight <= 100.0,
+                "ranking_weight", "a loss weight in [0, 100] (0: no ranker)", self.ranking_weight)  # fmt: skip
+        require(self.kind == "hred" or self.ranking_weight == 0, "ranking_weight", "0 with kind: single (the "
+                "ranker reads the hierarchical context vector)", self.ranking_weight)  # fmt: skip
 
 
 def last_turns(batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
@@ -91,6 +103,7 @@ class HRED(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.decoder_hidden, vocab_size)
         self.layers, self.decoder_hidden = config.layers, config.decoder_hidden
+        self.ranker = nn.Linear(condition, 2 * config.utterance_hidden, bias=False) if config.ranking_weight else None
 
     @staticmethod
     def _top(final: Any) -> Tensor:
@@ -127,9 +140,31 @@ class HRED(nn.Module):
         outputs, hidden = self.decoder(torch.cat([embedded, condition], dim=-1), state["hidden"])
         return self.output(self.dropout(outputs)), dict(state, hidden=hidden)
 
-    def forward(self, batch: dict[str, Tensor]) -> Tensor:
-        """Teacher-forced logits (B, T, V) of the response."""
-        return self._run(batch["tgt_in"], self.start(batch))[0]
+    def forward(self, batch: dict[str, Tensor], ranking: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Teacher-forced logits (B, T, V) of the response; with `ranking`, also the ranker's scores (B, B) of
+        every row's context against every row's response (the diagonal: the true pairs)."""
+        state = self.start(batch)
+        logits = self._run(batch["tgt_in"], state)[0]
+        if not ranking:
+            return logits
+        return logits, self.match(state["condition"], self.response_vectors(batch["tgt_out"]))
+
+    def response_vectors(self, responses: Tensor) -> Tensor:
+        """responses (N, T) = response + eos, padded -> (N, D*H_u), read by the utterance encoder."""
+        if self.ranker is None:
+            raise ValueError("this model was trained without a ranker (model.ranking_weight: 0)")
+        lengths = (responses != self.pad_id).sum(1).clamp(min=1)
+        return self._top(self.utterance(responses, lengths).final)
+
+    def pair_scores(self, batch: dict[str, Tensor]) -> Tensor:
+        """The ranker's score (B,) of each row's response (tgt_out) after that row's own context."""
+        vectors = self.response_vectors(batch["tgt_out"])
+        return (self.ranker(self.condition(batch)) * vectors).sum(-1)
+
+    def match(self, condition: Tensor, responses: Tensor) -> Tensor:
+        """condition (B, H_c + P), response vectors (N, D*H_u) -> scores (B, N)."""
+        assert self.ranker is not None
+        return self.ranker(condition) @ responses.transpose(0, 1)
 
     def step(self, tokens: Tensor, state: dict[str, Any]) -> tuple[Tensor, dict[str, Any]]:
         logits, state = self._run(tokens.unsqueeze(1), state)

@@ -117,7 +117,11 @@ class ChatConfig:
     def __post_init__(self) -> None:
         require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", "a value in [0, 1)", self.label_smoothing)
         require_sizes(self, "batch_size")
-        require(self.trainer.metric in ("loss", "ppl"), "trainer.metric", "loss / ppl", self.trainer.metric)
+        metrics = ("loss", "ppl", "r_at_1") if self.model.ranking_weight else ("loss", "ppl")
+        require(self.trainer.metric in metrics, "trainer.metric", " / ".join(metrics) + (" (r_at_1: with "
+                "model.ranking_weight > 0)" if not self.model.ranking_weight else ""), self.trainer.metric)  # fmt: skip
+        require(self.trainer.metric != "r_at_1" or self.trainer.mode == "max", "trainer.mode",
+                "max with trainer.metric r_at_1 (higher is better)", self.trainer.mode)  # fmt: skip
         for name in ("max_examples", "ranking_examples", "generate_examples"):
             require_sizes(self.eval, name, low=0)
 
@@ -214,6 +218,35 @@ def reference_scores(model: HRED | SingleTurn, items: Sequence[EncodedExample],
     return out
 
 
+def ranking_loss(scores: torch.Tensor, responses: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """In-batch ranking: scores (B, B) of context i against response j, responses (B, T) the batch's tgt_out.
+    Cross-entropy of each row's own response among the B (another row's identical response, e.g. "lol",
+    is masked: it is not a wrong answer) and the share of rows whose own response scores highest."""
+    same = (responses.unsqueeze(1) == responses.unsqueeze(0)).all(-1)  # (B, B)
+    same.fill_diagonal_(False)
+    scores = scores.float().masked_fill(same, float("-inf"))
+    target = torch.arange(scores.size(0), device=scores.device)
+    right = (scores.argmax(1) == target).float().mean().item()
+    return torch.nn.functional.cross_entropy(scores, target), right
+
+
+@torch.no_grad()
+def ranking_recall(model: HRED, items: Sequence[EncodedExample], batch_size: int, candidates: int = 10) -> float:
+    """Validation R@1 of the ranker: each example's response among those of the next `candidates` - 1
+    examples of a fixed shuffle (a cheap stand-in for `rnnlab eval`'s 1-in-10 from other conversations)."""
+    model.eval()
+    device = next(model.parameters()).device
+    order = shuffled_indices(len(items), 0, 0)
+    groups = [order[k : k + candidates] for k in range(0, len(order) - candidates + 1, candidates)]
+    right = 0
+    for start in range(0, len(groups), max(1, batch_size // candidates)):
+        chunk = groups[start : start + max(1, batch_size // candidates)]
+        pairs = [EncodedExample(items[g[0]].turns, items[g[0]].persona, items[j].response, 0) for g in chunk for j in g]
+        scores = model.pair_scores(move_to(make_chat_batch(pairs), device)).view(len(chunk), candidates)
+        right += int((scores.argmax(1) == 0).sum())
+    return right / max(len(groups), 1)
+
+
 def perplexity(scores: Sequence[tuple[float, int]]) -> float:
     total, count = sum(s for s, _ in scores), sum(n for _, n in scores)
     return math.exp(min(-total / max(count, 1), 50.0))
@@ -228,7 +261,10 @@ class ChatTask(TrainTask):
     def __init__(self, config: ChatConfig, model: HRED | SingleTurn, vocab: SubwordVocab, personas: list[str],
                  train: list[EncodedExample], valid: list[EncodedExample]) -> None:  # fmt: skip
         self.config, self.model, self.vocab, self.personas = config, model, vocab, personas
+        if config.model.ranking_weight:  # the loss is the decoder's plus the ranker's: exp of it is no perplexity
+            self.loss_metric = None
         self.valid = valid[: config.eval.max_examples or None]
+        self.train = train
         self.batches = batches_of(train, config.batch_size)
 
     @property
@@ -236,17 +272,35 @@ class ChatTask(TrainTask):
         return next(self.model.parameters()).device
 
     def train_batches(self, epoch: int):
+        if self.config.model.ranking_weight:
+            # the ranker's negatives are the batch's other responses: of every length, as at ranking time (in
+            # length-sorted batches every candidate has the same length and the ranker never learns it matters)
+            order = shuffled_indices(len(self.train), self.config.trainer.seed, epoch)
+            size = self.config.batch_size
+            batches = [[self.train[i] for i in order[k : k + size]] for k in range(0, len(order), size)]
+            return EpochBatches(batches, make=make_chat_batch)
         order = shuffled_indices(len(self.batches), self.config.trainer.seed, epoch)
         return EpochBatches(self.batches, order, make=make_chat_batch)
 
     def train_step(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> StepOutput:
-        loss, count = sequence_loss(model(batch), batch["tgt_out"], PAD_ID, self.config.label_smoothing)
-        return StepOutput(loss / count, count)
+        weight = self.config.model.ranking_weight
+        if not weight:
+            loss, count = sequence_loss(model(batch), batch["tgt_out"], PAD_ID, self.config.label_smoothing)
+            return StepOutput(loss / count, count)
+        logits, scores = model(batch, ranking=True)
+        loss, count = sequence_loss(logits, batch["tgt_out"], PAD_ID, self.config.label_smoothing)
+        rank_loss, right = ranking_loss(scores, batch["tgt_out"])
+        lm_loss = loss / count
+        return StepOutput(lm_loss + weight * rank_loss, count,
+                          {"lm_loss": lm_loss.item(), "rank_loss": rank_loss.item(), "rank_acc": right})  # fmt: skip
 
     def evaluate(self) -> dict[str, float]:
         scores = reference_scores(self.model, self.valid, self.config.batch_size)
         ppl = perplexity(scores)
-        return {"loss": math.log(ppl), "ppl": ppl}
+        metrics = {"loss": math.log(ppl), "ppl": ppl}
+        if isinstance(self.model, HRED) and self.model.ranker is not None:
+            metrics["r_at_1"] = ranking_recall(self.model, self.valid, self.config.batch_size)
+        return metrics
 
     def checkpoint_config(self) -> dict[str, Any]:
         return {"task": TASK_NAME, "config": config_to_dict(self.config)}

@@ -165,6 +165,26 @@ class Chatbot:
         items = [self.example(c, r, p) for c, r, p in zip(contexts, responses, personas)]
         return reference_scores(self.model, items, self.config.decode.batch_size)
 
+    @torch.no_grad()
+    def rank_scores(self, contexts: Sequence[Sequence[str]], responses: Sequence[str],
+                    personas: Sequence[str | None] | None = None) -> list[float]:  # fmt: skip
+        """The ranker's score of each (context, response) pair (higher: a better reply); models trained with
+        `model.ranking_weight` > 0 only (`has_ranker`)."""
+        if not self.has_ranker:
+            raise UserError("this chat model has no response ranker (train it with model.ranking_weight > 0)")
+        personas = personas or [None] * len(contexts)
+        items = [self.example(c, r, p) for c, r, p in zip(contexts, responses, personas)]
+        self.model.eval()
+        out: list[float] = []
+        for start in range(0, len(items), self.config.decode.batch_size):
+            batch = move_to(make_chat_batch(items[start : start + self.config.decode.batch_size]), self.device)
+            out.extend(self.model.pair_scores(batch).tolist())
+        return out
+
+    @property
+    def has_ranker(self) -> bool:
+        return isinstance(self.model, HRED) and self.model.ranker is not None
+
     def score_pairs(self, sources: Sequence[str], targets: Sequence[str]) -> list[float]:
         """log p(target | source as a one-turn context): what the noisy-channel reranker asks a reverse model."""
         return [s for s, _ in self.score([[s] for s in sources], list(targets))]
@@ -258,6 +278,10 @@ def evaluate_chatbot(bot: Chatbot, conversations: Sequence[Conversation], where:
             rows.append([s - prior[r] for (s, _), r in zip(part, cand_resp[k : k + len(group)])])
             per_token.append([s / max(n, 1) for s, n in part])
             k += len(group)
+        if bot.has_ranker:  # the dual encoder's scores, when the model has one
+            ranker = bot.rank_scores(cand_ctx, cand_resp, cand_persona)
+            starts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
+            result["r_at_1_ranker"] = round(recall_at_k([ranker[k : k + len(g)] for k, g in zip(starts, groups)], 1), 4)
         documents = [*responses, *(" ".join(c) for c in contexts)]
         tfidf = tfidf_scores([" ".join(contexts[g[0]]) for g in groups],
                              [[responses[j] for j in g] for g in groups], documents)  # fmt: skip
@@ -288,6 +312,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
         lines.append(f"R@1 of 1-in-{RANKING_CANDIDATES} = {result['r_at_1']:.3f} by log p(r|c) - log p(r)   (per-token "
                      f"log p(r|c) {result['r_at_1_likelihood']:.3f}, TF-IDF {result['r_at_1_tfidf']:.3f}, "
                      f"random {result['r_at_1_random']:.3f}; {result['ranking_examples']} examples)")  # fmt: skip
+        if "r_at_1_ranker" in result:
+            lines.append(f"R@1 of 1-in-{RANKING_CANDIDATES} = {result['r_at_1_ranker']:.3f} by the model's response ranker")
     if "distinct_1" in result:
         lines.append(f"distinct-1 / -2 = {result['distinct_1']:.3f} / {result['distinct_2']:.3f}   ({result['decoding']}, "
                      f"{result['generated']} replies; references {result['reference_distinct_1']:.3f} / "

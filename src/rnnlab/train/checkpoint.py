@@ -335,15 +335,18 @@ def verify_checkpoint(
 
 
 def load_model_weights(
-    model: torch.nn.Module, checkpoint: Checkpoint | Mapping[str, torch.Tensor], *, strict: bool = True
-) -> None:
-    """Copy checkpoint weights into `model`; raises CheckpointError naming missing/unexpected/mismatched keys."""
+    model: torch.nn.Module, checkpoint: Checkpoint | Mapping[str, torch.Tensor], *, strict: bool = True,
+    allow_missing: bool = False,
+) -> list[str]:
+    """Copy checkpoint weights into `model`; raises CheckpointError naming missing/unexpected/mismatched keys.
+    allow_missing: weights of `model` the checkpoint lacks (a part added since) keep their initial values.
+    Returns the keys of `model` the checkpoint lacked."""
     state_dict = checkpoint.state_dict if isinstance(checkpoint, Checkpoint) else checkpoint
     where = str(checkpoint.path) if isinstance(checkpoint, Checkpoint) else "state_dict"
     expected = model.state_dict()
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in expected]
-    if strict and (missing or unexpected):
+    if strict and ((missing and not allow_missing) or unexpected):
         parts = []
         if missing:
             parts.append(f"missing keys {_few(missing)}")
@@ -355,7 +358,8 @@ def load_model_weights(
             raise CheckpointError(
                 f"{where}: weight {key!r} has shape {tuple(tensor.shape)}, the model expects {tuple(expected[key].shape)}"
             )
-    model.load_state_dict(dict(state_dict), strict=strict)
+    model.load_state_dict(dict(state_dict), strict=strict and not missing)
+    return missing
 
 
 def _few(keys: list[str], limit: int = 6) -> str:

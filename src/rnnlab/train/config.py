@@ -49,7 +49,8 @@ class TrainerConfig:
     # start a fresh run from the weights of this model or run directory (a run's best/, else last/; name
     # RUN/last for the last one): a new optimizer, schedule and step count, e.g. to go on at a lower lr.
     # Its task files (vocabulary, normalisation, ...) must equal this run's, so each weight meets the same
-    # token or unit it was trained on. Ignored on --resume (the run's own last/ has the weights).
+    # token or unit it was trained on. A part of this model the source lacks (a head added since) keeps its
+    # initial weights; a weight of the source this model lacks is an error. Ignored on --resume.
     init_from: str | None = None
 
     def __post_init__(self) -> None:

@@ -826,8 +826,10 @@ class Trainer:
                     f"trainer.init_from: {checkpoint.path}/{name} differs from this run's {name}: its weights "
                     "were trained on other data settings (vocabulary, normalisation); train with the same "
                     "data settings, or start without init_from")  # fmt: skip
-        load_model_weights(unwrapped(self.model), checkpoint)
-        self._say(f"weights from {checkpoint.path} (trainer.init_from)")
+        # a part this model adds (a new head) starts fresh; every weight the source has must fit
+        fresh = load_model_weights(unwrapped(self.model), checkpoint, allow_missing=True)
+        added = f"; new, not in it: {', '.join(fresh)}" if fresh else ""
+        self._say(f"weights from {checkpoint.path} (trainer.init_from){added}")
 
     def _restore(self, path: Path) -> dict[str, Any]:
         """Load weights and trainer state from `path`; returns the RNG state to apply at loop start."""

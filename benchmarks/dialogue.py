@@ -13,6 +13,10 @@ Rows (the issue's targets):
 3. distinct-1/2 of beam replies, plain vs MMI-reranked by a reverse model p(last turn | reply)
    (chitchat_reverse.yaml, weight 1.0) of the 10-best of a beam of 10, through the translation noisy-channel
    reranker; target MMI >= 1.3x plain; the replies' perplexity under the forward model is printed beside it.
+   With `--ranker-steps N`, two more rows continue the trained models for N updates at lr 1e-3 with
+   random batches (`trainer.init_from` their best checkpoints): the HRED with a dual-encoder response ranker
+   added (`model.ranking_weight 1`, best checkpoint by validation R@1), ranking by it; and the single-turn
+   model the same way without one (so the perplexity ratio compares equal training).
 4. Shakespeare (shakespeare_persona.yaml): reference perplexity with the speaker embedding vs the same HRED
    without it (persona_dim 0).
 
@@ -60,9 +64,12 @@ def main() -> None:
                         "(--minutes is then a cap); default: --minutes of training each")
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--examples", type=int, default=1500, help="test examples for perplexity")
+    parser.add_argument("--ranking-examples", type=int, default=300, help="test examples for R@1 of 1-in-10")
     parser.add_argument("--runs", default="runs/bench-dialogue")
     parser.add_argument("--json", default=None)
     parser.add_argument("--only", choices=["chitchat", "shakespeare"], default=None)
+    parser.add_argument("--ranker-steps", type=int, default=0, help="continue HRED (+ a response ranker) and "
+                        "single-turn for this many updates (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     runs = Path(args.runs)
@@ -71,7 +78,7 @@ def main() -> None:
     def evaluate(run: Path, split_conversations, reranker=None, candidates=None) -> dict:
         bot = load_chatbot(run)
         bot.config.eval.max_examples = args.examples
-        bot.config.eval.ranking_examples = 300
+        bot.config.eval.ranking_examples = args.ranking_examples
         bot.config.eval.generate_examples = 150
         start = time.time()
         result = evaluate_chatbot(bot, split_conversations, run.name, reranker, candidates)
@@ -86,6 +93,15 @@ def main() -> None:
         rows = {"hred": evaluate(hred, test), "single": evaluate(single, test)}
         mmi = NoisyChannelReranker(None, load_chatbot(reverse), NoisyChannelWeights(reverse=1.0, length=0.0))
         rows["hred+mmi"] = evaluate(hred, test, mmi, MMI_CANDIDATES)
+        if args.ranker_steps:
+            more = ["--trainer.lr", "0.001", "--batches", "random", "--trainer.save_every", "500"]
+            ranker = train("configs/chat/chitchat_hred.yaml", runs / "hred-ranker", args.minutes, args.conversations,
+                           "--trainer.init_from", str(hred / "best"), "--model.ranking_weight", "1",
+                           "--trainer.metric", "r_at_1", "--trainer.mode", "max", *more, steps=args.ranker_steps)  # fmt: skip
+            single_more = train("configs/chat/chitchat_single.yaml", runs / "single-more", args.minutes,
+                                args.conversations, "--trainer.init_from", str(single / "best"), *more,
+                                steps=args.ranker_steps)  # fmt: skip
+            rows["hred+rank"], rows["single+"] = evaluate(ranker, test), evaluate(single_more, test)
         # the forward model's perplexity of the MMI replies vs the plain beam's (the price of diversity)
         bot = load_chatbot(hred)
         for name, rerank in (("hred", None), ("hred+mmi", mmi)):
@@ -107,6 +123,11 @@ def main() -> None:
                   f"{row['distinct_1']:>6.3f} {row['distinct_2']:>6.3f} {row.get('reply_ppl', float('nan')):>9.2f}")  # fmt: skip
         print(f"ppl ratio hred/single = {h['ppl'] / s['ppl']:.3f} (target <= 0.9)")
         print(f"R@1 hred - TF-IDF = {100 * (h['r_at_1'] - h['r_at_1_tfidf']):+.1f} points (target >= +10)")
+        if args.ranker_steps:
+            r, s2 = rows["hred+rank"], rows["single+"]
+            print(f"after {args.ranker_steps} more updates: ppl ratio hred+rank/single+ = {r['ppl'] / s2['ppl']:.3f} "
+                  f"(target <= 0.9); R@1 by the ranker {r['r_at_1_ranker']:.3f} - TF-IDF = "
+                  f"{100 * (r['r_at_1_ranker'] - r['r_at_1_tfidf']):+.1f} points (target >= +10)")  # fmt: skip
         print(f"distinct MMI / beam = {m['distinct_1'] / max(h['distinct_1'], 1e-9):.2f}x / "
               f"{m['distinct_2'] / max(h['distinct_2'], 1e-9):.2f}x (target >= 1.3x)")  # fmt: skip
         for sample in h.get("samples", []):

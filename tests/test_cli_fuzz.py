@@ -392,6 +392,7 @@ ROWS: list[tuple[str, str]] = [
      "--output_dir {missing}", "bad.jsonl:2: not valid JSON"),
     ("train chat --data.max_turns 0", "data.max_turns"),
     ("train chat --model.kind single --model.persona_dim 4", "model.persona_dim"),
+    ("train chat --batches sorted", "batches: expected length / random / null, got 'sorted'"),
     ("train chat --model.ranking_weight -1", "model.ranking_weight: expected a loss weight in [0, 100]"),
     ("train chat --model.kind single --model.ranking_weight 1", "model.ranking_weight: expected 0 with kind: single"),
     ("train chat --trainer.metric r_at_1", "trainer.metric: expected loss / ppl (r_at_1: with model.ranking_weight > 0)"),

@@ -108,6 +108,10 @@ class ChatConfig:
     vocab: VocabConfig = field(default_factory=lambda: VocabConfig(size=4000))
     model: HREDConfig = field(default_factory=HREDConfig)
     batch_size: int = 64
+    # how training examples are grouped: "length" (similar response lengths: little padding, fixed batches),
+    # "random" (drawn anew each epoch), null: random with a response ranker (its negatives are the batch's other
+    # responses, which must differ in length as candidates do), length otherwise
+    batches: str | None = None
     label_smoothing: float = 0.0
     reverse: bool = False  # train the reverse model p(context | response) for --mmi (source: the response)
     decode: ChatDecodeConfig = field(default_factory=ChatDecodeConfig)
@@ -117,6 +121,9 @@ class ChatConfig:
     def __post_init__(self) -> None:
         require(0.0 <= self.label_smoothing < 1.0, "label_smoothing", "a value in [0, 1)", self.label_smoothing)
         require_sizes(self, "batch_size")
+        require(self.batches in (None, "length", "random"), "batches", "length / random / null", self.batches)
+        if self.batches is None:
+            self.batches = "random" if self.model.ranking_weight else "length"
         metrics = ("loss", "ppl", "r_at_1") if self.model.ranking_weight else ("loss", "ppl")
         require(self.trainer.metric in metrics, "trainer.metric", " / ".join(metrics) + (" (r_at_1: with "
                 "model.ranking_weight > 0)" if not self.model.ranking_weight else ""), self.trainer.metric)  # fmt: skip
@@ -272,9 +279,7 @@ class ChatTask(TrainTask):
         return next(self.model.parameters()).device
 
     def train_batches(self, epoch: int):
-        if self.config.model.ranking_weight:
-            # the ranker's negatives are the batch's other responses: of every length, as at ranking time (in
-            # length-sorted batches every candidate has the same length and the ranker never learns it matters)
+        if self.config.batches == "random":
             order = shuffled_indices(len(self.train), self.config.trainer.seed, epoch)
             size = self.config.batch_size
             batches = [[self.train[i] for i in order[k : k + size]] for k in range(0, len(order), size)]

@@ -253,3 +253,23 @@ def test_train_and_eval_a_chat_model_with_a_ranker(tmp_path: Path, capsys) -> No
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("rank_loss" in m for m in metrics if m["event"] == "train")
     assert 0.0 <= [m for m in metrics if m["event"] == "eval"][-1]["r_at_1"] <= 1.0
+
+
+def test_persona_output_shifts_every_step_by_the_speakers_bias() -> None:
+    torch.manual_seed(0)
+    config = HREDConfig(embed_dim=8, utterance_hidden=6, context_hidden=10, decoder_hidden=12, persona_dim=4,
+                        dropout=0.0, persona_output=True)  # fmt: skip
+    model = HRED(30, config, personas=3, bos_id=2, eos_id=3, pad_id=0).eval()
+    items = [EncodedExample([[5, 6, 7], [8]], 1, [9, 10], 0), EncodedExample([[11, 12]], 2, [13, 14, 15, 16], 1)]
+    batch = make_chat_batch(items)
+    assert model.persona_output is not None and not model.persona_output.weight.any()  # starts at zero
+    plain = model(batch)
+    with torch.no_grad():
+        model.persona_output.weight.normal_()
+    shifted = model(batch)
+    bias = model.persona_output(model.persona(batch["persona"]))  # (B, V): the same at every step
+    torch.testing.assert_close(shifted, plain + bias.unsqueeze(1), atol=1e-5, rtol=1e-5)
+    step_logits, _ = model.step(torch.tensor([2, 2]), model.start(batch))
+    torch.testing.assert_close(step_logits, shifted[:, 0], atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="persona_output"):
+        HREDConfig(persona_output=True)

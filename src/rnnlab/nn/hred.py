@@ -14,7 +14,10 @@ HRED (the cakechat / Serban et al. design):
   c   = context RNN(u_1 .. u_n) at the last turn     (B, H_c)
   h_0 = tanh(W [c ; p]),  p = persona embedding      (B, H_d)
   h_t = decoder RNN([y_{t-1} ; c ; p], h_{t-1}),  logits_t = W_out h_t
-so the context and the persona reach every decoder step, not just its initial state.
+so the context and the persona reach every decoder step, not just its initial state. With `persona_output`,
+the persona also shifts the output directly, logits_t += W_p p (zero at the start): what each speaker says
+more often than others, whatever the context (a speaker's own unigram, low-rank), which the decoder's input
+path learns only slowly.
 
 Response ranking (`ranking_weight` > 0, HRED only): a dual encoder (Lowe et al. 2015) beside the decoder.
 The response is read by the same utterance encoder, r = utterance encoder(response)  (N, D*H_u), and a
@@ -56,6 +59,7 @@ class HREDConfig:
     decoder_hidden: int = 256
     layers: int = 1  # decoder layers (the encoders have one)
     persona_dim: int = 0  # 0: no persona embedding (hred only)
+    persona_output: bool = False  # the persona also shifts the output logits directly (needs persona_dim > 0)
     dropout: float = 0.2
     attention: str | None = "bahdanau"  # single only: the seq2seq's attention (null: plain)
     ranking_weight: float = 0.0  # > 0: a dual-encoder response ranker trained beside the decoder (hred only)
@@ -69,6 +73,8 @@ class HREDConfig:
         require_fractions(self, "dropout")
         require(self.kind == "hred" or self.persona_dim == 0, "persona_dim", "0 with kind: single (the baseline "
                 "has no persona)", self.persona_dim)  # fmt: skip
+        require(not self.persona_output or self.persona_dim > 0, "persona_output", "false with persona_dim: 0 "
+                "(no persona to shift the output by)", self.persona_output)  # fmt: skip
         require(isinstance(self.ranking_weight, (int, float)) and 0.0 <= self.ranking_weight <= 100.0,
                 "ranking_weight", "a loss weight in [0, 100] (0: no ranker)", self.ranking_weight)  # fmt: skip
         require(self.kind == "hred" or self.ranking_weight == 0, "ranking_weight", "0 with kind: single (the "
@@ -103,6 +109,11 @@ class HRED(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.decoder_hidden, vocab_size)
         self.layers, self.decoder_hidden = config.layers, config.decoder_hidden
+        self.persona_output = None
+        if config.persona_output:
+            self.persona_output = nn.Linear(config.persona_dim, vocab_size, bias=False)
+            nn.init.zeros_(self.persona_output.weight)  # starts as the model without it
+        self.persona_dim = config.persona_dim
         self.ranker = nn.Linear(condition, 2 * config.utterance_hidden, bias=False) if config.ranking_weight else None
 
     @staticmethod
@@ -138,7 +149,10 @@ class HRED(nn.Module):
         embedded = self.dropout(self.embedding(tokens))
         condition = state["condition"].unsqueeze(1).expand(-1, tokens.size(1), -1)
         outputs, hidden = self.decoder(torch.cat([embedded, condition], dim=-1), state["hidden"])
-        return self.output(self.dropout(outputs)), dict(state, hidden=hidden)
+        logits = self.output(self.dropout(outputs))
+        if self.persona_output is not None:
+            logits = logits + self.persona_output(state["condition"][:, -self.persona_dim :]).unsqueeze(1)
+        return logits, dict(state, hidden=hidden)
 
     def forward(self, batch: dict[str, Tensor], ranking: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Teacher-forced logits (B, T, V) of the response; with `ranking`, also the ranker's scores (B, B) of

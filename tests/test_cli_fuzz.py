@@ -393,6 +393,7 @@ ROWS: list[tuple[str, str]] = [
     ("train chat --data.max_turns 0", "data.max_turns"),
     ("train chat --model.kind single --model.persona_dim 4", "model.persona_dim"),
     ("train chat --model.persona_output true", "model.persona_output: expected false with persona_dim: 0"),
+    ("train chat --model.ranking_tfidf true", "model.ranking_tfidf: expected false with ranking_weight: 0"),
     ("train chat --batches sorted", "batches: expected length / random / null, got 'sorted'"),
     ("train chat --model.ranking_weight -1", "model.ranking_weight: expected a loss weight in [0, 100]"),
     ("train chat --model.kind single --model.ranking_weight 1", "model.ranking_weight: expected 0 with kind: single"),

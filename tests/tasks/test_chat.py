@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import random
 from pathlib import Path
 
@@ -244,12 +245,15 @@ def test_train_and_eval_a_chat_model_with_a_ranker(tmp_path: Path, capsys) -> No
     run = tmp_path / "run"
     assert main(["train", "chat", "--data.dataset", "files", "--data.train", str(paths["train"]), "--data.valid",
                  str(paths["valid"]), "--data.test", str(paths["test"]), *TINY, "--model.ranking_weight", "1",
-                 "--batch_size", "8", "--trainer.max_epochs", "1", "--trainer.log_every", "2", "--trainer.progress", "false", "--trainer.plot",
+                 "--model.ranking_tfidf", "true", "--batch_size", "8", "--trainer.max_epochs", "1", "--trainer.log_every", "2", "--trainer.progress", "false", "--trainer.plot",
                  "false", "--eval.generate_examples", "0", "--output_dir", str(run)]) == 0  # fmt: skip
     capsys.readouterr()
     assert main(["eval", str(run), "--json", "--split", "test"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert 0.0 <= result["r_at_1_ranker"] <= 1.0 and "r_at_1" in result
+    from rnnlab.tasks.chat_model import load_chatbot
+
+    assert load_chatbot(run / "best").model.idf.max() > 1.0  # the training turns' idf, saved with the weights
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("rank_loss" in m for m in metrics if m["event"] == "train")
     assert 0.0 <= [m for m in metrics if m["event"] == "eval"][-1]["r_at_1"] <= 1.0
@@ -273,3 +277,29 @@ def test_persona_output_shifts_every_step_by_the_speakers_bias() -> None:
     torch.testing.assert_close(step_logits, shifted[:, 0], atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="persona_output"):
         HREDConfig(persona_output=True)
+
+
+def test_ranker_tfidf_term_is_the_cosine_of_idf_weighted_counts() -> None:
+    torch.manual_seed(0)
+    config = HREDConfig(embed_dim=8, utterance_hidden=6, context_hidden=10, decoder_hidden=12, dropout=0.0,
+                        ranking_weight=1.0, ranking_tfidf=True)  # fmt: skip
+    model = HRED(12, config, personas=1, bos_id=2, eos_id=3, pad_id=0).eval()
+    model.set_idf([[4, 5], [4, 6], [4, 7, 7]])  # 4 in every document: the lowest idf
+    idf = lambda df: math.log(4 / (1 + df)) + 1  # noqa: E731  (scikit-learn's smooth idf, N = 3)
+    assert model.idf[4].item() == pytest.approx(idf(3)) and model.idf[7].item() == pytest.approx(idf(1))
+    assert model.idf[[0, 2, 3]].tolist() == [0.0, 0.0, 0.0] and model.idf[9].item() == pytest.approx(idf(0))
+    items = [EncodedExample([[4, 5], [7]], 0, [5, 7, 7], 0), EncodedExample([[6]], 0, [4, 8], 1)]
+    batch = make_chat_batch(items)
+    _, scores = model(batch, ranking=True)
+    with torch.no_grad():
+        model.lexical_log_weight.fill_(-30.0)  # the lexical term switched off
+        _, neural = model(batch, ranking=True)
+    # context 0 ({4, 5, 7}) against response 0 ({5, 7, 7}) by hand; context 1 shares nothing with response 1
+    c = {4: idf(3), 5: idf(1), 7: idf(1)}
+    r = {5: idf(1), 7: 2 * idf(1)}
+    cosine = sum(c[k] * r.get(k, 0) for k in c) / math.sqrt(sum(v * v for v in c.values()) * sum(v * v for v in r.values()))
+    assert (scores - neural)[0, 0].item() == pytest.approx(5.0 * cosine, rel=1e-4)
+    assert (scores - neural)[1, 1].item() == pytest.approx(0.0, abs=1e-6)
+    torch.testing.assert_close(model.pair_scores(batch), neural.diagonal(), atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="ranking_tfidf"):
+        HREDConfig(ranking_tfidf=True)

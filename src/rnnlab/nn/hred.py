@@ -25,6 +25,11 @@ context scores it by s(c, r) = (W_r [c ; p]) . r. Training adds ranking_weight *
 each row's own response among the batch's B responses (in-batch negatives) to the decoder's loss; `rnnlab
 eval` ranks candidates by s. Generating a reply scores one word at a time, so the likelihood of a short
 generic reply is high after any context; a score trained to tell the true reply from others is not.
+With `ranking_tfidf`, the score also counts the words context and response share:
+s = (W_r [c ; p]) . r + a * cos(tfidf(context), tfidf(response)), over the subword pieces, idf from the
+training turns (the `idf` buffer, set by the task), a = exp(log_a) learned with the rest. A vector of 256
+numbers keeps the gist of a turn, not which rare words it used; that one topic word recurs in a reply is
+what TF-IDF ranks by, and the two are complementary.
 
 The single-turn baseline (`SingleTurn`) is the translation model (`rnnlab.nn.seq2seq.Seq2Seq`, attention
 included) reading only the last context turn; it ignores the persona.
@@ -32,6 +37,9 @@ included) reading only the last context turn; it ignores the persona.
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +71,7 @@ class HREDConfig:
     dropout: float = 0.2
     attention: str | None = "bahdanau"  # single only: the seq2seq's attention (null: plain)
     ranking_weight: float = 0.0  # > 0: a dual-encoder response ranker trained beside the decoder (hred only)
+    ranking_tfidf: bool = False  # the ranker also scores the TF-IDF cosine of context and response (a learned weight)
 
     def __post_init__(self) -> None:
         require(self.kind in ("hred", "single"), "kind", "hred or single", self.kind)
@@ -77,6 +86,8 @@ class HREDConfig:
                 "(no persona to shift the output by)", self.persona_output)  # fmt: skip
         require(isinstance(self.ranking_weight, (int, float)) and 0.0 <= self.ranking_weight <= 100.0,
                 "ranking_weight", "a loss weight in [0, 100] (0: no ranker)", self.ranking_weight)  # fmt: skip
+        require(not self.ranking_tfidf or self.ranking_weight > 0, "ranking_tfidf", "false with ranking_weight: 0 "
+                "(no ranker to add it to)", self.ranking_tfidf)  # fmt: skip
         require(self.kind == "hred" or self.ranking_weight == 0, "ranking_weight", "0 with kind: single (the "
                 "ranker reads the hierarchical context vector)", self.ranking_weight)  # fmt: skip
 
@@ -115,6 +126,12 @@ class HRED(nn.Module):
             nn.init.zeros_(self.persona_output.weight)  # starts as the model without it
         self.persona_dim = config.persona_dim
         self.ranker = nn.Linear(condition, 2 * config.utterance_hidden, bias=False) if config.ranking_weight else None
+        self.lexical_log_weight = None
+        if config.ranking_tfidf:
+            self.register_buffer("idf", torch.zeros(vocab_size))  # set from the training turns (set_idf)
+            # exp of it weighs the TF-IDF cosine (in [0, 1]); on a log scale so Adam's steps of ~lr can take it
+            # to the tens that match the dot products' scale within a few thousand updates
+            self.lexical_log_weight = nn.Parameter(torch.tensor(math.log(5.0)))
 
     @staticmethod
     def _top(final: Any) -> Tensor:
@@ -161,7 +178,30 @@ class HRED(nn.Module):
         logits = self._run(batch["tgt_in"], state)[0]
         if not ranking:
             return logits
-        return logits, self.match(state["condition"], self.response_vectors(batch["tgt_out"]))
+        scores = self.match(state["condition"], self.response_vectors(batch["tgt_out"]))
+        if self.lexical_log_weight is not None:
+            context, response = self._tfidf(batch["turns"].flatten(1)), self._tfidf(batch["tgt_out"])
+            scores = scores + self.lexical_log_weight.exp() * context @ response.transpose(0, 1)
+        return logits, scores
+
+    def set_idf(self, documents: Iterable[Sequence[int]]) -> None:
+        """The TF-IDF ranker's idf from token-id documents: log((1 + N) / (1 + df)) + 1 (scikit-learn's smooth
+        idf); 0 for pad, bos and eos, which say nothing about a turn."""
+        counts, n = Counter(), 0
+        for ids in documents:
+            counts.update(set(ids))
+            n += 1
+        df = torch.zeros_like(self.idf)
+        df[torch.tensor(list(counts), dtype=torch.long)] = torch.tensor(list(counts.values()), dtype=df.dtype)
+        idf = torch.log((1 + n) / (1 + df)) + 1
+        idf[[self.pad_id, self.bos_id, self.eos_id]] = 0.0
+        self.idf.copy_(idf)
+
+    def _tfidf(self, ids: Tensor) -> Tensor:
+        """ids (N, L), padded -> (N, V) L2-normalised TF-IDF vectors (raw counts times idf)."""
+        counts = torch.zeros(ids.size(0), self.idf.numel(), device=ids.device).scatter_add_(
+            1, ids, torch.ones_like(ids, dtype=torch.float))  # fmt: skip
+        return torch.nn.functional.normalize(counts * self.idf, dim=-1)
 
     def response_vectors(self, responses: Tensor) -> Tensor:
         """responses (N, T) = response + eos, padded -> (N, D*H_u), read by the utterance encoder."""
@@ -173,7 +213,11 @@ class HRED(nn.Module):
     def pair_scores(self, batch: dict[str, Tensor]) -> Tensor:
         """The ranker's score (B,) of each row's response (tgt_out) after that row's own context."""
         vectors = self.response_vectors(batch["tgt_out"])
-        return (self.ranker(self.condition(batch)) * vectors).sum(-1)
+        scores = (self.ranker(self.condition(batch)) * vectors).sum(-1)
+        if self.lexical_log_weight is not None:
+            overlap = (self._tfidf(batch["turns"].flatten(1)) * self._tfidf(batch["tgt_out"])).sum(-1)
+            scores = scores + self.lexical_log_weight.exp() * overlap
+        return scores
 
     def match(self, condition: Tensor, responses: Tensor) -> Tensor:
         """condition (B, H_c + P), response vectors (N, D*H_u) -> scores (B, N)."""

@@ -345,6 +345,8 @@ def build(config: ChatConfig, splits: dict[str, list[Conversation]] | None = Non
         raise DataError("no validation examples: the valid conversations need at least two turns")
     set_seed(config.trainer.seed)
     model = model_for(config, vocab, personas)
+    if isinstance(model, HRED) and model.lexical_log_weight is not None:  # idf of the training turns
+        model.set_idf(vocab.encode(t.text) for c in train_conversations for t in c.turns)
     task = ChatTask(config, model, vocab, personas, train, valid)
     banner = (f"chat ({config.model.kind}{', reverse' if config.reverse else ''}): {len(train)} training examples "
               f"from {len(train_conversations)} conversations, {len(task.valid)} valid; vocab {len(vocab)} "

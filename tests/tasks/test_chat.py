@@ -98,9 +98,14 @@ def test_hred_shapes_and_padding_independence() -> None:
     # the second example alone gives the same logits: padding turns and tokens never reach the model
     alone = model(make_chat_batch(items[1:]))
     torch.testing.assert_close(alone[0], logits[1], atol=1e-5, rtol=1e-5)
-    # the persona changes the output; the context does too
+    # the persona embedding starts at zero (the model without personas); once learnt, it changes the output
     other = make_chat_batch([EncodedExample([[11, 12]], 1, [13, 14, 15, 16], 1)])
+    torch.testing.assert_close(model(other)[0], alone[0])
+    with torch.no_grad():
+        model.persona.weight.normal_()
+    alone = model(make_chat_batch(items[1:]))
     assert not torch.allclose(model(other)[0], alone[0])
+    logits = model(batch)
     state = model.start(batch)
     step_logits, _ = model.step(torch.tensor([2, 2]), state)
     torch.testing.assert_close(step_logits, logits[:, 0], atol=1e-5, rtol=1e-5)

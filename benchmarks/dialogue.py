@@ -13,12 +13,13 @@ Rows (the issue's targets):
 3. distinct-1/2 of beam replies, plain vs MMI-reranked by a reverse model p(last turn | reply)
    (chitchat_reverse.yaml, weight 1.0) of the 10-best of a beam of 10, through the translation noisy-channel
    reranker; target MMI >= 1.3x plain; the replies' perplexity under the forward model is printed beside it.
-   With `--ranker-steps N`, two more rows continue the trained models for N updates at lr 1e-3 with
-   random batches (`trainer.init_from` their best checkpoints): the HRED with a dual-encoder response ranker
-   added (`model.ranking_weight 1`, best checkpoint by validation R@1), ranking by it; and the single-turn
-   model the same way without one (so the perplexity ratio compares equal training).
+   With `--ranker-steps N`, more rows continue the trained models for N updates at lr 1e-3 with random
+   batches (`trainer.init_from` their best checkpoints): the HRED with a dual-encoder response ranker added
+   (`model.ranking_weight 1`, best checkpoint by validation R@1), ranking by it; and the single-turn model
+   the same way without one (so the perplexity ratio compares equal training). With `--tfidf-steps M` too,
+   the ranker's best checkpoint goes on for M updates with the TF-IDF term (`model.ranking_tfidf true`).
 4. Shakespeare (shakespeare_persona.yaml): reference perplexity with the speaker embedding vs the same HRED
-   without it (persona_dim 0).
+   without it (persona_dim 0), and with the speaker also shifting the output (model.persona_output).
 
 Every model trains through `rnnlab train` for `--minutes` (best checkpoint by validation perplexity) on the
 first `--conversations` training conversations. One torch thread.
@@ -70,6 +71,8 @@ def main() -> None:
     parser.add_argument("--only", choices=["chitchat", "shakespeare"], default=None)
     parser.add_argument("--ranker-steps", type=int, default=0, help="continue HRED (+ a response ranker) and "
                         "single-turn for this many updates (0: skip)")
+    parser.add_argument("--tfidf-steps", type=int, default=0, help="then the ranker with its TF-IDF term for "
+                        "this many updates (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     runs = Path(args.runs)
@@ -102,6 +105,12 @@ def main() -> None:
                                 args.conversations, "--trainer.init_from", str(single / "best"), *more,
                                 steps=args.ranker_steps)  # fmt: skip
             rows["hred+rank"], rows["single+"] = evaluate(ranker, test), evaluate(single_more, test)
+            if args.tfidf_steps:
+                tfidf = train("configs/chat/chitchat_hred.yaml", runs / "hred-ranker-tfidf", args.minutes,
+                              args.conversations, "--trainer.init_from", str(ranker / "best"), "--model.ranking_weight",
+                              "1", "--model.ranking_tfidf", "true", "--trainer.metric", "r_at_1", "--trainer.mode",
+                              "max", *more, steps=args.tfidf_steps)  # fmt: skip
+                rows["rank+tfidf"] = evaluate(tfidf, test)
         # the forward model's perplexity of the MMI replies vs the plain beam's (the price of diversity)
         bot = load_chatbot(hred)
         for name, rerank in (("hred", None), ("hred+mmi", mmi)):
@@ -116,10 +125,11 @@ def main() -> None:
         h, s, m = rows["hred"], rows["single"], rows["hred+mmi"]
         print(f"\n== chitchat test ({args.conversations} training conversations, "
               f"{f'{args.steps} updates' if args.steps else f'{args.minutes} min'} per model)")
-        print(f"{'model':<10} {'ref ppl':>8} {'R@1':>6} {'R@1 lik':>7} {'TF-IDF':>6} {'dist-1':>6} {'dist-2':>6} {'reply ppl':>9}")
+        print(f"{'model':<10} {'ref ppl':>8} {'R@1':>6} {'R@1 lik':>7} {'ranker':>6} {'TF-IDF':>6} {'dist-1':>6} {'dist-2':>6} "
+              f"{'reply ppl':>9}")  # fmt: skip
         for name, row in rows.items():
             print(f"{name:<10} {row['ppl']:>8.2f} {row.get('r_at_1', 0):>6.3f} {row.get('r_at_1_likelihood', 0):>7.3f} "
-                  f"{row.get('r_at_1_tfidf', 0):>6.3f} "
+                  f"{row.get('r_at_1_ranker', float('nan')):>6.3f} {row.get('r_at_1_tfidf', 0):>6.3f} "
                   f"{row['distinct_1']:>6.3f} {row['distinct_2']:>6.3f} {row.get('reply_ppl', float('nan')):>9.2f}")  # fmt: skip
         print(f"ppl ratio hred/single = {h['ppl'] / s['ppl']:.3f} (target <= 0.9)")
         print(f"R@1 hred - TF-IDF = {100 * (h['r_at_1'] - h['r_at_1_tfidf']):+.1f} points (target >= +10)")
@@ -128,6 +138,10 @@ def main() -> None:
             print(f"after {args.ranker_steps} more updates: ppl ratio hred+rank/single+ = {r['ppl'] / s2['ppl']:.3f} "
                   f"(target <= 0.9); R@1 by the ranker {r['r_at_1_ranker']:.3f} - TF-IDF = "
                   f"{100 * (r['r_at_1_ranker'] - r['r_at_1_tfidf']):+.1f} points (target >= +10)")  # fmt: skip
+            if "rank+tfidf" in rows:
+                t = rows["rank+tfidf"]
+                print(f"R@1 by the ranker with its TF-IDF term {t['r_at_1_ranker']:.3f} - TF-IDF = "
+                      f"{100 * (t['r_at_1_ranker'] - t['r_at_1_tfidf']):+.1f} points (target >= +10)")  # fmt: skip
         print(f"distinct MMI / beam = {m['distinct_1'] / max(h['distinct_1'], 1e-9):.2f}x / "
               f"{m['distinct_2'] / max(h['distinct_2'], 1e-9):.2f}x (target >= 1.3x)")  # fmt: skip
         for sample in h.get("samples", []):
@@ -138,13 +152,17 @@ def main() -> None:
         with_p = train("configs/chat/shakespeare_persona.yaml", runs / "persona", minutes, 10**6, steps=args.steps)
         without = train("configs/chat/shakespeare_persona.yaml", runs / "no-persona", minutes, 10**6,
                         "--model.persona_dim", "0", steps=args.steps)  # fmt: skip
-        rows = {"persona": evaluate(with_p, test), "no persona": evaluate(without, test)}
+        output = train("configs/chat/shakespeare_persona.yaml", runs / "persona-output", minutes, 10**6,
+                       "--model.persona_output", "true", steps=args.steps)  # fmt: skip
+        rows = {"persona": evaluate(with_p, test), "no persona": evaluate(without, test),
+                "persona+out": evaluate(output, test)}  # fmt: skip
         results["shakespeare"] = rows
         budget = f"{args.steps} updates (at most {minutes:g} min)" if args.steps else f"{minutes:g} min"
         print(f"\n== shakespeare-dialogue test (scenes; {budget} per model)")
         for name, row in rows.items():
             print(f"{name:<11} ref ppl {row['ppl']:.2f}   R@1 {row.get('r_at_1', 0):.3f}")
-        print(f"persona / no persona = {rows['persona']['ppl'] / rows['no persona']['ppl']:.3f}")
+        print(f"persona / no persona = {rows['persona']['ppl'] / rows['no persona']['ppl']:.3f}; with the output "
+              f"shift (model.persona_output) {rows['persona+out']['ppl'] / rows['no persona']['ppl']:.3f}")  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 

@@ -7,6 +7,8 @@ stacked attention (2 hops) and the relation network, accuracy by question type o
     python benchmarks/vqa.py --dataset sort-of-clevr --heads relation,attention --minutes 10
     python benchmarks/vqa.py --out runs/bench-vqa --device cuda    # each row also saved as JSON there
     python benchmarks/vqa.py --table runs/bench-vqa                # the tables of saved rows, nothing trained
+    python benchmarks/vqa.py --dataset sort-of-clevr --heads attention --minutes 40 --set model.attention_supervision=1 \
+        --set model.encoder.stages=3 --set batch_by_image=true       # attention supervision (docs/vqa.md)
 
 Each model trains through `rnnlab train configs/vqa/<dataset>.yaml --model.head HEAD` for `--minutes` of
 wall clock (best checkpoint by validation accuracy) and is scored by `rnnlab.tasks.vqa_model` on the test
@@ -47,7 +49,7 @@ def run_one(dataset: str, head: str, minutes: float, out: Path, device: str, ext
     evals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if '"eval"' in line]
     result = evaluate(run, EvalRequest(split="test"))
     result.pop("confusion")
-    row = {"dataset": dataset, "head": head, "seconds": round(seconds),
+    row = {"dataset": dataset, "head": head, "settings": [item.lstrip("-") for item in extra], "seconds": round(seconds),
            "steps": evals[-1]["step"] if evals else 0, "epochs": evals[-1]["epoch"] + 1 if evals else 0, **result}
     (out / f"{dataset}-{head}.json").write_text(json.dumps(row, indent=1) + "\n")
     return row
@@ -71,7 +73,8 @@ def table(rows: list[dict]) -> str:
             target = r.get("attention_on_target") or {}
             attention = (f"{100 * target['hop1']:.1f} / {100 * target.get('hop2', float('nan')):.1f} "
                          f"({100 * target['chance']:.1f})" if "hop1" in target else "")  # fmt: skip
-            lines.append(f"| {NAMES[r['head']]} | " + " | ".join(f"{100 * v:.1f}" for v in values)
+            name = NAMES[r["head"]] + (f" ({', '.join(r['settings'])})" if r.get("settings") else "")  # e.g. supervised
+            lines.append(f"| {name} | " + " | ".join(f"{100 * v:.1f}" for v in values)
                          + f" | {attention} | {r['seconds']} ({r.get('epochs', '?')}) |")  # fmt: skip
     return "\n".join(lines)
 

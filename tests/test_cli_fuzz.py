@@ -402,6 +402,10 @@ ROWS: list[tuple[str, str]] = [
     ("train chat --data.dataset nosuch", "data.dataset: expected chitchat / shakespeare-dialogue / files"),
     # --- vqa (ask)
     ("ask {vqa} {vqa_set}/0.png", "--question: expected a question with at least one word, got ''"),
+    ("train vqa --model.attention_supervision -1", "model.attention_supervision: expected a number from 0 (off) to 100, got -1.0"),
+    ("train vqa --model.attention_supervision nan", "model.attention_supervision: expected a finite number, got nan"),
+    ("train vqa --model.head relation --model.attention_supervision 1",
+     "model.attention_supervision: expected 0 (off) unless head is attention"),
     ("ask {vqa} {vqa_set}/0.png --question '?!'", "--question: expected a question with at least one word"),
     ("ask {vqa} {vqa_set}/0.png --question 'zorblax quux'", "no word of 'zorblax quux' is known to this model"),
     ("ask {vqa} {vqa_set}/0.png --question what --top-k 0", "--top-k must be an integer >= 1, got 0"),

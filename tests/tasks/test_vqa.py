@@ -1,9 +1,11 @@
 """The `vqa` task: the generators' answers on hand-checked scenes and their balance, the JSON-lines reader's
-errors, the model's shapes and attention, and train + eval + the `ask` verb through the CLI."""
+errors, the model's shapes and attention, attention supervision (the box cells, the loss, the config
+checks), and train + eval + the `ask` verb through the CLI."""
 
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter
 from pathlib import Path
@@ -14,14 +16,15 @@ from PIL import Image
 from tests.cli_run import run_cli
 
 from rnnlab.cli import main
+from rnnlab.config import InvalidValue
 from rnnlab.data.vqa_clevr import answer, draw, random_objects, scene_questions
 from rnnlab.data.vqa_files import read_vqa_file
 from rnnlab.data.vqa_scenes import CATEGORIES, GRID, KINDS, PLACES, make_scene, object_box, render
 from rnnlab.errors import DataError
 from rnnlab.nn.captioner import ImageEncoderConfig
 from rnnlab.nn.seq2vec import SequenceToVectorConfig
-from rnnlab.nn.vqa import HEADS, VQAModel, VQAModelConfig
-from rnnlab.tasks.vqa_model import on_target
+from rnnlab.nn.vqa import HEADS, VQAModel, VQAModelConfig, attention_supervision_loss
+from rnnlab.tasks.vqa_model import box_cells, on_target
 
 QUIET = ["--trainer.progress", "false", "--trainer.plot", "false", "--trainer.device", "cpu"]
 TINY = ["--model.hidden_size", "16", "--model.question_size", "8", "--model.relation_size", "8",
@@ -173,6 +176,60 @@ def test_every_head_gives_answer_scores_and_attention_sums_to_one(head):
 def test_on_target_is_the_overlap_of_a_cell_and_a_box():
     assert on_target(0, (4, 4), (0.0, 0.0, 0.1, 0.1)) and not on_target(1, (4, 4), (0.0, 0.0, 0.1, 0.1))
     assert on_target(5, (4, 4), (0.3, 0.3, 0.4, 0.4)) and not on_target(15, (4, 4), (0.3, 0.3, 0.75, 0.75))
+
+
+# ---------------------------------------------------------------------------------- attention supervision
+def test_box_cells_match_on_target():
+    # a box x in [0.3, 0.6), y in [0.1, 0.2) on a 4x4 grid (cells 0.25 wide): columns 1 and 2, row 0
+    (cells,) = box_cells([(0.3, 0.1, 0.6, 0.2)], (4, 4)).tolist()
+    assert [c for c in range(16) if cells[c]] == [1, 2]
+    rng = random.Random(0)
+    boxes = [None, (0.0, 0.0, 0.25, 0.25), (0.25, 0.5, 0.5, 1.0)]  # edges on cell borders: not overlapping
+    for _ in range(50):
+        x0, y0 = rng.random(), rng.random()
+        boxes.append((x0, y0, rng.uniform(x0, 1), rng.uniform(y0, 1)))
+    for grid in ((4, 4), (8, 8), (3, 5)):
+        mask = box_cells(boxes, grid)
+        assert mask.shape == (len(boxes), grid[0] * grid[1]) and not mask[0].any()
+        assert all(bool(mask[i, c]) == on_target(c, grid, box)
+                   for i, box in enumerate(boxes) if box is not None for c in range(grid[0] * grid[1]))  # fmt: skip
+    assert box_cells([(0.0, 0.0, 0.25, 0.25)], (4, 4))[0].nonzero().flatten().tolist() == [0]
+
+
+def test_attention_supervision_loss_is_zero_on_the_box_and_grows_off_it():
+    cells = torch.zeros(3, 4, dtype=torch.bool)
+    cells[0, 1] = cells[1, 2:] = True  # question 2 names no object
+    on_box = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.3, 0.7], [1.0, 0.0, 0.0, 0.0]])
+    assert float(attention_supervision_loss(on_box, cells)) == pytest.approx(0.0, abs=1e-6)
+    half = torch.tensor([[0.5, 0.5, 0.0, 0.0], [0.5, 0.0, 0.25, 0.25], [1.0, 0.0, 0.0, 0.0]])
+    off = torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.9, 0.0, 0.05, 0.05], [1.0, 0.0, 0.0, 0.0]])
+    loss_half, loss_off = float(attention_supervision_loss(half, cells)), float(attention_supervision_loss(off, cells))
+    assert loss_half == pytest.approx(-math.log(0.5)) and loss_off == pytest.approx(-math.log(0.1))
+    assert loss_off > loss_half > 0
+    nowhere = torch.tensor([[1.0, 0.0, 0.0, 0.0]] * 3)  # no weight on the box at all: large but finite
+    assert 20 < float(attention_supervision_loss(nowhere, cells)) < 30
+    assert attention_supervision_loss(on_box, torch.zeros(3, 4, dtype=torch.bool)) is None  # no box: nothing
+
+
+def test_attention_supervision_is_refused_without_attention_or_out_of_range():
+    assert VQAModelConfig(head="attention", attention_supervision=1.0).attention_supervision == 1.0
+    assert VQAModelConfig(head="relation").attention_supervision == 0.0
+    with pytest.raises(InvalidValue, match="attention_supervision: expected 0 \\(off\\) unless head is attention"):
+        VQAModelConfig(head="relation", attention_supervision=1.0)
+    for bad in (-1.0, 1000.0, float("nan")):
+        with pytest.raises(InvalidValue, match="attention_supervision: expected a number from 0"):
+            VQAModelConfig(head="attention", attention_supervision=bad)
+
+
+def test_training_with_attention_supervision_logs_its_loss(tmp_path, capsys):
+    questions = write_questions(tmp_path / "set", 6)
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "vqa", "--data.dataset", "files", "--data.train", questions, *TINY,
+            "--model.attention_supervision", "2", "--trainer.max_steps", "2", "--trainer.max_epochs", "null",
+            "--trainer.log_every", "1", *QUIET, "--output_dir", run)  # fmt: skip
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["attention_loss"] for r in records if r["event"] == "train"]
+    assert len(losses) == 2 and all(math.isfinite(x) and x >= 0 for x in losses)
 
 
 # ------------------------------------------------------------------------------------------------ CLI

@@ -21,6 +21,11 @@ so all heads can tell where a feature is: V (B, S, D + 2), S = h * w. The questi
 
 The relation head computes g's first layer as W_a V_i + W_b V_j + W_q q + b (the same as the layer on the
 concatenation) and broadcasts the sum over the S x S pairs, so only g's later layers pay for S^2 pairs.
+
+Attention supervision (`attention_supervision` w > 0, attention head only): training adds
+w * `attention_supervision_loss`, the mean over the questions that name an object of -log(the first hop's
+weight on the cells that overlap its box), "supervised attention" as in Qiao et al. 2018 ("Exploring
+human-like attention supervision in visual question answering").
 """
 
 from __future__ import annotations
@@ -35,10 +40,11 @@ from rnnlab.config import require, require_fractions, require_sizes
 from rnnlab.nn.captioner import MAX_WIDTH, ImageEncoder, ImageEncoderConfig
 from rnnlab.nn.seq2vec import SequenceToVector, SequenceToVectorConfig
 
-__all__ = ["HEADS", "VQAModel", "VQAModelConfig"]
+__all__ = ["HEADS", "VQAModel", "VQAModelConfig", "attention_supervision_loss"]
 
 HEADS = ("question", "image", "concat", "product", "attention", "relation")
 Head = Literal["question", "image", "concat", "product", "attention", "relation"]
+MAX_SUPERVISION = 100.0  # attention_supervision above this is a slip (the answer loss is O(1))
 
 
 def _question_defaults() -> SequenceToVectorConfig:
@@ -63,6 +69,8 @@ class VQAModelConfig:
     relation_size: int = 256  # relation head: g's width (g has relation_layers layers)
     relation_layers: int = 3
     dropout: float = 0.1
+    attention_supervision: float = 0.0  # attention head: weight of the loss on hop 1's weight off the named
+    # object's box (0 = off; `attention_supervision_loss`)
 
     def __post_init__(self) -> None:
         require(self.head in HEADS, "head", " / ".join(HEADS), self.head)
@@ -70,6 +78,24 @@ class VQAModelConfig:
         require(1 <= self.hops <= 8, "hops", "an integer from 1 to 8", self.hops)
         require(1 <= self.relation_layers <= 8, "relation_layers", "an integer from 1 to 8", self.relation_layers)
         require_fractions(self, "dropout")
+        w = self.attention_supervision
+        require(isinstance(w, (int, float)) and 0.0 <= w <= MAX_SUPERVISION, "attention_supervision",
+                f"a number from 0 (off) to {MAX_SUPERVISION:g}", w)  # fmt: skip
+        require(w == 0 or self.head == "attention", "attention_supervision",
+                "0 (off) unless head is attention (the only head with attention weights to supervise)",
+                {"head": self.head, "attention_supervision": w})  # fmt: skip
+
+
+def attention_supervision_loss(attention: Tensor, cells: Tensor) -> Tensor | None:
+    """attention (B, S): one hop's weights (each row sums to 1); cells (B, S) bool: the cells that overlap
+    the box of the object each question names (a row of False: the question names none) -> the mean over
+    the questions with a box of -log(sum of their weight on those cells), a scalar; None when no question
+    of the batch has a box. 0 when all the weight is on the box, growing as weight leaves it."""
+    boxed = cells.any(dim=-1)  # (B,)
+    if not bool(boxed.any()):
+        return None
+    on_box = (attention.float() * cells).sum(dim=-1)[boxed]  # (N,) in [0, 1]
+    return -torch.log(on_box.clamp_min(1e-12)).mean()  # the clamp keeps an underflowed 0 finite
 
 
 def _mlp(sizes: list[int], dropout: float = 0.0) -> nn.Sequential:

@@ -11,7 +11,8 @@ of five types with answers balanced per type), `sort-of-clevr` (`rnnlab.data.vqa
 six coloured shapes, relational and non-relational questions), or `files`: your own JSON lines of
 `{"image", "question", "answer"}` (`rnnlab.data.vqa_files.read_vqa_file`).
 
-Training: cross-entropy over the answers seen in training, shuffled questions (or, `batch_by_image: true`,
+Training: cross-entropy over the answers seen in training (plus, `model.attention_supervision` w > 0, w times
+the loss of the first attention hop's weight off the named object's box), shuffled questions (or, `batch_by_image: true`,
 the questions of whole images, each image encoded once per batch); the validation score is accuracy. Two modules:
 this one (config, what the Trainer trains, the descriptor) and `rnnlab.tasks.vqa_model` (the loaded model,
 `rnnlab eval`, the `ask` verb). docs/vqa.md has the commands and the results.
@@ -31,7 +32,7 @@ from rnnlab.config import FILES, config_to_dict, data_source, require
 from rnnlab.data.vocab import PAD_ID, Vocabulary
 from rnnlab.data.vqa_files import VQASplit, question_tokens, read_vqa_file
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.nn.vqa import VQAModel, VQAModelConfig
+from rnnlab.nn.vqa import VQAModel, VQAModelConfig, attention_supervision_loss
 from rnnlab.tasks.registry import TaskDescriptor, register_task
 from rnnlab.tasks.vqa_model import ASK_VERB, VisualQA, evaluate, format_evaluation, load_vqa
 from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, TrainTask
@@ -171,11 +172,18 @@ class VQATask(TrainTask):
         return EpochBatches(batches, make=lambda indices: self.vqa.encode(self.splits["train"], indices))
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
-        images, image_index, ids, mask, answers = batch
-        logits, _ = model(images, image_index, ids, mask)
+        images, image_index, ids, mask, answers, cells = batch
+        logits, attention = model(images, image_index, ids, mask)
         loss = F.cross_entropy(logits.float(), answers, ignore_index=-100)
-        accuracy = float((logits.argmax(-1) == answers).float().mean())
-        return StepOutput(loss, num_tokens=len(answers), metrics={"accuracy": accuracy})
+        metrics = {"accuracy": float((logits.argmax(-1) == answers).float().mean())}
+        weight = self.config.model.attention_supervision
+        if weight > 0:  # hop 1 towards the named object's cells (rnnlab.nn.vqa.attention_supervision_loss)
+            supervision = attention_supervision_loss(attention[:, 0], cells)  # None: no question with a box
+            if supervision is not None:
+                loss = loss + weight * supervision
+            # logged every step (0 without a box), so that the key set is the same on every step and rank
+            metrics["attention_loss"] = float(supervision.detach()) if supervision is not None else 0.0
+        return StepOutput(loss, num_tokens=len(answers), metrics=metrics)
 
     def evaluate(self) -> dict[str, float]:
         result = self.vqa.evaluate(self.splits["valid"], self.config.eval_batch_size)

@@ -12,7 +12,8 @@ VQAConfig), vocab.json (question words), answers.json (the answer classes) and t
 Attention on target (attention head): for each question whose named object has a box, whether the grid cell
 with the largest weight (per hop) overlaps the box (cell (r, c) of an h x w grid covers [c/w, (c+1)/w] x
 [r/h, (r+1)/h] of the image); `chance` is the mean share of cells that overlap the box (what a uniformly
-random cell would score).
+random cell would score). `box_cells` is the same overlap for many boxes at once: the cell masks that
+attention supervision (`model.attention_supervision`) trains hop 1 towards.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from rnnlab.verbs import Artifact, Verb
 if TYPE_CHECKING:
     from rnnlab.tasks.vqa import VQAConfig
 
-__all__ = ["ASK_VERB", "AskOptions", "VisualQA", "evaluate", "format_evaluation", "load_vqa", "on_target"]
+__all__ = ["ASK_VERB", "AskOptions", "VisualQA", "box_cells", "evaluate", "format_evaluation", "load_vqa", "on_target"]
 
 TASK = "vqa"
 MAX_QUESTION_CHARS = 2000  # a question longer than this is refused (not a question)
@@ -53,6 +54,22 @@ def on_target(cell: int, grid: tuple[int, int], box: Box) -> bool:
     row, column = divmod(cell, grid[1])
     x0, y0, x1, y1 = box
     return column / grid[1] < x1 and (column + 1) / grid[1] > x0 and row / grid[0] < y1 and (row + 1) / grid[0] > y0
+
+
+def box_cells(boxes: Sequence[Box | None], grid: tuple[int, int]) -> torch.Tensor:
+    """(N, h * w) bool: row i marks the cells (row-major) of an (h, w) grid that overlap boxes[i] (fractions
+    x0, y0, x1, y1), exactly as `on_target` (float64, the same comparisons); a None box marks no cell."""
+    h, w = grid
+    boxed = [box is not None for box in boxes]
+    corners = torch.tensor([box if box is not None else (0.0, 0.0, 0.0, 0.0) for box in boxes],
+                           dtype=torch.float64).reshape(len(boxes), 4)  # fmt: skip
+    x0, y0, x1, y1 = (corners[:, k, None] for k in range(4))  # each (N, 1)
+    column = torch.arange(w, dtype=torch.float64)
+    row = torch.arange(h, dtype=torch.float64)
+    across = (column / w < x1) & ((column + 1) / w > x0)  # (N, w)
+    down = (row / h < y1) & ((row + 1) / h > y0)  # (N, h)
+    cells = (down[:, :, None] & across[:, None, :]).reshape(len(boxes), h * w)
+    return cells & torch.tensor(boxed, dtype=torch.bool)[:, None]
 
 
 class VisualQA:
@@ -77,15 +94,18 @@ class VisualQA:
         return ids, ids != PAD_ID
 
     def encode(self, split: VQASplit, indices: Sequence[int]):
-        """(images (M, 3, H, W), image_index (B,), ids (B, L), mask (B, L), answers (B,)) of questions at
-        `indices`: each image of the batch once; an answer not among the model's is -100 (ignored, wrong)."""
+        """(images (M, 3, H, W), image_index (B,), ids (B, L), mask (B, L), answers (B,), cells (B, S) bool)
+        of questions at `indices`: each image of the batch once; an answer not among the model's is -100
+        (ignored, wrong); cells: the grid cells overlapping the box of the object each question names (none
+        for a question without a box), for attention supervision."""
         questions = [split.questions[i] for i in indices]
         rows = sorted({q.image for q in questions})
         where = {row: k for k, row in enumerate(rows)}
         ids, mask = self.encode_questions([q.text for q in questions])
         answers = torch.tensor([self.answer_ids.get(q.answer, -100) for q in questions], dtype=torch.long)
         image_index = torch.tensor([where[q.image] for q in questions], dtype=torch.long)
-        return images_to_tensor(split.images[rows]), image_index, ids, mask, answers
+        cells = box_cells([q.box for q in questions], tuple(self.model.grid))
+        return images_to_tensor(split.images[rows]), image_index, ids, mask, answers, cells
 
     @torch.no_grad()
     def predict(self, split: VQASplit, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor | None, float]:
@@ -137,11 +157,11 @@ class VisualQA:
         out: dict = {"questions": len(boxed)}
         if not boxed:
             return out
-        cells = grid[0] * grid[1]
-        out["chance"] = sum(sum(on_target(c, grid, box) for c in range(cells)) / cells for _, box in boxed) / len(boxed)
-        top = attention.argmax(-1)  # (N, hops)
+        cells = box_cells([box for _, box in boxed], grid)  # (N, S): on_target of every cell
+        out["chance"] = float(cells.double().mean(dim=1).mean())
+        top = attention[[i for i, _ in boxed]].argmax(-1)  # (N, hops)
         for hop in range(attention.size(1)):
-            out[f"hop{hop + 1}"] = sum(on_target(int(top[i, hop]), grid, box) for i, box in boxed) / len(boxed)
+            out[f"hop{hop + 1}"] = float(cells.gather(1, top[:, hop : hop + 1]).double().mean())
         return out
 
 

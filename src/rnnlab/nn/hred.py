@@ -16,8 +16,7 @@ HRED (the cakechat / Serban et al. design):
   h_t = decoder RNN([y_{t-1} ; c ; p], h_{t-1}),  logits_t = W_out h_t
 so the context and the persona reach every decoder step, not just its initial state. With `persona_output`,
 the persona also shifts the output directly, logits_t += W_p p (zero at the start): what each speaker says
-more often than others, whatever the context (a speaker's own unigram, low-rank), which the decoder's input
-path learns only slowly.
+more often than others, whatever the context (a speaker's own unigram, low-rank).
 
 Response ranking (`ranking_weight` > 0, HRED only): a dual encoder (Lowe et al. 2015) beside the decoder.
 The response is read by the same utterance encoder, r = utterance encoder(response)  (N, D*H_u), and a
@@ -113,8 +112,7 @@ class HRED(nn.Module):
         self.persona = nn.Embedding(max(personas, 1), config.persona_dim) if config.persona_dim else None
         if self.persona is not None:
             # zero at the start: the model begins as the one without personas and learns what each speaker
-            # changes (torch's N(0, 1) rows fed 32 numbers of noise to every decoder step and slowed training:
-            # validation perplexity 8% behind the model without personas after 500 updates on Shakespeare)
+            # changes, instead of reading 32 numbers of N(0, 1) noise per speaker at every decoder step
             nn.init.zeros_(self.persona.weight)
         condition = config.context_hidden + config.persona_dim
         self.init = nn.Linear(condition, config.decoder_hidden * config.layers)

@@ -279,9 +279,8 @@ def evaluate_chatbot(bot: Chatbot, conversations: Sequence[Conversation], where:
             per_token.append([s / max(n, 1) for s, n in part])
             k += len(group)
         if bot.has_ranker:  # the dual encoder's scores, when the model has one
-            ranker = bot.rank_scores(cand_ctx, cand_resp, cand_persona)
-            starts = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
-            result["r_at_1_ranker"] = round(recall_at_k([ranker[k : k + len(g)] for k, g in zip(starts, groups)], 1), 4)
+            ranker = iter(bot.rank_scores(cand_ctx, cand_resp, cand_persona))  # in the order of the groups
+            result["r_at_1_ranker"] = round(recall_at_k([[next(ranker) for _ in group] for group in groups], 1), 4)
         documents = [*responses, *(" ".join(c) for c in contexts)]
         tfidf = tfidf_scores([" ".join(contexts[g[0]]) for g in groups],
                              [[responses[j] for j in g] for g in groups], documents)  # fmt: skip

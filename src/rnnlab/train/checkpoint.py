@@ -348,7 +348,7 @@ def load_model_weights(
     unexpected = [key for key in state_dict if key not in expected]
     if strict and ((missing and not allow_missing) or unexpected):
         parts = []
-        if missing:
+        if missing and not allow_missing:
             parts.append(f"missing keys {_few(missing)}")
         if unexpected:
             parts.append(f"unexpected keys {_few(unexpected)}")

@@ -183,8 +183,8 @@ class HRED(nn.Module):
             return logits
         scores = self.match(state["condition"], self.response_vectors(batch["tgt_out"]))
         if self.lexical_log_weight is not None:
-            context, response = self._tfidf(batch["turns"].flatten(1)), self._tfidf(batch["tgt_out"])
-            scores = scores + self.lexical_log_weight.exp() * context @ response.transpose(0, 1)
+            context, response = self._lexical(batch)
+            scores = scores + context @ response.transpose(0, 1)
         return logits, scores
 
     def set_idf(self, documents: Iterable[Sequence[int]]) -> None:
@@ -199,6 +199,12 @@ class HRED(nn.Module):
         idf = torch.log((1 + n) / (1 + df)) + 1
         idf[[self.pad_id, self.bos_id, self.eos_id]] = 0.0
         self.idf.copy_(idf)
+
+    def _lexical(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """TF-IDF vectors (B, V) of each row's context turns, scaled by the learned weight a, and of its
+        response: their dot product is a * cos(context, response)."""
+        context = self.lexical_log_weight.exp() * self._tfidf(batch["turns"].flatten(1))
+        return context, self._tfidf(batch["tgt_out"])
 
     def _tfidf(self, ids: Tensor) -> Tensor:
         """ids (N, L), padded -> (N, V) L2-normalised TF-IDF vectors (raw counts times idf)."""
@@ -218,8 +224,8 @@ class HRED(nn.Module):
         vectors = self.response_vectors(batch["tgt_out"])
         scores = (self.ranker(self.condition(batch)) * vectors).sum(-1)
         if self.lexical_log_weight is not None:
-            overlap = (self._tfidf(batch["turns"].flatten(1)) * self._tfidf(batch["tgt_out"])).sum(-1)
-            scores = scores + self.lexical_log_weight.exp() * overlap
+            context, response = self._lexical(batch)
+            scores = scores + (context * response).sum(-1)
         return scores
 
     def match(self, condition: Tensor, responses: Tensor) -> Tensor:

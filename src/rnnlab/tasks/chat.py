@@ -272,14 +272,15 @@ class ChatTask(TrainTask):
             self.loss_metric = None
         self.valid = valid[: config.eval.max_examples or None]
         self.train = train
-        self.batches = batches_of(train, config.batch_size)
+        # length-sorted batches are fixed once (only their order changes); random ones are drawn per epoch
+        self.batches = batches_of(train, config.batch_size) if config.batches == "length" else None
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     def train_batches(self, epoch: int):
-        if self.config.batches == "random":
+        if self.batches is None:  # batches: random
             order = shuffled_indices(len(self.train), self.config.trainer.seed, epoch)
             size = self.config.batch_size
             batches = [[self.train[i] for i in order[k : k + size]] for k in range(0, len(order), size)]

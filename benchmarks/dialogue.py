@@ -11,8 +11,10 @@ Rows (the issue's targets):
    scorer; models rank by per-token log p(response | context)) vs TF-IDF cosine of context and response;
    target R@1 >= TF-IDF + 10 points.
 3. distinct-1/2 of beam replies, plain vs MMI-reranked by a reverse model p(last turn | reply)
-   (chitchat_reverse.yaml, weight 1.0) of the 10-best of a beam of 10, through the translation noisy-channel
-   reranker; target MMI >= 1.3x plain; the replies' perplexity under the forward model is printed beside it.
+   (chitchat_reverse.yaml, weight 1.0) of the 20-best of a beam of 20 (the `chat --mmi` default), through the
+   translation noisy-channel reranker, over `--replies` test contexts; target MMI >= 1.3x plain; the replies'
+   perplexity under the forward model is printed beside it. `--mmi-sweep` adds the grid of n-best sizes and
+   weights on validation and test (n-best lists decoded once, reranked by each setting).
    With `--ranker-steps N`, more rows continue the trained models for N updates at lr 1e-3 with random
    batches (`trainer.init_from` their best checkpoints): the HRED with a dual-encoder response ranker added
    (`model.ranking_weight 1`, best checkpoint by validation R@1), ranking by it; and the single-turn model
@@ -37,11 +39,12 @@ from pathlib import Path
 import torch
 
 from rnnlab.cli import main as rnnlab
-from rnnlab.tasks.chat import load_conversations
-from rnnlab.tasks.chat_model import evaluate_chatbot, load_chatbot
+from rnnlab.tasks.chat import load_conversations, text_pairs
+from rnnlab.tasks.chat_metrics import distinct
+from rnnlab.tasks.chat_model import MMI_BEAM, evaluate_chatbot, load_chatbot
 from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights
 
-MMI_CANDIDATES = 10  # MMI reranks the 10-best of a beam of 10; plain beam is the configured beam of 5
+MMI_CANDIDATES = MMI_BEAM  # MMI reranks the 20-best of a beam of 20; plain beam is the configured beam of 5
 
 
 def train(config: str, out: Path, minutes: float, conversations: int, *extra: str, steps: int | None = None) -> Path:
@@ -67,6 +70,8 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--examples", type=int, default=1500, help="test examples for perplexity")
     parser.add_argument("--ranking-examples", type=int, default=300, help="test examples for R@1 of 1-in-10")
+    parser.add_argument("--replies", type=int, default=500, help="test contexts replied to for distinct-1/2")
+    parser.add_argument("--mmi-sweep", action="store_true", help="also MMI's n-best size x weights grid")
     parser.add_argument("--runs", default="runs/bench-dialogue")
     parser.add_argument("--json", default=None)
     parser.add_argument("--only", choices=["chitchat", "shakespeare"], default=None)
@@ -85,7 +90,7 @@ def main() -> None:
         bot = load_chatbot(run)
         bot.config.eval.max_examples = args.examples
         bot.config.eval.ranking_examples = args.ranking_examples
-        bot.config.eval.generate_examples = 150
+        bot.config.eval.generate_examples = args.replies
         start = time.time()
         result = evaluate_chatbot(bot, split_conversations, run.name, reranker, candidates)
         result["eval_seconds"] = round(time.time() - start, 1)
@@ -117,7 +122,7 @@ def main() -> None:
         # the forward model's perplexity of the MMI replies vs the plain beam's (the price of diversity)
         bot = load_chatbot(hred)
         for name, rerank in (("hred", None), ("hred+mmi", mmi)):
-            contexts = [[t.text for t in c.turns[:-1]][-bot.config.data.max_turns :] for c in test[:150]]
+            contexts = [[t.text for t in c] for c, _, _ in list(text_pairs(test, bot.config.data.max_turns))[: args.replies]]
             nbest = bot.reply(contexts, beam_size=MMI_CANDIDATES if rerank else None, n_best=MMI_CANDIDATES if rerank else 1)
             if rerank is not None:
                 nbest = rerank.rerank([c[-1] for c in contexts], nbest)
@@ -125,6 +130,10 @@ def main() -> None:
             scores = bot.score(contexts, replies)
             rows[name]["reply_ppl"] = round(math.exp(-sum(s for s, _ in scores) / max(sum(n for _, n in scores), 1)), 3)
         results["chitchat"] = rows
+        if args.mmi_sweep:
+            valid = load_conversations(bot.config.data)["valid"]
+            results["mmi_sweep"] = {split: mmi_sweep(bot, mmi, conversations, args.replies)
+                                    for split, conversations in (("valid", valid), ("test", test))}  # fmt: skip
         h, s, m = rows["hred"], rows["single"], rows["hred+mmi"]
         print(f"\n== chitchat test ({args.conversations} training conversations, "
               f"{f'{args.steps} updates' if args.steps else f'{args.minutes} min'} per model)")
@@ -149,6 +158,17 @@ def main() -> None:
               f"{m['distinct_2'] / max(h['distinct_2'], 1e-9):.2f}x (target >= 1.3x)")  # fmt: skip
         for sample in h.get("samples", []):
             print(f"  > {sample['context']}\n  < {sample['reply']}\n  (reference: {sample['reference']})")
+        for split, grid in results.get("mmi_sweep", {}).items():
+            plain = grid.pop("plain")
+            print(f"\n== MMI grid, {split} ({args.replies} contexts): plain beam distinct-1/2 {plain['distinct_1']:.3f} / "
+                  f"{plain['distinct_2']:.3f}, reply ppl {plain['reply_ppl']:.2f}, {plain['length']:.1f} pieces")  # fmt: skip
+            print(f"{'n-best':>6} {'w_rev':>5} {'w_len':>5} {'dist-1':>14} {'dist-2':>14} {'reply ppl':>9} {'pieces':>6}")
+            for row in grid.values():
+                print(f"{row['n_best']:>6} {row['reverse']:>5} {row['length']:>5} "
+                      f"{row['distinct_1']:>6.3f} ({row['distinct_1'] / plain['distinct_1']:.2f}x) "
+                      f"{row['distinct_2']:>6.3f} ({row['distinct_2'] / plain['distinct_2']:.2f}x) "
+                      f"{row['reply_ppl']:>9.2f} {row['pieces']:>6.1f}")  # fmt: skip
+            grid["plain"] = plain
     if args.only in (None, "shakespeare"):
         test = load_conversations(load_chatbot_config("configs/chat/shakespeare_persona.yaml").data)["test"]
         minutes = args.shakespeare_minutes or args.minutes
@@ -170,6 +190,33 @@ def main() -> None:
             print(f"with the output shift (model.persona_output) {rows['persona+out']['ppl'] / rows['no persona']['ppl']:.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def mmi_sweep(bot, reranker: NoisyChannelReranker, conversations, replies: int) -> dict:
+    """distinct-1/2, the forward model's perplexity of the chosen replies and their length for plain beam and
+    for MMI over n-best sizes x (reverse, length) weights, on the first `replies` contexts of a split. Each
+    n-best list is decoded and scored by the reverse model once; the weights only reorder it."""
+    pairs = list(text_pairs(conversations, bot.config.data.max_turns))[:replies]
+    contexts = [[t.text for t in c] for c, _, _ in pairs]
+
+    def summary(chosen) -> dict:
+        texts = [h.text for h in chosen]
+        pieces = sum(len(h.ids) for h in chosen)
+        return {"distinct_1": distinct(texts, 1), "distinct_2": distinct(texts, 2), "pieces": pieces / len(chosen),
+                "reply_ppl": math.exp(-sum(h.log_prob for h in chosen) / max(pieces, 1))}  # fmt: skip
+
+    plain = summary([h[0] for h in bot.reply(contexts, n_best=1)])
+    plain["length"] = plain.pop("pieces")
+    grid: dict = {"plain": plain}
+    for n_best in (10, 20, 30):
+        nbest = bot.reply(contexts, beam_size=n_best, n_best=n_best)
+        features = reranker.features([c[-1] for c in contexts], nbest)
+        for reverse, length in ((0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (2.0, 0.0), (1.0, 0.5), (2.0, 0.5)):
+            weights = NoisyChannelWeights(reverse=reverse, length=length)
+            chosen = [hyps[0] for hyps in reranker.order(nbest, features, weights)]
+            grid[f"{n_best}/{reverse}/{length}"] = {"n_best": n_best, "reverse": reverse, "length": length,
+                                                     **summary(chosen)}  # fmt: skip
+    return grid
 
 
 def load_chatbot_config(path: str):

@@ -75,7 +75,9 @@ class NoisyChannelReranker:
         fwd, lm, rev, length = feature
         return fwd + w.lm * lm + w.reverse * rev + w.length * length
 
-    def _order(self, nbest, feats, weights: NoisyChannelWeights):
+    def order(self, nbest, feats, weights: NoisyChannelWeights):
+        """n-best lists reordered by the weighted sum of their precomputed `features` (a grid search scores
+        them once and reorders per setting)."""
         result = []
         for hyps, fs in zip(nbest, feats):
             scored = [(self._combine(f, weights), h) for f, h in zip(fs, hyps)]
@@ -85,7 +87,7 @@ class NoisyChannelReranker:
 
     def rerank(self, sources: Sequence[str], nbest: Sequence[Sequence], weights: NoisyChannelWeights | None = None):
         """n-best lists reordered by the combined score (each hypothesis' `score` replaced by it)."""
-        return self._order(nbest, self.features(sources, nbest), weights or self.weights)
+        return self.order(nbest, self.features(sources, nbest), weights or self.weights)
 
     def tune(self, sources: Sequence[str], references: Sequence[str], nbest: Sequence[Sequence],
              target_language: str = "en") -> tuple[NoisyChannelWeights, float]:  # fmt: skip
@@ -98,7 +100,7 @@ class NoisyChannelReranker:
         best: tuple[float, NoisyChannelWeights] | None = None
         for lm_w, rev_w, len_w in itertools.product(lm_grid, rev_grid, LENGTH_GRID):
             weights = NoisyChannelWeights(lm_w, rev_w, len_w)
-            top = [hyps[0].text for hyps in self._order(nbest, feats, weights)]
+            top = [hyps[0].text for hyps in self.order(nbest, feats, weights)]
             bleu = corpus_scores(top, references, target_language)["bleu"]
             if best is None or bleu > best[0] + 1e-9:
                 best = (bleu, weights)

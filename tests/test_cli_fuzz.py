@@ -441,6 +441,7 @@ ROWS: list[tuple[str, str]] = [
      "nan.npz: sequence 1: point 2 has a NaN"),
     ("train handwriting --data.max_points 1", "data.max_points: expected an integer from 2 to 100,000"),
     ("train handwriting --model.mixtures 0", "model.mixtures: expected an integer from 1"),
+    ("train handwriting --input_noise -0.1", "input_noise: expected a standard deviation in [0, 10]"),
     ("train handwriting --data.train x.npz", "data.train is read only with data.dataset: files"),
     ("inspect tree {tree} '[MAX 2 9'", "the tree: unbalanced brackets"),
     ("inspect tree {tree} '[SM 1 2 ]' --out tree.png", "expected an .svg file"),

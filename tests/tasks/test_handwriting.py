@@ -296,3 +296,16 @@ def test_a_model_of_single_characters_writes_a_longer_text_one_character_at_a_ti
     parts = [writer.write(c, bias=1.0, seed=i, max_points=10)[0] for i, c in enumerate("abc")]
     assert len(s3) == sum(len(p) for p in parts) and phi.shape == (len(s3), 3) and monotone(phi)
     assert s3[:, 2].sum() == sum(p[:, 2].sum() for p in parts)  # the same strokes, placed side by side
+
+
+def test_input_noise_moves_the_offsets_only_and_only_in_training():
+    from rnnlab.tasks.handwriting import HandwritingConfig, noisy_offsets
+
+    torch.manual_seed(0)
+    inputs = torch.cat([torch.tensor([[[0.0, 0.0, 1.0]]]).expand(4, 1, 3), torch.randn(4, 50, 3)], dim=1)
+    noisy = noisy_offsets(inputs, 0.5)
+    assert torch.equal(noisy[:, 0], inputs[:, 0]) and torch.equal(noisy[..., 2], inputs[..., 2])  # start, pen bits
+    moved = (noisy - inputs)[:, 1:, :2]
+    assert moved.std().item() == pytest.approx(0.5, rel=0.1) and moved.mean().abs().item() < 0.1
+    with pytest.raises(ValueError, match="input_noise"):
+        HandwritingConfig(input_noise=-1.0)

@@ -45,7 +45,7 @@ from rnnlab.train import EpochBatches, StepOutput, TrainerConfig, TrainSetup, Tr
 import rnnlab.data.handwriting_sets  # noqa: F401  isort: skip
 
 __all__ = ["DESCRIPTOR", "HandwritingConfig", "HandwritingDataConfig", "HandwritingTask", "build", "encode_batch",
-           "load_splits", "sequence_nll"]  # fmt: skip
+           "load_splits", "noisy_offsets", "sequence_nll"]  # fmt: skip
 
 TASK = "handwriting"
 
@@ -76,12 +76,17 @@ class HandwritingConfig:
     trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(metric="loss", mode="min", clip_grad_norm=5.0,
                                                                          max_epochs=30))  # fmt: skip
     end_weight: float = 1.0  # weight of the end-of-writing BCE next to the NLL (not part of the NLL)
+    # std of Gaussian noise added to the input offsets in training (normalised units; the targets stay clean):
+    # written alone, the model reads its own imperfect points, so it learns not to trust its past exactly
+    input_noise: float = 0.0
     batch_size: int = 32
     eval_batch_size: int = 64
     output_dir: str = "runs/handwriting"
 
     def __post_init__(self) -> None:
         require(0 <= self.end_weight <= 100, "end_weight", "a number in [0, 100]", self.end_weight)
+        require(isinstance(self.input_noise, (int, float)) and 0 <= self.input_noise <= 10, "input_noise",
+                "a standard deviation in [0, 10] (normalised offsets; 0: off)", self.input_noise)  # fmt: skip
         require(1 <= self.batch_size <= 4096, "batch_size", "an integer from 1 to 4096", self.batch_size)
         require(1 <= self.eval_batch_size <= 4096, "eval_batch_size", "an integer from 1 to 4096", self.eval_batch_size)
         require(self.trainer.metric == "loss", "trainer.metric", "loss (the NLL per point)", self.trainer.metric)
@@ -140,6 +145,13 @@ def encode_batch(items: list[StrokeSequence], stats: StrokeStats, alphabet: Alph
     return inputs, targets, mask, text, text_mask
 
 
+def noisy_offsets(inputs: torch.Tensor, std: float) -> torch.Tensor:
+    """inputs (B, T, 3) with N(0, std^2) added to every offset (dx, dy) but the start point's; pen bits kept."""
+    noise = torch.randn_like(inputs[..., :2]) * std
+    noise[:, 0] = 0.0  # the (0, 0, 1) start point is not a pen position
+    return torch.cat([inputs[..., :2] + noise, inputs[..., 2:]], dim=-1)
+
+
 def sequence_nll(model: torch.nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(NLL per sequence (B,) in normalised nats, end BCE summed over points, points per sequence (B,))."""
     inputs, targets, mask, text, text_mask = batch
@@ -175,6 +187,8 @@ class HandwritingTask(TrainTask):
         return encode_batch([self.splits["train"][i] for i in indices], self.writer.stats, self.writer.alphabet)
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        if self.config.input_noise > 0:
+            batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
         nll, end_loss, lengths = sequence_nll(model, batch)
         points = lengths.sum()
         return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))

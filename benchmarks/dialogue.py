@@ -22,7 +22,9 @@ Rows (the issue's targets):
    the ranker's best checkpoint goes on for M updates with the TF-IDF term (`model.ranking_tfidf true`).
 4. Shakespeare (shakespeare_persona.yaml): reference perplexity with the speaker embedding vs the same HRED
    without it (persona_dim 0); with `--persona-output`, also with the speaker shifting the output scores
-   (model.persona_output).
+   (model.persona_output). And the persona model itself, on validation and test, told the true speaker, no
+   speaker (id 0, the row trained on the rare speakers' turns) or a random known speaker: what the speaker
+   it is told is worth to it, with the same weights (two trainings differ by their seed's noise too).
 
 Every model trains through `rnnlab train` for `--minutes` (best checkpoint by validation perplexity) on the
 first `--conversations` training conversations. One torch thread.
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import time
 from pathlib import Path
 
@@ -180,14 +183,23 @@ def main() -> None:
             output = train("configs/chat/shakespeare_persona.yaml", runs / "persona-output", minutes, 10**6,
                            "--model.persona_output", "true", steps=args.steps)  # fmt: skip
             rows["persona+out"] = evaluate(output, test)
+        splits = load_conversations(load_chatbot(with_p).config.data)
+        rows["ablation"] = {split: persona_ablation(load_chatbot(with_p), splits[split]) for split in ("valid", "test")}
         results["shakespeare"] = rows
         budget = f"{args.steps} updates (at most {minutes:g} min)" if args.steps else f"{minutes:g} min"
         print(f"\n== shakespeare-dialogue test (scenes; {budget} per model)")
         for name, row in rows.items():
-            print(f"{name:<11} ref ppl {row['ppl']:.2f}   R@1 {row.get('r_at_1', 0):.3f}")
+            if name != "ablation":
+                print(f"{name:<11} ref ppl {row['ppl']:.2f}   R@1 {row.get('r_at_1', 0):.3f}")
         print(f"persona / no persona = {rows['persona']['ppl'] / rows['no persona']['ppl']:.3f}")
         if "persona+out" in rows:
             print(f"with the output shift (model.persona_output) {rows['persona+out']['ppl'] / rows['no persona']['ppl']:.3f}")
+        print("the persona model told ...     ref ppl (all examples / those with a known speaker)")
+        for split, ablation in rows["ablation"].items():
+            for told, (ppl, known) in ablation.items():
+                print(f"  {split:<6} {told:<22} {ppl:8.2f} / {known:8.2f}")
+            true, none = ablation["the true speaker"], ablation["no speaker"]
+            print(f"  {split:<6} true / none = {true[0] / none[0]:.3f} / {true[1] / none[1]:.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -217,6 +229,29 @@ def mmi_sweep(bot, reranker: NoisyChannelReranker, conversations, replies: int) 
             grid[f"{n_best}/{reverse}/{length}"] = {"n_best": n_best, "reverse": reverse, "length": length,
                                                      **summary(chosen)}  # fmt: skip
     return grid
+
+
+def persona_ablation(bot, conversations) -> dict[str, tuple[float, float]]:
+    """Reference perplexity of a persona model told the true speaker of each response, no speaker, or a
+    random known speaker (seeded): (over every example, over those whose speaker the model knows)."""
+    from rnnlab.tasks.chat import NO_PERSONA
+
+    pairs = list(text_pairs(conversations, bot.config.data.max_turns))
+    contexts, responses = [[t.text for t in c] for c, _, _ in pairs], [r.text for _, r, _ in pairs]
+    true = [bot.personas[bot.persona_ids.get(r.speaker or "", 0)] for _, r, _ in pairs]
+    true = [None if p == NO_PERSONA else p for p in true]
+    known = [i for i, p in enumerate(true) if p]
+    rng = random.Random(0)
+    shuffled = [rng.choice([true[i] for i in known]) if p else None for p in true]
+
+    def ppl(scores) -> float:
+        return math.exp(-sum(s for s, _ in scores) / max(sum(n for _, n in scores), 1))
+
+    result = {}
+    for told, personas in (("the true speaker", true), ("no speaker", [None] * len(true)), ("a random speaker", shuffled)):
+        scores = bot.score(contexts, responses, personas)
+        result[told] = (round(ppl(scores), 3), round(ppl([scores[i] for i in known]), 3))
+    return result
 
 
 def load_chatbot_config(path: str):

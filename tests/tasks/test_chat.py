@@ -164,6 +164,17 @@ def test_train_eval_chat_cli(tmp_path: Path, monkeypatch, capsys) -> None:
     assert main(["chat", str(run), "--input", str(bad)]) == 2
     assert "bad.jsonl:2" in capsys.readouterr().err
     assert main(["chat", str(run), "hello", "--method", "greedy", "--n-best", "2"]) == 2
+    # --mmi: a beam of MMI_BEAM, all of it reranked by the reverse model (here the model itself, with a warning)
+    from rnnlab.tasks.chat_model import MMI_BEAM, Chatbot
+
+    seen = []
+    reply = Chatbot.reply
+    monkeypatch.setattr(Chatbot, "reply", lambda self, *a, **k: seen.append(k) or reply(self, *a, **k))
+    assert main(["chat", str(run), "hello there", "--mmi", str(run), "--n-best", "3", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert seen[0]["beam_size"] == MMI_BEAM and seen[0]["n_best"] == MMI_BEAM
+    scores = [c["score"] for c in json.loads(captured.out)["candidates"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True) and "not trained with reverse" in captured.err
 
 
 def test_sessions_are_bounded(monkeypatch) -> None:

@@ -327,6 +327,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
 #: plain beam's with a 10-best, 1.40x with a 20-best; Li et al. 2016 rerank a 200-best)
 MMI_BEAM = 20
 
+
 @dataclass
 class ChatOptions:
     conversation: str = field(default="default", metadata={"help": "which conversation messages belong to (a server keeps one per id)"})  # fmt: skip

@@ -298,7 +298,7 @@ def test_a_model_of_single_characters_writes_a_longer_text_one_character_at_a_ti
     assert s3[:, 2].sum() == sum(p[:, 2].sum() for p in parts)  # the same strokes, placed side by side
 
 
-def test_input_noise_moves_the_offsets_only_and_only_in_training():
+def test_input_noise_moves_the_offsets_only():
     from rnnlab.tasks.handwriting import HandwritingConfig, noisy_offsets
 
     torch.manual_seed(0)

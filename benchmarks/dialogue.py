@@ -183,8 +183,9 @@ def main() -> None:
             output = train("configs/chat/shakespeare_persona.yaml", runs / "persona-output", minutes, 10**6,
                            "--model.persona_output", "true", steps=args.steps)  # fmt: skip
             rows["persona+out"] = evaluate(output, test)
-        splits = load_conversations(load_chatbot(with_p).config.data)
-        rows["ablation"] = {split: persona_ablation(load_chatbot(with_p), splits[split]) for split in ("valid", "test")}
+        persona_bot = load_chatbot(with_p)
+        splits = load_conversations(persona_bot.config.data)
+        rows["ablation"] = {split: persona_ablation(persona_bot, splits[split]) for split in ("valid", "test")}
         results["shakespeare"] = rows
         budget = f"{args.steps} updates (at most {minutes:g} min)" if args.steps else f"{minutes:g} min"
         print(f"\n== shakespeare-dialogue test (scenes; {budget} per model)")

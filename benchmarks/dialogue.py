@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 from pathlib import Path
@@ -42,7 +41,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.cli import main as rnnlab
-from rnnlab.tasks.chat import load_conversations, text_pairs
+from rnnlab.tasks.chat import load_conversations, perplexity, text_pairs
 from rnnlab.tasks.chat_metrics import distinct
 from rnnlab.tasks.chat_model import MMI_BEAM, evaluate_chatbot, load_chatbot
 from rnnlab.tasks.noisy_channel import NoisyChannelReranker, NoisyChannelWeights
@@ -131,7 +130,7 @@ def main() -> None:
                 nbest = rerank.rerank([c[-1] for c in contexts], nbest)
             replies = [h[0].text or "." for h in nbest]
             scores = bot.score(contexts, replies)
-            rows[name]["reply_ppl"] = round(math.exp(-sum(s for s, _ in scores) / max(sum(n for _, n in scores), 1)), 3)
+            rows[name]["reply_ppl"] = round(perplexity(scores), 3)
         results["chitchat"] = rows
         if args.mmi_sweep:
             valid = load_conversations(bot.config.data)["valid"]
@@ -216,7 +215,7 @@ def mmi_sweep(bot, reranker: NoisyChannelReranker, conversations, replies: int) 
         texts = [h.text for h in chosen]
         pieces = sum(len(h.ids) for h in chosen)
         return {"distinct_1": distinct(texts, 1), "distinct_2": distinct(texts, 2), "pieces": pieces / len(chosen),
-                "reply_ppl": math.exp(-sum(h.log_prob for h in chosen) / max(pieces, 1))}  # fmt: skip
+                "reply_ppl": perplexity([(h.log_prob, len(h.ids)) for h in chosen])}  # fmt: skip
 
     plain = summary([h[0] for h in bot.reply(contexts, n_best=1)])
     plain["length"] = plain.pop("pieces")
@@ -245,13 +244,10 @@ def persona_ablation(bot, conversations) -> dict[str, tuple[float, float]]:
     rng = random.Random(0)
     shuffled = [rng.choice([true[i] for i in known]) if p else None for p in true]
 
-    def ppl(scores) -> float:
-        return math.exp(-sum(s for s, _ in scores) / max(sum(n for _, n in scores), 1))
-
     result = {}
     for told, personas in (("the true speaker", true), ("no speaker", [None] * len(true)), ("a random speaker", shuffled)):
         scores = bot.score(contexts, responses, personas)
-        result[told] = (round(ppl(scores), 3), round(ppl([scores[i] for i in known]), 3))
+        result[told] = (round(perplexity(scores), 3), round(perplexity([scores[i] for i in known]), 3))
     return result
 
 

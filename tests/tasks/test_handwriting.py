@@ -309,3 +309,69 @@ def test_input_noise_moves_the_offsets_only():
     assert moved.std().item() == pytest.approx(0.5, rel=0.1) and moved.mean().abs().item() < 0.1
     with pytest.raises(ValueError, match="input_noise"):
         HandwritingConfig(input_noise=-1.0)
+
+
+def test_the_gated_window_reads_as_much_as_its_gate_and_keeps_the_shape():
+    torch.manual_seed(0)
+    net = HandwritingNet(HandwritingNetConfig(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=3,
+                                              char_embedding=4, gated_window=True), alphabet_size=6)  # fmt: skip
+    h = torch.randn(5, 8)
+    alpha, beta, step = net.window_params(h)
+    gate = torch.sigmoid(net.window(h)[:, 9])
+    assert torch.allclose(alpha.sum(-1), gate, atol=1e-6) and (beta > 0).all() and (step > 0).all()
+    # turning the gate down scales phi and leaves its argmax where it was
+    kappa = torch.tensor([[0.4, 1.7, 2.2]]).expand(5, 3)
+    full = soft_window(alpha / gate.unsqueeze(-1), beta, kappa, 4)
+    assert torch.allclose(soft_window(alpha, beta, kappa, 4), full * gate.unsqueeze(-1), atol=1e-6)
+    text, mask = torch.tensor([[2, 3, 4, 5]]), torch.ones(1, 4)
+    _, _, phi = net(torch.randn(1, 20, 3), text, mask)
+    assert phi.shape == (1, 20, 4) and float(phi.detach().sum(-1).max()) <= 3.0  # each Gaussian's peak is <= its weight
+    points, _ = net.write(text, mask, max_points=8, generator=torch.Generator().manual_seed(0))
+    assert 1 <= len(points[0]) <= 8
+    with pytest.raises(ValueError, match="gated_window"):
+        HandwritingNetConfig(gated_window=True, normalized_window=True)
+
+
+@pytest.mark.parametrize("conditional", [True, False])
+def test_the_pen_position_input_is_the_running_sum_and_writing_feeds_the_same(conditional):
+    torch.manual_seed(0)
+    net = HandwritingNet(HandwritingNetConfig(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=2,
+                                              char_embedding=4, conditional=conditional, position_input=True),
+                         alphabet_size=6)  # fmt: skip
+    net.set_position_frame((1.0, -2.0), (2.0, 4.0), (10.0, 5.0))
+    inputs = torch.cat([torch.tensor([[[0.0, 0.0, 1.0]]]), torch.randn(1, 6, 3)], dim=1)
+    raw = inputs[..., :2] * torch.tensor([2.0, 4.0]) + torch.tensor([1.0, -2.0])  # de-normalised offsets
+    raw[:, 0] = 0  # the start point is no offset
+    expected = raw.cumsum(1) / torch.tensor([2.0, 4.0]) / torch.tensor([10.0, 5.0])
+    assert torch.allclose(net.pen_positions(inputs), expected, atol=1e-6)
+    # what the net saw while writing equals a teacher-forced pass over what it wrote
+    text, mask = (torch.tensor([[2, 3]]), torch.ones(1, 2)) if conditional else (None, None)
+    seen = []
+    hook = net.head.register_forward_hook(lambda module, args, out: seen.append(out.mu.reshape(-1, 2, 2)))
+    points, _ = net.write(text, mask, max_points=10, bias=0.5, generator=torch.Generator().manual_seed(1),
+                          window_stop=False)  # fmt: skip
+    hook.remove()
+    written = points[0].unsqueeze(0)
+    forced = torch.cat([torch.tensor([[[0.0, 0.0, 1.0]]]), written[:, :-1]], dim=1)
+    params, _, _ = net(forced, text, mask)
+    assert torch.allclose(params.mu[0], torch.cat(seen)[: written.shape[1]], atol=1e-5)
+    state = net.state_dict()
+    assert torch.equal(state["position_frame"], net.position_frame)  # saved with the weights
+    assert "position_frame" not in HandwritingNet(HandwritingNetConfig(), alphabet_size=6).state_dict()
+
+
+def test_a_model_with_pen_positions_trains_saves_its_frame_and_writes(tmp_path, capsys):
+    from rnnlab.tasks.handwriter import load_handwriter
+
+    data = letters_npz(tmp_path / "letters.npz")
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "handwriting", "--data.dataset", "files", "--data.train", data, *TINY,
+            "--model.position_input", "true", "--model.gated_window", "true", "--input_noise", "0.2",
+            "--trainer.max_steps", "3", "--trainer.max_epochs", "null", *QUIET, "--output_dir", run)  # fmt: skip
+    writer = load_handwriter(run / "last")
+    frame = writer.model.position_frame
+    drift = [m / s for m, s in zip(writer.stats.mean, writer.stats.std)]
+    assert torch.allclose(frame[0], torch.tensor(drift)) and (frame[1] > 0).all() and (frame[1] != 1).all()
+    lines = run_cli(capsys, "write", run / "last", "abc", "--seed", "1", "--max-points", "30", "--json", "--out",
+                    tmp_path / "art").splitlines()  # fmt: skip
+    assert 1 <= json.loads(lines[0])["points"] <= 30

@@ -41,14 +41,23 @@ class HandwritingNetConfig:
     # phi normalised over the characters (a softmax of its logarithm), so the window always reads one unit of
     # text: Graves' window can be switched off (all alpha near 0), and then its argmax wanders over near-zeros
     normalized_window: bool = False
+    # alpha_k = g * softmax(a)_k: one gate g in (0, 1) says how much the window reads, the mixture weights (which
+    # sum to 1) say where. Graves' alphas are free, so a turned-down window's argmax is over whichever
+    # near-zero component is left; the gate turns the window down without changing its shape
+    gated_window: bool = False
     char_embedding: int = 32  # size of each character's vector c_u
     dropout: float = 0.0  # between stacked layers
+    # also feed the pen's position (the running sum of the offsets so far) at every step: the net then sees
+    # where the pen is, instead of having to add up ~100 offsets itself to know where the next stroke starts
+    position_input: bool = False
 
     def __post_init__(self) -> None:
         require_sizes(self, "hidden_size mixtures window_mixtures char_embedding")
         require_sizes(self, "num_layers", high=MAX_LAYERS)
         require_fractions(self, "dropout")
         require(self.mixtures <= 1000, "mixtures", "an integer from 1 to 1000", self.mixtures)
+        require(not (self.gated_window and self.normalized_window), "gated_window",
+                "false when normalized_window is true (normalising divides the gate out)", self.gated_window)  # fmt: skip
 
 
 def soft_window(alpha: torch.Tensor, beta: torch.Tensor, kappa: torch.Tensor, positions: int,
@@ -73,26 +82,55 @@ class HandwritingNet(nn.Module):
         self.config = config
         h, e = config.hidden_size, config.char_embedding if config.conditional else 0
         self.window_size = e
+        point = 5 if config.position_input else 3  # (dx, dy, pen) [+ (x, y)]
+        if config.position_input:
+            # offset mean / std per axis (normalised offset + drift = raw offset / std) and the scale that makes
+            # positions about unit-sized; set from the training data by `set_position_frame`, saved with the net
+            self.register_buffer("position_frame", torch.tensor([[0.0, 0.0], [1.0, 1.0]]))
         if config.conditional:
             self.embed = nn.Embedding(alphabet_size, e)
-            self.first = nn.LSTMCell(3 + e, h)
-            self.window = nn.Linear(h, 3 * config.window_mixtures)
+            self.first = nn.LSTMCell(point + e, h)
+            k = config.window_mixtures
+            self.window = nn.Linear(h, 3 * k + (1 if config.gated_window else 0))
             with torch.no_grad():  # start with small forward steps of the centres (about 0.05 character)
-                self.window.bias[2 * config.window_mixtures :].fill_(-3.0)
-            upper_input = 3 + h + e
+                self.window.bias[2 * k : 3 * k].fill_(-3.0)
+            upper_input = point + h + e
             self.upper = nn.LSTM(upper_input, h, config.num_layers - 1, batch_first=True,
                                  dropout=config.dropout if config.num_layers > 2 else 0.0) if config.num_layers > 1 else None  # fmt: skip
         else:
-            self.lstm = nn.LSTM(3, h, config.num_layers, batch_first=True,
+            self.lstm = nn.LSTM(point, h, config.num_layers, batch_first=True,
                                 dropout=config.dropout if config.num_layers > 1 else 0.0)  # fmt: skip
         self.head = MixtureDensityHead(h + e, config.mixtures)
         self.end = nn.Linear(h + e, 1)
 
+    # ------------------------------------------------------------------------------------- pen position
+    def set_position_frame(self, offset_mean: tuple[float, float], offset_std: tuple[float, float],
+                           position_std: tuple[float, float]) -> None:  # fmt: skip
+        """The data's offset mean and std per axis (raw units) and the std of the pen's positions in units of
+        offset std: positions are fed divided by it (about unit-sized)."""
+        drift = [m / s for m, s in zip(offset_mean, offset_std)]
+        self.position_frame.copy_(torch.tensor([drift, [1.0 / max(p, 1e-6) for p in position_std]]))
+
+    def pen_positions(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, T, 2): the pen's position after each step's input point, in offset stds over the position
+        scale: the running sum of the de-normalised offsets, the (0, 0, 1) start at t = 0 counting as none."""
+        steps = inputs[..., :2] + self.position_frame[0]
+        steps = torch.cat([torch.zeros_like(steps[:, :1]), steps[:, 1:]], dim=1)
+        return steps.cumsum(1) * self.position_frame[1]
+
+    def _with_positions(self, inputs: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+        if not self.config.position_input:
+            return inputs
+        return torch.cat([inputs, self.pen_positions(inputs) if positions is None else positions], dim=-1)
+
     # -------------------------------------------------------------------------------------- training pass
-    def forward(self, inputs: torch.Tensor, text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None):
+    def forward(self, inputs: torch.Tensor, text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
+                positions: torch.Tensor | None = None):  # fmt: skip
         """inputs (B, T, 3): the previous point of each step (a (0, 0, 1) start first); text (B, U) ids with
-        text_mask (B, U) for a conditional net. Returns (MixtureParams of (B, T, ...), end logits (B, T),
-        phi (B, T, U) or None)."""
+        text_mask (B, U) for a conditional net; positions (B, T, 2) for a net with `position_input` (default:
+        `pen_positions(inputs)`). Returns (MixtureParams of (B, T, ...), end logits (B, T), phi (B, T, U) or
+        None)."""
+        inputs = self._with_positions(inputs, positions)
         if not self.config.conditional:
             out, _ = self.lstm(inputs)
             return self.head(out), self.end(out).squeeze(-1), None
@@ -113,13 +151,24 @@ class HandwritingNet(nn.Module):
         hs, ws, phis = [], [], []
         for t in range(inputs.shape[1]):
             h, c = self.first(torch.cat([inputs[:, t], window], dim=-1), (h, c))
-            a, beta, k = torch.exp(self.window(h).clamp(max=10.0)).chunk(3, dim=-1)
+            a, beta, k = self.window_params(h)
             kappa = kappa + k
             phi = soft_window(a, beta, kappa, text.shape[1], mask, self.config.normalized_window)
             window = torch.bmm(phi.unsqueeze(1), chars).squeeze(1)
             hs.append(h), ws.append(window), phis.append(phi)
         self._last_state = (h, c, kappa, window)
         return torch.stack(hs, 1), torch.stack(ws, 1), torch.stack(phis, 1)
+
+    def window_params(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(alpha, beta, kappa step), each (B, K), from the first layer's output h (B, H)."""
+        k = self.config.window_mixtures
+        raw = self.window(h)
+        beta, step = torch.exp(raw[:, k : 3 * k].clamp(max=10.0)).chunk(2, dim=-1)
+        if self.config.gated_window:
+            alpha = torch.sigmoid(raw[:, 3 * k :]) * torch.softmax(raw[:, :k], dim=-1)
+        else:
+            alpha = torch.exp(raw[:, :k].clamp(max=10.0))
+        return alpha, beta, step
 
     def initial_state(self, batch: int, device) -> tuple:
         h = torch.zeros(batch, self.config.hidden_size, device=device)
@@ -138,6 +187,7 @@ class HandwritingNet(nn.Module):
         device = next(self.parameters()).device
         rows = text.shape[0] if text is not None else batch
         point = torch.tensor([[0.0, 0.0, 1.0]], device=device).repeat(rows, 1)
+        position = torch.zeros(rows, 2, device=device)  # raw offsets summed, in offset stds
         upper_state = lstm_state = first_state = None
         if self.config.conditional:
             first_state = self.initial_state(rows, device)
@@ -147,6 +197,10 @@ class HandwritingNet(nn.Module):
         finished_at = torch.full((rows,), max_points, device=device)
         for t in range(max_points):
             x = point.unsqueeze(1)
+            if self.config.position_input:
+                if t > 0:
+                    position = position + point[:, :2] + self.position_frame[0]
+                x = torch.cat([x, (position * self.position_frame[1]).unsqueeze(1)], dim=-1)
             if self.config.conditional:
                 h1, window, phi = self._first_layer(x, text, text_mask.float(), first_state)
                 first_state = self._last_state
@@ -157,7 +211,7 @@ class HandwritingNet(nn.Module):
                 phis.append(phi[:, 0])
                 # Graves' end: the window weighs the position after the last character most
                 kappa = first_state[2]
-                a, beta = torch.exp(self.window(first_state[0]).clamp(max=10.0)).chunk(3, dim=-1)[:2]
+                a, beta, _ = self.window_params(first_state[0])
                 past = (a * torch.exp(-beta * (kappa - lengths.unsqueeze(-1).float()) ** 2)).sum(-1)
                 on_text = soft_window(a, beta, kappa, text.shape[1], text_mask.float()).max(-1).values
                 window_done = (past > on_text) & window_stop

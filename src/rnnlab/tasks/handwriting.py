@@ -22,6 +22,7 @@ import json
 import random
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -145,6 +146,12 @@ def encode_batch(items: list[StrokeSequence], stats: StrokeStats, alphabet: Alph
     return inputs, targets, mask, text, text_mask
 
 
+def position_spread(sequences: list[StrokeSequence], stats: StrokeStats) -> tuple[float, float]:
+    """The std per axis of the pen's positions over all points of `sequences`, in offset stds."""
+    positions = np.concatenate([np.cumsum(s.points[:, :2], axis=0) for s in sequences]).astype(np.float64)
+    return tuple(float(max(p, 1e-6)) for p in positions.std(axis=0) / np.array(stats.std))
+
+
 def noisy_offsets(inputs: torch.Tensor, std: float) -> torch.Tensor:
     """inputs (B, T, 3) with N(0, std^2) added to every offset (dx, dy) but the start point's; pen bits kept."""
     noise = torch.randn_like(inputs[..., :2]) * std
@@ -152,10 +159,12 @@ def noisy_offsets(inputs: torch.Tensor, std: float) -> torch.Tensor:
     return torch.cat([inputs[..., :2] + noise, inputs[..., 2:]], dim=-1)
 
 
-def sequence_nll(model: torch.nn.Module, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(NLL per sequence (B,) in normalised nats, end BCE summed over points, points per sequence (B,))."""
+def sequence_nll(model: torch.nn.Module, batch, positions: torch.Tensor | None = None,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """(NLL per sequence (B,) in normalised nats, end BCE summed over points, points per sequence (B,)).
+    positions: the pen positions to feed a net with `position_input` (default: from the inputs)."""
     inputs, targets, mask, text, text_mask = batch
-    params, end_logit, _ = model(inputs, text, text_mask)
+    params, end_logit, _ = model(inputs, text, text_mask, positions=positions)
     log_p = mixture_log_likelihood(params, targets) * mask
     lengths = mask.sum(1)
     ends = F.one_hot(lengths.long() - 1, mask.shape[1]).float()
@@ -187,9 +196,12 @@ class HandwritingTask(TrainTask):
         return encode_batch([self.splits["train"][i] for i in indices], self.writer.stats, self.writer.alphabet)
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        positions = None
         if self.config.input_noise > 0:
+            if self.config.model.position_input:  # where the pen really is: the noise stands for a slip, not a drift
+                positions = model.pen_positions(batch[0])
             batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
-        nll, end_loss, lengths = sequence_nll(model, batch)
+        nll, end_loss, lengths = sequence_nll(model, batch, positions)
         points = lengths.sum()
         return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
 
@@ -219,6 +231,8 @@ def build(config: HandwritingConfig) -> TrainSetup:
     alphabet = Alphabet.build(s.text for s in train) if config.model.conditional else None
     torch.manual_seed(config.trainer.seed)
     model = HandwritingNet(config.model, len(alphabet) if alphabet else 1)
+    if config.model.position_input:
+        model.set_position_frame(stats.mean, stats.std, position_spread(train, stats))
     writer = Handwriter(model, stats, alphabet, config)
     task = HandwritingTask(config, writer, splits)
     parameters = sum(p.numel() for p in model.parameters())

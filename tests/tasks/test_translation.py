@@ -3,6 +3,7 @@ eval through the CLI, sacrebleu scores, noisy-channel reranking."""
 
 from __future__ import annotations
 
+import json
 import struct
 import warnings
 from dataclasses import dataclass
@@ -265,3 +266,21 @@ def test_tiny_translation_api_train_returns_summary(tmp_path):
     assert sorted(p.name for p in (tmp_path / "r" / "best").iterdir()) == [
         "config.json", "manifest.json", "model.safetensors", "src.model", "tgt.model",
     ]  # fmt: skip
+
+
+def test_fine_tuning_on_other_pairs_keeps_the_vocabulary_of_init_from(trained, tmp_path, capsys):
+    # other pairs (numbers only) would train another sentencepiece model; init_from's weights need its own
+    other = tmp_path / "numbers.tsv"
+    numbers = [(s, t) for s, t in toy_pairs(200, 7) if "rot" not in s and "blau" not in s]
+    other.write_text("".join(f"{s}\t{t}\n" for s, t in numbers), encoding="utf-8")
+    config = json.loads((trained / "run" / "best" / "config.json").read_text())["config"]
+    overrides = [f"output_dir={tmp_path / 'tuned'}", "data.dataset=files", f"data.train={other}", f"data.valid={other}",
+                 "data.test=null", "data.max_len=12", "vocab.size=40", "model.embed_dim=16", "model.hidden_size=16",
+                 "model.attention=dot", "model.dropout=0.0", "batch_size=16", "eval_bleu_sentences=0",
+                 "trainer.max_steps=2", "trainer.progress=false", "trainer.plot=false",
+                 f"trainer.init_from={trained / 'run' / 'best'}"]  # fmt: skip
+    assert config["vocab"]["size"] == 40
+    assert main(["train", "translate", *overrides]) == 0
+    assert "from trainer.init_from" in capsys.readouterr().err
+    assert (tmp_path / "tuned" / "best" / "spm.model").read_bytes() == (trained / "run" / "best" / "spm.model").read_bytes()
+    assert main(["train", "translate", *overrides[:-1], f"trainer.init_from={tmp_path / 'numbers.tsv'}"]) == 2

@@ -25,8 +25,8 @@ import torch
 from rnnlab.config import config_to_dict
 from rnnlab.data.pair_batches import EncodedPair, encode_pairs, length_batches, make_batch
 from rnnlab.data.parallel import Pair
-from rnnlab.data.subword import PAD_ID, SubwordVocab, build_vocabularies, vocabulary_files
-from rnnlab.errors import DataError
+from rnnlab.data.subword import PAD_ID, SubwordVocab, build_vocabularies, read_vocabularies, vocabulary_files
+from rnnlab.errors import CheckpointError, DataError
 from rnnlab.nn.seq2seq import Seq2Seq, sequence_loss
 from rnnlab.tasks.registry import TaskDescriptor, register_task
 from rnnlab.tasks.translate_verb import TRANSLATE_VERB
@@ -105,16 +105,32 @@ class TranslationTask(TrainTask):
             self.generator.set_state(state["generator"])
 
 
+def vocabularies_of(path: str) -> tuple[SubwordVocab, SubwordVocab]:
+    """(source, target) vocabularies of the translation model at `path` (a run, its best/ or last/)."""
+    from rnnlab.train import load_model_dir
+
+    try:
+        checkpoint = load_model_dir(path, TASK_NAME)
+    except CheckpointError as error:
+        raise CheckpointError(f"trainer.init_from: {error}") from None
+    return read_vocabularies(checkpoint.files, checkpoint.read_bytes)
+
+
 def build(config: TranslationConfig, splits: dict[str, list[Pair]] | None = None,
           vocabs: tuple[SubwordVocab, SubwordVocab] | None = None) -> TrainSetup:  # fmt: skip
     """The task and model of `config` for the shared Trainer (`rnnlab train`, `rnnlab.train.run.train_task`).
 
     splits: pairs per split (default: loaded from config.data); vocabs: (source, target) vocabularies to
-    reuse (default: trained on the training pairs as config.vocab says; the same for the same pairs).
+    reuse (default: those of trainer.init_from when set, else trained on the training pairs as config.vocab
+    says; the same for the same pairs).
     """
     splits = splits if splits is not None else load_pairs(config.data)
     if not splits.get("train"):
         raise DataError("no training pairs")
+    init_from = config.trainer.init_from
+    if vocabs is None and init_from is not None:
+        # the weights' ids are that model's pieces: fine-tuning it (on other pairs) keeps its vocabulary
+        vocabs = vocabularies_of(init_from)
     src_vocab, tgt_vocab = vocabs if vocabs is not None else build_vocabularies(config.vocab, splits["train"])
     train, skipped = encode_pairs(splits["train"], src_vocab, tgt_vocab, config.data.max_len)
     if not train:
@@ -124,7 +140,8 @@ def build(config: TranslationConfig, splits: dict[str, list[Pair]] | None = None
     task = TranslationTask(config, model, src_vocab, tgt_vocab, train, splits.get("valid", []))
     banner = (f"translate: {len(train)} training pairs ({skipped} longer than {config.data.max_len} tokens "
               f"skipped), {len(task.valid)} valid; vocab {len(src_vocab)} / {len(tgt_vocab)} pieces"
-              f"{' (shared)' if src_vocab is tgt_vocab else ''}")  # fmt: skip
+              f"{' (shared)' if src_vocab is tgt_vocab else ''}"
+              f"{' from trainer.init_from' if init_from is not None else ''}")  # fmt: skip
     return TrainSetup(task=task, model=model, banner=banner)
 
 

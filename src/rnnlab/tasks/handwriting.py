@@ -199,7 +199,7 @@ class HandwritingTask(TrainTask):
         positions = None
         if self.config.input_noise > 0:
             if self.config.model.position_input:  # where the pen really is: the noise stands for a slip, not a drift
-                positions = model.pen_positions(batch[0])
+                positions = self.writer.model.pen_positions(batch[0])  # the net itself: `model` may be a DDP wrapper
             batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
         nll, end_loss, lengths = sequence_nll(model, batch, positions)
         points = lengths.sum()

@@ -128,8 +128,8 @@ def build(config: TranslationConfig, splits: dict[str, list[Pair]] | None = None
     if not splits.get("train"):
         raise DataError("no training pairs")
     init_from = config.trainer.init_from
-    if vocabs is None and init_from is not None:
-        # the weights' ids are that model's pieces: fine-tuning it (on other pairs) keeps its vocabulary
+    vocab_of_init = vocabs is None and init_from is not None
+    if vocab_of_init:  # the weights' ids are that model's pieces: fine-tuning it (on other pairs) keeps them
         vocabs = vocabularies_of(init_from)
     src_vocab, tgt_vocab = vocabs if vocabs is not None else build_vocabularies(config.vocab, splits["train"])
     train, skipped = encode_pairs(splits["train"], src_vocab, tgt_vocab, config.data.max_len)
@@ -141,7 +141,7 @@ def build(config: TranslationConfig, splits: dict[str, list[Pair]] | None = None
     banner = (f"translate: {len(train)} training pairs ({skipped} longer than {config.data.max_len} tokens "
               f"skipped), {len(task.valid)} valid; vocab {len(src_vocab)} / {len(tgt_vocab)} pieces"
               f"{' (shared)' if src_vocab is tgt_vocab else ''}"
-              f"{' from trainer.init_from' if init_from is not None else ''}")  # fmt: skip
+              f"{' from trainer.init_from' if vocab_of_init else ''}")  # fmt: skip
     return TrainSetup(task=task, model=model, banner=banner)
 
 

@@ -160,6 +160,7 @@ def fx(tmp_path_factory) -> dict[str, str]:
     mt.mkdir()
     (mt / "three.de").write_text("Ein Hund.\nZwei Katzen.\nDrei Mäuse.\n", encoding="utf-8")
     (mt / "two.en").write_text("A dog.\nTwo cats.\n", encoding="utf-8")
+    (mt / "three.en").write_text("A dog.\nTwo cats.\nThree mice.\n", encoding="utf-8")  # fine: for init_from
     (mt / "gap.en").write_text("A dog.\n\nThree mice.\n", encoding="utf-8")
     (mt / "empty.en").write_text("", encoding="utf-8")
     (mt / "latin1.en").write_bytes("A dog.\nTwo cats.\nThree mice à la carte.\n".encode("latin-1"))
@@ -306,6 +307,8 @@ ROWS: list[tuple[str, str]] = [
      "--output_dir {missing}", "empty.en: empty file"),
     ("train translate --data.dataset files --data.train {mt}/three.de,{mt}/gap.en --data.valid {mt}/three.de,{mt}/gap.en "
      "--output_dir {missing}", "gap.en:2: empty target sentence"),
+    ("train translate --data.dataset files --data.train {mt}/three.de,{mt}/three.en --data.valid {mt}/three.de,{mt}/three.en "
+     "--trainer.init_from {lm} --output_dir {missing}", "not a 'translate' model"),
     ("train smt --data.dataset files --data.train {mt}/three.de,{mt}/latin1.en --data.valid {mt}/three.de,{mt}/latin1.en "
      "--output_dir {missing}", "latin1.en:3: not valid UTF-8"),
     ("translate {lm} hello --beam 0", "--beam must be an integer >= 1, got 0"),

@@ -375,3 +375,60 @@ def test_a_model_with_pen_positions_trains_saves_its_frame_and_writes(tmp_path, 
     lines = run_cli(capsys, "write", run / "last", "abc", "--seed", "1", "--max-points", "30", "--json", "--out",
                     tmp_path / "art").splitlines()  # fmt: skip
     assert 1 <= json.loads(lines[0])["points"] <= 30
+
+
+@pytest.mark.parametrize("conditional,position", [(True, True), (True, False), (False, True)])
+def test_self_feeding_none_is_teacher_forcing(conditional, position):
+    from rnnlab.nn.handwriting import SelfFeed
+
+    torch.manual_seed(0)
+    net = HandwritingNet(HandwritingNetConfig(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=2,
+                                              char_embedding=4, conditional=conditional, position_input=position),
+                         alphabet_size=6)  # fmt: skip
+    if position:
+        net.set_position_frame((0.5, -1.0), (2.0, 4.0), (10.0, 5.0))
+    inputs = torch.cat([torch.tensor([[0.0, 0.0, 1.0]]).expand(3, 1, 3), torch.randn(3, 9, 3)], dim=1)
+    text, mask = torch.tensor([[2, 3], [4, 5], [2, 5]]), torch.ones(3, 2)
+    params, end, phi = net(inputs, text, mask)
+    fed, fed_end, fed_phi, drift = net(inputs, text, mask, self_feed=SelfFeed(0.0, torch.tensor([0.25, -0.25])))
+    assert torch.allclose(fed.mu, params.mu, atol=1e-5) and torch.allclose(fed_end, end, atol=1e-5)
+    assert (phi is None) == (fed_phi is None) and (phi is None or torch.allclose(fed_phi, phi, atol=1e-6))
+    assert drift.shape == (3, 10, 2) and torch.equal(drift, torch.zeros_like(drift))
+
+
+def test_self_feeding_every_step_drifts_by_what_the_net_did_not_write(monkeypatch):
+    """The net is made to write (0, 0) normalised offsets: fed, the pen moves by the data's mean offset each
+    step, so the drift after step t is the real normalised offsets summed up to t (their means cancel)."""
+    from rnnlab.nn import handwriting
+    from rnnlab.nn.handwriting import SelfFeed
+
+    monkeypatch.setattr(handwriting, "sample_point", lambda params, bias=0.0, generator=None:
+                        torch.zeros(params.mu.shape[0], 3))  # fmt: skip
+    torch.manual_seed(1)
+    net = HandwritingNet(HandwritingNetConfig(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=2,
+                                              char_embedding=4, position_input=True), alphabet_size=6)  # fmt: skip
+    inputs = torch.cat([torch.tensor([[[0.0, 0.0, 1.0]]]), torch.randn(1, 6, 3)], dim=1)
+    text, mask = torch.tensor([[2, 3]]), torch.ones(1, 2)
+    *_, drift = net(inputs, text, mask, self_feed=SelfFeed(1.0, torch.tensor([0.7, -0.3])))
+    expected = torch.cat([torch.zeros(1, 1, 2), inputs[:, 1:, :2].cumsum(1)], dim=1)
+    assert torch.allclose(drift, expected, atol=1e-6)
+
+
+def test_scheduled_sampling_trains_through_the_cli_and_refuses_bad_shares(tmp_path, capsys):
+    from rnnlab.tasks.handwriter import load_handwriter
+    from rnnlab.tasks.handwriting import HandwritingConfig
+
+    data = letters_npz(tmp_path / "letters.npz")
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "handwriting", "--data.dataset", "files", "--data.train", data, *TINY,
+            "--model.position_input", "true", "--scheduled_sampling", "0.5",
+            "--trainer.max_steps", "3", "--trainer.max_epochs", "null", *QUIET, "--output_dir", run)  # fmt: skip
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(m["loss"]) for m in metrics if "loss" in m)
+    s3, _ = load_handwriter(run / "last").write("ab", seed=0, max_points=20)
+    assert 1 <= len(s3) <= 20
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="scheduled_sampling"):
+            HandwritingConfig(scheduled_sampling=bad)
+    with pytest.raises(ValueError, match="input_noise is set"):
+        HandwritingConfig(scheduled_sampling=0.5, input_noise=0.1)

@@ -28,7 +28,7 @@ from torch import nn
 from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
 from rnnlab.nn.mdn import MixtureDensityHead, MixtureParams, sample_point
 
-__all__ = ["HandwritingNet", "HandwritingNetConfig", "soft_window"]
+__all__ = ["HandwritingNet", "HandwritingNetConfig", "SelfFeed", "soft_window"]
 
 
 @dataclass
@@ -58,6 +58,20 @@ class HandwritingNetConfig:
         require(self.mixtures <= 1000, "mixtures", "an integer from 1 to 1000", self.mixtures)
         require(not (self.gated_window and self.normalized_window), "gated_window",
                 "false when normalized_window is true (normalising divides the gate out)", self.gated_window)  # fmt: skip
+
+
+@dataclass
+class SelfFeed:
+    """Scheduled sampling (Bengio et al. 2015), how `forward` runs it: at each step after the first, with
+    probability `share` per sequence, the net is fed the offset (dx, dy) it sampled itself (bias `bias`) at the
+    step before instead of the real one; the pen bit stays the real one, so the strokes stay aligned with the
+    targets. The fed pen then drifts from the real one, and `forward` returns that drift, so that the targets
+    can aim back at the real writing (the next real point, from where the pen now is). `drift` (2,) turns a
+    normalised offset into a raw one in offset stds: the data's offset mean / std per axis."""
+
+    share: float
+    drift: torch.Tensor
+    bias: float = 1.0
 
 
 def soft_window(alpha: torch.Tensor, beta: torch.Tensor, kappa: torch.Tensor, positions: int,
@@ -125,11 +139,13 @@ class HandwritingNet(nn.Module):
 
     # -------------------------------------------------------------------------------------- training pass
     def forward(self, inputs: torch.Tensor, text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None,
-                positions: torch.Tensor | None = None):  # fmt: skip
+                positions: torch.Tensor | None = None, self_feed: SelfFeed | None = None):  # fmt: skip
         """inputs (B, T, 3): the previous point of each step (a (0, 0, 1) start first); text (B, U) ids with
         text_mask (B, U) for a conditional net; positions (B, T, 2) for a net with `position_input` (default:
         `pen_positions(inputs)`). Returns (MixtureParams of (B, T, ...), end logits (B, T), phi (B, T, U) or
-        None)."""
+        None). With `self_feed` (scheduled sampling, see `SelfFeed`), a fourth value: the drift (B, T, 2)."""
+        if self_feed is not None:
+            return self._self_fed(inputs, text, text_mask, self_feed)
         inputs = self._with_positions(inputs, positions)
         if not self.config.conditional:
             out, _ = self.lstm(inputs)
@@ -175,6 +191,55 @@ class HandwritingNet(nn.Module):
         kappa = torch.zeros(batch, self.config.window_mixtures, device=device)
         return h, h.clone(), kappa, torch.zeros(batch, self.window_size, device=device)
 
+    # ------------------------------------------------------------------------------------ one step at a time
+    def start_state(self, rows: int, device) -> tuple:
+        """The recurrent state before the first point, for `step`."""
+        return (self.initial_state(rows, device) if self.config.conditional else None), None
+
+    def step(self, x: torch.Tensor, text: torch.Tensor | None, mask: torch.Tensor | None, state: tuple):
+        """One point: x (B, 1, 3 or 5) with its position when the net has `position_input`; mask (B, U) float.
+        Returns (top (B, H + E): what the mixture head and the end logit read, the next state, phi (B, U) or
+        None)."""
+        first_state, upper_state = state
+        if not self.config.conditional:
+            out, upper_state = self.lstm(x, upper_state)
+            return out[:, 0], (None, upper_state), None
+        h1, window, phi = self._first_layer(x, text, mask, first_state)
+        first_state = self._last_state
+        out = h1
+        if self.upper is not None:
+            out, upper_state = self.upper(torch.cat([x, h1, window], dim=-1), upper_state)
+        return torch.cat([out, window], dim=-1)[:, 0], (first_state, upper_state), phi[:, 0]
+
+    def _self_fed(self, inputs: torch.Tensor, text, text_mask, feed: SelfFeed):
+        """The training pass of scheduled sampling, one step at a time (see `SelfFeed`): returns (params,
+        end logits, phi or None, drift (B, T, 2)); drift is the real pen position minus the fed one after
+        each step's input, in offset stds (normalised units), to add to the targets' offsets."""
+        rows, steps = inputs.shape[:2]
+        mask = text_mask.float() if text_mask is not None else None
+        state = self.start_state(rows, inputs.device)
+        real = torch.zeros(rows, 2, device=inputs.device)  # pen positions, raw offsets summed, in offset stds
+        fed = torch.zeros_like(real)
+        own = None
+        tops, phis, drifts = [], [], []
+        for t in range(steps):
+            x = inputs[:, t]
+            if t > 0:
+                real = real + x[:, :2] + feed.drift
+                swap = torch.rand(rows, 1, device=x.device) < feed.share
+                x = torch.cat([torch.where(swap, own[:, :2], x[:, :2]), x[:, 2:]], dim=-1)
+                fed = fed + x[:, :2] + feed.drift
+            if self.config.position_input:
+                x = torch.cat([x, fed * self.position_frame[1]], dim=-1)
+            top, state, phi = self.step(x.unsqueeze(1), text, mask, state)
+            with torch.no_grad():  # the point the net would write here; fed back, never differentiated
+                own = sample_point(self.head(top), feed.bias)
+            tops.append(top), drifts.append(real - fed)
+            if phi is not None:
+                phis.append(phi)
+        top = torch.stack(tops, 1)
+        return self.head(top), self.end(top).squeeze(-1), (torch.stack(phis, 1) if phis else None), torch.stack(drifts, 1)
+
     # ------------------------------------------------------------------------------------------- writing
     @torch.no_grad()
     def write(self, text: torch.Tensor | None = None, text_mask: torch.Tensor | None = None, batch: int = 1,
@@ -188,10 +253,10 @@ class HandwritingNet(nn.Module):
         rows = text.shape[0] if text is not None else batch
         point = torch.tensor([[0.0, 0.0, 1.0]], device=device).repeat(rows, 1)
         position = torch.zeros(rows, 2, device=device)  # raw offsets summed, in offset stds
-        upper_state = lstm_state = first_state = None
+        state = self.start_state(rows, device)
         if self.config.conditional:
-            first_state = self.initial_state(rows, device)
             lengths = text_mask.sum(1)
+            mask = text_mask.float()
         points, phis = [], []
         done = torch.zeros(rows, dtype=torch.bool, device=device)
         finished_at = torch.full((rows,), max_points, device=device)
@@ -201,23 +266,16 @@ class HandwritingNet(nn.Module):
                 if t > 0:
                     position = position + point[:, :2] + self.position_frame[0]
                 x = torch.cat([x, (position * self.position_frame[1]).unsqueeze(1)], dim=-1)
+            top, state, phi = self.step(x, text, mask if self.config.conditional else None, state)
             if self.config.conditional:
-                h1, window, phi = self._first_layer(x, text, text_mask.float(), first_state)
-                first_state = self._last_state
-                out = h1
-                if self.upper is not None:
-                    out, upper_state = self.upper(torch.cat([x, h1, window], dim=-1), upper_state)
-                top = torch.cat([out, window], dim=-1)[:, 0]
-                phis.append(phi[:, 0])
+                phis.append(phi)
                 # Graves' end: the window weighs the position after the last character most
-                kappa = first_state[2]
-                a, beta, _ = self.window_params(first_state[0])
+                h, _, kappa, _ = state[0]
+                a, beta, _ = self.window_params(h)
                 past = (a * torch.exp(-beta * (kappa - lengths.unsqueeze(-1).float()) ** 2)).sum(-1)
-                on_text = soft_window(a, beta, kappa, text.shape[1], text_mask.float()).max(-1).values
+                on_text = soft_window(a, beta, kappa, text.shape[1], mask).max(-1).values
                 window_done = (past > on_text) & window_stop
             else:
-                out, lstm_state = self.lstm(x, lstm_state)
-                top = out[:, 0]
                 window_done = torch.zeros(rows, dtype=torch.bool, device=device)
             params: MixtureParams = self.head(top)
             point = sample_point(params, bias, generator)

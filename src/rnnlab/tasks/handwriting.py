@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from rnnlab.config import FILES, config_to_dict, data_source, require
 from rnnlab.data.strokes import StrokeSequence, StrokeStats, read_stroke_files
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig
+from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig, SelfFeed
 from rnnlab.nn.mdn import mixture_log_likelihood
 from rnnlab.tasks.handwriter import (
     WRITE_VERB,
@@ -49,6 +49,7 @@ __all__ = ["DESCRIPTOR", "HandwritingConfig", "HandwritingDataConfig", "Handwrit
            "load_splits", "noisy_offsets", "sequence_nll"]  # fmt: skip
 
 TASK = "handwriting"
+SELF_FEED_BIAS = 1.0  # Graves' bias of the points a scheduled-sampling step feeds back (as `write --bias 1`)
 
 
 # ------------------------------------------------------------------------------------------------ config
@@ -80,6 +81,10 @@ class HandwritingConfig:
     # std of Gaussian noise added to the input offsets in training (normalised units; the targets stay clean):
     # written alone, the model reads its own imperfect points, so it learns not to trust its past exactly
     input_noise: float = 0.0
+    # scheduled sampling: the share of steps fed the offset the model sampled itself at the step before, the
+    # targets re-aimed at the real writing from where that leaves the pen (`rnnlab.nn.handwriting.SelfFeed`;
+    # training runs one step at a time, slower); 0: off (teacher forcing)
+    scheduled_sampling: float = 0.0
     batch_size: int = 32
     eval_batch_size: int = 64
     output_dir: str = "runs/handwriting"
@@ -88,6 +93,10 @@ class HandwritingConfig:
         require(0 <= self.end_weight <= 100, "end_weight", "a number in [0, 100]", self.end_weight)
         require(isinstance(self.input_noise, (int, float)) and 0 <= self.input_noise <= 10, "input_noise",
                 "a standard deviation in [0, 10] (normalised offsets; 0: off)", self.input_noise)  # fmt: skip
+        require(isinstance(self.scheduled_sampling, (int, float)) and 0 <= self.scheduled_sampling <= 1,
+                "scheduled_sampling", "a share of steps in [0, 1] (0: off)", self.scheduled_sampling)  # fmt: skip
+        require(not (self.scheduled_sampling and self.input_noise), "scheduled_sampling",
+                "0 when input_noise is set (each perturbs the inputs its own way; choose one)", self.scheduled_sampling)  # fmt: skip
         require(1 <= self.batch_size <= 4096, "batch_size", "an integer from 1 to 4096", self.batch_size)
         require(1 <= self.eval_batch_size <= 4096, "eval_batch_size", "an integer from 1 to 4096", self.eval_batch_size)
         require(self.trainer.metric == "loss", "trainer.metric", "loss (the NLL per point)", self.trainer.metric)
@@ -165,6 +174,12 @@ def sequence_nll(model: torch.nn.Module, batch, positions: torch.Tensor | None =
     positions: the pen positions to feed a net with `position_input` (default: from the inputs)."""
     inputs, targets, mask, text, text_mask = batch
     params, end_logit, _ = model(inputs, text, text_mask, positions=positions)
+    return mixture_nll(params, end_logit, targets, mask)
+
+
+def mixture_nll(params, end_logit: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """`sequence_nll` from the net's outputs: params and end_logit (B, T), targets (B, T, 3), mask (B, T)."""
     log_p = mixture_log_likelihood(params, targets) * mask
     lengths = mask.sum(1)
     ends = F.one_hot(lengths.long() - 1, mask.shape[1]).float()
@@ -196,12 +211,27 @@ class HandwritingTask(TrainTask):
         return encode_batch([self.splits["train"][i] for i in indices], self.writer.stats, self.writer.alphabet)
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        if self.config.scheduled_sampling > 0:
+            return self._self_fed_step(model, batch)
         positions = None
         if self.config.input_noise > 0:
             if self.config.model.position_input:  # where the pen really is: the noise stands for a slip, not a drift
                 positions = self.writer.model.pen_positions(batch[0])  # the net itself: `model` may be a DDP wrapper
             batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
         nll, end_loss, lengths = sequence_nll(model, batch, positions)
+        points = lengths.sum()
+        return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
+
+    def _self_fed_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        """Scheduled sampling: some inputs are the model's own samples, the offsets' targets shifted by the
+        drift that leaves between the fed pen and the real one (so they lead back to the real writing)."""
+        inputs, targets, mask, text, text_mask = batch
+        stats = self.writer.stats
+        drift = torch.tensor([m / s for m, s in zip(stats.mean, stats.std)], dtype=inputs.dtype, device=inputs.device)
+        feed = SelfFeed(self.config.scheduled_sampling, drift, SELF_FEED_BIAS)
+        params, end_logit, _, offset = model(inputs, text, text_mask, self_feed=feed)
+        targets = torch.cat([targets[..., :2] + offset, targets[..., 2:]], dim=-1)
+        nll, end_loss, lengths = mixture_nll(params, end_logit, targets, mask)
         points = lengths.sum()
         return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
 

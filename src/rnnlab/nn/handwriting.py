@@ -63,14 +63,12 @@ class HandwritingNetConfig:
 @dataclass
 class SelfFeed:
     """Scheduled sampling (Bengio et al. 2015), how `forward` runs it: at each step after the first, with
-    probability `share` per sequence, the net is fed the offset (dx, dy) it sampled itself (bias `bias`) at the
-    step before instead of the real one; the pen bit stays the real one, so the strokes stay aligned with the
-    targets. The fed pen then drifts from the real one, and `forward` returns that drift, so that the targets
-    can aim back at the real writing (the next real point, from where the pen now is). `drift` (2,) turns a
-    normalised offset into a raw one in offset stds: the data's offset mean / std per axis."""
+    probability `share` per sequence, the net is fed the offset (dx, dy) it sampled itself (Graves' bias `bias`)
+    at the step before instead of the real one, and a net with `position_input` the position that leaves the
+    pen at. The pen bit fed stays the real one, so the strokes stay aligned with the targets, which stay the
+    real points (re-aiming them at the real writing from the drifted pen was tried: docs/handwriting.md)."""
 
     share: float
-    drift: torch.Tensor
     bias: float = 1.0
 
 
@@ -143,7 +141,7 @@ class HandwritingNet(nn.Module):
         """inputs (B, T, 3): the previous point of each step (a (0, 0, 1) start first); text (B, U) ids with
         text_mask (B, U) for a conditional net; positions (B, T, 2) for a net with `position_input` (default:
         `pen_positions(inputs)`). Returns (MixtureParams of (B, T, ...), end logits (B, T), phi (B, T, U) or
-        None). With `self_feed` (scheduled sampling, see `SelfFeed`), a fourth value: the drift (B, T, 2)."""
+        None). With `self_feed`, some inputs are the net's own samples (scheduled sampling, see `SelfFeed`)."""
         if self_feed is not None:
             return self._self_fed(inputs, text, text_mask, self_feed)
         inputs = self._with_positions(inputs, positions)
@@ -213,32 +211,30 @@ class HandwritingNet(nn.Module):
 
     def _self_fed(self, inputs: torch.Tensor, text, text_mask, feed: SelfFeed):
         """The training pass of scheduled sampling, one step at a time (see `SelfFeed`): returns (params,
-        end logits, phi or None, drift (B, T, 2)); drift is the real pen position minus the fed one after
-        each step's input, in offset stds (normalised units), to add to the targets' offsets."""
+        end logits, phi or None) as `forward` does."""
         rows, steps = inputs.shape[:2]
         mask = text_mask.float() if text_mask is not None else None
         state = self.start_state(rows, inputs.device)
-        real = torch.zeros(rows, 2, device=inputs.device)  # pen positions, raw offsets summed, in offset stds
-        fed = torch.zeros_like(real)
+        position = torch.zeros(rows, 2, device=inputs.device)  # of the pen fed: raw offsets summed, in offset stds
         own = None
-        tops, phis, drifts = [], [], []
+        tops, phis = [], []
         for t in range(steps):
             x = inputs[:, t]
             if t > 0:
-                real = real + x[:, :2] + feed.drift
                 swap = torch.rand(rows, 1, device=x.device) < feed.share
                 x = torch.cat([torch.where(swap, own[:, :2], x[:, :2]), x[:, 2:]], dim=-1)
-                fed = fed + x[:, :2] + feed.drift
             if self.config.position_input:
-                x = torch.cat([x, fed * self.position_frame[1]], dim=-1)
+                if t > 0:
+                    position = position + x[:, :2] + self.position_frame[0]
+                x = torch.cat([x, position * self.position_frame[1]], dim=-1)
             top, state, phi = self.step(x.unsqueeze(1), text, mask, state)
             with torch.no_grad():  # the point the net would write here; fed back, never differentiated
                 own = sample_point(self.head(top), feed.bias)
-            tops.append(top), drifts.append(real - fed)
+            tops.append(top)
             if phi is not None:
                 phis.append(phi)
         top = torch.stack(tops, 1)
-        return self.head(top), self.end(top).squeeze(-1), (torch.stack(phis, 1) if phis else None), torch.stack(drifts, 1)
+        return self.head(top), self.end(top).squeeze(-1), (torch.stack(phis, 1) if phis else None)
 
     # ------------------------------------------------------------------------------------------- writing
     @torch.no_grad()

@@ -81,9 +81,8 @@ class HandwritingConfig:
     # std of Gaussian noise added to the input offsets in training (normalised units; the targets stay clean):
     # written alone, the model reads its own imperfect points, so it learns not to trust its past exactly
     input_noise: float = 0.0
-    # scheduled sampling: the share of steps fed the offset the model sampled itself at the step before, the
-    # targets re-aimed at the real writing from where that leaves the pen (`rnnlab.nn.handwriting.SelfFeed`;
-    # training runs one step at a time, slower); 0: off (teacher forcing)
+    # scheduled sampling: the share of steps fed the offset the model sampled itself at the step before instead
+    # of the real one (`rnnlab.nn.handwriting.SelfFeed`; training runs one step at a time, slower); 0: off
     scheduled_sampling: float = 0.0
     batch_size: int = 32
     eval_batch_size: int = 64
@@ -223,14 +222,10 @@ class HandwritingTask(TrainTask):
         return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
 
     def _self_fed_step(self, model: torch.nn.Module, batch) -> StepOutput:
-        """Scheduled sampling: some inputs are the model's own samples, the offsets' targets shifted by the
-        drift that leaves between the fed pen and the real one (so they lead back to the real writing)."""
+        """Scheduled sampling: some inputs are the model's own samples; the targets stay the real points."""
         inputs, targets, mask, text, text_mask = batch
-        stats = self.writer.stats
-        drift = torch.tensor([m / s for m, s in zip(stats.mean, stats.std)], dtype=inputs.dtype, device=inputs.device)
-        feed = SelfFeed(self.config.scheduled_sampling, drift, SELF_FEED_BIAS)
-        params, end_logit, _, offset = model(inputs, text, text_mask, self_feed=feed)
-        targets = torch.cat([targets[..., :2] + offset, targets[..., 2:]], dim=-1)
+        feed = SelfFeed(self.config.scheduled_sampling, SELF_FEED_BIAS)
+        params, end_logit, _ = model(inputs, text, text_mask, self_feed=feed)
         nll, end_loss, lengths = mixture_nll(params, end_logit, targets, mask)
         points = lengths.sum()
         return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))

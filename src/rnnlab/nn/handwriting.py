@@ -209,6 +209,16 @@ class HandwritingNet(nn.Module):
             out, upper_state = self.upper(torch.cat([x, h1, window], dim=-1), upper_state)
         return torch.cat([out, window], dim=-1)[:, 0], (first_state, upper_state), phi[:, 0]
 
+    def _as_read(self, point: torch.Tensor, position: torch.Tensor, first: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x (B, 1, 3 or 5), position): point (B, 3) as the net reads it at one step, with, for a net with
+        `position_input`, the pen's position after it (position (B, 2): raw offsets summed, in offset stds;
+        the start point, first, moves nothing)."""
+        if not self.config.position_input:
+            return point.unsqueeze(1), position
+        if not first:
+            position = position + point[:, :2] + self.position_frame[0]
+        return torch.cat([point, position * self.position_frame[1]], dim=-1).unsqueeze(1), position
+
     def _self_fed(self, inputs: torch.Tensor, text, text_mask, feed: SelfFeed):
         """The training pass of scheduled sampling, one step at a time (see `SelfFeed`): returns (params,
         end logits, phi or None) as `forward` does."""
@@ -223,11 +233,8 @@ class HandwritingNet(nn.Module):
             if t > 0:
                 swap = torch.rand(rows, 1, device=x.device) < feed.share
                 x = torch.cat([torch.where(swap, own[:, :2], x[:, :2]), x[:, 2:]], dim=-1)
-            if self.config.position_input:
-                if t > 0:
-                    position = position + x[:, :2] + self.position_frame[0]
-                x = torch.cat([x, position * self.position_frame[1]], dim=-1)
-            top, state, phi = self.step(x.unsqueeze(1), text, mask, state)
+            x, position = self._as_read(x, position, first=t == 0)
+            top, state, phi = self.step(x, text, mask, state)
             with torch.no_grad():  # the point the net would write here; fed back, never differentiated
                 own = sample_point(self.head(top), feed.bias)
             tops.append(top)
@@ -257,11 +264,7 @@ class HandwritingNet(nn.Module):
         done = torch.zeros(rows, dtype=torch.bool, device=device)
         finished_at = torch.full((rows,), max_points, device=device)
         for t in range(max_points):
-            x = point.unsqueeze(1)
-            if self.config.position_input:
-                if t > 0:
-                    position = position + point[:, :2] + self.position_frame[0]
-                x = torch.cat([x, (position * self.position_frame[1]).unsqueeze(1)], dim=-1)
+            x, position = self._as_read(point, position, first=t == 0)
             top, state, phi = self.step(x, text, mask if self.config.conditional else None, state)
             if self.config.conditional:
                 phis.append(phi)

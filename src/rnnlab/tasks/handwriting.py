@@ -210,23 +210,18 @@ class HandwritingTask(TrainTask):
         return encode_batch([self.splits["train"][i] for i in indices], self.writer.stats, self.writer.alphabet)
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
-        if self.config.scheduled_sampling > 0:
-            return self._self_fed_step(model, batch)
-        positions = None
-        if self.config.input_noise > 0:
-            if self.config.model.position_input:  # where the pen really is: the noise stands for a slip, not a drift
-                positions = self.writer.model.pen_positions(batch[0])  # the net itself: `model` may be a DDP wrapper
-            batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
-        nll, end_loss, lengths = sequence_nll(model, batch, positions)
-        points = lengths.sum()
-        return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
-
-    def _self_fed_step(self, model: torch.nn.Module, batch) -> StepOutput:
-        """Scheduled sampling: some inputs are the model's own samples; the targets stay the real points."""
-        inputs, targets, mask, text, text_mask = batch
-        feed = SelfFeed(self.config.scheduled_sampling, SELF_FEED_BIAS)
-        params, end_logit, _ = model(inputs, text, text_mask, self_feed=feed)
-        nll, end_loss, lengths = mixture_nll(params, end_logit, targets, mask)
+        if self.config.scheduled_sampling > 0:  # some inputs are the model's own samples; the targets stay real
+            inputs, targets, mask, text, text_mask = batch
+            feed = SelfFeed(self.config.scheduled_sampling, SELF_FEED_BIAS)
+            params, end_logit, _ = model(inputs, text, text_mask, self_feed=feed)
+            nll, end_loss, lengths = mixture_nll(params, end_logit, targets, mask)
+        else:
+            positions = None
+            if self.config.input_noise > 0:
+                if self.config.model.position_input:  # where the pen really is: the noise stands for a slip, not a drift
+                    positions = self.writer.model.pen_positions(batch[0])  # the net itself: `model` may be a DDP wrapper
+                batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
+            nll, end_loss, lengths = sequence_nll(model, batch, positions)
         points = lengths.sum()
         return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
 

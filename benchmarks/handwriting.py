@@ -11,8 +11,9 @@ often its soft window moves monotonically.
    training pen-up frequency. Test split = characters none of them saw. NLL in nats per point and per
    sequence (one character), offsets normalised by the training std (as the models see them).
 2. Recognisability (`hanzi`, conditional on the character): the synthesis model trains on `--chars` common
-   characters (one real writing each; the data has no second writer). A separate small CNN, trained on
-   32x32 renderings of those real writings under random slant/scale/rotation/noise, classifies (a) new
+   characters (one real writing each; with `--dataset hanzi+kanjivg` KanjiVG's as a second writer where it
+   has the character). A separate small CNN, trained on 32x32 renderings of the real writings
+   (`--judge-data`, by default the model's data) under random slant/scale/rotation/noise, classifies (a) new
    jittered renderings of the real writings and (b) what the synthesis model writes for each character
    (`--samples` seeds, bias `--bias`).
 3. Window (`hershey-lines`, conditional): the synthesis model writes held-out test texts (new combinations
@@ -94,15 +95,16 @@ class GlyphCNN(nn.Module):
         return self.net(x)
 
 
-def train_classifier(items: list[StrokeSequence], copies: int, epochs: int = CLASSIFIER_EPOCHS,
+def train_classifier(writings: list[list[StrokeSequence]], copies: int, epochs: int = CLASSIFIER_EPOCHS,
                      ) -> tuple[GlyphCNN, float]:  # fmt: skip
-    """The CNN on `copies` jittered renderings per real character, a fixed number of epochs from a fixed seed
-    (the same judge however busy the machine is); its accuracy on fresh jittered renderings."""
+    """The CNN on `copies` jittered renderings per real character (class k: the writings of `writings[k]`, taken
+    in turn: one writer or two), a fixed number of epochs from a fixed seed (the same judge however busy the
+    machine is); its accuracy on fresh jittered renderings, 5 per writing."""
     rng = np.random.default_rng(0)
-    x = np.stack([render(it.points, rng=rng) for it in items for _ in range(copies)])[:, None]
-    y = np.repeat(np.arange(len(items)), copies)
+    x = np.stack([render(ws[i % len(ws)].points, rng=rng) for ws in writings for i in range(copies)])[:, None]
+    y = np.repeat(np.arange(len(writings)), copies)
     torch.manual_seed(0)
-    model = GlyphCNN(len(items))
+    model = GlyphCNN(len(writings))
     optimiser = torch.optim.Adam(model.parameters(), 2e-3)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     for _ in range(epochs):
@@ -115,8 +117,9 @@ def train_classifier(items: list[StrokeSequence], copies: int, epochs: int = CLA
             optimiser.step()
     model.eval()
     test_rng = np.random.default_rng(12345)
-    real = np.stack([render(it.points, rng=test_rng) for it in items for _ in range(5)])[:, None]
-    return model, accuracy(model, real, np.repeat(np.arange(len(items)), 5))
+    real = np.stack([render(w.points, rng=test_rng) for ws in writings for w in ws for _ in range(5)])[:, None]
+    labels = np.repeat([k for k, ws in enumerate(writings) for _ in ws], 5)
+    return model, accuracy(model, real, labels)
 
 
 @torch.no_grad()
@@ -144,6 +147,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3, help="synthesised writings per character")
     parser.add_argument("--bias", default="1", help="Graves' sampling bias; a comma-separated list writes with each")
     parser.add_argument("--lines", type=int, default=60, help="held-out Hershey lines written for the window test")
+    parser.add_argument("--dataset", default="hanzi",
+                        help="the synthesis model's data for the recognisability test: hanzi, or hanzi+kanjivg (a second "
+                             "writer for the characters both have)")  # fmt: skip
+    parser.add_argument("--judge-data", default=None,
+                        help="the real writings the judge trains on (default: the synthesis model's data)")
     parser.add_argument("--only", choices=("nll", "recognition", "window"), default=None)
     parser.add_argument("--runs", default="runs/bench-handwriting")
     parser.add_argument("--device", default="cpu")
@@ -193,14 +201,19 @@ def main() -> None:
         held = "".join(s.text for s in data.sequences("valid") if s.text in listed)[:20]
         run = runs / "synthesis-hanzi"
         seconds = trained_seconds(run) if args.reuse else train(
-            HANZI, [*size, "--data.characters", chars + held, "--trainer.max_epochs", "null"], args.minutes, run)
-        items = [by_char[c] for c in chars]
-        classifier, real_accuracy = train_classifier(items, copies=40)
+            HANZI, [*size, "--data.dataset", args.dataset, "--data.characters", chars + held, "--trainer.max_epochs",
+                    "null"], args.minutes, run)  # fmt: skip
         writer = load_handwriter(run / "last")  # fits the trained characters (best/ is chosen on unseen ones)
+        judge_data = args.judge_data or writer.config.data.dataset
+        real = [s for name in judge_data.split("+") for s in load_dataset(name).sequences("train")]
+        writings = [[s for s in real if s.text == c] for c in chars]  # hanzi's first; kanjivg's where it has one
+        classifier, real_accuracy = train_classifier(writings, copies=40)
         print(f"\nRecognisability, {len(chars)} hanzi, CNN on 32x32 renderings ({args.samples} samples each; "
-              f"synthesis model trained {seconds:.0f} s)")  # fmt: skip
-        print(f"  real writings (new jitter): {real_accuracy:.3f}")
-        results["recognition"] = {"characters": len(chars), "real": real_accuracy, "train_seconds": round(seconds)}
+              f"synthesis model trained {seconds:.0f} s on {writer.config.data.dataset})")  # fmt: skip
+        print(f"  judge trained on {sum(map(len, writings))} real writings ({judge_data}); on new jitter of them: "
+              f"{real_accuracy:.3f}")  # fmt: skip
+        results["recognition"] = {"characters": len(chars), "real": real_accuracy, "train_seconds": round(seconds),
+                                  "model_data": writer.config.data.dataset, "judge_data": judge_data}  # fmt: skip
         for bias in biases:
             images, labels = [], []
             for label, char in enumerate(chars):

@@ -442,6 +442,8 @@ ROWS: list[tuple[str, str]] = [
     ("eval {handwriting} --data {strokes}/svgs", "blank.svg: no <path>, <polyline> or <line>"),
     ("train handwriting --data.dataset files --data.train {strokes}/nan.npz --output_dir {missing}",
      "nan.npz: sequence 1: point 2 has a NaN"),
+    ("train handwriting --data.dataset hanzi+kanji", "unknown strokes dataset 'kanji'; expected one of hanzi, kanjivg"),
+    ("train handwriting --data.dataset hanzi+", "unknown strokes dataset ''"),
     ("train handwriting --data.max_points 1", "data.max_points: expected an integer from 2 to 100,000"),
     ("train handwriting --model.mixtures 0", "model.mixtures: expected an integer from 1"),
     ("train handwriting --input_noise -0.1", "input_noise: expected a standard deviation in [0, 10]"),

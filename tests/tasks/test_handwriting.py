@@ -15,7 +15,14 @@ from PIL import Image
 from tests.cli_run import run_cli
 
 from rnnlab.cli import main
-from rnnlab.data.handwriting_sets import hanzi_strokes, parse_jhf, set_line
+from rnnlab.data.handwriting_sets import (
+    HandwritingSet,
+    hanzi_strokes,
+    kanjivg_strokes,
+    parse_jhf,
+    resample,
+    set_line,
+)
 from rnnlab.data.strokes import (
     StrokeSequence,
     StrokeStats,
@@ -74,6 +81,52 @@ def test_hershey_records_and_lines_and_hanzi_medians():
     assert s3[:, 2].sum() == 2 and stroke3_to_strokes(s3)[0][-1].tolist() == [0, 200]  # y flipped to point down
     drawn = s3[1:][s3[:-1, 2] == 0]  # steps with the pen down (the jump between strokes is one step)
     assert np.abs(drawn[:, :2]).max() <= 64 and len(s3) == 10  # long segments split into steps <= HANZI_STEP
+
+
+
+KANJI_SVG = """<svg viewBox="0 0 109 109"><g id="kvg:StrokePaths_04e8c"><g id="kvg:04e8c" kvg:element="二">
+<path id="kvg:04e8c-s2" kvg:type="㇐" d="M10.9,80 L98.1,80"/>
+<path id="kvg:04e8c-s1" kvg:type="㇐" d="M21.8,30c10,0,30,0,43.6,0"/></g></g></svg>"""
+
+
+def test_kanjivg_strokes_keep_the_stroke_order_and_land_on_the_hanzi_grid_in_even_steps():
+    s3 = kanjivg_strokes(KANJI_SVG, "04e8c.svg")
+    first, second = stroke3_to_strokes(s3)
+    scale = 1024 / 109
+    # s1 comes first although the file lists s2 first; 109-unit box -> 1024 grid
+    assert np.allclose(first[0], [21.8 * scale, 30 * scale], atol=1e-3)
+    assert np.allclose(first[-1], [65.4 * scale, 30 * scale], atol=1e-3)
+    assert np.allclose(second[[0, -1]], [[10.9 * scale, 80 * scale], [98.1 * scale, 80 * scale]], atol=1e-3)
+    steps = np.linalg.norm(np.diff(second, axis=0), axis=1)
+    assert np.allclose(steps, steps[0]) and steps[0] <= 48  # even arc length, at most KANJIVG_STEP
+    with pytest.raises(DataError, match="expected a KanjiVG character"):
+        kanjivg_strokes("<svg><path d='M0,0 L1,1'/></svg>", "bad.svg")
+
+
+def test_resample_keeps_the_ends_and_spaces_points_evenly_along_the_line():
+    corner = np.array([[0.0, 0.0], [30.0, 0.0], [30.0, 40.0]])  # 70 units long, around a corner
+    points = resample(corner, 10.0)
+    assert len(points) == 8 and np.allclose(points[[0, -1]], corner[[0, -1]])
+    assert np.allclose(points[3], [30.0, 0.0]) and np.allclose(points[5], [30.0, 20.0])
+    assert len(resample(np.array([[5.0, 5.0], [5.0, 5.0]]), 10.0)) == 1  # a dot stays one point
+
+
+def test_datasets_joined_by_plus_train_together_each_in_its_own_split(monkeypatch):
+    from rnnlab.data import registry
+    from rnnlab.data.registry import UnknownDatasetError
+    from rnnlab.tasks.handwriting import HandwritingDataConfig, load_splits
+
+    def one(text: str, writer: str) -> StrokeSequence:
+        return StrokeSequence(text, hanzi_strokes([[[0, 900], [0, 700]]]), f"{writer} {text}")
+
+    sets = {"hanzi": HandwritingSet([one("永", "h"), one("远", "h")], ["train", "test"], ["", ""]),
+            "kanjivg": HandwritingSet([one("永", "k"), one("必", "k")], ["train", "valid"], ["", ""])}  # fmt: skip
+    monkeypatch.setattr(registry, "load_dataset", lambda name: sets[name])
+    splits = load_splits(HandwritingDataConfig(dataset="hanzi+kanjivg"))
+    assert [s.where for s in splits["train"]] == ["h 永", "k 永"]  # two writers of one character
+    assert [s.text for s in splits["valid"]] == ["必"] and [s.text for s in splits["test"]] == ["远"]
+    with pytest.raises(UnknownDatasetError, match="unknown strokes dataset 'kanji'"):
+        load_splits(HandwritingDataConfig(dataset="hanzi+kanji"))
 
 
 # ------------------------------------------------------------------------------------------------- MDN

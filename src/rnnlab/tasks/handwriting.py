@@ -4,8 +4,9 @@ conditioned on a text through a soft window over its characters.
     stroke-3 points (dx, dy, pen_up), normalised --LSTM (+ window over the text)--> mixture of M Gaussians
         + pen-up Bernoulli for the next point --sample (bias b)--> SVG / PNG / GIF of the writing
 
-Data (`data.dataset`): `hanzi` (Chinese characters in stroke order, one text = one character), `hershey-lines`
-(Latin text lines in Hershey's vector faces), both in `rnnlab.data.handwriting_sets`; or `files`: a folder of
+Data (`data.dataset`): `hanzi` (Chinese characters in stroke order, one text = one character), `kanjivg` (kanji
+the same way, a second writer: `hanzi+kanjivg` trains on both), `hershey-lines` (Latin text lines in Hershey's
+vector faces), all in `rnnlab.data.handwriting_sets`; or `files`: a folder of
 SVG files or an .npz of stroke-3 arrays (`rnnlab.data.strokes.read_stroke_files`). Offsets are normalised by
 the training set's mean and std (saved with the model as stats.json; NLLs are in those units, and also
 reported in the data's own units).
@@ -55,7 +56,7 @@ SELF_FEED_BIAS = 1.0  # Graves' bias of the points a scheduled-sampling step fee
 # ------------------------------------------------------------------------------------------------ config
 @dataclass
 class HandwritingDataConfig:
-    dataset: str | None = "hanzi"  # hanzi, hershey-lines, or "files" for the paths below
+    dataset: str | None = "hanzi"  # hanzi, kanjivg, hershey-lines, several joined by + (hanzi+kanjivg), or "files"
     train: str | None = None  # files: a folder of SVG files (texts.tsv or file names) or an .npz
     valid: str | None = None  # none: every 10th training sequence is held out (at least one)
     test: str | None = None
@@ -112,8 +113,10 @@ def load_splits(data: HandwritingDataConfig) -> dict[str, list[StrokeSequence]]:
     if data.dataset != FILES:
         from rnnlab.data.registry import get_dataset, load_dataset
 
-        dataset = load_dataset(get_dataset(data.dataset, kind="strokes").name)
-        splits = {split: dataset.sequences(split) for split in ("train", "valid", "test")}
+        # `hanzi+kanjivg`: the sets one after another (both split by character the same way: a second writer)
+        entries = [get_dataset(name, kind="strokes") for name in data.dataset.split("+")]  # every name known first
+        datasets = [load_dataset(entry.name) for entry in entries]
+        splits = {split: [s for d in datasets for s in d.sequences(split)] for split in ("train", "valid", "test")}
     else:
         if not data.train:
             raise ConfigError("data: expected data.dataset or data.train (a folder of SVG files or an .npz), got neither")

@@ -123,9 +123,12 @@ def train_classifier(writings: list[list[StrokeSequence]], copies: int, epochs: 
 
 
 @torch.no_grad()
+def predict(model: nn.Module, images: np.ndarray) -> np.ndarray:
+    return model(torch.from_numpy(images)).argmax(1).numpy()
+
+
 def accuracy(model: nn.Module, images: np.ndarray, labels: np.ndarray) -> float:
-    predicted = model(torch.from_numpy(images)).argmax(1).numpy()
-    return float((predicted == labels).mean())
+    return float((predict(model, images) == labels).mean())
 
 
 # ------------------------------------------------------------------------------------------------- main
@@ -221,9 +224,14 @@ def main() -> None:
                     s3, _ = writer.write(char, bias=bias, seed=seed)
                     images.append(render(s3) if len(s3) > 1 else np.zeros((32, 32), np.float32))
                     labels.append(label)
-            synth_accuracy = accuracy(classifier, np.stack(images)[:, None], np.array(labels))
+            correct = predict(classifier, np.stack(images)[:, None]) == np.array(labels)
+            synth_accuracy = float(correct.mean())
             results["recognition"][f"synthesised_bias_{bias:g}"] = synth_accuracy
             print(f"  synthesised, bias {bias:g}: {synth_accuracy:.3f} (target >= 0.9)")
+            two = np.array([len(writings[label]) > 1 for label in labels])  # characters the judge saw two writers of
+            if two.any() and not two.all():
+                print(f"    characters with two real writings ({two.sum() // args.samples}): {correct[two].mean():.3f}; "
+                      f"with one ({(~two).sum() // args.samples}): {correct[~two].mean():.3f}")  # fmt: skip
 
     if args.only in (None, "window"):
         run = runs / "synthesis-hershey"

@@ -447,6 +447,8 @@ ROWS: list[tuple[str, str]] = [
     ("train handwriting --data.max_points 1", "data.max_points: expected an integer from 2 to 100,000"),
     ("train handwriting --model.mixtures 0", "model.mixtures: expected an integer from 1"),
     ("train handwriting --input_noise -0.1", "input_noise: expected a standard deviation in [0, 10]"),
+    ("train handwriting --affine_jitter 0.9", "affine_jitter: expected an amount in [0, 0.5]"),
+    ("train handwriting --affine_jitter -0.1", "affine_jitter: expected an amount in [0, 0.5]"),
     ("train handwriting --scheduled_sampling 1.5", "scheduled_sampling: expected a share of steps in [0, 1]"),
     ("train handwriting --scheduled_sampling 0.5 --input_noise 0.1",
      "scheduled_sampling: expected 0 when input_noise is set"),

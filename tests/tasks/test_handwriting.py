@@ -489,3 +489,41 @@ def test_scheduled_sampling_trains_through_the_cli_and_refuses_bad_shares(tmp_pa
             HandwritingConfig(scheduled_sampling=bad)
     with pytest.raises(ValueError, match="input_noise is set"):
         HandwritingConfig(scheduled_sampling=0.5, input_noise=0.1)
+
+
+def test_affine_jitter_redraws_a_writing_through_one_near_identity_map():
+    from rnnlab.tasks.handwriting import jittered
+
+    s3 = strokes_to_stroke3([np.array([[10.0, 5.0], [30.0, 5.0], [30.0, 40.0]]), np.array([[12.0, 20.0], [25.0, 22.0]])])
+    assert np.array_equal(jittered(s3, 0.0, np.random.default_rng(0)), s3)
+    again = jittered(s3, 0.2, np.random.default_rng(3))
+    assert np.array_equal(again, jittered(s3, 0.2, np.random.default_rng(3)))  # seeded
+    assert np.array_equal(again[:, 2], s3[:, 2]) and not np.allclose(again, s3)
+    before, after = np.cumsum(s3[:, :2], 0), np.cumsum(again[:, :2], 0)  # absolute pen positions
+    linear, *_ = np.linalg.lstsq(before, after, rcond=None)
+    assert np.allclose(before @ linear, after, atol=1e-3)  # the whole writing moved by one linear map
+    assert np.abs(linear - np.eye(2)).max() <= 0.2 * 1.2 * 2 + 1e-6  # near the identity: rotation + shear + scale
+
+
+def test_affine_jitter_is_drawn_per_batch_and_epoch_and_trains_through_the_cli(tmp_path, capsys):
+    from rnnlab.tasks.handwriting import HandwritingConfig, build
+
+    data = letters_npz(tmp_path / "letters.npz")
+    config = HandwritingConfig(affine_jitter=0.2)
+    config.data.dataset, config.data.train = "files", str(data)
+    config.model.hidden_size, config.model.mixtures, config.model.window_mixtures = 8, 3, 2
+    task = build(config).task
+    first = task.train_batches(0)[0]
+    assert torch.equal(first[0], task.train_batches(0)[0][0])  # the same batch of the same epoch: the same hands
+    assert not torch.equal(task.encode([0, 1], epoch=0)[0], task.encode([0, 1], epoch=1)[0])  # new hands each epoch
+    plain = build(HandwritingConfig(data=config.data, model=config.model)).task
+    assert not torch.allclose(first[0], plain.train_batches(0)[0][0])
+    assert torch.equal(first[0][..., 2], plain.train_batches(0)[0][0][..., 2])  # pen bits untouched
+    run = tmp_path / "run"
+    run_cli(capsys, "train", "handwriting", "--data.dataset", "files", "--data.train", data, *TINY,
+            "--affine_jitter", "0.1", "--trainer.max_steps", "3", "--trainer.max_epochs", "null", *QUIET,
+            "--output_dir", run)  # fmt: skip
+    assert (run / "last" / "model.safetensors").exists()
+    for bad in (-0.1, 0.6):
+        with pytest.raises(ValueError, match="affine_jitter"):
+            HandwritingConfig(affine_jitter=bad)

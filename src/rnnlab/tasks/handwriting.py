@@ -20,8 +20,10 @@ docs/handwriting.md has the commands and the results.
 from __future__ import annotations
 
 import json
+import math
 import random
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -85,6 +87,9 @@ class HandwritingConfig:
     # scheduled sampling: the share of steps fed the offset the model sampled itself at the step before instead
     # of the real one (`rnnlab.nn.handwriting.SelfFeed`; training runs one step at a time, slower); 0: off
     scheduled_sampling: float = 0.0
+    # each training writing is drawn again by a slightly different hand every time it is batched: its offsets
+    # through a random rotation, shear and x / y scale of up to this much (radians / relative; `jittered`); 0: off
+    affine_jitter: float = 0.0
     batch_size: int = 32
     eval_batch_size: int = 64
     output_dir: str = "runs/handwriting"
@@ -95,6 +100,8 @@ class HandwritingConfig:
                 "a standard deviation in [0, 10] (normalised offsets; 0: off)", self.input_noise)  # fmt: skip
         require(isinstance(self.scheduled_sampling, (int, float)) and 0 <= self.scheduled_sampling <= 1,
                 "scheduled_sampling", "a share of steps in [0, 1] (0: off)", self.scheduled_sampling)  # fmt: skip
+        require(isinstance(self.affine_jitter, (int, float)) and 0 <= self.affine_jitter <= 0.5, "affine_jitter",
+                "an amount in [0, 0.5] (radians of rotation and shear, relative scale; 0: off)", self.affine_jitter)  # fmt: skip
         require(not (self.scheduled_sampling and self.input_noise), "scheduled_sampling",
                 "0 when input_noise is set (each perturbs the inputs its own way; choose one)", self.scheduled_sampling)  # fmt: skip
         require(1 <= self.batch_size <= 4096, "batch_size", "an integer from 1 to 4096", self.batch_size)
@@ -135,6 +142,19 @@ def load_splits(data: HandwritingDataConfig) -> dict[str, list[StrokeSequence]]:
     if data.max_train:
         splits["train"] = evenly(splits["train"], data.max_train)
     return splits
+
+
+def jittered(points: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    """A writing (N, 3) as a slightly different hand would draw it: the offsets (dx, dy) through one random
+    near-identity linear map, a rotation by an angle and an x-shear each in [-amount, amount] and x / y scales
+    in [1 - amount, 1 + amount]; the pen bits stay. Positions are sums of offsets, so the whole writing moves."""
+    angle, shear = rng.uniform(-amount, amount, 2)
+    scale_x, scale_y = 1.0 + rng.uniform(-amount, amount, 2)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    linear = rotation @ np.array([[scale_x, shear * scale_y], [0.0, scale_y]])
+    out = points.copy()
+    out[:, :2] = (points[:, :2].astype(np.float64) @ linear.T).astype(points.dtype)
+    return out
 
 
 def encode_batch(items: list[StrokeSequence], stats: StrokeStats, alphabet: Alphabet | None):
@@ -207,10 +227,14 @@ class HandwritingTask(TrainTask):
             window = sorted(order[start : start + size * 20], key=lambda i: len(train[i].points))
             chunks += [window[i : i + size] for i in range(0, len(window), size)]
         random.Random(self.config.trainer.seed + epoch).shuffle(chunks)
-        return EpochBatches(chunks, make=self.encode)
+        return EpochBatches(chunks, make=partial(self.encode, epoch=epoch))
 
-    def encode(self, indices: list[int]):
-        return encode_batch([self.splits["train"][i] for i in indices], self.writer.stats, self.writer.alphabet)
+    def encode(self, indices: list[int], epoch: int = 0):
+        items = [self.splits["train"][i] for i in indices]
+        if self.config.affine_jitter > 0:  # seeded by the batch itself: a resumed run draws the same hands
+            rng = np.random.default_rng([self.config.trainer.seed, epoch, *indices])
+            items = [StrokeSequence(s.text, jittered(s.points, self.config.affine_jitter, rng), s.where) for s in items]
+        return encode_batch(items, self.writer.stats, self.writer.alphabet)
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
         if self.config.scheduled_sampling > 0:  # some inputs are the model's own samples; the targets stay real

@@ -210,6 +210,8 @@ def main() -> None:
         judge_data = args.judge_data or writer.config.data.dataset
         real = [s for name in judge_data.split("+") for s in load_dataset(name).sequences("train")]
         writings = [[s for s in real if s.text == c] for c in chars]  # hanzi's first; kanjivg's where it has one
+        if missing := "".join(c for c, ws in zip(chars, writings) if not ws):
+            raise SystemExit(f"--judge-data {judge_data}: no real writing of {missing}; include hanzi")
         classifier, real_accuracy = train_classifier(writings, copies=40)
         print(f"\nRecognisability, {len(chars)} hanzi, CNN on 32x32 renderings ({args.samples} samples each; "
               f"synthesis model trained {seconds:.0f} s on {writer.config.data.dataset})")  # fmt: skip

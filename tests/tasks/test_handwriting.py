@@ -385,6 +385,26 @@ def test_the_gated_window_reads_as_much_as_its_gate_and_keeps_the_shape():
         HandwritingNetConfig(gated_window=True, normalized_window=True)
 
 
+def test_a_window_lag_keeps_every_centre_near_the_lead_and_still_only_forward():
+    torch.manual_seed(0)
+    config = dict(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=3, char_embedding=4)
+    free = HandwritingNet(HandwritingNetConfig(**config), alphabet_size=6)
+    tied = HandwritingNet(HandwritingNetConfig(**config, window_max_lag=0.5), alphabet_size=6)
+    kappa = torch.tensor([[0.0, 1.0, 4.0], [2.0, 2.1, 2.2]])
+    step = torch.tensor([[0.1, 0.1, 0.5], [0.0, 0.3, 0.0]])
+    assert torch.equal(free.advance(kappa, step), kappa + step)  # Graves' free centres
+    # row 0: the lead goes to 4.5, the two parked centres are pulled up to 4.0; row 1 is within the lag already
+    assert torch.allclose(tied.advance(kappa, step), torch.tensor([[4.0, 4.0, 4.5], [2.0, 2.4, 2.2]]))
+    tied.load_state_dict(free.state_dict())
+    text, mask = torch.tensor([[2, 3, 4, 5]]), torch.ones(1, 4)
+    _, _, phi = tied(torch.randn(1, 30, 3), text, mask)
+    state = tied._last_state[2]
+    assert (state.max(-1).values - state.min(-1).values <= 0.5 + 1e-6).all() and phi.shape == (1, 30, 4)
+    for lag in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="window_max_lag"):
+            HandwritingNetConfig(window_max_lag=lag)
+
+
 @pytest.mark.parametrize("conditional", [True, False])
 def test_the_pen_position_input_is_the_running_sum_and_writing_feeds_the_same(conditional):
     torch.manual_seed(0)

@@ -385,24 +385,27 @@ def test_the_gated_window_reads_as_much_as_its_gate_and_keeps_the_shape():
         HandwritingNetConfig(gated_window=True, normalized_window=True)
 
 
-def test_a_window_lag_keeps_every_centre_near_the_lead_and_still_only_forward():
+def test_a_window_spread_holds_the_centres_together_and_still_only_forward():
     torch.manual_seed(0)
     config = dict(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=3, char_embedding=4)
     free = HandwritingNet(HandwritingNetConfig(**config), alphabet_size=6)
-    tied = HandwritingNet(HandwritingNetConfig(**config, window_max_lag=0.5), alphabet_size=6)
-    kappa = torch.tensor([[0.0, 1.0, 4.0], [2.0, 2.1, 2.2]])
-    step = torch.tensor([[0.1, 0.1, 0.5], [0.0, 0.3, 0.0]])
+    tied = HandwritingNet(HandwritingNetConfig(**config, window_max_spread=0.5), alphabet_size=6)
+    kappa = torch.tensor([[1.0, 1.2, 1.5], [2.0, 2.1, 2.2]])
+    step = torch.tensor([[0.1, 0.5, 0.5], [0.3, 0.3, 0.0]])
     assert torch.equal(free.advance(kappa, step), kappa + step)  # Graves' free centres
-    # row 0: the lead goes to 4.5, the two parked centres are pulled up to 4.0; row 1 is within the lag already
-    assert torch.allclose(tied.advance(kappa, step), torch.tensor([[4.0, 4.0, 4.5], [2.0, 2.4, 2.2]]))
+    # row 0: the slowest goes to 1.1, so no centre may pass 1.6 (the third one was at 1.5 and stops at 1.6);
+    # row 1: the slowest is now the third at 2.2; the others are within 0.5 of it and move freely
+    assert torch.allclose(tied.advance(kappa, step), torch.tensor([[1.1, 1.6, 1.6], [2.3, 2.4, 2.2]]))
+    # a centre already past the ceiling (a state not started together) stays where it was: never back
+    assert torch.equal(tied.advance(torch.tensor([[0.0, 0.9]]), torch.tensor([[0.0, 0.2]])), torch.tensor([[0.0, 0.9]]))
     tied.load_state_dict(free.state_dict())
     text, mask = torch.tensor([[2, 3, 4, 5]]), torch.ones(1, 4)
     _, _, phi = tied(torch.randn(1, 30, 3), text, mask)
-    state = tied._last_state[2]
-    assert (state.max(-1).values - state.min(-1).values <= 0.5 + 1e-6).all() and phi.shape == (1, 30, 4)
-    for lag in (-1.0, float("nan")):
-        with pytest.raises(ValueError, match="window_max_lag"):
-            HandwritingNetConfig(window_max_lag=lag)
+    centres = tied._last_state[2]
+    assert (centres.max(-1).values - centres.min(-1).values <= 0.5 + 1e-6).all() and phi.shape == (1, 30, 4)
+    for spread in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="window_max_spread"):
+            HandwritingNetConfig(window_max_spread=spread)
 
 
 @pytest.mark.parametrize("conditional", [True, False])

@@ -7,8 +7,8 @@ conditioned on a text through a soft window over its characters (§5).
 
 The window (§5.1): at step t the first LSTM layer's output h1_t gives K triples
     alpha_t = exp(a_t), beta_t = exp(b_t), kappa_t = kappa_{t-1} + exp(k_t)
-so the centres kappa only move forward (with `window_max_lag` none falls further than that behind the
-leading one). The weight of character u is phi(t, u) = sum_k alpha_k exp(-beta_k
+so the centres kappa only move forward (with `window_max_spread` they also stay within that many characters
+of each other). The weight of character u is phi(t, u) = sum_k alpha_k exp(-beta_k
 (kappa_k - u)^2), and the window w_t = sum_u phi(t, u) c_u (c_u: the character's embedding) is fed to the
 first layer at the next step and to the layers above and the output at this step. Chinese is written by
 conditioning on the character (a text of one character).
@@ -46,10 +46,12 @@ class HandwritingNetConfig:
     # sum to 1) say where. Graves' alphas are free, so a turned-down window's argmax is over whichever
     # near-zero component is left; the gate turns the window down without changing its shape
     gated_window: bool = False
-    # no centre may fall more than this many characters behind the leading one (kappa_k >= max_j kappa_j - lag
-    # after each step; null: Graves' free centres). A centre that stopped early can otherwise keep mixture
-    # weight and read a character long written, and when the others fall between characters it wins the argmax
-    window_max_lag: float | None = None
+    # the centres stay within this many characters of each other: a centre more than that ahead of the slowest
+    # one stops until the slowest catches up (null: Graves' free centres). A centre that stopped early can
+    # otherwise keep mixture weight and read a character long written, and when the others fall between
+    # characters it wins the argmax. (Pulling the slow ones up to the fastest instead was tried: the fastest
+    # drags the window past the text before it learns to align; docs/handwriting.md, "Window".)
+    window_max_spread: float | None = None
     char_embedding: int = 32  # size of each character's vector c_u
     dropout: float = 0.0  # between stacked layers
     # also feed the pen's position (the running sum of the offsets so far) at every step: the net then sees
@@ -61,8 +63,9 @@ class HandwritingNetConfig:
         require_sizes(self, "num_layers", high=MAX_LAYERS)
         require_fractions(self, "dropout")
         require(self.mixtures <= 1000, "mixtures", "an integer from 1 to 1000", self.mixtures)
-        lag = self.window_max_lag
-        require(lag is None or 0 <= lag <= 1000, "window_max_lag", "null or a number of characters from 0 to 1000", lag)
+        spread = self.window_max_spread
+        require(spread is None or 0 <= spread <= 1000, "window_max_spread", "null or a number of characters from 0 to 1000",
+                spread)  # fmt: skip
         require(not (self.gated_window and self.normalized_window), "gated_window",
                 "false when normalized_window is true (normalising divides the gate out)", self.gated_window)  # fmt: skip
 
@@ -192,13 +195,14 @@ class HandwritingNet(nn.Module):
         return alpha, beta, step
 
     def advance(self, kappa: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        """The centres (B, K) after one step (B, K) forward; with `window_max_lag`, a centre more than that far
-        behind the leading one is pulled up to it (it still only moves forward)."""
-        kappa = kappa + step
-        if self.config.window_max_lag is None:
-            return kappa
-        floor = kappa.max(dim=-1, keepdim=True).values - self.config.window_max_lag
-        return torch.maximum(kappa, floor)
+        """The centres (B, K) after one step (B, K) forward. With `window_max_spread` L, a centre may not go past
+        the slowest one's new place + L (it stays where it was if it is already there): the centres only move
+        forward and, starting together at 0, stay within L of each other."""
+        moved = kappa + step
+        if self.config.window_max_spread is None:
+            return moved
+        ceiling = moved.min(dim=-1, keepdim=True).values + self.config.window_max_spread
+        return torch.maximum(kappa, torch.minimum(moved, ceiling))
 
     def initial_state(self, batch: int, device) -> tuple:
         h = torch.zeros(batch, self.config.hidden_size, device=device)

@@ -17,7 +17,8 @@ often its soft window moves monotonically.
    jittered renderings of the real writings and (b) what the synthesis model writes for each character
    (`--samples` seeds, bias `--bias`).
 3. Window (`hershey-lines`, conditional): the synthesis model writes held-out test texts (new combinations
-   of known characters); the share whose window argmax never moves back (`monotone`).
+   of known characters); the share whose window argmax never moves back (`monotone`), and, since a window
+   that reads nothing passes that too, the share that is monotone and reads up to the last character.
 """
 
 from __future__ import annotations
@@ -140,6 +141,15 @@ def trained_seconds(run: Path) -> float:
     return max(float(e.get("wall_time", 0.0)) for e in events)
 
 
+def reads_to_end(phi: np.ndarray, length: int) -> bool:
+    """Whether the window's argmax reaches the text's last character on a step where the window carries weight
+    (its largest weight >= 10% of the line's largest): a window that never reads is monotone but aligns nothing."""
+    phi = np.asarray(phi)
+    if len(phi) == 0 or phi.max() <= 0:
+        return False
+    return bool(phi[phi.max(1) >= 0.1 * phi.max()].argmax(1).max() == length - 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=3.0, help="training minutes per model")
@@ -155,6 +165,8 @@ def main() -> None:
                              "writer for the characters both have)")  # fmt: skip
     parser.add_argument("--judge-data", default=None,
                         help="the real writings the judge trains on (default: the synthesis model's data)")
+    parser.add_argument("--window-spread", type=float, default=None,
+                        help="train the window test's model with model.window_max_spread (default: Graves' free centres)")
     parser.add_argument("--only", choices=("nll", "recognition", "window"), default=None)
     parser.add_argument("--runs", default="runs/bench-handwriting")
     parser.add_argument("--device", default="cpu")
@@ -237,7 +249,8 @@ def main() -> None:
 
     if args.only in (None, "window"):
         run = runs / "synthesis-hershey"
-        seconds = trained_seconds(run) if args.reuse else train(HERSHEY, [*size], args.minutes, run)
+        spread = [] if args.window_spread is None else ["--model.window_max_spread", str(args.window_spread)]
+        seconds = trained_seconds(run) if args.reuse else train(HERSHEY, [*size, *spread], args.minutes, run)
         writer = load_handwriter(run)
         from rnnlab.tasks.handwriting import load_splits
 
@@ -250,11 +263,18 @@ def main() -> None:
             # A diagnostic, not the target: the same test on the steps where the window weighs something
             # (its largest weight >= 10% of the line's largest); the other steps' argmax is over near-zeros.
             weighted = sum(monotone(phi[phi.max(1) >= 0.1 * phi.max()]) for phi in phis) / max(1, len(phis))
+            # A window that reads nothing is monotone too (the argmax of zeros stays at 0): count the lines whose
+            # window, where it carries weight, also reaches the last character, and both
+            reads = [reads_to_end(phi, len(t)) for phi, t in zip(phis, texts)]
+            both = sum(r and monotone(phi) for r, phi in zip(reads, phis)) / max(1, len(phis))
             results["window"][f"monotone_bias_{bias:g}"] = share
             results["window"][f"monotone_weighted_steps_bias_{bias:g}"] = weighted
+            results["window"][f"reads_to_end_bias_{bias:g}"] = sum(reads) / max(1, len(phis))
+            results["window"][f"monotone_and_reads_to_end_bias_{bias:g}"] = both
             print(f"\nWindow, hershey-lines: {len(texts)} held-out test lines written with bias {bias:g}; monotone "
                   f"on {share:.3f} (target >= 0.95; synthesis model trained {seconds:.0f} s)")  # fmt: skip
             print(f"  on the steps where the window carries weight: monotone on {weighted:.3f}")
+            print(f"  reads to the last character: {sum(reads) / max(1, len(phis)):.3f}; monotone and reads to it: {both:.3f}")
 
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

@@ -141,13 +141,19 @@ def trained_seconds(run: Path) -> float:
     return max(float(e.get("wall_time", 0.0)) for e in events)
 
 
+def weighted_steps(phi: np.ndarray) -> np.ndarray:
+    """The rows of phi (T, U) where the window carries weight: its largest weight >= 10% of the line's largest
+    (elsewhere the argmax is over near-zeros)."""
+    return phi[phi.max(1) >= 0.1 * phi.max()]
+
+
 def reads_to_end(phi: np.ndarray, length: int) -> bool:
-    """Whether the window's argmax reaches the text's last character on a step where the window carries weight
-    (its largest weight >= 10% of the line's largest): a window that never reads is monotone but aligns nothing."""
+    """Whether the window's argmax reaches the text's last character on a step where the window carries weight:
+    a window that never reads is monotone but aligns nothing."""
     phi = np.asarray(phi)
     if len(phi) == 0 or phi.max() <= 0:
         return False
-    return bool(phi[phi.max(1) >= 0.1 * phi.max()].argmax(1).max() == length - 1)
+    return bool(weighted_steps(phi).argmax(1).max() == length - 1)
 
 
 def main() -> None:
@@ -259,22 +265,24 @@ def main() -> None:
         results["window"] = {"lines": len(texts), "train_seconds": round(seconds)}
         for bias in biases:
             phis = [np.asarray(writer.write(t, bias=bias, seed=0)[1]) for t in texts]
-            share = sum(monotone(phi) for phi in phis) / max(1, len(phis))
+            lines = max(1, len(phis))
+            monotones = [monotone(phi) for phi in phis]
+            share = sum(monotones) / lines
             # A diagnostic, not the target: the same test on the steps where the window weighs something
-            # (its largest weight >= 10% of the line's largest); the other steps' argmax is over near-zeros.
-            weighted = sum(monotone(phi[phi.max(1) >= 0.1 * phi.max()]) for phi in phis) / max(1, len(phis))
+            weighted = sum(monotone(weighted_steps(phi)) for phi in phis) / lines
             # A window that reads nothing is monotone too (the argmax of zeros stays at 0): count the lines whose
             # window, where it carries weight, also reaches the last character, and both
             reads = [reads_to_end(phi, len(t)) for phi, t in zip(phis, texts)]
-            both = sum(r and monotone(phi) for r, phi in zip(reads, phis)) / max(1, len(phis))
+            read_share = sum(reads) / lines
+            both = sum(r and m for r, m in zip(reads, monotones)) / lines
             results["window"][f"monotone_bias_{bias:g}"] = share
             results["window"][f"monotone_weighted_steps_bias_{bias:g}"] = weighted
-            results["window"][f"reads_to_end_bias_{bias:g}"] = sum(reads) / max(1, len(phis))
+            results["window"][f"reads_to_end_bias_{bias:g}"] = read_share
             results["window"][f"monotone_and_reads_to_end_bias_{bias:g}"] = both
             print(f"\nWindow, hershey-lines: {len(texts)} held-out test lines written with bias {bias:g}; monotone "
                   f"on {share:.3f} (target >= 0.95; synthesis model trained {seconds:.0f} s)")  # fmt: skip
             print(f"  on the steps where the window carries weight: monotone on {weighted:.3f}")
-            print(f"  reads to the last character: {sum(reads) / max(1, len(phis)):.3f}; monotone and reads to it: {both:.3f}")
+            print(f"  reads to the last character: {read_share:.3f}; monotone and reads to it: {both:.3f}")
 
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")

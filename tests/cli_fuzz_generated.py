@@ -142,6 +142,7 @@ BASES: dict[str, list[str]] = {
                           f"train handwriting --data.dataset files --data.train {{models}}/handwriting/letters.npz "
                           f"--model.hidden_size 8 --model.mixtures 2 --model.window_mixtures 2 --model.char_embedding 4 "
                           f"--scheduled_sampling 0.5 --affine_jitter 0.1 --model.position_input true --model.window_max_spread 1 "
+                          f"--model.window_start -1 "
                           f"--batch_size 4 {CAPS} "
                           f"{QUIET} --output_dir {{scratch}}/run"],
     "write": ["write {handwriting} abc ca --bias 1 --seed 2 --max-points 30 --out {scratch}/art"],

@@ -453,6 +453,7 @@ ROWS: list[tuple[str, str]] = [
     ("train handwriting --scheduled_sampling 0.5 --input_noise 0.1",
      "scheduled_sampling: expected 0 when input_noise is set"),
     ("train handwriting --model.window_max_spread -1", "model.window_max_spread: expected null or a number of characters"),
+    ("train handwriting --model.window_start 2", "model.window_start: expected a number of characters from -10 to 0"),
     ("train handwriting --model.gated_window true --model.normalized_window true",
      "model.gated_window: expected false when normalized_window is true"),
     ("train handwriting --model.position_input maybe", "model.position_input"),

@@ -408,6 +408,28 @@ def test_a_window_spread_holds_the_centres_together_and_still_only_forward():
             HandwritingNetConfig(window_max_spread=spread)
 
 
+def test_the_window_can_start_one_position_before_the_first_character():
+    torch.manual_seed(0)
+    config = dict(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=3, char_embedding=4)
+    on_first = HandwritingNet(HandwritingNetConfig(**config), alphabet_size=6)
+    before = HandwritingNet(HandwritingNetConfig(**config, window_start=-1.0), alphabet_size=6)
+    assert torch.equal(on_first.initial_state(2, "cpu")[2], torch.zeros(2, 3))
+    assert torch.equal(before.initial_state(2, "cpu")[2], torch.full((2, 3), -1.0))
+    before.load_state_dict(on_first.state_dict())
+    text, mask = torch.tensor([[2, 3, 4, 5]]), torch.ones(1, 4)
+    x = torch.zeros(1, 1, 3)
+    _, _, phi_on = on_first(x, text, mask)
+    _, _, phi_before = before(x, text, mask)
+    # the same first step (same weights, same input) taken from one position further back
+    a, beta, step = on_first.window_params(on_first._last_state[0])
+    assert torch.allclose(phi_on[0, 0], soft_window(a, beta, step, 4)[0], atol=1e-6)
+    assert torch.allclose(phi_before[0, 0], soft_window(a, beta, step - 1.0, 4)[0], atol=1e-6)
+    assert int(phi_before[0, 0].argmax()) == 0  # a small first step leaves the first character the nearest
+    for start in (0.5, -11.0, float("nan")):
+        with pytest.raises(ValueError, match="window_start"):
+            HandwritingNetConfig(window_start=start)
+
+
 @pytest.mark.parametrize("conditional", [True, False])
 def test_the_pen_position_input_is_the_running_sum_and_writing_feeds_the_same(conditional):
     torch.manual_seed(0)

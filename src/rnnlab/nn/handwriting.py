@@ -52,6 +52,10 @@ class HandwritingNetConfig:
     # characters it wins the argmax. (Pulling the slow ones up to the fastest instead was tried: the fastest
     # drags the window past the text before it learns to align; docs/handwriting.md, "Window".)
     window_max_spread: float | None = None
+    # where the centres start, in character positions: 0 on the first character; -1 one position before it, as
+    # in Graves' paper (characters numbered from 1, kappa_0 = 0). Started on the first character, centres that
+    # drift half a character while the pen moves to the first stroke already weigh the second one
+    window_start: float = 0.0
     char_embedding: int = 32  # size of each character's vector c_u
     dropout: float = 0.0  # between stacked layers
     # also feed the pen's position (the running sum of the offsets so far) at every step: the net then sees
@@ -66,6 +70,8 @@ class HandwritingNetConfig:
         spread = self.window_max_spread
         require(spread is None or 0 <= spread <= 1000, "window_max_spread", "null or a number of characters from 0 to 1000",
                 spread)  # fmt: skip
+        require(-10 <= self.window_start <= 0, "window_start", "a number of characters from -10 to 0 (0: on the first)",
+                self.window_start)  # fmt: skip
         require(not (self.gated_window and self.normalized_window), "gated_window",
                 "false when normalized_window is true (normalising divides the gate out)", self.gated_window)  # fmt: skip
 
@@ -197,7 +203,7 @@ class HandwritingNet(nn.Module):
     def advance(self, kappa: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         """The centres (B, K) after one step (B, K) forward. With `window_max_spread` L, a centre may not go past
         the slowest one's new place + L (it stays where it was if it is already there): the centres only move
-        forward and, starting together at 0, stay within L of each other."""
+        forward and, starting together at `window_start`, stay within L of each other."""
         moved = kappa + step
         if self.config.window_max_spread is None:
             return moved
@@ -206,7 +212,7 @@ class HandwritingNet(nn.Module):
 
     def initial_state(self, batch: int, device) -> tuple:
         h = torch.zeros(batch, self.config.hidden_size, device=device)
-        kappa = torch.zeros(batch, self.config.window_mixtures, device=device)
+        kappa = torch.full((batch, self.config.window_mixtures), float(self.config.window_start), device=device)
         return h, h.clone(), kappa, torch.zeros(batch, self.window_size, device=device)
 
     # ------------------------------------------------------------------------------------ one step at a time

@@ -19,6 +19,8 @@ often its soft window moves monotonically.
 3. Window (`hershey-lines`, conditional): the synthesis model writes held-out test texts (new combinations
    of known characters); the share whose window argmax never moves back (`monotone`), and, since a window
    that reads nothing passes that too, the share that is monotone and reads up to the last character.
+   `--window-seeds S` writes each line with S sampling seeds, so a share is over lines x seeds and sampling
+   noise is told apart from the model.
 """
 
 from __future__ import annotations
@@ -173,6 +175,10 @@ def main() -> None:
                         help="the real writings the judge trains on (default: the synthesis model's data)")
     parser.add_argument("--window-spread", type=float, default=None,
                         help="train the window test's model with model.window_max_spread (default: Graves' free centres)")
+    parser.add_argument("--window-start", type=float, default=None,
+                        help="train the window test's model with model.window_start (default 0: on the first character)")
+    parser.add_argument("--window-seeds", type=int, default=1,
+                        help="sampling seeds per line in the window test (0, 1, ...): shares are over lines x seeds")
     parser.add_argument("--only", choices=("nll", "recognition", "window"), default=None)
     parser.add_argument("--runs", default="runs/bench-handwriting")
     parser.add_argument("--device", default="cpu")
@@ -255,16 +261,19 @@ def main() -> None:
 
     if args.only in (None, "window"):
         run = runs / "synthesis-hershey"
-        spread = [] if args.window_spread is None else ["--model.window_max_spread", str(args.window_spread)]
-        seconds = trained_seconds(run) if args.reuse else train(HERSHEY, [*size, *spread], args.minutes, run)
+        window = [] if args.window_spread is None else ["--model.window_max_spread", str(args.window_spread)]
+        window += [] if args.window_start is None else ["--model.window_start", str(args.window_start)]
+        seconds = trained_seconds(run) if args.reuse else train(HERSHEY, [*size, *window], args.minutes, run)
         writer = load_handwriter(run)
         from rnnlab.tasks.handwriting import load_splits
 
         test = [s.text for s in load_splits(writer.config.data)["test"] if not writer.alphabet.unknown(s.text)]
-        texts = list(dict.fromkeys(test))[: args.lines]
-        results["window"] = {"lines": len(texts), "train_seconds": round(seconds)}
+        lines_written = list(dict.fromkeys(test))[: args.lines]
+        seeds = range(max(1, args.window_seeds))
+        texts = [t for t in lines_written for _ in seeds]  # each line once per seed
+        results["window"] = {"lines": len(lines_written), "seeds": len(seeds), "train_seconds": round(seconds)}
         for bias in biases:
-            phis = [np.asarray(writer.write(t, bias=bias, seed=0)[1]) for t in texts]
+            phis = [np.asarray(writer.write(t, bias=bias, seed=i % len(seeds))[1]) for i, t in enumerate(texts)]
             lines = max(1, len(phis))
             monotones = [monotone(phi) for phi in phis]
             share = sum(monotones) / lines
@@ -279,7 +288,8 @@ def main() -> None:
             results["window"][f"monotone_weighted_steps_bias_{bias:g}"] = weighted
             results["window"][f"reads_to_end_bias_{bias:g}"] = read_share
             results["window"][f"monotone_and_reads_to_end_bias_{bias:g}"] = both
-            print(f"\nWindow, hershey-lines: {len(texts)} held-out test lines written with bias {bias:g}; monotone "
+            per_seed = f" x {len(seeds)} seeds" if len(seeds) > 1 else ""
+            print(f"\nWindow, hershey-lines: {len(lines_written)} held-out test lines{per_seed} written with bias {bias:g}; monotone "
                   f"on {share:.3f} (target >= 0.95; synthesis model trained {seconds:.0f} s)")  # fmt: skip
             print(f"  on the steps where the window carries weight: monotone on {weighted:.3f}")
             print(f"  reads to the last character: {read_share:.3f}; monotone and reads to it: {both:.3f}")

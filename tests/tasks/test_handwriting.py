@@ -37,7 +37,7 @@ from rnnlab.data.strokes import (
 from rnnlab.errors import DataError
 from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig, soft_window
 from rnnlab.nn.mdn import MixtureDensityHead, MixtureParams, mixture_log_likelihood, sample_point
-from rnnlab.tasks.handwriter import monotone
+from rnnlab.tasks.handwriter import Alphabet, monotone
 
 QUIET = ["--trainer.progress", "false", "--trainer.plot", "false", "--trainer.device", "cpu"]
 TINY = ["--model.hidden_size", "8", "--model.num_layers", "2", "--model.mixtures", "3", "--model.window_mixtures",
@@ -344,7 +344,11 @@ def test_a_model_of_single_characters_writes_a_longer_text_one_character_at_a_ti
     from rnnlab.tasks.handwriter import load_handwriter
 
     writer = load_handwriter(run)
-    assert writer.alphabet.single
+    assert writer.alphabet.single and writer.alphabet.chars_per_text == 1.0
+    # one character gets the room of one training text (a user's files, not only hanzi: it used to go by the name)
+    assert writer.default_max_points("a") == min(5000, max(100, int(1.5 * writer.config.data.max_points)))
+    lines = Alphabet.build(["ab", "abcd"])
+    assert lines.chars_per_text == 3.0 and Alphabet(lines.chars).chars_per_text == 8.0  # saved before it was stored
     s3, phi = writer.write("abc", bias=1.0, max_points=10)
     parts = [writer.write(c, bias=1.0, seed=i, max_points=10)[0] for i, c in enumerate("abc")]
     assert len(s3) == sum(len(p) for p in parts) and phi.shape == (len(s3), 3) and monotone(phi)

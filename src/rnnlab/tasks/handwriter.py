@@ -42,15 +42,19 @@ PAD, UNK = 0, 1
 class Alphabet:
     """The characters a conditional model trained on: id 0 pads, 1 is an unknown character."""
 
-    def __init__(self, chars: list[str], single: bool = False) -> None:
+    def __init__(self, chars: list[str], single: bool = False, chars_per_text: float | None = None) -> None:
         self.chars = chars
         self.single = single  # every training text was one character (hanzi): longer texts are written
         self.index = {c: i + 2 for i, c in enumerate(chars)}  # one character at a time, side by side
+        # the training texts' mean length, which sizes the room a text gets when written (`default_max_points`);
+        # models saved before it was stored: 1 if single, else 8 (about a Hershey line)
+        self.chars_per_text = chars_per_text or (1.0 if single else 8.0)
 
     @classmethod
     def build(cls, texts: Iterable[str]) -> Alphabet:
         texts = list(texts)
-        return cls(sorted({c for text in texts for c in text}), single=all(len(t) == 1 for t in texts))
+        mean = sum(map(len, texts)) / len(texts) if texts else None
+        return cls(sorted({c for text in texts for c in text}), all(len(t) == 1 for t in texts), mean)
 
     def __len__(self) -> int:
         return len(self.chars) + 2
@@ -69,7 +73,7 @@ class Alphabet:
         return ids, mask
 
     def to_json(self) -> dict:
-        return {"chars": self.chars, "single": self.single}
+        return {"chars": self.chars, "single": self.single, "chars_per_text": self.chars_per_text}
 
 
 def monotone(phi: np.ndarray) -> bool:
@@ -122,10 +126,10 @@ class Handwriter:
                             "characters of its training texts")  # fmt: skip
 
     def default_max_points(self, text: str) -> int:
-        return min(5000, max(100, int(1.5 * self.config.data.max_points * max(1, len(text)) / self._chars_per_item())))
-
-    def _chars_per_item(self) -> float:
-        return 1.0 if set(str(self.config.data.dataset).split("+")) <= {"hanzi", "kanjivg"} else 8.0
+        """1.5x the training cap on points per text, times how many training texts `text` is as long as (one
+        for an unconditional model, which writes no text), within [100, 5000]."""
+        texts = 1.0 if self.alphabet is None else max(1, len(text)) / self.alphabet.chars_per_text
+        return min(5000, max(100, int(1.5 * self.config.data.max_points * texts)))
 
     @torch.no_grad()
     def write(self, text: str, bias: float = 0.0, seed: int = 0, max_points: int | None = None):
@@ -187,7 +191,7 @@ def load_handwriter(path: str | Path) -> Handwriter:
         stats = StrokeStats.from_json(checkpoint.read_json("stats.json"))
         if config.model.conditional:
             saved = checkpoint.read_json("alphabet.json")
-            alphabet = Alphabet(saved["chars"], bool(saved.get("single", False)))
+            alphabet = Alphabet(saved["chars"], bool(saved.get("single", False)), saved.get("chars_per_text"))
         else:
             alphabet = None
     except (KeyError, TypeError, ValueError) as error:

@@ -105,7 +105,7 @@ def _fetch_hanzi(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, 
     if not tarball.exists():
         tarball = download_npm(name, version, downloads)
     verify_sha256(tarball, sha256)
-    items, splits = [], []
+    items = []
     with tarfile.open(tarball, "r:gz") as archive:
         for member in archive:
             stem = Path(member.name).stem
@@ -115,9 +115,7 @@ def _fetch_hanzi(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str, 
             items.append(StrokeSequence(stem, hanzi_strokes(data["medians"]), f"hanzi {stem}"))
     if len(items) < 100:
         raise FetchError(f"{name}@{version}: found {len(items)} character files; the package layout changed?")
-    items.sort(key=lambda item: item.text)
-    splits = [split_of(item.text, 10, 10) for item in items]
-    return _save(entry, out, items, splits, ["" for _ in items], f"{len(items):,} characters, stroke medians")
+    return _save_by_character(entry, out, items, f"{len(items):,} characters, stroke medians")
 
 
 # --------------------------------------------------------------------------------------------- kanjivg
@@ -163,9 +161,7 @@ def _fetch_kanjivg(entry: DatasetEntry, out: Path, downloads: Path) -> tuple[str
                                         f"kanjivg {char}"))  # fmt: skip
     if len(items) < 100:
         raise FetchError(f"{name}=={version}: found {len(items)} character SVGs; the package layout changed?")
-    items.sort(key=lambda item: item.text)
-    splits = [split_of(item.text, 10, 10) for item in items]
-    return _save(entry, out, items, splits, ["" for _ in items], f"{len(items):,} characters, stroke centre lines")
+    return _save_by_character(entry, out, items, f"{len(items):,} characters, stroke centre lines")
 
 
 # --------------------------------------------------------------------------------------------- hershey
@@ -256,6 +252,12 @@ def _save(entry: DatasetEntry, out: Path, items, splits, faces, note) -> tuple[s
                         splits=np.array(splits), faces=np.array(faces))  # fmt: skip
     sizes = {split: splits.count(split) for split in entry.splits}
     return note, sizes
+
+
+def _save_by_character(entry: DatasetEntry, out: Path, items: list[StrokeSequence], note: str) -> tuple[str, dict[str, int]]:
+    """One writing per character (hanzi, kanjivg): sorted, split 80/10/10 by the character."""
+    items = sorted(items, key=lambda item: item.text)
+    return _save(entry, out, items, [split_of(item.text, 10, 10) for item in items], ["" for _ in items], note)
 
 
 def _load(entry: DatasetEntry, directory: Path | None) -> HandwritingSet:

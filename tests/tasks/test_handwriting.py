@@ -412,6 +412,13 @@ def test_a_window_spread_holds_the_centres_together_and_still_only_forward():
             HandwritingNetConfig(window_max_spread=spread)
 
 
+def test_window_labels_name_cjk_characters_by_code_point_when_no_font_can_draw_them():
+    from rnnlab.tasks.handwriting_draw import window_labels
+
+    assert window_labels("a永 ", cjk_font=False) == ["a", "U+6C38", " "]
+    assert window_labels("a永", cjk_font=True) == ["a", "永"]
+
+
 def test_the_window_can_start_one_position_before_the_first_character():
     torch.manual_seed(0)
     config = dict(hidden_size=8, num_layers=2, mixtures=2, window_mixtures=3, char_embedding=4)

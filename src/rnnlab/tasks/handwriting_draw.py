@@ -80,6 +80,12 @@ def gif_of(s3: np.ndarray, frames: int = 40) -> bytes:
     return out.getvalue()
 
 
+def window_labels(text: str, cjk_font: bool) -> list[str]:
+    """One y label per character; with no CJK font installed a CJK character is named by its code point
+    (U+6C38), which reads better than the empty box matplotlib would draw."""
+    return [char if cjk_font or ord(char) < 0x2E80 else f"U+{ord(char):04X}" for char in text]
+
+
 def window_png(phi: np.ndarray, text: str) -> bytes:
     """The window weights phi (T, U) as a picture: characters up the y axis, pen points along x."""
     import matplotlib
@@ -87,13 +93,13 @@ def window_png(phi: np.ndarray, text: str) -> bytes:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from rnnlab.tasks.captioner import _fonts
+    from rnnlab.tasks.captioner import _fonts, _installed_cjk_font
 
     figure = Figure(figsize=(max(4.0, min(12.0, phi.shape[0] / 40)), 1.2 + 0.25 * phi.shape[1]), dpi=100)
     axis = figure.add_subplot(1, 1, 1)
     axis.imshow(np.asarray(phi).T, aspect="auto", origin="lower", cmap="Greys", interpolation="nearest")
     axis.set_yticks(range(len(text)))
-    axis.set_yticklabels(list(text), fontfamily=_fonts(text))
+    axis.set_yticklabels(window_labels(text, _installed_cjk_font() is not None), fontfamily=_fonts(text))
     axis.set_xlabel("pen point (time)")
     axis.set_title("soft window over the characters")
     figure.tight_layout()

@@ -297,8 +297,9 @@ class HandwritingNet(nn.Module):
                 # Graves' end: the window weighs the position after the last character most
                 h, _, kappa, _ = state[0]
                 a, beta, _ = self.window_params(h)
-                past = (a * torch.exp(-beta * (kappa - lengths.unsqueeze(-1).float()) ** 2)).sum(-1)
-                on_text = soft_window(a, beta, kappa, text.shape[1], mask).max(-1).values
+                weights = soft_window(a, beta, kappa, text.shape[1] + 1)  # (B, U + 1): one position past the longest
+                past = weights.gather(1, lengths.long().unsqueeze(1)).squeeze(1)  # the position after each row's text
+                on_text = (weights[:, :-1] * mask).max(-1).values
                 window_done = (past > on_text) & window_stop
             else:
                 window_done = torch.zeros(rows, dtype=torch.bool, device=device)

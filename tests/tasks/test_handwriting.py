@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ from rnnlab.data.strokes import (
     strokes_to_stroke3,
     write_stroke_npz,
 )
-from rnnlab.errors import DataError
+from rnnlab.errors import CheckpointError, DataError
 from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig, soft_window
 from rnnlab.nn.mdn import MixtureDensityHead, MixtureParams, mixture_log_likelihood, sample_point
 from rnnlab.tasks.handwriter import Alphabet, monotone
@@ -353,6 +354,14 @@ def test_a_model_of_single_characters_writes_a_longer_text_one_character_at_a_ti
     parts = [writer.write(c, bias=1.0, seed=i, max_points=10)[0] for i, c in enumerate("abc")]
     assert len(s3) == sum(len(p) for p in parts) and phi.shape == (len(s3), 3) and monotone(phi)
     assert s3[:, 2].sum() == sum(p[:, 2].sum() for p in parts)  # the same strokes, placed side by side
+    from rnnlab.paths import resolve_model_dir
+
+    alphabet_file = Path(resolve_model_dir(run)) / "alphabet.json"
+    saved = alphabet_file.read_text(encoding="utf-8")
+    assert '"chars_per_text": 1.0' in saved
+    alphabet_file.write_text(saved.replace('"chars_per_text": 1.0', '"chars_per_text": -1'), encoding="utf-8")
+    with pytest.raises(CheckpointError, match="alphabet.json"):  # a corrupt room size is named at load
+        load_handwriter(run)
 
 
 def test_input_noise_moves_the_offsets_only():

@@ -53,8 +53,8 @@ class HandwritingNetConfig:
     # drags the window past the text before it learns to align; docs/handwriting.md, "Window".)
     window_max_spread: float | None = None
     # where the centres start, in character positions: 0 on the first character; -1 one position before it, as
-    # in Graves' paper (characters numbered from 1, kappa_0 = 0). Started on the first character, centres that
-    # drift half a character while the pen moves to the first stroke already weigh the second one
+    # in Graves' paper (characters numbered from 1, kappa_0 = 0). Tried against the tied window's backward
+    # steps at a line's start: it did not remove them (docs/handwriting.md, "Window")
     window_start: float = 0.0
     char_embedding: int = 32  # size of each character's vector c_u
     dropout: float = 0.0  # between stacked layers

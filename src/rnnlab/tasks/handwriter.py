@@ -48,7 +48,9 @@ class Alphabet:
         self.index = {c: i + 2 for i, c in enumerate(chars)}  # one character at a time, side by side
         # the training texts' mean length, which sizes the room a text gets when written (`default_max_points`);
         # models saved before it was stored: 1 if single, else 8 (about a Hershey line)
-        self.chars_per_text = chars_per_text or (1.0 if single else 8.0)
+        self.chars_per_text = float(chars_per_text) if chars_per_text is not None else (1.0 if single else 8.0)
+        if not self.chars_per_text > 0:  # a corrupt alphabet.json: load_handwriter names the file
+            raise ValueError(f"chars_per_text must be > 0, found {chars_per_text!r}")
 
     @classmethod
     def build(cls, texts: Iterable[str]) -> Alphabet:

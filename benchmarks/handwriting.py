@@ -270,10 +270,11 @@ def main() -> None:
         test = [s.text for s in load_splits(writer.config.data)["test"] if not writer.alphabet.unknown(s.text)]
         lines_written = list(dict.fromkeys(test))[: args.lines]
         seeds = range(max(1, args.window_seeds))
-        texts = [t for t in lines_written for _ in seeds]  # each line once per seed
+        written = [(t, seed) for t in lines_written for seed in seeds]  # each line once per seed
+        texts = [t for t, _ in written]
         results["window"] = {"lines": len(lines_written), "seeds": len(seeds), "train_seconds": round(seconds)}
         for bias in biases:
-            phis = [np.asarray(writer.write(t, bias=bias, seed=i % len(seeds))[1]) for i, t in enumerate(texts)]
+            phis = [np.asarray(writer.write(t, bias=bias, seed=seed)[1]) for t, seed in written]
             lines = max(1, len(phis))
             monotones = [monotone(phi) for phi in phis]
             share = sum(monotones) / lines

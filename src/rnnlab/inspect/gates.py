@@ -323,6 +323,11 @@ CJK_FONTS = (
 )
 
 
+def is_cjk(char: str) -> bool:
+    """Whether a character is in the CJK blocks (U+2E80 on), which DejaVu has no glyphs for."""
+    return ord(char) >= 0x2E80
+
+
 @functools.cache
 def _cjk_font() -> str | None:
     from matplotlib import font_manager
@@ -338,7 +343,7 @@ def _cjk_font() -> str | None:
 
 def token_font(tokens: list[str]) -> list[str]:
     """Font families for the token labels: DejaVu Sans Mono, plus an installed CJK font when needed."""
-    if all(ord(char) < 0x2E80 for token in tokens for char in token):
+    if not any(is_cjk(char) for token in tokens for char in token):
         return ["DejaVu Sans Mono"]
     cjk = _cjk_font()
     return ["DejaVu Sans Mono"] + ([cjk] if cjk else [])

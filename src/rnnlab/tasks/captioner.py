@@ -357,7 +357,9 @@ def _installed_cjk_font() -> str | None:
 
 def _fonts(text: str) -> list[str]:
     """DejaVu Sans, and an installed CJK font for Chinese words (none installed: boxes, and no warning)."""
-    cjk = _installed_cjk_font() if any(ord(char) >= 0x2E80 for char in text) else None
+    from rnnlab.inspect.gates import is_cjk
+
+    cjk = _installed_cjk_font() if any(is_cjk(char) for char in text) else None
     return ["DejaVu Sans"] + ([cjk] if cjk else [])
 
 

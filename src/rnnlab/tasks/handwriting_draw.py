@@ -83,7 +83,9 @@ def gif_of(s3: np.ndarray, frames: int = 40) -> bytes:
 def window_labels(text: str, cjk_font: bool) -> list[str]:
     """One y label per character; with no CJK font installed a CJK character is named by its code point
     (U+6C38), which reads better than the empty box matplotlib would draw."""
-    return [char if cjk_font or ord(char) < 0x2E80 else f"U+{ord(char):04X}" for char in text]
+    from rnnlab.inspect.gates import is_cjk
+
+    return [char if cjk_font or not is_cjk(char) else f"U+{ord(char):04X}" for char in text]
 
 
 def window_png(phi: np.ndarray, text: str) -> bytes:

@@ -137,7 +137,8 @@ BASES: dict[str, list[str]] = {
     "ask": ["ask {vqa} {models}/vqa/0.png --question 'what colour is the square' --top-k 2 --out {scratch}/art"],
     "train handwriting": [f"train handwriting --data.dataset files --data.train {{models}}/handwriting/letters.npz "
                           f"--model.hidden_size 8 --model.mixtures 2 --model.window_mixtures 2 --model.char_embedding 4 "
-                          f"--input_noise 0.1 --model.position_input true --model.gated_window true --batch_size 4 {CAPS} "
+                          f"--input_noise 0.1 --model.position_input true --model.gated_window true --window_backward_penalty 1 "
+                          f"--batch_size 4 {CAPS} "
                           f"{QUIET} --output_dir {{scratch}}/run",
                           f"train handwriting --data.dataset files --data.train {{models}}/handwriting/letters.npz "
                           f"--model.hidden_size 8 --model.mixtures 2 --model.window_mixtures 2 --model.char_embedding 4 "

@@ -592,3 +592,52 @@ def test_affine_jitter_is_drawn_per_batch_and_epoch_and_trains_through_the_cli(t
     for bad in (-0.1, 0.6):
         with pytest.raises(ValueError, match="affine_jitter"):
             HandwritingConfig(affine_jitter=bad)
+
+
+def test_the_backward_window_shift_is_the_mass_moved_back_and_ignores_scale_padding_and_underflow():
+    from rnnlab.nn.handwriting import backward_window_shift
+
+    ones = torch.ones(1, 4)
+    reading = torch.tensor([[[1.0, 0, 0], [0.5, 0.5, 0], [0, 1, 0], [0, 0, 1]]])  # one character after another
+    assert backward_window_shift(reading, ones).item() == 0.0
+    # half the mass goes back two characters: F = [0, 0, 1] then [0.5, 0.5, 1], so 0.5 + 0.5 = 1 (by hand)
+    back = torch.tensor([[[0, 0, 2.0], [1.0, 0, 1.0]]])
+    assert backward_window_shift(back, ones[:, :2]).item() == pytest.approx(1.0)
+    # only the shape counts: a window turned down to a thousandth moves back as far
+    assert backward_window_shift(back * 1e-3, ones[:, :2]).item() == pytest.approx(1.0)
+    # a step past the row's end, or one whose weights all underflow, is not compared with its neighbours
+    assert backward_window_shift(back, torch.tensor([[1.0, 0.0]])).item() == 0.0
+    assert backward_window_shift(torch.cat([back, torch.zeros(1, 1, 3)], 1), torch.ones(1, 3)).item() == pytest.approx(1.0)
+    # the gradient exists and is finite for turned-down windows (it pushes the back mass forward)
+    phi = (back * 1e-3).requires_grad_(True)
+    backward_window_shift(phi, ones[:, :2]).sum().backward()
+    assert torch.isfinite(phi.grad).all() and phi.grad[0, 1, 0] > 0 > phi.grad[0, 1, 2]
+
+
+def test_the_window_backward_penalty_adds_the_shift_to_the_training_loss_only(tmp_path):
+    from rnnlab.nn.handwriting import backward_window_shift
+    from rnnlab.tasks.handwriting import HandwritingConfig, build
+
+    data = letters_npz(tmp_path / "letters.npz")
+    losses, model = {}, None
+    for weight in (0.0, 2.0):
+        config = HandwritingConfig(window_backward_penalty=weight)
+        config.data.dataset, config.data.train = "files", str(data)
+        config.model.hidden_size, config.model.mixtures, config.model.window_mixtures = 8, 3, 2
+        torch.manual_seed(0)
+        setup = build(config)
+        model = setup.model if model is None else model  # the same net scores both losses
+        batch = setup.task.train_batches(0)[0]
+        losses[weight] = setup.task.train_step(model, batch)
+    inputs, _, mask, text, text_mask = batch
+    _, _, phi = model(inputs, text, text_mask)
+    shift = backward_window_shift(phi, mask).sum() / mask.sum()
+    assert shift > 0  # an untrained window does move back somewhere
+    assert losses[2.0].loss.item() == pytest.approx(losses[0.0].loss.item() + 2.0 * shift.item(), rel=1e-5)
+    assert losses[2.0].metrics["window_back"] == pytest.approx(shift.item(), rel=1e-5)
+    assert "window_back" not in losses[0.0].metrics
+    for bad in (-1, 101):
+        with pytest.raises(ValueError, match="window_backward_penalty"):
+            HandwritingConfig(window_backward_penalty=bad)
+    with pytest.raises(ValueError, match="0 for an unconditional model"):
+        HandwritingConfig(window_backward_penalty=1, model=HandwritingNetConfig(conditional=False))

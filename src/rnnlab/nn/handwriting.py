@@ -29,7 +29,7 @@ from torch import nn
 from rnnlab.config import MAX_LAYERS, require, require_fractions, require_sizes
 from rnnlab.nn.mdn import MixtureDensityHead, MixtureParams, sample_point
 
-__all__ = ["HandwritingNet", "HandwritingNetConfig", "SelfFeed", "soft_window"]
+__all__ = ["HandwritingNet", "HandwritingNetConfig", "SelfFeed", "backward_window_shift", "soft_window"]
 
 
 @dataclass
@@ -102,6 +102,24 @@ def soft_window(alpha: torch.Tensor, beta: torch.Tensor, kappa: torch.Tensor, po
         return torch.softmax(log_phi, dim=-1)
     phi = (alpha.unsqueeze(-1) * torch.exp(-beta.unsqueeze(-1) * (kappa.unsqueeze(-1) - u) ** 2)).sum(1)
     return phi if text_mask is None else phi * text_mask
+
+
+def backward_window_shift(phi: torch.Tensor, step_mask: torch.Tensor) -> torch.Tensor:
+    """(B,): how far back, in characters, each row's window moved over its steps, summed. phi (B, T, U) is
+    normalised over the characters to p_t (its shape, whatever its size: a window turned down to 1% of its
+    peak counts as much as a reading one); between consecutive steps the backward part of the 1-D earth
+    mover's distance from p_{t-1} to p_t is sum_u max(0, F_t(u) - F_{t-1}(u)), F the cumulative sums over u.
+    It is 0 when every step's window lies at or ahead of the step before's (stochastic dominance), which a
+    window reading character after character does. Steps past a row's end (step_mask (B, T) 0) and steps whose
+    weights all underflow (sum < 1e-20: there is no shape to compare) do not count.
+
+    A training penalty in the spirit of guided attention (Tachibana et al. 2018), which keeps a TTS
+    attention near the diagonal: here it only asks the window not to go back."""
+    total = phi.sum(-1)
+    alive = (total > 1e-20) & step_mask.bool()
+    cdf = (phi / total.clamp_min(1e-20).unsqueeze(-1)).cumsum(-1)
+    back = torch.relu(cdf[:, 1:] - cdf[:, :-1]).sum(-1)  # (B, T - 1)
+    return (back * (alive[:, 1:] & alive[:, :-1])).sum(1)
 
 
 class HandwritingNet(nn.Module):

@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from rnnlab.config import FILES, config_to_dict, data_source, require
 from rnnlab.data.strokes import StrokeSequence, StrokeStats, read_stroke_files
 from rnnlab.errors import ConfigError, DataError
-from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig, SelfFeed
+from rnnlab.nn.handwriting import HandwritingNet, HandwritingNetConfig, SelfFeed, backward_window_shift
 from rnnlab.nn.mdn import mixture_log_likelihood
 from rnnlab.tasks.handwriter import (
     WRITE_VERB,
@@ -90,6 +90,10 @@ class HandwritingConfig:
     # each training writing is drawn again by a slightly different hand every time it is batched: its offsets
     # through a random rotation, shear and x / y scale of up to this much (radians / relative; `jittered`); 0: off
     affine_jitter: float = 0.0
+    # weight of the window's backward shift (`backward_window_shift`, characters per point) added to the training
+    # loss: the window's shape, even turned down, is asked not to move back over the text (a synthesis net only;
+    # not part of the NLL that validation reports); 0: off, Graves' loss
+    window_backward_penalty: float = 0.0
     batch_size: int = 32
     eval_batch_size: int = 64
     output_dir: str = "runs/handwriting"
@@ -104,6 +108,10 @@ class HandwritingConfig:
                 "an amount in [0, 0.5] (radians of rotation and shear, relative scale; 0: off)", self.affine_jitter)  # fmt: skip
         require(not (self.scheduled_sampling and self.input_noise), "scheduled_sampling",
                 "0 when input_noise is set (each perturbs the inputs its own way; choose one)", self.scheduled_sampling)  # fmt: skip
+        require(isinstance(self.window_backward_penalty, (int, float)) and 0 <= self.window_backward_penalty <= 100,
+                "window_backward_penalty", "a weight in [0, 100] (0: off)", self.window_backward_penalty)  # fmt: skip
+        require(not self.window_backward_penalty or self.model.conditional, "window_backward_penalty",
+                "0 for an unconditional model (it has no window)", self.window_backward_penalty)  # fmt: skip
         require(1 <= self.batch_size <= 4096, "batch_size", "an integer from 1 to 4096", self.batch_size)
         require(1 <= self.eval_batch_size <= 4096, "eval_batch_size", "an integer from 1 to 4096", self.eval_batch_size)
         require(self.trainer.metric == "loss", "trainer.metric", "loss (the NLL per point)", self.trainer.metric)
@@ -237,20 +245,26 @@ class HandwritingTask(TrainTask):
         return encode_batch(items, self.writer.stats, self.writer.alphabet)
 
     def train_step(self, model: torch.nn.Module, batch) -> StepOutput:
+        inputs, targets, mask, text, text_mask = batch
         if self.config.scheduled_sampling > 0:  # some inputs are the model's own samples; the targets stay real
-            inputs, targets, mask, text, text_mask = batch
             feed = SelfFeed(self.config.scheduled_sampling, SELF_FEED_BIAS)
-            params, end_logit, _ = model(inputs, text, text_mask, self_feed=feed)
-            nll, end_loss, lengths = mixture_nll(params, end_logit, targets, mask)
+            params, end_logit, phi = model(inputs, text, text_mask, self_feed=feed)
         else:
             positions = None
             if self.config.input_noise > 0:
                 if self.config.model.position_input:  # where the pen really is: the noise stands for a slip, not a drift
-                    positions = self.writer.model.pen_positions(batch[0])  # the net itself: `model` may be a DDP wrapper
-                batch = (noisy_offsets(batch[0], self.config.input_noise), *batch[1:])
-            nll, end_loss, lengths = sequence_nll(model, batch, positions)
+                    positions = self.writer.model.pen_positions(inputs)  # the net itself: `model` may be a DDP wrapper
+                inputs = noisy_offsets(inputs, self.config.input_noise)
+            params, end_logit, phi = model(inputs, text, text_mask, positions=positions)
+        nll, end_loss, lengths = mixture_nll(params, end_logit, targets, mask)
         points = lengths.sum()
-        return StepOutput((nll.sum() + self.config.end_weight * end_loss) / points, num_tokens=int(points))
+        loss = (nll.sum() + self.config.end_weight * end_loss) / points
+        metrics = {}
+        if self.config.window_backward_penalty > 0:
+            shift = backward_window_shift(phi, mask).sum() / points
+            loss = loss + self.config.window_backward_penalty * shift
+            metrics["window_back"] = float(shift.detach())
+        return StepOutput(loss, num_tokens=int(points), metrics=metrics)
 
     def evaluate(self) -> dict[str, float]:
         result = self.writer.nll(self.splits["valid"], self.config.eval_batch_size)

@@ -20,7 +20,8 @@ often its soft window moves monotonically.
    of known characters); the share whose window argmax never moves back (`monotone`), and, since a window
    that reads nothing passes that too, the share that is monotone and reads up to the last character.
    `--window-seeds S` writes each line with S sampling seeds, so a share is over lines x seeds and sampling
-   noise is told apart from the model.
+   noise is told apart from the model. `--window-penalty W` trains with `window_backward_penalty: W` (the
+   window's backward shift added to the loss).
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ def main() -> None:
                         help="train the window test's model with model.window_max_spread (default: Graves' free centres)")
     parser.add_argument("--window-start", type=float, default=None,
                         help="train the window test's model with model.window_start (default 0: on the first character)")
+    parser.add_argument("--window-penalty", type=float, default=None,
+                        help="train the window test's model with window_backward_penalty (default 0: Graves' loss)")
     parser.add_argument("--window-seeds", type=int, default=1,
                         help="sampling seeds per line in the window test (0, 1, ...): shares are over lines x seeds")
     parser.add_argument("--only", choices=("nll", "recognition", "window"), default=None)
@@ -263,6 +266,7 @@ def main() -> None:
         run = runs / "synthesis-hershey"
         window = [] if args.window_spread is None else ["--model.window_max_spread", str(args.window_spread)]
         window += [] if args.window_start is None else ["--model.window_start", str(args.window_start)]
+        window += [] if args.window_penalty is None else ["--window_backward_penalty", str(args.window_penalty)]
         seconds = trained_seconds(run) if args.reuse else train(HERSHEY, [*size, *window], args.minutes, run)
         writer = load_handwriter(run)
         from rnnlab.tasks.handwriting import load_splits

@@ -144,6 +144,14 @@ def trained_seconds(run: Path) -> float:
     return max(float(e.get("wall_time", 0.0)) for e in events)
 
 
+def held_out_texts(splits: dict[str, list[StrokeSequence]], alphabet, count: int) -> list[str]:
+    """The first `count` distinct test texts that are not also training texts (the held-out face's lines are all
+    in test, whatever their text) and use only known characters: new combinations of known characters."""
+    seen = {s.text for s in splits["train"]}
+    texts = [s.text for s in splits["test"] if s.text not in seen and not alphabet.unknown(s.text)]
+    return list(dict.fromkeys(texts))[:count]
+
+
 def weighted_steps(phi: np.ndarray) -> np.ndarray:
     """The rows of phi (T, U) where the window carries weight: its largest weight >= 10% of the line's largest
     (elsewhere the argmax is over near-zeros)."""
@@ -271,13 +279,8 @@ def main() -> None:
         writer = load_handwriter(run)
         from rnnlab.tasks.handwriting import load_splits
 
-        splits = load_splits(writer.config.data)
-        # test texts that are not also training texts (the held-out face's lines are all in test, whatever their
-        # text): new combinations of known characters. Until 2026-12-06 the first 60 test texts were taken, 23 of
-        # them training texts written in other faces
-        seen = {s.text for s in splits["train"]}
-        test = [s.text for s in splits["test"] if s.text not in seen and not writer.alphabet.unknown(s.text)]
-        lines_written = list(dict.fromkeys(test))[: args.lines]
+        # until 2026-12-06 the first 60 test texts were taken, 23 of them training texts written in other faces
+        lines_written = held_out_texts(load_splits(writer.config.data), writer.alphabet, args.lines)
         seeds = range(max(1, args.window_seeds))
         written = [(t, seed) for t in lines_written for seed in seeds]  # each line once per seed
         texts = [t for t, _ in written]

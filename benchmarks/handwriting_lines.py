@@ -31,6 +31,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+# the sibling benchmark (run as a script, this directory is on sys.path)
+from handwriting import held_out_texts
 from rnnlab.data.handwriting_sets import HELD_OUT_FACE
 from rnnlab.data.registry import load_dataset
 from rnnlab.data.strokes import StrokeSequence, StrokeStats
@@ -146,7 +148,6 @@ def main() -> None:
         raise SystemExit(f"{args.run}: expected a synthesis model trained on hershey-lines")
     splits = load_splits(writer.config.data)
     chars = list(writer.alphabet.chars)
-    train_texts = {s.text for s in splits["train"]}
     if args.reader and Path(args.reader).exists():
         reader = LineReader(len(chars))
         reader.load_state_dict(torch.load(args.reader, weights_only=True))
@@ -168,8 +169,7 @@ def main() -> None:
         print(f"{name}: {result['lines']} lines, character accuracy {result['char_accuracy']:.3f}, "
               f"exact {result['exact']:.3f}")
 
-    texts = [s.text for s in splits["test"] if s.text not in train_texts and not writer.alphabet.unknown(s.text)]
-    prompts = list(dict.fromkeys(texts))[: args.lines]
+    prompts = held_out_texts(splits, writer.alphabet, args.lines)  # the window test's texts
     for bias in [float(b) for b in str(args.bias).split(",")]:
         written = [(t, seed) for t in prompts for seed in range(max(1, args.seeds))]
         lines = [writer.write(t, bias=bias, seed=seed)[0] for t, seed in written]

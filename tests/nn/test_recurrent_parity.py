@@ -166,3 +166,45 @@ def test_bias_false(kind):
     x = torch.randn(STEPS, BATCH, INPUT, dtype=torch.float64)
     for a, b in zip(_flatten(ours(x)), _flatten(ref(x))):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("kind,num_layers,bidirectional,batch_first", GRID)
+@pytest.mark.parametrize("given_state", [False, True])
+def test_single_step_matches_torch(kind, num_layers, bidirectional, batch_first, given_state, monkeypatch):
+    """A length-1 input (a decoder's step) runs on torch's cell functions: same outputs, states, gradients."""
+    import rnnlab.nn.recurrent as recurrent
+
+    taken = []
+    applies = recurrent._single_step_applies
+    monkeypatch.setattr(recurrent, "_single_step_applies", lambda *a: taken.append(applies(*a)) or taken[-1])
+    torch.manual_seed(4)
+    ours, ref = _pair(kind, num_layers, bidirectional, batch_first, "fused")
+    shape = (BATCH, 1, INPUT) if batch_first else (1, BATCH, INPUT)
+    x = torch.randn(*shape, dtype=torch.float64)
+    hx = _initial_state(kind, num_layers, bidirectional) if given_state else None
+    _assert_same(kind, ours, ref, lambda: x.clone().requires_grad_(), hx)
+    assert taken == [True]
+
+
+def test_single_step_path_applies_only_to_one_step_without_projections():
+    import rnnlab.nn.recurrent as recurrent
+
+    layer = LSTM(INPUT, HIDDEN)
+    one, two = torch.randn(1, BATCH, INPUT), torch.randn(2, BATCH, INPUT)
+    assert recurrent._single_step_applies(layer, recurrent._prepare_input(layer, one, None))
+    assert not recurrent._single_step_applies(layer, recurrent._prepare_input(layer, two, None))
+    assert not recurrent._single_step_applies(layer, recurrent._prepare_input(layer, one[0], None))  # unbatched
+    projected = LSTM(INPUT, HIDDEN, proj_size=2)
+    assert not recurrent._single_step_applies(projected, recurrent._prepare_input(projected, one, None))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert not recurrent._single_step_applies(layer, recurrent._prepare_input(layer, one, None))
+
+
+def test_single_step_dropout_between_layers_only_in_training():
+    torch.manual_seed(8)
+    layer = LSTM(INPUT, 16, num_layers=2, dropout=0.5)
+    x = torch.randn(1, 2, INPUT)
+    layer.train()
+    assert not torch.equal(layer(x)[0], layer(x)[0])
+    layer.eval()
+    assert torch.equal(layer(x)[0], layer(x)[0])

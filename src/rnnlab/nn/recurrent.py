@@ -303,7 +303,11 @@ class _LayerMixin:
             _prepare_state(self, hx, batch)
             return super().forward(input, hx)
         batch = _prepare_input(self, input, lengths)  # same checks as the explicit path
-        _prepare_state(self, hx, batch)
+        state = _prepare_state(self, hx, batch)
+        if _single_step_applies(self, batch):
+            output, final = self._single_step(batch.x[0], state)
+            output = output.unsqueeze(1 if self.batch_first else 0)
+            return output, (final if self.state_is_tuple else final[0])
         if not batch.pad_output:
             return super().forward(input, hx)
         # A padded batch with lengths: pack it for the kernel, then pad the output back to length L.
@@ -312,6 +316,16 @@ class _LayerMixin:
         output, state = super().forward(packed, hx)
         output, _ = pad_packed_sequence(output, total_length=x.shape[0])
         return (output.transpose(0, 1) if self.batch_first else output), state
+
+
+def _single_step_applies(layer, batch: _Batch) -> bool:
+    """Whether a fused call is one time step that torch's cell functions run faster than its sequence kernel:
+    a batched CPU input of length 1 (a decoder or sampler stepping a token at a time), no projections, no
+    autocast. On CPU the oneDNN LSTM kernel costs 2.5-4x `torch.lstm_cell` for one step with autograd
+    (forward + backward; about the same without), GRU and RNN 5-20% more (docs/layers.md)."""
+    return (batch.x.shape[0] == 1 and batch.packed is None and not batch.unbatched and not batch.pad_output
+            and batch.x.device.type == "cpu" and not getattr(layer, "proj_size", 0)
+            and not torch.is_autocast_enabled("cpu"))  # fmt: skip
 
 
 def _check_path(path: str) -> ExecutionPath:
@@ -333,6 +347,35 @@ class _TorchLayer(_LayerMixin):
             name: getattr(self, f"{name}{suffix}", None)
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         }
+
+    def _single_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """One time step of the whole stack with torch's cell functions (`torch.lstm_cell` / `gru_cell` /
+        `rnn_tanh_cell` / `rnn_relu_cell`, what `nn.LSTMCell` & co. call): x (N, I), state (h,) or (h, c)
+        each (D * num_layers, N, H) -> output (N, D * H), new state (same shapes). The same numbers as the
+        sequence kernel on a length-1 input, with its dropout between layers while training."""
+        directions = 2 if self.bidirectional else 1
+        finals: list[list[Tensor]] = [[] for _ in state]
+        layer_input = x
+        for index in range(self.num_layers):
+            outputs = []
+            for direction in range(directions):
+                k = index * directions + direction
+                w = self._weights(index, direction)
+                weights = (w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"])
+                if isinstance(self, nn.LSTM):
+                    new = torch.lstm_cell(layer_input, (state[0][k], state[1][k]), *weights)
+                elif isinstance(self, nn.GRU):
+                    new = (torch.gru_cell(layer_input, state[0][k], *weights),)
+                else:
+                    cell = torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell
+                    new = (cell(layer_input, state[0][k], *weights),)
+                outputs.append(new[0])
+                for final, part in zip(finals, new):
+                    final.append(part)
+            layer_input = torch.cat(outputs, dim=1) if directions == 2 else outputs[0]
+            if self.dropout and self.training and index < self.num_layers - 1:
+                layer_input = F.dropout(layer_input, self.dropout, training=True)
+        return layer_input, tuple(torch.stack(final) for final in finals)
 
     def _compiled_step(self, index: int, direction: int):
         """(project, compiled-chunk function, its weights) for the compiled path."""

@@ -5,6 +5,7 @@ attention against no attention.
     python benchmarks/captioning.py                        # emoji en + zh, and scenes (about 35 minutes)
     python benchmarks/captioning.py --only en --minutes 3  # shorter (--only: en, zh or scenes)
     python benchmarks/captioning.py --runs runs/bench-caption --json results.json
+    python benchmarks/captioning.py --ceiling              # no training: what the training names allow (20 s)
 
 Rows, each scored with `rnnlab.tasks.captioner.caption_scores` (corpus BLEU-4 from sacrebleu over every
 reference, CIDEr-D, exact match) on the `emoji` test split (160 emoji never seen in training), drawn in the
@@ -37,9 +38,9 @@ import numpy as np
 import torch
 
 from rnnlab.benchmarking import train_for_minutes as train
-from rnnlab.data.caption_images import CaptionedImage, images_to_tensor
+from rnnlab.data.caption_images import CaptionedImage, caption_tokens, images_to_tensor
 from rnnlab.tasks.caption import CaptionDataConfig, held_out_style_examples, load_splits
-from rnnlab.tasks.captioner import ImageCaptioner, caption_scores, load_captioner, score_captions
+from rnnlab.tasks.captioner import CiderD, ImageCaptioner, caption_scores, load_captioner, score_captions
 
 
 def model_rows(name: str, captioner: ImageCaptioner, parts: dict, seconds: float, language: str) -> list[dict]:
@@ -108,6 +109,29 @@ def baseline_rows(captioner: ImageCaptioner, train: list[CaptionedImage], parts:
     return rows
 
 
+def ceiling(train: list[CaptionedImage], test: list[CaptionedImage], language: str) -> dict:
+    """What the training names allow on the test emoji (no model): the share of the test emoji's first
+    references' tokens that no training name has; CIDEr-D of the best training name per test emoji, chosen
+    knowing its references (an oracle retrieval: no retrieval can do better); CIDEr-D of the first reference
+    with its unseen tokens dropped; and, for these and for retrieval by pixels, how many images score 0."""
+    references = [[caption_tokens(r, language) for r in e.references] for e in test]
+    scorer = CiderD(references)
+    candidates = sorted({tuple(caption_tokens(r, language)) for e in train for r in e.references} - {()})
+    seen = {token for name in candidates for token in name}
+    firsts = [refs[0] for refs in references]
+    oracle = [max(scorer.score(c, i) for c in candidates) for i in range(len(test))]
+    in_vocabulary = [scorer.score([t for t in first if t in seen], i) for i, first in enumerate(firsts)]
+    pixels = nearest_captions(np.stack([e.image for e in train]), np.stack([e.image for e in test]), train)
+    nearest = [scorer.score(caption_tokens(c, language), i) for i, c in enumerate(pixels)]
+    return {
+        "unseen tokens": sum(t not in seen for first in firsts for t in first),
+        "tokens": sum(len(first) for first in firsts),
+        **{name: (float(np.mean(scores)), sum(score == 0 for score in scores))
+           for name, scores in (("oracle retrieval", oracle), ("first reference, unseen tokens dropped",
+                                                               in_vocabulary), ("nearest neighbour, pixels", nearest))},
+    }  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=["en", "zh", "scenes"], help="one part only")
@@ -115,8 +139,19 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/bench-caption", help="directory of the runs")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--json", help="also write every score here")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="no training: what the training names allow on the test emoji (oracle retrieval)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.ceiling:
+        for language in [args.only] if args.only in ("en", "zh") else ["en", "zh"]:
+            splits = load_splits(CaptionDataConfig(language=language))
+            result = ceiling(splits["train"], splits["test"], language)
+            print(f"{language}: {result.pop('unseen tokens')} of {result.pop('tokens')} tokens of the test emoji's "
+                  f"first references are in no training name; CIDEr-D on the {len(splits['test'])} test emoji:")
+            for name, (score, zeros) in result.items():
+                print(f"  {name:42} {score:.3f}  ({zeros} images at 0)")
+        return
     rows: list[dict] = []
     for language in [args.only] if args.only in ("en", "zh") else [] if args.only else ["en", "zh"]:
         data = CaptionDataConfig(language=language)

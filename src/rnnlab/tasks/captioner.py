@@ -57,7 +57,7 @@ from rnnlab.verbs import Artifact, Verb
 if TYPE_CHECKING:
     from rnnlab.tasks.caption import CaptionConfig
 
-__all__ = ["CAPTION_VERB", "CaptionOptions", "ImageCaptioner", "caption_scores", "cider_d", "evaluate",
+__all__ = ["CAPTION_VERB", "CaptionOptions", "CiderD", "ImageCaptioner", "caption_scores", "cider_d", "evaluate",
            "format_evaluation", "load_captioner", "score_captions"]  # fmt: skip
 
 TASK = "caption"
@@ -69,6 +69,50 @@ def _ngrams(tokens: Sequence[str], n_max: int = 4) -> Counter:
     return Counter(tuple(tokens[i : i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1))
 
 
+class CiderD:
+    """CIDEr-D of candidates against a fixed list of reference sets, whose n-grams give the document
+    frequencies (see the module docstring): `score(candidate, i)` scores one tokenised candidate against
+    reference set i, so many candidates for one image (a retrieval oracle, a reranker) cost no rebuild."""
+
+    def __init__(self, references: Sequence[Sequence[Sequence[str]]], n_max: int = 4,
+                 sigma: float = CIDER_SIGMA) -> None:  # fmt: skip
+        self.n_max, self.sigma = n_max, sigma
+        ref_counts = [[_ngrams(ref, n_max) for ref in refs] for refs in references]
+        self.document_frequency: Counter = Counter()
+        for counts in ref_counts:
+            self.document_frequency.update(set().union(*[set(c) for c in counts]) if counts else set())
+        self.log_images = math.log(float(max(1, len(references))))
+        self.reference_vectors = [[self._vectors(c) for c in counts] for counts in ref_counts]
+
+    def _vectors(self, counts: Counter) -> tuple[list[dict], list[float], int]:
+        """tf-idf vectors per n, their norms, and the length (the count of 2-grams, as coco-caption)."""
+        vec: list[dict] = [{} for _ in range(self.n_max)]
+        norm = [0.0] * self.n_max
+        length = 0
+        for gram, tf in counts.items():
+            n = len(gram) - 1
+            vec[n][gram] = tf * (self.log_images - math.log(max(1.0, self.document_frequency[gram])))
+            norm[n] += vec[n][gram] ** 2
+            if n == 1:
+                length += tf
+        return vec, [math.sqrt(x) for x in norm], length
+
+    def score(self, candidate: Sequence[str], image: int) -> float:
+        """The CIDEr-D of one tokenised candidate against reference set `image`."""
+        vec, norm, length = self._vectors(_ngrams(candidate, self.n_max))
+        references = self.reference_vectors[image]
+        total = np.zeros(self.n_max)
+        for vec_ref, norm_ref, length_ref in references:
+            penalty = math.exp(-((length - length_ref) ** 2) / (2 * self.sigma**2))
+            for n in range(self.n_max):
+                value = sum(min(weight, vec_ref[n].get(gram, 0.0)) * vec_ref[n].get(gram, 0.0)
+                            for gram, weight in vec[n].items())  # fmt: skip
+                if norm[n] and norm_ref[n]:
+                    value /= norm[n] * norm_ref[n]
+                total[n] += value * penalty
+        return float(total.mean()) / max(1, len(references)) * 10.0
+
+
 def cider_d(candidates: Sequence[Sequence[str]], references: Sequence[Sequence[Sequence[str]]],
             n_max: int = 4, sigma: float = CIDER_SIGMA) -> tuple[float, list[float]]:  # fmt: skip
     """CIDEr-D of tokenised candidates (one per image) against tokenised references (several per image):
@@ -77,38 +121,8 @@ def cider_d(candidates: Sequence[Sequence[str]], references: Sequence[Sequence[S
         raise ValueError(f"{len(candidates)} candidates but {len(references)} reference sets")
     if not candidates:
         return 0.0, []
-    ref_counts = [[_ngrams(ref, n_max) for ref in refs] for refs in references]
-    document_frequency: Counter = Counter()
-    for counts in ref_counts:
-        document_frequency.update(set().union(*[set(c) for c in counts]) if counts else set())
-    log_images = math.log(float(len(candidates)))
-
-    def vectors(counts: Counter) -> tuple[list[dict], list[float], int]:
-        vec: list[dict] = [{} for _ in range(n_max)]
-        norm = [0.0] * n_max
-        length = 0
-        for gram, tf in counts.items():
-            n = len(gram) - 1
-            vec[n][gram] = tf * (log_images - math.log(max(1.0, document_frequency[gram])))
-            norm[n] += vec[n][gram] ** 2
-            if n == 1:
-                length += tf
-        return vec, [math.sqrt(x) for x in norm], length
-
-    scores = []
-    for candidate, counts in zip(candidates, ref_counts):
-        vec, norm, length = vectors(_ngrams(candidate, n_max))
-        total = np.zeros(n_max)
-        for ref in counts:
-            vec_ref, norm_ref, length_ref = vectors(ref)
-            penalty = math.exp(-((length - length_ref) ** 2) / (2 * sigma**2))
-            for n in range(n_max):
-                value = sum(min(weight, vec_ref[n].get(gram, 0.0)) * vec_ref[n].get(gram, 0.0)
-                            for gram, weight in vec[n].items())  # fmt: skip
-                if norm[n] and norm_ref[n]:
-                    value /= norm[n] * norm_ref[n]
-                total[n] += value * penalty
-        scores.append(float(total.mean()) / max(1, len(counts)) * 10.0)
+    scorer = CiderD(references, n_max, sigma)
+    scores = [scorer.score(candidate, image) for image, candidate in enumerate(candidates)]
     return sum(scores) / len(scores), scores
 
 

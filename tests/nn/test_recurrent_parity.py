@@ -176,7 +176,12 @@ def test_single_step_matches_torch(kind, num_layers, bidirectional, batch_first,
 
     taken = []
     applies = recurrent._single_step_applies
-    monkeypatch.setattr(recurrent, "_single_step_applies", lambda *a: taken.append(applies(*a)) or taken[-1])
+
+    def recorded(layer, batch):
+        taken.append(applies(layer, batch))
+        return taken[-1]
+
+    monkeypatch.setattr(recurrent, "_single_step_applies", recorded)
     torch.manual_seed(4)
     ours, ref = _pair(kind, num_layers, bidirectional, batch_first, "fused")
     shape = (BATCH, 1, INPUT) if batch_first else (1, BATCH, INPUT)
@@ -193,7 +198,8 @@ def test_single_step_path_applies_only_to_one_step_without_projections():
     one, two = torch.randn(1, BATCH, INPUT), torch.randn(2, BATCH, INPUT)
     assert recurrent._single_step_applies(layer, recurrent._prepare_input(layer, one, None))
     assert not recurrent._single_step_applies(layer, recurrent._prepare_input(layer, two, None))
-    assert not recurrent._single_step_applies(layer, recurrent._prepare_input(layer, one[0], None))  # unbatched
+    unbatched = torch.randn(1, INPUT)  # (L = 1, H_in)
+    assert not recurrent._single_step_applies(layer, recurrent._prepare_input(layer, unbatched, None))
     projected = LSTM(INPUT, HIDDEN, proj_size=2)
     assert not recurrent._single_step_applies(projected, recurrent._prepare_input(projected, one, None))
     with torch.autocast("cpu", dtype=torch.bfloat16):

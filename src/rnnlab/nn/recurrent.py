@@ -4,7 +4,8 @@ Two execution paths, one truth:
 
 * the **fused** path hands the computation to torch's own kernels (cuDNN on GPU, oneDNN on CPU). Our
   `RNN`, `LSTM` and `GRU` subclass torch's, so parameter names (``weight_ih_l{k}[_reverse]`` ...), shapes,
-  initialisation and the fused call are exactly torch's;
+  initialisation and the fused call are exactly torch's; a one-step CPU input (a decoder feeding a token
+  at a time) runs on torch's cell functions instead, which cost less than the sequence kernel there;
 * the **explicit** path steps the cell functions of `rnnlab.nn.cells` in Python, one time step at a time.
   It is the readable reference, it records gate traces, and it runs user-written cells (`Recurrent`).
 

@@ -203,10 +203,11 @@ def run_direction(
 
 
 def explicit_forward(
-    layer, batch: _Batch, state: State, trace: GateTrace | None, compiled: bool = False
+    layer, batch: _Batch, state: State, trace: GateTrace | None, compiled: bool = False, cell_functions: bool = False
 ) -> tuple[Tensor, State]:
     """Run all layers and directions with Python-stepped cells (``compiled``: chunks of steps compiled by
-    torch.compile, no trace). Returns output (L, N, D*H_out), final state."""
+    torch.compile, no trace; ``cell_functions``: torch's own cell functions, no trace, the fused layers'
+    single-step path). Returns output (L, N, D*H_out), final state."""
     directions = 2 if layer.bidirectional else 1
     layer_input = batch.x
     finals: list[State] = []
@@ -223,7 +224,8 @@ def explicit_forward(
                     project(layer_input), chunk, weights, initial, batch.lengths, direction == 1
                 )
             else:
-                project, step = layer._direction_step(index, direction)
+                direction_step = layer._cell_function_step if cell_functions else layer._direction_step
+                project, step = direction_step(index, direction)
                 out, final, gates = run_direction(project(layer_input), step, initial, batch.lengths, direction == 1)
                 if trace is not None:
                     trace[(index, direction)] = gates
@@ -306,9 +308,7 @@ class _LayerMixin:
         batch = _prepare_input(self, input, lengths)  # same checks as the explicit path
         state = _prepare_state(self, hx, batch)
         if _single_step_applies(self, batch):
-            output, final = self._single_step(batch.x[0], state)
-            output = output.unsqueeze(1 if self.batch_first else 0)
-            return output, (final if self.state_is_tuple else final[0])
+            return _restore_output(self, batch, *explicit_forward(self, batch, state, None, cell_functions=True))
         if not batch.pad_output:
             return super().forward(input, hx)
         # A padded batch with lengths: pack it for the kernel, then pad the output back to length L.
@@ -349,34 +349,18 @@ class _TorchLayer(_LayerMixin):
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr")
         }
 
-    def _single_step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """One time step of the whole stack with torch's cell functions (`torch.lstm_cell` / `gru_cell` /
-        `rnn_tanh_cell` / `rnn_relu_cell`, what `nn.LSTMCell` & co. call): x (N, I), state (h,) or (h, c)
-        each (D * num_layers, N, H) -> output (N, D * H), new state (same shapes). The same numbers as the
-        sequence kernel on a length-1 input, with its dropout between layers while training."""
-        directions = 2 if self.bidirectional else 1
-        finals: list[list[Tensor]] = [[] for _ in state]
-        layer_input = x
-        for index in range(self.num_layers):
-            outputs = []
-            for direction in range(directions):
-                k = index * directions + direction
-                w = self._weights(index, direction)
-                weights = (w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"])
-                if isinstance(self, nn.LSTM):
-                    new = torch.lstm_cell(layer_input, (state[0][k], state[1][k]), *weights)
-                elif isinstance(self, nn.GRU):
-                    new = (torch.gru_cell(layer_input, state[0][k], *weights),)
-                else:
-                    cell = torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell
-                    new = (cell(layer_input, state[0][k], *weights),)
-                outputs.append(new[0])
-                for final, part in zip(finals, new):
-                    final.append(part)
-            layer_input = torch.cat(outputs, dim=1) if directions == 2 else outputs[0]
-            if self.dropout and self.training and index < self.num_layers - 1:
-                layer_input = F.dropout(layer_input, self.dropout, training=True)
-        return layer_input, tuple(torch.stack(final) for final in finals)
+    def _cell_function_step(self, index: int, direction: int) -> DirectionStep:
+        """(identity, step) on torch's own cell function (`torch.lstm_cell` / `gru_cell` / `rnn_tanh_cell` /
+        `rnn_relu_cell`, what `nn.LSTMCell` & co. call), which reads the raw input: the single-step path."""
+        w = self._weights(index, direction)
+        weights = (w["weight_ih"], w["weight_hh"], w["bias_ih"], w["bias_hh"])
+        if isinstance(self, nn.LSTM):
+            cell = lambda x, state: torch.lstm_cell(x, state, *weights)  # noqa: E731
+        else:
+            function = (torch.gru_cell if isinstance(self, nn.GRU) else
+                        torch.rnn_tanh_cell if self.nonlinearity == "tanh" else torch.rnn_relu_cell)  # fmt: skip
+            cell = lambda x, state: (function(x, state[0], *weights),)  # noqa: E731
+        return (lambda x: x), (lambda x, state: (cell(x, state), {}))
 
     def _compiled_step(self, index: int, direction: int):
         """(project, compiled-chunk function, its weights) for the compiled path."""
